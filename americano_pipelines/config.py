@@ -1,0 +1,89 @@
+"""Every setting, read from the environment in one place.
+
+Nothing else in the package reads `os.environ` for a setting; it calls `get_settings()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    """All local state: embedded PostgreSQL, warehouse, MLflow store, reports, DVC remote."""
+    database_url: str | None
+    """The OLTP database; None means the embedded PostgreSQL under `home`."""
+    duckdb_path: str
+    """The warehouse: a file path, or `md:<db>` for MotherDuck."""
+    data_dir: Path
+    """Root of the versioned Parquet tree (`raw/<table>/...`), tracked by DVC."""
+    mlflow_tracking_uri: str
+    dvc_remote: str
+    """DVC remote URL; a local folder under `home` by default."""
+    oura_client_id: str | None
+    oura_client_secret: str | None
+    whoop_client_id: str | None
+    whoop_client_secret: str | None
+    token_key: str | None
+    """Key that encrypts OAuth tokens at rest; generated into `home` when unset."""
+
+    @property
+    def embedded_pg_dir(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def pytensor_compiledir(self) -> Path:
+        return self.home / "pytensor"
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        return self.home / "dbt_target"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def get_settings() -> Settings:
+    """Read the settings now (cheap; tests change the environment between calls)."""
+    home = Path(_env("AMERICANO_HOME") or ".americano").resolve()
+    data_dir = Path(_env("AMERICANO_DATA_DIR") or "data").resolve()
+    return Settings(
+        home=home,
+        database_url=_env("AMERICANO_DATABASE_URL"),
+        duckdb_path=_env("AMERICANO_DUCKDB_PATH") or str(home / "warehouse.duckdb"),
+        data_dir=data_dir,
+        mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
+        dvc_remote=_env("AMERICANO_DVC_REMOTE") or str(home / "dvc-remote"),
+        oura_client_id=_env("OURA_CLIENT_ID"),
+        oura_client_secret=_env("OURA_CLIENT_SECRET"),
+        whoop_client_id=_env("WHOOP_CLIENT_ID"),
+        whoop_client_secret=_env("WHOOP_CLIENT_SECRET"),
+        token_key=_env("AMERICANO_TOKEN_KEY"),
+    )
+
+
+def configure_pytensor_cache() -> None:
+    """Keep PyTensor's C compile cache under AMERICANO_HOME so repeated runs start warm.
+
+    Must run before pytensor is first imported; the package's __init__ calls it.
+    """
+    if "compiledir" in os.environ.get("PYTENSOR_FLAGS", ""):
+        return
+    compiledir = get_settings().pytensor_compiledir
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    os.environ["PYTENSOR_FLAGS"] = ",".join(
+        f for f in (flags, f"base_compiledir={compiledir}") if f
+    )

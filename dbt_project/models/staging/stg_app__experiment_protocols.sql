@@ -1,0 +1,23 @@
+select
+    id as protocol_id,
+    user_id,
+    protocol_name,
+    hypothesis,
+    start_date,
+    end_date,
+    design_type,
+    primary_outcome,
+    sample_size_target,
+    analysis_plan,
+    min_phase_length,
+    planned_length,
+    interim_looks,
+    alpha,
+    randomization_seed,
+    registered_at,
+    cast(deviations as json) as deviations,
+    screened,
+    eligible,
+    enrolled,
+    completed
+from {{ source('raw', 'experiment_protocols') }}

@@ -87,3 +87,16 @@ def configure_pytensor_cache() -> None:
     os.environ["PYTENSOR_FLAGS"] = ",".join(
         f for f in (flags, f"base_compiledir={compiledir}") if f
     )
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """What the dbt project reads (profiles.yml, sources): the warehouse and the Parquet root."""
+    return {
+        "AMERICANO_DUCKDB_PATH": settings.duckdb_path,
+        "AMERICANO_RAW_DIR": str(settings.raw_dir),
+    }
+
+
+def dagster_home(settings: Settings) -> Path:
+    """Dagster's instance (run history, materializations) lives with the rest of the state."""
+    return settings.home / "dagster"

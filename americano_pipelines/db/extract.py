@@ -178,3 +178,24 @@ def _identifier(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"not a table name: {name!r}")
     return name
+
+
+def stale_event_days(conn: adbc.Connection, raw_dir: Path) -> list[dt.date]:
+    """Days whose Parquet file is missing or holds a different number of rows than PostgreSQL
+    (new events, late arrivals, deletions): what an incremental run must extract again."""
+    counts = event_counts_by_day(conn)
+    on_disk = {}
+    for path in (raw_dir / EVENTS_TABLE).glob("day=*/*.parquet"):
+        day = dt.date.fromisoformat(path.parent.name.removeprefix("day="))
+        on_disk[day] = pq.read_metadata(path).num_rows
+    return sorted(
+        day for day in set(counts) | set(on_disk) if counts.get(day, 0) != on_disk.get(day)
+    )
+
+
+def combined_hash(files: list[ExtractedFile]) -> str:
+    """One hash for several files (a range of day partitions), independent of their order."""
+    digest = hashlib.sha256()
+    for item in sorted(files, key=lambda f: str(f.path)):
+        digest.update(f"{item.path.name}:{item.path.parent.name}:{item.content_hash}\n".encode())
+    return digest.hexdigest()

@@ -80,10 +80,12 @@ def generate_demo_study(
     weekday = np.array([d.weekday() for d in dates])
 
     user_rows, protocol_rows, phase_rows, truth_protocols = [], [], [], []
-    daily_frames, event_frames, wearable_frames = [], [], []
+    daily_frames, wearable_frames = [], []
     for user_index in range(users):
         user_id = f"user_{user_index + 1:03d}"
-        email = "kevy@americano.dev" if user_index == 0 else f"student{user_index + 1}@americano.dev"
+        email = (
+            "kevy@americano.dev" if user_index == 0 else f"student{user_index + 1}@americano.dev"
+        )
         user_rows.append(
             {
                 "id": user_id,
@@ -254,9 +256,7 @@ def _context_metadata(daily: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("HIGH"))
     )
     return studied.select(
-        pl.format("ctx_{}_{}", pl.col("user_id"), pl.col("date").dt.strftime("%Y%m%d")).alias(
-            "id"
-        ),
+        pl.format("ctx_{}_{}", pl.col("user_id"), pl.col("date").dt.strftime("%Y%m%d")).alias("id"),
         pl.col("user_id"),
         (pl.col("date").cast(pl.Datetime("us", "UTC")) + pl.duration(hours=7)).alias("timestamp"),
         mood.alias("mood"),
@@ -266,9 +266,11 @@ def _context_metadata(daily: pl.DataFrame) -> pl.DataFrame:
         .alias("location"),
         pl.lit(None, dtype=pl.String).alias("notes"),
         pl.col("sleep_hours"),
-        ((pl.col("sleep_hours") - 3.5) * 1.3).round().clip(1, 10).cast(pl.Int32).alias(
-            "sleep_quality"
-        ),
+        ((pl.col("sleep_hours") - 3.5) * 1.3)
+        .round()
+        .clip(1, 10)
+        .cast(pl.Int32)
+        .alias("sleep_quality"),
         pl.col("hrv").cast(pl.Int32).alias("hrv_score"),
         pl.col("resting_hr").cast(pl.Int32).alias("resting_heart_rate"),
         pl.lit(None, dtype=pl.Float64).alias("activity_strain"),
@@ -328,23 +330,27 @@ def _behavioral_events(
         + (start_hour[session_of_event] * 3_600_000_000).astype("timedelta64[us]")
         + (offset * 1_000_000).astype("timedelta64[us]")
     )
-    duration_minutes = np.round(
-        offset[first_event + events_per_session - 1] / 60.0, 1
-    )[session_of_event]
+    duration_minutes = np.round(offset[first_event + events_per_session - 1] / 60.0, 1)[
+        session_of_event
+    ]
 
     correct = rng.random(session_of_event.size) < np.clip(engagement[session_of_event] / 80, 0, 1)
     card_ids = rng.integers(1, 5000, session_of_event.size)
     response_ms = rng.lognormal(8.0, 0.4, session_of_event.size).astype(int)
     session_ids = np.char.add("s", np.arange(n_sessions).astype(str))[session_of_event]
     event_data = np.empty(session_of_event.size, dtype=object)
-    for kind in ("SESSION_STARTED", "CARD_REVIEWED", "QUIZ_COMPLETED", "LECTURE_VIEWED",
-                 "SESSION_ENDED"):
+    for kind in (
+        "SESSION_STARTED",
+        "CARD_REVIEWED",
+        "QUIZ_COMPLETED",
+        "LECTURE_VIEWED",
+        "SESSION_ENDED",
+    ):
         mask = event_type == kind
         idx = np.flatnonzero(mask)
         if kind == "CARD_REVIEWED":
             payload = [
-                f'{{"session_id":"{s}","card_id":{c},"correct":{str(k).lower()},'
-                f'"response_ms":{r}}}'
+                f'{{"session_id":"{s}","card_id":{c},"correct":{str(k).lower()},"response_ms":{r}}}'
                 for s, c, k, r in zip(
                     session_ids[idx], card_ids[idx], correct[idx], response_ms[idx], strict=True
                 )
@@ -357,20 +363,24 @@ def _behavioral_events(
         elif kind == "SESSION_ENDED":
             payload = [
                 f'{{"session_id":"{s}","duration_minutes":{m},"cards_reviewed":{c}}}'
-                for s, m, c in zip(session_ids[idx], duration_minutes[idx], n_cards_e[idx],
-                                   strict=True)
+                for s, m, c in zip(
+                    session_ids[idx], duration_minutes[idx], n_cards_e[idx], strict=True
+                )
             ]
         else:
             payload = [f'{{"session_id":"{s}"}}' for s in session_ids[idx]]
         event_data[idx] = payload
 
     scored = (event_type == "SESSION_ENDED") | (event_type == "QUIZ_COMPLETED")
-    session_score = np.where(event_type == "QUIZ_COMPLETED",
-                             quiz_correct[session_of_event] * 10, score[session_of_event])
-    engagement_level = np.where(session_score < 45, "LOW",
-                                np.where(session_score < 70, "MEDIUM", "HIGH"))
-    completion = np.where(duration_minutes < 10, "RUSHED",
-                          np.where(duration_minutes < 30, "NORMAL", "THOROUGH"))
+    session_score = np.where(
+        event_type == "QUIZ_COMPLETED", quiz_correct[session_of_event] * 10, score[session_of_event]
+    )
+    engagement_level = np.where(
+        session_score < 45, "LOW", np.where(session_score < 70, "MEDIUM", "HIGH")
+    )
+    completion = np.where(
+        duration_minutes < 10, "RUSHED", np.where(duration_minutes < 30, "NORMAL", "THOROUGH")
+    )
     user_id = studied["user_id"].to_numpy()[day_e]
     date_str = studied["date"].dt.strftime("%Y%m%d").to_numpy()[day_e]
     phase = studied["phase_label"].to_numpy()[day_e]

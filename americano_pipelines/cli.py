@@ -1,0 +1,125 @@
+"""`americano …`: the platform from the command line.
+
+Every command exits 0 on success and 2 on bad input with one line on stderr naming the problem.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from americano_pipelines.config import get_settings
+from americano_pipelines.errors import InputError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="The OLTP database.")
+app.add_typer(db_app, name="db")
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad input → one line on stderr and exit 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, allow_nan=False, default=str))
+
+
+@db_app.command("migrate")
+@user_errors
+def db_migrate() -> None:
+    """Apply pending migrations; print what was applied."""
+    from americano_pipelines.db.connection import connect
+    from americano_pipelines.db.migrate import migrate
+
+    with connect() as conn:
+        applied = migrate(conn)
+    if applied:
+        for migration in applied:
+            typer.echo(f"applied {migration.version:04d}_{migration.name}")
+    else:
+        typer.echo("database is up to date")
+
+
+@app.command("seed-demo")
+@user_errors
+def seed_demo(
+    users: Annotated[int, typer.Option(min=1, help="Number of study-app users.")] = 3,
+    days: Annotated[int, typer.Option(min=49, help="Days of study history.")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same study.")] = 0,
+) -> None:
+    """Load the demo study into an empty database; print its ground truth as JSON."""
+    from americano_pipelines.db.connection import connect
+    from americano_pipelines.db.migrate import migrate
+    from americano_pipelines.seeding import seed_demo_study
+
+    with connect() as conn:
+        migrate(conn)
+        truth = seed_demo_study(conn, users=users, days=days, seed=seed)
+    if truth is None:
+        raise InputError("the database already has users; seed-demo loads only an empty database")
+    print_json(truth)
+
+
+@app.command("extract")
+@user_errors
+def extract_command() -> None:
+    """Extract PostgreSQL to the versioned Parquet tree (the `extract` stage of dvc.yaml)."""
+    from americano_pipelines.runner import materialize_extract
+
+    summary = materialize_extract(get_settings(), log=lambda line: typer.echo(line, err=True))
+    print_json(
+        {"eventDaysExtracted": len(summary.event_days_extracted), "assets": summary.asset_keys}
+    )
+
+
+@app.command("demo")
+@user_errors
+def demo(
+    users: Annotated[int, typer.Option(min=1)] = 3,
+    days: Annotated[int, typer.Option(min=49)] = 120,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Migrate, seed the demo study when the database is empty, materialize every asset, and
+    print a summary. Running it again extracts only what is new."""
+    from americano_pipelines.demo import run_demo
+
+    run_demo(get_settings(), users=users, days=days, seed=seed)
+
+
+@app.command("ui")
+def ui(
+    port: Annotated[int, typer.Option()] = 3000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+) -> None:
+    """Open the Dagster UI over the same state as the CLI."""
+    from americano_pipelines.runner import prepare_dagster_home
+    from americano_pipelines.versioning import REPO_ROOT
+
+    prepare_dagster_home(get_settings())
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    os.chdir(REPO_ROOT)
+    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)])
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

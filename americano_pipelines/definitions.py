@@ -1,0 +1,14 @@
+"""The one Definitions object: assembled from defs/, nothing defined here."""
+
+from dagster import Definitions
+
+from americano_pipelines.defs.extract.assets import extract_assets
+from americano_pipelines.defs.quality.checks import row_conservation_checks
+from americano_pipelines.defs.resources import build_resources
+from americano_pipelines.defs.transform.assets import warehouse_models
+
+defs = Definitions(
+    assets=[*extract_assets, warehouse_models],
+    asset_checks=row_conservation_checks,
+    resources=build_resources(),
+)

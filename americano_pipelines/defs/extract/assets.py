@@ -1,0 +1,88 @@
+"""Extraction assets: each OLTP table to versioned Parquet, and the tree's DVC data version."""
+
+import datetime as dt
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    DataVersion,
+    MaterializeResult,
+    asset,
+)
+
+from americano_pipelines.db import extract
+from americano_pipelines.defs.extract.partitions import event_days
+from americano_pipelines.defs.resources import PostgresResource, SettingsResource
+from americano_pipelines.versioning import commit_data_version
+
+GROUP = "extract"
+
+
+def raw_key(table: str) -> AssetKey:
+    return AssetKey(["raw", table])
+
+
+@asset(
+    key=raw_key(extract.EVENTS_TABLE),
+    group_name=GROUP,
+    partitions_def=event_days,
+    # A backfill of many days runs as one run that streams each day in turn.
+    backfill_policy=BackfillPolicy.single_run(),
+    kinds={"postgres", "parquet"},
+    description="behavioral_events, one Parquet file per UTC day.",
+)
+def raw_behavioral_events(
+    context: AssetExecutionContext, postgres: PostgresResource, settings: SettingsResource
+) -> MaterializeResult:
+    window = context.partition_time_window
+    first, end = window.start.date(), window.end.date()
+    days = [first + dt.timedelta(days=i) for i in range((end - first).days)]
+    raw_dir = settings.get().raw_dir
+    with extract.extract_connection(postgres.get_url()) as conn:
+        files = [extract.extract_events_day(conn, day, raw_dir) for day in days]
+    content_hash = extract.combined_hash(files)
+    return MaterializeResult(
+        metadata={
+            "rows": sum(f.rows for f in files),
+            "days": len(files),
+            "content_hash": content_hash,
+            "bytes": sum(f.bytes for f in files),
+        },
+        data_version=DataVersion(content_hash),
+    )
+
+
+def _snapshot_asset(table: str):
+    @asset(
+        key=raw_key(table),
+        group_name=GROUP,
+        kinds={"postgres", "parquet"},
+        description=f"{table}, snapshotted whole to Parquet on every run.",
+    )
+    def _snapshot(postgres: PostgresResource, settings: SettingsResource) -> MaterializeResult:
+        with extract.extract_connection(postgres.get_url()) as conn:
+            extracted = extract.extract_snapshot(conn, table, settings.get().raw_dir)
+        return MaterializeResult(
+            metadata=extracted.to_metadata(), data_version=DataVersion(extracted.content_hash)
+        )
+
+    return _snapshot
+
+
+raw_snapshots = [_snapshot_asset(table) for table in extract.SNAPSHOT_TABLES]
+
+
+@asset(
+    key=AssetKey(["raw", "data_version"]),
+    group_name=GROUP,
+    deps=[raw_key(table) for table in extract.EXTRACTED_TABLES],
+    kinds={"dvc"},
+    description="The raw Parquet tree committed to DVC; its hash is the data version.",
+)
+def raw_data_version(settings: SettingsResource) -> MaterializeResult:
+    version = commit_data_version(settings.get())
+    return MaterializeResult(metadata=version.to_metadata(), data_version=DataVersion(version.hash))
+
+
+extract_assets = [raw_behavioral_events, *raw_snapshots, raw_data_version]

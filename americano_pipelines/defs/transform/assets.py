@@ -1,0 +1,46 @@
+"""The dbt project as Dagster assets: sources join the extract assets, so lineage runs from each
+raw table through staging and intermediate models to the marts."""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from americano_pipelines.config import dbt_environment, get_settings
+from americano_pipelines.defs.transform.project import dbt_project
+
+
+class AmericanoDbtTranslator(DagsterDbtTranslator):
+    """Keys by layer (`staging/stg_app__users`, `marts/daily_metrics`); sources are `raw/<table>`."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey(["raw", dbt_resource_props["name"]])
+        return AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return self._layer(dbt_resource_props)
+
+    @staticmethod
+    def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+        # models/<layer>/<name>.sql
+        return dbt_resource_props["fqn"][1]
+
+
+translator = AmericanoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project
+)
+def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    # dbt reads the warehouse path and the Parquet root from these (see profiles.yml).
+    os.environ.update(dbt_environment(get_settings()))
+    yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,491 @@
+"""Change points in the mean of a daily series: ruptures PELT or binary segmentation.
+
+Model and cost. Piecewise-constant mean with normal noise, fitted with the least-squares cost
+"l2" (the sum of squared deviations from each segment's mean). PELT (Killick, Fearnhead & Eckley,
+2012, JASA 107:1590) minimizes total cost + penalty x (number of change points); binary
+segmentation splits greedily while a split lowers the cost by more than the penalty. Both run in
+`ruptures` (Truong, Oudre & Vayatis, 2020, "Selective review of offline change point detection
+methods", Signal Processing 167:107299) with `jump=1` and `min_size = min_segment_length`.
+
+Default penalty. BIC-type for a mean shift with known noise level: pen = 2 sigma^2 log(n), each
+change point adding a location and a mean (Truong et al. 2020, section on penalty selection;
+Killick et al. 2012 use the same family). sigma is estimated robustly from the first
+differences, which a few mean shifts barely touch: sigma = MAD(diff(y)) / (sqrt(2) * 0.6745),
+MAD = median absolute deviation from the median. When that MAD is 0 (noise-free or coarsely
+rounded data, where most differences are exactly 0) we fall back to SD(diff(y)) / sqrt(2); jumps
+inflate it, so the penalty errs on the conservative side. A constant series has no change point.
+
+Dates and gaps. With `dates`, rows are sorted by date, duplicate dates are rejected, and missing
+days are not filled: detection runs on the observed points in time order (a change point is a
+change between consecutive observations), and each change point reports the date of its first
+observation in the new segment. `missingDays` in the JSON says how many calendar days are absent.
+
+Confidence. A moving-block residual bootstrap of the fitted model: residuals y - fitted segment
+mean are resampled in blocks of length round(n^(1/3)) (keeping short-range autocorrelation, as
+daily wearable data have), added back to the fitted means, and the same algorithm (with the
+penalty re-estimated the same way when it was not given) is refitted. A change point's
+confidence is the share of the refits with a change point within +/- tolerance observations of
+it, tolerance = max(2, min_segment_length // 2). It measures how stable the location is under
+the fitted model's noise, not a posterior probability. Refits use exact numpy solvers of the same
+objectives (optimal partitioning, which PELT's pruning reproduces, Killick et al. 2012; greedy
+binary segmentation as ruptures does it), vectorized over the bootstrap replicates.
+
+percent_change = 100 * (after_mean - before_mean) / |before_mean|; None (JSON null) when
+before_mean is 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import ruptures
+
+from americano_pipelines.errors import InputError
+
+__all__ = ["ChangePoint", "ChangePointResult", "detect_change_points"]
+
+_MAD_TO_SD = 0.6745  # MAD of a standard normal
+_ALGORITHMS = {
+    "pelt": "PELT",
+    "binseg": "BinarySegmentation",
+    "binarysegmentation": "BinarySegmentation",
+    "binary_segmentation": "BinarySegmentation",
+}
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """One change in mean. `index` (0-based) is the first observation of the new segment."""
+
+    index: int
+    date: str | None
+    confidence: float
+    before_mean: float
+    after_mean: float
+    percent_change: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "date": self.date,
+            "index": int(self.index),
+            "confidence": float(self.confidence),
+            "beforeMean": float(self.before_mean),
+            "afterMean": float(self.after_mean),
+            "percentChange": None if self.percent_change is None else float(self.percent_change),
+        }
+
+
+@dataclass(frozen=True)
+class ChangePointResult:
+    """Detected change points and how they were found."""
+
+    change_points: tuple[ChangePoint, ...]
+    algorithm: str  # "PELT" or "BinarySegmentation"
+    penalty: float
+    cost_model: str
+    penalty_method: str  # "bic_robust_sigma" or "user"
+    sigma: float | None
+    min_segment_length: int
+    n_observations: int
+    missing_days: int | None
+    n_bootstrap: int
+    bootstrap_block_length: int
+    confidence_tolerance: int
+    segment_means: tuple[float, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changePoints": [point.to_json() for point in self.change_points],
+            "algorithm": self.algorithm,
+            "penalty": float(self.penalty),
+            "penaltyMethod": self.penalty_method,
+            "sigma": None if self.sigma is None else float(self.sigma),
+            "costModel": self.cost_model,
+            "minSegmentLength": self.min_segment_length,
+            "nObservations": self.n_observations,
+            "missingDays": self.missing_days,
+            "segmentMeans": [float(mean) for mean in self.segment_means],
+            "confidenceMethod": (
+                f"moving-block residual bootstrap ({self.n_bootstrap} refits, blocks of "
+                f"{self.bootstrap_block_length}): share of refits with a change point within "
+                f"+/-{self.confidence_tolerance} observations"
+            ),
+            "confidenceTolerance": self.confidence_tolerance,
+            "nBootstrap": self.n_bootstrap,
+        }
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def _values_array(values: Sequence[float]) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        # find the offending row for the message
+        for row, value in enumerate(values):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"value: row {row + 1} is not a number: {value!r}", field="value"
+                ) from None
+        raise InputError("value: values must be a flat list of numbers", field="value") from None
+    if array.ndim != 1:
+        raise InputError("value: values must be a flat list of numbers", field="value")
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise InputError(
+            f"value: row {bad[0] + 1} is missing or not finite ({array[bad[0]]!r})", field="value"
+        )
+    return array
+
+
+def _as_date(value: date | str, row: int) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, np.datetime64):
+        value = str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            try:
+                return datetime.fromisoformat(text).date()
+            except ValueError:
+                pass
+    raise InputError(
+        f"date: row {row + 1} is not an ISO date (YYYY-MM-DD): {value!r}", field="date"
+    )
+
+
+def _sorted_by_date(
+    values: np.ndarray, dates: Sequence[date | str]
+) -> tuple[np.ndarray, list[date], int]:
+    """Values in date order, their dates, and the number of calendar days with no row."""
+    if len(dates) != values.size:
+        raise InputError(f"date: {len(dates)} dates for {values.size} values", field="date")
+    parsed = [_as_date(value, row) for row, value in enumerate(dates)]
+    ordinals = np.array([day.toordinal() for day in parsed])
+    order = np.argsort(ordinals, kind="stable")
+    ordinals = ordinals[order]
+    repeated = np.flatnonzero(np.diff(ordinals) == 0)
+    if repeated.size:
+        day = date.fromordinal(int(ordinals[repeated[0]]))
+        raise InputError(f"date: {day.isoformat()} appears more than once", field="date")
+    missing_days = int(ordinals[-1] - ordinals[0] + 1 - ordinals.size)
+    return values[order], [parsed[i] for i in order], missing_days
+
+
+# ----------------------------------------------------------------------------- penalty
+
+
+def _robust_sigma(signals: np.ndarray) -> np.ndarray:
+    """Noise SD per row from first differences: MAD / (sqrt(2) 0.6745), SD fallback when 0."""
+    differences = np.diff(signals, axis=1)
+    centred = differences - np.median(differences, axis=1, keepdims=True)
+    sigma = np.median(np.abs(centred), axis=1) / (math.sqrt(2.0) * _MAD_TO_SD)
+    fallback = np.std(differences, axis=1, ddof=1) / math.sqrt(2.0)
+    return np.where(sigma > 0, sigma, fallback)
+
+
+def _bic_penalty(sigma: np.ndarray, n: int) -> np.ndarray:
+    return 2.0 * sigma**2 * math.log(n)
+
+
+# ----------------------------------------------------------------------------- solvers
+
+
+def _segment_cost(s1: np.ndarray, s2: np.ndarray, start: Any, stop: Any) -> np.ndarray:
+    """l2 cost of [start, stop) from cumulative sums (rows = series)."""
+    total = s1[..., stop] - s1[..., start]
+    return (s2[..., stop] - s2[..., start]) - total**2 / (np.asarray(stop) - np.asarray(start))
+
+
+def _cumulative_sums(signals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # centring each row keeps the cumulative-sum cost numerically close to ruptures' var * len
+    centred = signals - signals.mean(axis=-1, keepdims=True)
+    zeros = np.zeros(centred.shape[:-1] + (1,))
+    return (
+        np.concatenate((zeros, np.cumsum(centred, axis=-1)), axis=-1),
+        np.concatenate((zeros, np.cumsum(centred**2, axis=-1)), axis=-1),
+    )
+
+
+def _optimal_partition_l2(
+    signals: np.ndarray, penalties: np.ndarray, min_size: int
+) -> list[list[int]]:
+    """Exact penalized l2 segmentation of each row (optimal partitioning, Jackson et al. 2005).
+
+    Minimizes sum of segment costs + penalty x (number of change points) with every segment at
+    least `min_size` long: the objective of ruptures' Pelt(jump=1). Returns the change points
+    of each row (first index of each new segment), vectorized over rows.
+    """
+    n_series, n = signals.shape
+    s1, s2 = _cumulative_sums(signals)
+    best = np.full((n_series, n + 1), np.inf)
+    best[:, 0] = -penalties
+    previous = np.zeros((n_series, n + 1), dtype=np.int64)
+    rows = np.arange(n_series)
+    for stop in range(min_size, n + 1):
+        starts = np.concatenate(([0], np.arange(min_size, stop - min_size + 1)))
+        sums = s1[:, stop, None] - s1[:, starts]
+        costs = (s2[:, stop, None] - s2[:, starts]) - sums**2 / (stop - starts)
+        totals = best[:, starts] + costs + penalties[:, None]
+        choice = np.argmin(totals, axis=1)
+        best[:, stop] = totals[rows, choice]
+        previous[:, stop] = starts[choice]
+    change_points = []
+    for row in range(n_series):
+        points = []
+        stop = n
+        while stop > 0:
+            stop = int(previous[row, stop])
+            if stop > 0:
+                points.append(stop)
+        change_points.append(points[::-1])
+    return change_points
+
+
+def _binary_segmentation_l2(signal: np.ndarray, penalty: float, min_size: int) -> list[int]:
+    """Greedy binary segmentation with the l2 cost, as ruptures' Binseg(jump=1).predict(pen=).
+
+    Split the segment whose best split lowers the cost most, while that gain exceeds the penalty.
+    Ties: the largest split point within a segment, the first segment across segments (as
+    ruptures' `max` over (gain, bkp) tuples and over segments).
+    """
+    n = signal.size
+    s1, s2 = _cumulative_sums(signal)
+
+    def best_split(start: int, stop: int) -> tuple[int | None, float]:
+        candidates = np.arange(start + min_size, stop - min_size + 1)
+        if candidates.size == 0:
+            return None, 0.0
+        gains = (
+            _segment_cost(s1, s2, start, stop)
+            - _segment_cost(s1, s2, start, candidates)
+            - _segment_cost(s1, s2, candidates, stop)
+        )
+        top = candidates.size - 1 - int(np.argmax(gains[::-1]))
+        return int(candidates[top]), float(gains[top])
+
+    splits: dict[tuple[int, int], tuple[int | None, float]] = {}
+    bounds = [0, n]
+    while True:
+        best_point: int | None = None
+        best_gain = -np.inf
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            if (start, stop) not in splits:
+                splits[(start, stop)] = best_split(start, stop)
+            point, gain = splits[(start, stop)]
+            if point is not None and gain > best_gain:
+                best_point, best_gain = point, gain
+        if best_point is None or not best_gain > penalty:
+            break
+        bounds = sorted([*bounds, best_point])
+    return bounds[1:-1]
+
+
+def _ruptures_fit(signal: np.ndarray, algorithm: str, penalty: float, min_size: int) -> list[int]:
+    if algorithm == "PELT":
+        estimator = ruptures.Pelt(model="l2", min_size=min_size, jump=1)
+    else:
+        estimator = ruptures.Binseg(model="l2", min_size=min_size, jump=1)
+    breakpoints = estimator.fit(signal).predict(pen=penalty)
+    return [int(point) for point in breakpoints[:-1]]  # the last one is n
+
+
+def _refit(
+    signals: np.ndarray, algorithm: str, penalties: np.ndarray, min_size: int
+) -> list[list[int]]:
+    if algorithm == "PELT":
+        return _optimal_partition_l2(signals, penalties, min_size)
+    return [
+        _binary_segmentation_l2(row, float(pen), min_size)
+        for row, pen in zip(signals, penalties, strict=True)
+    ]
+
+
+# ----------------------------------------------------------------------------- confidence
+
+
+def _block_bootstrap_residuals(
+    residuals: np.ndarray, n_bootstrap: int, block_length: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Moving-block bootstrap (Kuensch, 1989) of the residual series: (n_bootstrap, n)."""
+    n = residuals.size
+    n_blocks = math.ceil(n / block_length)
+    starts = rng.integers(0, n - block_length + 1, size=(n_bootstrap, n_blocks))
+    positions = (starts[:, :, None] + np.arange(block_length)).reshape(n_bootstrap, -1)[:, :n]
+    return residuals[positions]
+
+
+def _confidences(
+    change_points: list[int],
+    fitted: np.ndarray,
+    residuals: np.ndarray,
+    algorithm: str,
+    penalty: float,
+    penalty_given: bool,
+    min_size: int,
+    n_bootstrap: int,
+    block_length: int,
+    tolerance: int,
+    rng: np.random.Generator,
+) -> list[float]:
+    if not change_points:
+        return []
+    replicates = fitted + _block_bootstrap_residuals(residuals, n_bootstrap, block_length, rng)
+    if penalty_given:
+        penalties = np.full(n_bootstrap, penalty)
+    else:
+        penalties = _bic_penalty(_robust_sigma(replicates), fitted.size)
+    refits = _refit(replicates, algorithm, penalties, min_size)
+    hits = np.zeros((n_bootstrap, len(change_points)), dtype=bool)
+    targets = np.asarray(change_points)
+    for row, points in enumerate(refits):
+        if points:
+            distance = np.abs(np.asarray(points)[:, None] - targets[None, :])
+            hits[row] = (distance <= tolerance).any(axis=0)
+    return [float(share) for share in hits.mean(axis=0)]
+
+
+# ----------------------------------------------------------------------------- public
+
+
+def detect_change_points(
+    values: Sequence[float],
+    dates: Sequence[date | str] | None = None,
+    *,
+    min_segment_length: int = 7,
+    algorithm: str = "pelt",
+    penalty: float | None = None,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+) -> ChangePointResult:
+    """Change points in the mean of `values` (in time order, or ordered by `dates`).
+
+    algorithm: "pelt" (default) or "binseg". penalty: None for the BIC-type default (see the
+    module docstring), or a non-negative number in squared units of the values. Every segment
+    has at least `min_segment_length` observations; at least twice that many are needed.
+    Confidence per change point: moving-block residual bootstrap with `n_bootstrap` refits,
+    seeded by `seed`.
+    """
+    if isinstance(min_segment_length, bool) or not isinstance(min_segment_length, int | np.integer):
+        raise InputError(
+            f"min_segment_length: must be a whole number, got {min_segment_length!r}",
+            field="min_segment_length",
+        )
+    min_size = int(min_segment_length)
+    if min_size < 1:
+        raise InputError(
+            f"min_segment_length: must be at least 1, got {min_size}", field="min_segment_length"
+        )
+    algorithm_name = _ALGORITHMS.get(str(algorithm).strip().lower())
+    if algorithm_name is None:
+        raise InputError(
+            f"algorithm: must be 'pelt' or 'binseg', got {algorithm!r}", field="algorithm"
+        )
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer):
+        raise InputError(
+            f"n_bootstrap: must be a whole number, got {n_bootstrap!r}", field="n_bootstrap"
+        )
+    if n_bootstrap < 1:
+        raise InputError(f"n_bootstrap: must be at least 1, got {n_bootstrap}", field="n_bootstrap")
+    if penalty is not None:
+        try:
+            penalty = float(penalty)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"penalty: must be a number, got {penalty!r}", field="penalty"
+            ) from None
+        if not (math.isfinite(penalty) and penalty >= 0):
+            raise InputError(
+                f"penalty: must be a non-negative number, got {penalty!r}", field="penalty"
+            )
+
+    signal = _values_array(values)
+    observed_dates: list[date] | None = None
+    missing_days: int | None = None
+    if dates is not None:
+        signal, observed_dates, missing_days = _sorted_by_date(signal, dates)
+    n = signal.size
+    if n < 2 * min_size:
+        raise InputError(
+            f"value: {n} observations; at least {2 * min_size} (twice min_segment_length) "
+            "are needed",
+            field="value",
+        )
+
+    tolerance = max(2, min_size // 2)
+    block_length = max(1, round(n ** (1 / 3)))
+    sigma: float | None
+    if penalty is None:
+        sigma = float(_robust_sigma(signal[None, :])[0])
+        used_penalty = float(_bic_penalty(np.array([sigma]), n)[0])
+        penalty_method = "bic_robust_sigma"
+    else:
+        sigma = None
+        used_penalty = penalty
+        penalty_method = "user"
+
+    constant = bool(np.all(signal == signal[0]))
+    change_points = (
+        [] if constant else _ruptures_fit(signal, algorithm_name, used_penalty, min_size)
+    )
+
+    bounds = [0, *change_points, n]
+    segment_means = [
+        float(signal[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    fitted = np.repeat(segment_means, np.diff(bounds))
+    confidences = _confidences(
+        change_points,
+        fitted,
+        signal - fitted,
+        algorithm_name,
+        used_penalty,
+        penalty is not None,
+        min_size,
+        int(n_bootstrap),
+        block_length,
+        tolerance,
+        np.random.default_rng(seed),
+    )
+
+    points = []
+    for k, index in enumerate(change_points):
+        before, after = segment_means[k], segment_means[k + 1]
+        points.append(
+            ChangePoint(
+                index=index,
+                date=None if observed_dates is None else observed_dates[index].isoformat(),
+                confidence=confidences[k],
+                before_mean=before,
+                after_mean=after,
+                percent_change=None if before == 0 else 100.0 * (after - before) / abs(before),
+            )
+        )
+    return ChangePointResult(
+        change_points=tuple(points),
+        algorithm=algorithm_name,
+        penalty=used_penalty,
+        cost_model="l2",
+        penalty_method=penalty_method,
+        sigma=sigma,
+        min_segment_length=min_size,
+        n_observations=n,
+        missing_days=missing_days,
+        n_bootstrap=int(n_bootstrap),
+        bootstrap_block_length=block_length,
+        confidence_tolerance=tolerance,
+        segment_means=tuple(segment_means),
+    )

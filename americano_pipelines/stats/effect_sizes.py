@@ -1,0 +1,686 @@
+"""Single-case effect sizes, defined exactly as in the SingleCaseES R package.
+
+Every index compares an A (baseline) phase with a B (treatment) phase of one case. The
+definitions, standard errors and confidence intervals follow SingleCaseES 0.7.4
+(Pustejovsky, Chen, Grekov & Swan; https://jepusto.github.io/SingleCaseES/), in particular
+its vignette "Effect size definitions and mathematical details"
+(https://cran.r-project.org/web/packages/SingleCaseES/vignettes/Effect-size-definitions.html)
+and the help pages of `NAP`, `Tau`, `Tau_U`, `PND`, `PAND`, `IRD`, `PEM`, `SMD`, `LRRi`/`LRRd` and
+`batch_calc_ES`.
+
+`improvement="decrease"` flips direction the way SingleCaseES does: the non-overlap indices and
+Tau-U are computed on the negated data, the SMD changes sign, and the log response ratios follow
+`calc_LRRi`/`calc_LRRd` (for counts and rates LRRd = -LRRi; for percentages and proportions the
+level is first reflected, 100 - mean or 1 - mean).
+
+Intervals are 95%: Wald intervals (estimate +/- 1.96 SE) for SMD and the log response ratios,
+Newcombe's (2006) score-inversion interval (Method 5) for NAP, and that interval mapped by
+2 * NAP - 1 for Tau.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+from scipy import optimize, stats
+
+from americano_pipelines.errors import InputError
+
+__all__ = [
+    "ABABEffectSizes",
+    "EffectEstimate",
+    "EffectSizeSummary",
+    "PhasePairEffectSizes",
+    "abab_effect_sizes",
+    "cohens_d",
+    "effect_sizes",
+    "ird",
+    "lrrd",
+    "lrri",
+    "nap",
+    "pand",
+    "pem",
+    "pnd",
+    "smd",
+    "tau",
+    "tau_u",
+]
+
+Improvement = Literal["increase", "decrease"]
+Scale = Literal["count", "rate", "proportion", "percentage", "other"]
+PhaseValues = Sequence[float] | np.ndarray
+
+_T = TypeVar("_T")
+_Z95 = float(stats.norm.ppf(0.975))
+_IMPROVEMENTS = ("increase", "decrease")
+_SCALES = ("count", "rate", "proportion", "percentage", "other")
+
+
+@dataclass(frozen=True)
+class EffectEstimate:
+    """One effect size: the estimate, and its standard error and 95% interval where defined."""
+
+    estimate: float
+    se: float | None = None
+    ci95: tuple[float, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"estimate": float(self.estimate)}
+        if self.se is not None:
+            out["se"] = float(self.se)
+        if self.ci95 is not None:
+            out["ci95"] = [float(self.ci95[0]), float(self.ci95[1])]
+        return out
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def _phase_array(values: PhaseValues, phase: str, min_points: int) -> np.ndarray:
+    """The phase's values as a finite float array, or an InputError naming the problem."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"value: phase {phase} has a non-numeric value", field="value") from None
+    if array.ndim != 1:
+        raise InputError(f"value: phase {phase} must be a flat list of numbers", field="value")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise InputError(
+            f"value: phase {phase} has a missing or non-finite value at position {bad + 1}",
+            field="value",
+        )
+    if array.size < min_points:
+        raise InputError(
+            f"phase: phase {phase} has {array.size} observation(s); at least {min_points} needed",
+            field="phase",
+        )
+    return array
+
+
+def _check_improvement(improvement: str) -> Improvement:
+    if improvement not in _IMPROVEMENTS:
+        raise InputError(
+            f"improvement: must be 'increase' or 'decrease', got {improvement!r}",
+            field="improvement",
+        )
+    return improvement  # type: ignore[return-value]
+
+
+def _phases(
+    a: PhaseValues, b: PhaseValues, improvement: str, min_points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both phases, negated when a decrease is the improvement (SingleCaseES convention)."""
+    direction = _check_improvement(improvement)
+    a_arr = _phase_array(a, "A", min_points)
+    b_arr = _phase_array(b, "B", min_points)
+    if direction == "decrease":
+        return -a_arr, -b_arr
+    return a_arr, b_arr
+
+
+def _wald(estimate: float, se: float) -> EffectEstimate:
+    return EffectEstimate(estimate, se, (estimate - _Z95 * se, estimate + _Z95 * se))
+
+
+# ----------------------------------------------------------------------------- non-overlap
+
+
+def _nap_score_interval(nap_est: float, m: int, n: int) -> tuple[float, float]:
+    """Newcombe (2006) Method 5: invert the symmetrized score statistic for the AUC.
+
+    Roots of f(x) = m n (NAP - x)^2 (2 - x)(1 + x) - z^2 x (1 - x)(2 + h + (1 + 2h) x (1 - x)),
+    h = (m + n)/2 - 1, one on each side of NAP (SingleCaseES `calc_NAP`). At NAP = 1 (or 0)
+    x = 1 (or 0) is a trivial root; SingleCaseES 0.7.4's `uniroot` call returns it, giving the
+    degenerate interval [1, 1]. We return Newcombe's interval instead: the other root (found
+    after dividing out the trivial factor) and the boundary.
+    """
+    h = (m + n) / 2.0 - 1.0
+    z2 = _Z95**2
+
+    def variance_term(x: float) -> float:
+        return 2.0 + h + (1.0 + 2.0 * h) * x * (1.0 - x)
+
+    def score(x: float) -> float:
+        return m * n * (nap_est - x) ** 2 * (2.0 - x) * (1.0 + x) - z2 * x * (
+            1.0 - x
+        ) * variance_term(x)
+
+    tol = {"xtol": 1e-14, "rtol": 1e-14}
+    if nap_est >= 1.0:
+        # f(x) / (1 - x): positive at 0, negative at 1
+        def reduced_upper(x: float) -> float:
+            return m * n * (1.0 - x) * (2.0 - x) * (1.0 + x) - z2 * x * variance_term(x)
+
+        return optimize.brentq(reduced_upper, 0.0, 1.0, **tol), 1.0
+    if nap_est <= 0.0:
+        # f(x) / x: negative at 0, positive at 1
+        def reduced_lower(x: float) -> float:
+            return m * n * x * (2.0 - x) * (1.0 + x) - z2 * (1.0 - x) * variance_term(x)
+
+        return 0.0, optimize.brentq(reduced_lower, 0.0, 1.0, **tol)
+    lower = optimize.brentq(score, 0.0, nap_est, **tol)
+    upper = optimize.brentq(score, nap_est, 1.0, **tol)
+    return lower, upper
+
+
+def nap(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+    """Non-overlap of all pairs (Parker & Vannest, 2009), as SingleCaseES `NAP()`.
+
+    NAP = mean over all (A, B) pairs of 1[B improves on A] + 0.5 * 1[tie]. SE: the "unbiased"
+    estimator of Sen (1967) / Mee (1990) with NAP truncated to [0.5/(mn), 1 - 0.5/(mn)] in the
+    leading term (SingleCaseES default `SE = "unbiased"`). CI: Newcombe (2006) score interval.
+    Needs at least 2 observations in each phase.
+    """
+    a_arr, b_arr = _phases(a, b, improvement, min_points=2)
+    m, n = a_arr.size, b_arr.size
+    # q[i, j] compares B observation j with A observation i
+    q = (b_arr[None, :] > a_arr[:, None]) + 0.5 * (b_arr[None, :] == a_arr[:, None])
+    estimate = float(q.mean())
+    centred = q - estimate
+    q1 = float(np.sum(centred.sum(axis=1) ** 2)) / (m * n**2)
+    q2 = float(np.sum(centred.sum(axis=0) ** 2)) / (m**2 * n)
+    x = float(np.sum(centred**2)) / (m * n)
+    trunc = 0.5 / (m * n)
+    nap_trunc = min(max(estimate, trunc), 1.0 - trunc)
+    variance = (nap_trunc * (1.0 - nap_trunc) + n * q1 + m * q2 - 2.0 * x) / ((m - 1) * (n - 1))
+    return EffectEstimate(estimate, math.sqrt(variance), _nap_score_interval(estimate, m, n))
+
+
+def tau(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+    """Tau (non-overlap) = 2 * NAP - 1, as SingleCaseES `Tau()` (Parker et al., 2011).
+
+    SE = 2 * SE(NAP); the interval is NAP's score interval mapped by 2x - 1.
+    """
+    nap_result = nap(a, b, improvement)
+    assert nap_result.se is not None and nap_result.ci95 is not None
+    lower, upper = nap_result.ci95
+    return EffectEstimate(
+        2.0 * nap_result.estimate - 1.0, 2.0 * nap_result.se, (2.0 * lower - 1.0, 2.0 * upper - 1.0)
+    )
+
+
+def tau_u(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+    """Tau-U with baseline trend correction (Parker, Vannest, Davis & Sauber, 2011).
+
+    As SingleCaseES `Tau_U()`: (S_AB - S_A) / (m n), where S_AB = sum of sign(B_j - A_i) over all
+    pairs and S_A = Kendall's S of the baseline against session order (sum over i < k of
+    sign(A_k - A_i)). `a` must be in session order. No SE (SingleCaseES gives none).
+    """
+    a_arr, b_arr = _phases(a, b, improvement, min_points=1)
+    m, n = a_arr.size, b_arr.size
+    s_ab = float(np.sign(b_arr[None, :] - a_arr[:, None]).sum())
+    baseline_signs = np.sign(a_arr[None, :] - a_arr[:, None])  # [i, k] = sign(A_k - A_i)
+    s_a = float(np.triu(baseline_signs, k=1).sum())
+    return EffectEstimate((s_ab - s_a) / (m * n))
+
+
+def pnd(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+    """Percentage of non-overlapping data (Scruggs, Mastropieri & Casto, 1987), as a proportion.
+
+    Share of B observations beyond the most extreme A observation (SingleCaseES `PND()`).
+    """
+    a_arr, b_arr = _phases(a, b, improvement, min_points=1)
+    return EffectEstimate(float(np.mean(b_arr > a_arr.max())))
+
+
+def _pand_estimate(a_arr: np.ndarray, b_arr: np.ndarray) -> float:
+    m, n = a_arr.size, b_arr.size
+    # keep the kept_a lowest A points and the B points from sorted position first_b on
+    a_sorted = np.concatenate(([-np.inf], np.sort(a_arr)))  # a_sorted[kept_a] = highest kept A
+    b_sorted = np.concatenate((np.sort(b_arr), [np.inf]))  # b_sorted[first_b] = lowest kept B
+    kept = np.arange(m + 1)[:, None] + (n - np.arange(n + 1)[None, :])
+    no_overlap = a_sorted[:, None] < b_sorted[None, :]
+    return float(np.max(np.where(no_overlap, kept, 0))) / (m + n)
+
+
+def pand(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+    """Percentage of all non-overlapping data (Parker, Hagan-Burke & Vannest, 2007).
+
+    Share of observations left after removing the fewest points (highest of A, lowest of B) so
+    that every remaining A point lies below every remaining B point (SingleCaseES `PAND()`).
+    """
+    a_arr, b_arr = _phases(a, b, improvement, min_points=1)
+    return EffectEstimate(_pand_estimate(a_arr, b_arr))
+
+
+def ird(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+    """Robust improvement rate difference (Parker, Vannest & Brown, 2009).
+
+    From PAND as in SingleCaseES `IRD()`: ((m + n)^2 PAND - m^2 - n^2) / (2 m n).
+    """
+    a_arr, b_arr = _phases(a, b, improvement, min_points=1)
+    m, n = a_arr.size, b_arr.size
+    pand_est = _pand_estimate(a_arr, b_arr)
+    return EffectEstimate(((m + n) ** 2 * pand_est - m**2 - n**2) / (2.0 * m * n))
+
+
+def pem(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+    """Percentage exceeding the median (Ma, 2006), as a proportion; ties with the median count
+    one half (SingleCaseES `PEM()`)."""
+    a_arr, b_arr = _phases(a, b, improvement, min_points=1)
+    median = float(np.median(a_arr))
+    return EffectEstimate(float(np.mean((b_arr > median) + 0.5 * (b_arr == median))))
+
+
+# ----------------------------------------------------------------------------- parametric
+
+
+def smd(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    std_dev: Literal["baseline", "pool"] = "baseline",
+) -> EffectEstimate:
+    """Within-case standardized mean difference, as SingleCaseES `SMD(bias_correct = TRUE)`.
+
+    d = J (mean_B - mean_A) / s with Hedges' J = 1 - 3 / (4 df - 1).
+    `std_dev="baseline"`: s = SD of A, df = m - 1, SE = J sqrt(1/m + s_B^2 / (n s_A^2) + d^2/(2 df)).
+    `std_dev="pool"`: s = pooled SD, df = m + n - 2, SE = J sqrt(1/m + 1/n + d^2 / (2 df)).
+    The sign is flipped when a decrease is the improvement. CI: d +/- 1.96 SE.
+    """
+    direction = _check_improvement(improvement)
+    if std_dev not in ("baseline", "pool"):
+        raise InputError(f"std_dev: must be 'baseline' or 'pool', got {std_dev!r}", field="std_dev")
+    a_arr = _phase_array(a, "A", 2)
+    b_arr = _phase_array(b, "B", 2)
+    m, n = a_arr.size, b_arr.size
+    var_a, var_b = float(np.var(a_arr, ddof=1)), float(np.var(b_arr, ddof=1))
+    if std_dev == "baseline":
+        df = m - 1
+        s_sq = var_a
+        if s_sq == 0.0:
+            raise InputError(
+                "value: phase A has no variation, so the baseline SMD is undefined", field="value"
+            )
+        sampling_var = 1.0 / m + var_b / (n * var_a)
+    else:
+        df = m + n - 2
+        s_sq = ((m - 1) * var_a + (n - 1) * var_b) / df
+        if s_sq == 0.0:
+            raise InputError(
+                "value: neither phase varies, so the pooled SMD is undefined", field="value"
+            )
+        sampling_var = 1.0 / m + 1.0 / n
+    j = 1.0 - 3.0 / (4.0 * df - 1.0)
+    d = j * (float(b_arr.mean()) - float(a_arr.mean())) / math.sqrt(s_sq)
+    if direction == "decrease":
+        d = -d
+    se = j * math.sqrt(sampling_var + d**2 / (2.0 * df))
+    return _wald(d, se)
+
+
+def _truncation_constant(
+    scale: str, observation_length: float | None, intervals: float | None
+) -> float:
+    """D in Pustejovsky (2018): the resolution of the measurement (SingleCaseES `trunc_constant`)."""
+    if scale == "count":
+        return 1.0
+    if scale == "rate":
+        return float(observation_length) if observation_length is not None else math.inf
+    if scale == "proportion":
+        return float(intervals) if intervals is not None else math.inf
+    if scale == "percentage":
+        return float(intervals) / 100.0 if intervals is not None else math.inf
+    return math.inf
+
+
+def _log_response_ratio(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str,
+    scale: str,
+    observation_length: float | None,
+    intervals: float | None,
+    increasing: bool,
+) -> EffectEstimate:
+    """Shared body of SingleCaseES `calc_LRRi` (increasing=True) and `calc_LRRd`."""
+    direction = _check_improvement(improvement)
+    if scale not in _SCALES:
+        raise InputError(
+            f"scale: must be one of {', '.join(_SCALES)}, got {scale!r}", field="scale"
+        )
+    for name, setting in (("observation_length", observation_length), ("intervals", intervals)):
+        if setting is not None and not (math.isfinite(setting) and setting > 0):
+            raise InputError(f"{name}: must be a positive number, got {setting!r}", field=name)
+    a_arr = _phase_array(a, "A", 2)
+    b_arr = _phase_array(b, "B", 2)
+    both = np.concatenate((a_arr, b_arr))
+    if np.any(both < 0):
+        raise InputError(
+            "value: log response ratios need non-negative values (a ratio scale)", field="value"
+        )
+    if scale == "percentage" and np.any(both > 100):
+        raise InputError("value: percentages must lie between 0 and 100", field="value")
+    if scale == "proportion" and np.any(both > 1):
+        raise InputError("value: proportions must lie between 0 and 1", field="value")
+
+    counts = np.array([a_arr.size, b_arr.size], dtype=float)
+    means = np.array([a_arr.mean(), b_arr.mean()])
+    variances = np.array([np.var(a_arr, ddof=1), np.var(b_arr, ddof=1)])
+    # LRRi measures the level in the direction of improvement, LRRd against it; for
+    # percentages/proportions that means reflecting the level (SingleCaseES calc_LRRi/calc_LRRd)
+    reflect = (direction == "decrease") if increasing else (direction == "increase")
+    if reflect and scale == "percentage":
+        means = 100.0 - means
+    elif reflect and scale == "proportion":
+        means = 1.0 - means
+
+    d_const = _truncation_constant(scale, observation_length, intervals)
+    # truncated means and variances keep the log and the SE finite (Pustejovsky, 2018)
+    means = np.maximum(1.0 / (2.0 * d_const * counts), means)
+    variances = np.maximum(1.0 / (d_const**2 * counts**3), variances)
+    if np.any(means <= 0):
+        raise InputError(
+            "value: a phase mean is zero, so the log response ratio is undefined; "
+            "use scale='count' (or give observation_length/intervals) to truncate it",
+            field="value",
+        )
+    corrected_logs = np.log(means) + variances / (2.0 * counts * means**2)
+    estimate = float(corrected_logs[1] - corrected_logs[0])
+    if reflect and scale not in ("percentage", "proportion"):
+        estimate = -estimate
+    se = math.sqrt(float(np.sum(variances / (counts * means**2))))
+    return _wald(estimate, se)
+
+
+def lrri(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    scale: Scale = "count",
+    observation_length: float | None = None,
+    intervals: float | None = None,
+) -> EffectEstimate:
+    """Log response ratio, increasing version, as SingleCaseES `LRRi()` (Pustejovsky, 2015, 2018).
+
+    Bias-corrected: [ln mean_B + s_B^2/(2 n mean_B^2)] - [ln mean_A + s_A^2/(2 m mean_A^2)],
+    positive for therapeutic improvement; SE = sqrt(s_A^2/(m mean_A^2) + s_B^2/(n mean_B^2));
+    CI: Wald. Zero means are handled as SingleCaseES documents: each phase mean is truncated
+    below at 1/(2 D n) and each variance at 1/(D^2 n^3), with D = 1 for counts (the default
+    scale, as in `LRRi()`), the session length in minutes for rates, and the number of intervals
+    for proportions (intervals/100 for percentages). With no such D (scale "other", or rate /
+    proportion / percentage without it) a zero phase mean raises InputError. Negative values
+    raise InputError: the ratio needs a scale with a true zero.
+    """
+    return _log_response_ratio(a, b, improvement, scale, observation_length, intervals, True)
+
+
+def lrrd(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    scale: Scale = "count",
+    observation_length: float | None = None,
+    intervals: float | None = None,
+) -> EffectEstimate:
+    """Log response ratio, decreasing version, as SingleCaseES `LRRd()`: negative values mean
+    therapeutic improvement. For counts and rates LRRd = -LRRi; see `lrri` for the details.
+
+    Unlike SingleCaseES's standalone `LRRd()`, whose default is `improvement = "decrease"`, the
+    default here is "increase" like every other function in this module (and `calc_ES`).
+    """
+    return _log_response_ratio(a, b, improvement, scale, observation_length, intervals, False)
+
+
+def cohens_d(a: PhaseValues, b: PhaseValues) -> float:
+    """Cohen's d of B against A: (mean_B - mean_A) / pooled SD, variances with n - 1.
+
+    No small-sample correction and no direction flip (positive when B is higher).
+    """
+    a_arr = _phase_array(a, "A", 2)
+    b_arr = _phase_array(b, "B", 2)
+    m, n = a_arr.size, b_arr.size
+    pooled_var = ((m - 1) * np.var(a_arr, ddof=1) + (n - 1) * np.var(b_arr, ddof=1)) / (m + n - 2)
+    if pooled_var == 0.0:
+        raise InputError("value: neither phase varies, so Cohen's d is undefined", field="value")
+    return float((b_arr.mean() - a_arr.mean()) / math.sqrt(pooled_var))
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+@dataclass(frozen=True)
+class EffectSizeSummary:
+    """All indices for one A-B comparison. An index is None when it is undefined for the data
+    (e.g. SMD with a constant baseline, log response ratios with negative values)."""
+
+    nap: EffectEstimate
+    tau: EffectEstimate
+    tau_u: EffectEstimate
+    pnd: EffectEstimate
+    pand: EffectEstimate
+    ird: EffectEstimate
+    pem: EffectEstimate
+    smd: EffectEstimate | None
+    smd_pooled: EffectEstimate | None
+    lrri: EffectEstimate | None
+    lrrd: EffectEstimate | None
+    cohens_d: float | None
+    n_baseline: int
+    n_treatment: int
+    improvement: Improvement
+
+    def to_json(self) -> dict[str, Any]:
+        def maybe(estimate: EffectEstimate | None) -> dict[str, Any] | None:
+            return None if estimate is None else estimate.to_json()
+
+        return {
+            "nap": self.nap.to_json(),
+            "tau": self.tau.to_json(),
+            "tauU": self.tau_u.to_json(),
+            "pnd": self.pnd.to_json(),
+            "pand": self.pand.to_json(),
+            "ird": self.ird.to_json(),
+            "pem": self.pem.to_json(),
+            "smd": maybe(self.smd),
+            "lrri": maybe(self.lrri),
+            "smdPooled": maybe(self.smd_pooled),
+            "lrrd": maybe(self.lrrd),
+            "cohensD": None if self.cohens_d is None else {"estimate": float(self.cohens_d)},
+            "nBaseline": self.n_baseline,
+            "nTreatment": self.n_treatment,
+            "improvement": self.improvement,
+        }
+
+
+def _undefined_as_none(compute: Callable[[], _T]) -> _T | None:
+    """Run an index that may be undefined for valid data; None instead of its InputError."""
+    try:
+        return compute()
+    except InputError:
+        return None
+
+
+def _summarize(
+    a: np.ndarray, b: np.ndarray, improvement: Improvement, scale: Scale
+) -> EffectSizeSummary:
+    return EffectSizeSummary(
+        nap=nap(a, b, improvement),
+        tau=tau(a, b, improvement),
+        tau_u=tau_u(a, b, improvement),
+        pnd=pnd(a, b, improvement),
+        pand=pand(a, b, improvement),
+        ird=ird(a, b, improvement),
+        pem=pem(a, b, improvement),
+        smd=_undefined_as_none(lambda: smd(a, b, improvement, "baseline")),
+        smd_pooled=_undefined_as_none(lambda: smd(a, b, improvement, "pool")),
+        lrri=_undefined_as_none(lambda: lrri(a, b, improvement, scale)),
+        lrrd=_undefined_as_none(lambda: lrrd(a, b, improvement, scale)),
+        cohens_d=_undefined_as_none(lambda: cohens_d(a, b)),
+        n_baseline=int(a.size),
+        n_treatment=int(b.size),
+        improvement=improvement,
+    )
+
+
+def _labels_and_values(
+    phases: Sequence[str], values: Sequence[float]
+) -> tuple[list[str], np.ndarray]:
+    labels = [str(label).strip().upper() for label in phases]
+    if len(labels) != len(values):
+        raise InputError(
+            f"phase: {len(labels)} phase labels for {len(values)} values", field="phase"
+        )
+    if not labels:
+        raise InputError("value: no observations", field="value")
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError("value: a value is not a number", field="value") from None
+    if array.ndim != 1:
+        raise InputError("value: values must be a flat list of numbers", field="value")
+    if not np.all(np.isfinite(array)):
+        row = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise InputError(f"value: missing or non-finite value at row {row + 1}", field="value")
+    return labels, array
+
+
+def _blocks(labels: list[str]) -> list[tuple[str, int, int]]:
+    """Runs of equal labels as (label, start, stop)."""
+    label_array = np.asarray(labels)
+    starts = np.flatnonzero(np.r_[True, label_array[1:] != label_array[:-1]])
+    stops = np.r_[starts[1:], len(labels)]
+    return [(labels[s], int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
+
+
+def effect_sizes(
+    phases: Sequence[str],
+    values: Sequence[float],
+    improvement: str = "increase",
+    *,
+    scale: Scale = "count",
+) -> EffectSizeSummary:
+    """Every index for an AB series: one block of "A" rows, then one block of "B" rows.
+
+    At least 2 observations per phase (the SEs need them). `scale` only affects the log response
+    ratios (see `lrri`); SMD, LRR and Cohen's d come back as None when undefined for the data.
+    """
+    direction = _check_improvement(improvement)
+    labels, array = _labels_and_values(phases, values)
+    unknown = sorted(set(labels) - {"A", "B"})
+    if unknown:
+        raise InputError(
+            f"phase: labels must be 'A' or 'B', got {', '.join(map(repr, unknown))}",
+            field="phase",
+        )
+    blocks = _blocks(labels)
+    if [label for label, _, _ in blocks] != ["A", "B"]:
+        order = "-".join(label for label, _, _ in blocks)
+        raise InputError(
+            f"phase: expected one A block followed by one B block, got {order}", field="phase"
+        )
+    (_, a_start, a_stop), (_, b_start, b_stop) = blocks
+    a = _phase_array(array[a_start:a_stop], "A", 2)
+    b = _phase_array(array[b_start:b_stop], "B", 2)
+    return _summarize(a, b, direction, scale)
+
+
+@dataclass(frozen=True)
+class PhasePairEffectSizes:
+    """The indices of one A-B pair of an ABAB design, e.g. label "A1-B1"."""
+
+    label: str
+    summary: EffectSizeSummary
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pair": self.label, **self.summary.to_json()}
+
+
+@dataclass(frozen=True)
+class ABABEffectSizes:
+    """Per-pair indices of an ABAB design and their equally weighted average.
+
+    The average follows SingleCaseES `batch_calc_ES(aggregate = phase_pair, weighting = "equal")`:
+    estimate = mean of the pair estimates, SE = sqrt(sum SE^2) / k, CI = Wald interval from that
+    SE (also for NAP and Tau); indices without SE are averaged alone. An index undefined in any
+    pair is None in the average.
+    """
+
+    pairs: tuple[PhasePairEffectSizes, ...]
+    average: EffectSizeSummary
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pairs": [pair.to_json() for pair in self.pairs],
+            "average": self.average.to_json(),
+            "weighting": "equal",
+        }
+
+
+def _average(estimates: list[EffectEstimate | None]) -> EffectEstimate | None:
+    if any(estimate is None for estimate in estimates):
+        return None
+    present = [estimate for estimate in estimates if estimate is not None]
+    mean = float(np.mean([estimate.estimate for estimate in present]))
+    ses = [estimate.se for estimate in present]
+    if any(se is None for se in ses):
+        return EffectEstimate(mean)
+    se = math.sqrt(sum(se**2 for se in ses if se is not None)) / len(present)
+    return _wald(mean, se)
+
+
+def _average_summaries(summaries: list[EffectSizeSummary]) -> EffectSizeSummary:
+    cohen_values = [summary.cohens_d for summary in summaries]
+    return EffectSizeSummary(
+        nap=_average([s.nap for s in summaries]),  # type: ignore[arg-type]
+        tau=_average([s.tau for s in summaries]),  # type: ignore[arg-type]
+        tau_u=_average([s.tau_u for s in summaries]),  # type: ignore[arg-type]
+        pnd=_average([s.pnd for s in summaries]),  # type: ignore[arg-type]
+        pand=_average([s.pand for s in summaries]),  # type: ignore[arg-type]
+        ird=_average([s.ird for s in summaries]),  # type: ignore[arg-type]
+        pem=_average([s.pem for s in summaries]),  # type: ignore[arg-type]
+        smd=_average([s.smd for s in summaries]),
+        smd_pooled=_average([s.smd_pooled for s in summaries]),
+        lrri=_average([s.lrri for s in summaries]),
+        lrrd=_average([s.lrrd for s in summaries]),
+        cohens_d=None
+        if any(value is None for value in cohen_values)
+        else float(np.mean([v for v in cohen_values if v is not None])),
+        n_baseline=sum(s.n_baseline for s in summaries),
+        n_treatment=sum(s.n_treatment for s in summaries),
+        improvement=summaries[0].improvement,
+    )
+
+
+def abab_effect_sizes(
+    phases: Sequence[str],
+    values: Sequence[float],
+    improvement: str = "increase",
+    *,
+    scale: Scale = "count",
+) -> ABABEffectSizes:
+    """Indices for each A-B pair of an ABAB design (A1 vs B1, A2 vs B2) and their average.
+
+    Rows are in time order; labels are "A"/"B" or numbered "A1", "B1", "A2", "B2", forming four
+    alternating blocks A, B, A, B. Each phase needs at least 2 observations.
+    """
+    direction = _check_improvement(improvement)
+    labels, array = _labels_and_values(phases, values)
+    blocks = _blocks(labels)
+    found = "-".join(label for label, _, _ in blocks)
+    plain = [label for label, _, _ in blocks] == ["A", "B", "A", "B"]
+    numbered = [label for label, _, _ in blocks] == ["A1", "B1", "A2", "B2"]
+    if not (plain or numbered):
+        raise InputError(
+            "phase: expected four alternating blocks A, B, A, B (or A1, B1, A2, B2) in time "
+            f"order, got {found}",
+            field="phase",
+        )
+    names = ["A1", "B1", "A2", "B2"]
+    phase_data = [
+        _phase_array(array[start:stop], name, 2)
+        for name, (_, start, stop) in zip(names, blocks, strict=True)
+    ]
+    pairs = tuple(
+        PhasePairEffectSizes(
+            f"A{k}-B{k}",
+            _summarize(phase_data[2 * k - 2], phase_data[2 * k - 1], direction, scale),
+        )
+        for k in (1, 2)
+    )
+    return ABABEffectSizes(pairs, _average_summaries([pair.summary for pair in pairs]))

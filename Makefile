@@ -1,0 +1,40 @@
+# Americano Research Analytics. A fresh machine needs Python 3.11+ and make; the first target
+# you run creates .venv, puts uv in it and installs the locked dependencies.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+PYTEST_ARGS ?=
+
+.PHONY: demo test ui bench lint format install clean
+
+install: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --quiet
+	@touch $@
+
+demo: install
+	$(BIN)/americano demo
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+ui: install
+	$(BIN)/americano ui
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf .americano data/raw dbt_project/target

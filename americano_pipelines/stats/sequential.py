@@ -1,0 +1,755 @@
+"""Group-sequential monitoring with Lan-DeMets alpha spending.
+
+Spending functions, for a one-sided level ``a`` and information fraction ``t`` in [0, 1], named
+and defined as in gsDesign and rpact:
+
+- O'Brien-Fleming type (Lan & DeMets 1983; gsDesign ``sfLDOF``, rpact ``"asOF"``):
+  ``a(t) = 2 - 2 Phi(z_{1-a/2} / sqrt(t))``.
+- Pocock type (Lan & DeMets 1983; gsDesign ``sfLDPocock``, rpact ``"asP"``):
+  ``a(t) = a ln(1 + (e - 1) t)``.
+- Hwang-Shih-DeCani (Hwang, Shih & DeCani 1990; gsDesign ``sfHSD``, rpact ``"asHSD"``):
+  ``a(t) = a (1 - exp(-gamma t)) / (1 - exp(-gamma))``, and ``a t`` when ``gamma = 0``.
+
+Sides. A one-sided design spends ``alpha`` on an upper efficacy boundary (no futility boundary).
+A two-sided design is symmetric: it spends ``alpha`` in total, ``alpha / 2`` per tail, each tail
+following the one-sided function at level ``alpha / 2``. This is rpact's convention
+(``getDesignGroupSequential(sided = 2)``, whose asOF spending is
+``2 sided (1 - Phi(z_{1 - alpha / (2 sided)} / sqrt(t)))``) and gsDesign's symmetric design
+(``test.type = 2`` with its one-sided ``alpha``), so a two-sided design at 0.05 has exactly the
+critical values of a one-sided design at 0.025.
+
+Boundaries. Under H0 the z-statistics at the looks, ``Z_1 .. Z_K``, are jointly normal with
+``corr(Z_i, Z_j) = sqrt(t_i / t_j)`` (the canonical joint distribution; Jennison & Turnbull 2000,
+ch. 3). The critical value at look ``k`` is solved so that the probability of first crossing at
+look ``k`` equals ``alpha(t_k) - alpha(t_{k-1})``; the first one in closed form, the others by the
+recursive numerical integration of Armitage, McPherson & Rowe (1969) as set out in Jennison &
+Turnbull (2000), ch. 19: the sub-density of ``Z_k`` on the continuation region is carried on a
+grid and integrated with Simpson's rule. No simulation.
+
+Monitoring (Lan & DeMets 1983 flexibility; rpact's boundary update, Wassmer & Brannath 2016,
+p. 78f): when the observed information rates differ from the planned ones, the spending function
+is evaluated at the observed rates; the final analysis always spends what is left of ``alpha``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import ndtr, ndtri
+
+from americano_pipelines.errors import InputError
+
+SPENDING_FUNCTIONS = ("obrien_fleming", "pocock", "hsd")
+MAX_LOOKS = 100
+HSD_GAMMA_LIMIT = 40.0  # gsDesign's sfHSD accepts gamma in [-40, 40]
+
+# Beyond |z| = 8.5 lies < 1e-16 of the H0 probability, so the grids stop there.
+_Z_TRUNCATION = 8.5
+# Grid spacing: at most 0.05 on the z scale and at most 1/8 of the standard deviation of the
+# Gaussian kernels it must resolve; this keeps critical values within 1e-6 of a 16x finer grid.
+_MAX_GRID_STEP = 0.05
+_GRID_STEPS_PER_SD = 8.0
+_MAX_GRID_POINTS = 4001
+# When the alpha to spend at a look underflows to zero, no z-statistic can cross; the critical
+# value is reported as this (finite, so the JSON stays valid) instead of infinity.
+CRITICAL_VALUE_CAP = 38.0
+_ROOT_TOLERANCE = 1e-11
+
+PEEKING_WARNING = (
+    "Only stop early if the z-statistic crosses the critical value at one of these planned looks. "
+    "Looking at the data at other times, or testing every look against the usual fixed-sample "
+    "threshold (p < {alpha:g}, |z| >= {fixed_z:.2f}), is 'peeking' and raises the false-positive "
+    "rate well above {alpha:g}."
+)
+
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+# --------------------------------------------------------------------------------------------
+# Spending functions
+# --------------------------------------------------------------------------------------------
+
+
+def _fractions(t: float | Sequence[float] | np.ndarray) -> np.ndarray:
+    # Spending functions live on [0, 1]; past full information everything is spent (as gsDesign).
+    return np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+
+
+def _same_shape(t: Any, values: np.ndarray) -> float | np.ndarray:
+    return float(values) if np.ndim(t) == 0 else values
+
+
+def obrien_fleming(t: float | Sequence[float] | np.ndarray, alpha: float) -> float | np.ndarray:
+    """O'Brien-Fleming-type spending ``2 - 2 Phi(z_{1-alpha/2} / sqrt(t))`` (one-sided level alpha).
+
+    Lan & DeMets (1983); gsDesign ``sfLDOF``, rpact ``"asOF"`` with ``sided = 1``.
+    """
+    fractions = _fractions(t)
+    z_half_alpha = -ndtri(alpha / 2.0)
+    with np.errstate(divide="ignore"):
+        values = 2.0 * ndtr(-z_half_alpha / np.sqrt(fractions))
+    return _same_shape(t, values)
+
+
+def pocock(t: float | Sequence[float] | np.ndarray, alpha: float) -> float | np.ndarray:
+    """Pocock-type spending ``alpha ln(1 + (e - 1) t)``.
+
+    Lan & DeMets (1983); gsDesign ``sfLDPocock``, rpact ``"asP"``.
+    """
+    fractions = _fractions(t)
+    return _same_shape(t, alpha * np.log1p((math.e - 1.0) * fractions))
+
+
+def hsd(
+    t: float | Sequence[float] | np.ndarray, alpha: float, gamma: float = -4.0
+) -> float | np.ndarray:
+    """Hwang-Shih-DeCani spending ``alpha (1 - exp(-gamma t)) / (1 - exp(-gamma))``.
+
+    Hwang, Shih & DeCani (1990); gsDesign ``sfHSD``, rpact ``"asHSD"`` (``gammaA``).
+    ``gamma = 0`` is linear spending ``alpha t``; ``gamma = -4`` resembles O'Brien-Fleming.
+    """
+    fractions = _fractions(t)
+    if gamma == 0:
+        return _same_shape(t, alpha * fractions)
+    return _same_shape(t, alpha * np.expm1(-gamma * fractions) / math.expm1(-gamma))
+
+
+def alpha_spending(
+    spending: str,
+    t: float | Sequence[float] | np.ndarray,
+    alpha: float,
+    *,
+    sides: int = 1,
+    hsd_gamma: float = -4.0,
+) -> float | np.ndarray:
+    """Cumulative type-I error spent by information fraction ``t``, both tails together.
+
+    Two-sided designs spend ``alpha / 2`` per tail with the one-sided function (rpact ``sided = 2``).
+    """
+    per_tail = alpha / sides
+    if spending == "obrien_fleming":
+        values = obrien_fleming(t, per_tail)
+    elif spending == "pocock":
+        values = pocock(t, per_tail)
+    elif spending == "hsd":
+        values = hsd(t, per_tail, hsd_gamma)
+    else:
+        raise InputError(
+            f"spending must be one of {', '.join(SPENDING_FUNCTIONS)}; got {spending!r}",
+            field="spending",
+        )
+    return sides * values
+
+
+# --------------------------------------------------------------------------------------------
+# Recursive numerical integration (Armitage, McPherson & Rowe 1969; Jennison & Turnbull ch. 19)
+# --------------------------------------------------------------------------------------------
+
+
+def _simpson_grid(lower: float, upper: float, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Odd number of equally spaced points on [lower, upper] and their Simpson weights."""
+    intervals = max(2, 2 * math.ceil((upper - lower) / (2.0 * step)))
+    points = np.linspace(lower, upper, intervals + 1)
+    weights = np.full(intervals + 1, 2.0)
+    weights[1::2] = 4.0
+    weights[0] = weights[-1] = 1.0
+    return points, weights * ((upper - lower) / intervals / 3.0)
+
+
+def _continuation_interval(critical_value: float, sides: int) -> tuple[float, float]:
+    upper = min(critical_value, _Z_TRUNCATION)
+    lower = -upper if sides == 2 else -_Z_TRUNCATION
+    # A boundary below -8.5 (one-sided, alpha near 1) leaves no mass to continue.
+    return lower, max(upper, lower + 1e-9)
+
+
+def _grid_step(rates: np.ndarray, look: int, field: str) -> float:
+    """Spacing for the grid of Z at ``look`` (0-based): fine enough for the incoming and outgoing
+    Gaussian kernels, whose standard deviations on this z scale are sqrt(increment / t_look)."""
+    step = _MAX_GRID_STEP
+    for neighbour in (look - 1, look + 1):
+        if 0 <= neighbour < len(rates):
+            increment = abs(rates[look] - rates[neighbour])
+            step = min(step, math.sqrt(increment / rates[look]) / _GRID_STEPS_PER_SD)
+    if 2.0 * _Z_TRUNCATION / step + 1 > _MAX_GRID_POINTS:
+        first = max(look - 1, 0)
+        raise InputError(
+            f"{field}: looks {first + 1} and {first + 2} (information rates {rates[first]:g} and "
+            f"{rates[first + 1]:g}) are too close together to compute boundaries accurately; "
+            "space the looks further apart",
+            field=field,
+        )
+    return step
+
+
+def _crossing_probability(
+    points: np.ndarray,
+    weighted_density: np.ndarray,
+    t_previous: float,
+    t_next: float,
+    critical_value: float,
+    sides: int,
+) -> float:
+    """P(continue to the previous look, then cross at the next one) under H0."""
+    sd = math.sqrt(t_next - t_previous)
+    drift = points * math.sqrt(t_previous)
+    threshold = critical_value * math.sqrt(t_next)
+    tail = ndtr((drift - threshold) / sd)
+    if sides == 2:
+        tail = tail + ndtr((-threshold - drift) / sd)
+    return float(weighted_density @ tail)
+
+
+def _propagate(
+    points: np.ndarray,
+    weighted_density: np.ndarray,
+    t_previous: float,
+    t_next: float,
+    interval: tuple[float, float],
+    step: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-density of Z at the next look on its continuation interval, times Simpson weights."""
+    new_points, new_weights = _simpson_grid(interval[0], interval[1], step)
+    sd = math.sqrt((t_next - t_previous) / t_next)
+    shrink = math.sqrt(t_previous / t_next)
+    standardized = (new_points[:, None] - shrink * points[None, :]) / sd
+    density = np.exp(-0.5 * standardized * standardized) @ weighted_density / (sd * _SQRT_2PI)
+    return new_points, new_weights * density
+
+
+def _critical_value_for_tail(tail_probability: float) -> float:
+    if tail_probability <= 0.0:
+        return CRITICAL_VALUE_CAP
+    return min(float(-ndtri(tail_probability)), CRITICAL_VALUE_CAP)
+
+
+def _solve_critical_value(excess: Any, sides: int) -> float:
+    """Root of the decreasing function ``excess(c)`` = crossing probability - target."""
+    bracket_low = 0.0 if sides == 2 else -_Z_TRUNCATION - 2.0
+    if excess(CRITICAL_VALUE_CAP) >= 0.0:
+        return CRITICAL_VALUE_CAP  # nothing left to spend at this look
+    if excess(bracket_low) <= 0.0:
+        return bracket_low
+    return float(brentq(excess, bracket_low, CRITICAL_VALUE_CAP, xtol=_ROOT_TOLERANCE))
+
+
+def _recursion(
+    rates: np.ndarray,
+    sides: int,
+    field: str,
+    *,
+    cumulative_alpha: np.ndarray | None = None,
+    critical_values: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walk the looks with the grid recursion. Either solve each critical value so that the
+    cumulative H0 crossing probability equals ``cumulative_alpha`` (design), or take the given
+    ``critical_values`` (evaluation). Returns critical values and per-look crossing probabilities."""
+    looks = len(rates)
+    steps = [_grid_step(rates, look, field) for look in range(looks)]
+    critical = np.empty(looks) if critical_values is None else critical_values.astype(float)
+    crossing = np.empty(looks)
+
+    if cumulative_alpha is not None:
+        critical[0] = _critical_value_for_tail(float(cumulative_alpha[0]) / sides)
+    crossing[0] = sides * float(ndtr(-critical[0]))
+    if looks == 1:
+        return critical, crossing
+
+    lower, upper = _continuation_interval(float(critical[0]), sides)
+    points, weights = _simpson_grid(lower, upper, steps[0])
+    weighted_density = weights * np.exp(-0.5 * points * points) / _SQRT_2PI
+
+    for look in range(1, looks):
+        t_previous, t_next = float(rates[look - 1]), float(rates[look])
+        if cumulative_alpha is not None:
+            # Aim at what is left after what was actually spent, so errors cannot accumulate.
+            target = float(cumulative_alpha[look]) - float(crossing[:look].sum())
+            critical[look] = _solve_critical_value(
+                lambda c, z=points, g=weighted_density, t0=t_previous, t1=t_next, goal=target: (
+                    _crossing_probability(z, g, t0, t1, c, sides) - goal
+                ),
+                sides,
+            )
+        crossing[look] = _crossing_probability(
+            points, weighted_density, t_previous, t_next, float(critical[look]), sides
+        )
+
+        if look < looks - 1:
+            interval = _continuation_interval(float(critical[look]), sides)
+            points, weighted_density = _propagate(
+                points, weighted_density, t_previous, t_next, interval, steps[look]
+            )
+    return critical, crossing
+
+
+def crossing_probabilities(
+    information_rates: Sequence[float], critical_values: Sequence[float], sides: int = 1
+) -> np.ndarray:
+    """H0 probability of first crossing at each look for the given boundaries.
+
+    Same recursion as the design; for checking boundaries from elsewhere, or for showing what
+    peeking costs (e.g. ``critical_values = [1.96] * K``; Armitage, McPherson & Rowe 1969).
+    """
+    rates = _validate_rates(information_rates, field="information_rates", require_full=False)
+    sides = _validate_sides(sides)
+    if isinstance(critical_values, (str, bytes)):
+        raise InputError("critical_values must be a list of numbers", field="critical_values")
+    try:
+        critical = np.asarray(
+            [_validate_number(value, "critical_values") for value in critical_values]
+        )
+    except TypeError:
+        raise InputError(
+            "critical_values must be a list of numbers", field="critical_values"
+        ) from None
+    if critical.shape != rates.shape:
+        raise InputError(
+            f"critical_values must have one value per information rate ({len(rates)}), "
+            f"got {len(critical)}",
+            field="critical_values",
+        )
+    if sides == 2 and np.any(critical <= 0.0):
+        raise InputError(
+            "critical_values must be positive for a two-sided design (|Z| >= c)",
+            field="critical_values",
+        )
+    _, crossing = _recursion(rates, sides, "information_rates", critical_values=critical)
+    return crossing
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Efficacy boundary at one look.
+
+    ``critical_value``: reject H0 when Z >= it (|Z| >= it when two-sided).
+    ``alpha_spent``: cumulative type-I error spent through this look, both tails together.
+    ``nominal_alpha``: the per-look p-value threshold equivalent to the critical value
+    (one-sided p for one-sided designs, two-sided p for two-sided designs).
+    """
+
+    look: int
+    n: int
+    information_rate: float
+    critical_value: float
+    alpha_spent: float
+    nominal_alpha: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "look": self.look,
+            "n": self.n,
+            "informationRate": self.information_rate,
+            "criticalValue": self.critical_value,
+            "alphaSpent": self.alpha_spent,
+            "nominalAlpha": self.nominal_alpha,
+        }
+
+
+@dataclass(frozen=True)
+class SequentialDesign:
+    """A Lan-DeMets group-sequential design (CONTRACTS.md: ``americano analyze sequential``)."""
+
+    alpha: float
+    sides: int
+    spending: str
+    max_n: int
+    information_rates: tuple[float, ...]
+    boundaries: tuple[Boundary, ...]
+    warning: str
+    hsd_gamma: float = -4.0
+
+    @property
+    def looks(self) -> int:
+        return len(self.boundaries)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "boundaries": [boundary.to_json() for boundary in self.boundaries],
+            "warning": self.warning,
+            "alpha": self.alpha,
+            "sides": self.sides,
+            "spending": self.spending,
+            "maxN": self.max_n,
+            "looks": self.looks,
+            "informationRates": list(self.information_rates),
+        }
+        if self.spending == "hsd":
+            out["hsdGamma"] = self.hsd_gamma
+        return out
+
+
+@dataclass(frozen=True)
+class MonitoringDecision:
+    """What to do after the looks seen so far.
+
+    ``decision``: ``"continue"`` (no boundary crossed, more looks planned), ``"stop_efficacy"``
+    (a boundary was crossed at ``stopped_at_look``; H0 rejected) or ``"stop_final"`` (the final
+    analysis did not cross; H0 not rejected). ``look``, ``z_statistic``, ``critical_value`` and
+    ``alpha_spent`` describe the look the decision was made at. ``boundaries`` are the boundaries
+    in force for the looks seen, recomputed from the observed information rates when those differ
+    from the plan; ``remaining_boundaries`` are the provisional ones for the looks still planned.
+    """
+
+    decision: str
+    stopped_at_look: int | None
+    look: int
+    z_statistic: float
+    critical_value: float
+    alpha_spent: float
+    nominal_alpha: float
+    direction: str | None
+    boundaries: tuple[Boundary, ...]
+    remaining_boundaries: tuple[Boundary, ...]
+    boundaries_recomputed: bool
+    alpha: float
+    sides: int
+    spending: str
+    message: str
+    warning: str
+
+    @property
+    def reject_null(self) -> bool:
+        return self.decision == "stop_efficacy"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "stoppedAtLook": self.stopped_at_look,
+            "look": self.look,
+            "zStatistic": self.z_statistic,
+            "criticalValue": self.critical_value,
+            "alphaSpent": self.alpha_spent,
+            "nominalAlpha": self.nominal_alpha,
+            "direction": self.direction,
+            "rejectNull": self.reject_null,
+            "boundaries": [boundary.to_json() for boundary in self.boundaries],
+            "remainingBoundaries": [boundary.to_json() for boundary in self.remaining_boundaries],
+            "boundariesRecomputed": self.boundaries_recomputed,
+            "alpha": self.alpha,
+            "sides": self.sides,
+            "spending": self.spending,
+            "message": self.message,
+            "warning": self.warning,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def _validate_number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{field} must be a number, got {value!r}", field=field)
+    number = float(value)
+    if not math.isfinite(number):
+        raise InputError(f"{field} must be a finite number, got {value!r}", field=field)
+    return number
+
+
+def _validate_int(value: Any, field: str) -> int:
+    if isinstance(value, bool):
+        raise InputError(f"{field} must be a whole number, got {value!r}", field=field)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise InputError(f"{field} must be a whole number, got {value!r}", field=field) from None
+
+
+def _validate_sides(sides: Any) -> int:
+    value = _validate_int(sides, "sides")
+    if value not in (1, 2):
+        raise InputError(f"sides must be 1 or 2, got {value}", field="sides")
+    return value
+
+
+def _validate_rates(rates: Any, *, field: str, require_full: bool) -> np.ndarray:
+    if isinstance(rates, (str, bytes)):
+        raise InputError(f"{field} must be a list of numbers, got {rates!r}", field=field)
+    try:
+        values = np.asarray([_validate_number(rate, field) for rate in rates], dtype=float)
+    except TypeError:
+        raise InputError(f"{field} must be a list of numbers, got {rates!r}", field=field) from None
+    if values.size == 0:
+        raise InputError(f"{field} must not be empty", field=field)
+    if values[0] <= 0.0:
+        raise InputError(f"{field} must be greater than 0, got {values[0]:g}", field=field)
+    if np.any(np.diff(values) <= 0.0):
+        raise InputError(
+            f"{field} must be strictly increasing, got {', '.join(f'{v:g}' for v in values)}",
+            field=field,
+        )
+    if require_full:
+        if values[-1] > 1.0 + 1e-9:
+            raise InputError(f"{field} must not exceed 1, got {values[-1]:g}", field=field)
+        if abs(values[-1] - 1.0) > 1e-9:
+            raise InputError(
+                f"{field} must end at 1 (the final look at full information), got {values[-1]:g}",
+                field=field,
+            )
+        values[-1] = 1.0
+    return values
+
+
+def _round_half_up(value: float) -> int:
+    return int(math.floor(value + 0.5 + 1e-9))
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def _boundaries(
+    rates: np.ndarray,
+    critical_values: np.ndarray,
+    cumulative_alpha: np.ndarray,
+    sides: int,
+    max_n: int,
+) -> tuple[Boundary, ...]:
+    return tuple(
+        Boundary(
+            look=index + 1,
+            n=_round_half_up(max_n * float(rate)),
+            information_rate=float(rate),
+            critical_value=float(critical),
+            alpha_spent=float(spent),
+            nominal_alpha=sides * float(ndtr(-critical)),
+        )
+        for index, (rate, critical, spent) in enumerate(
+            zip(rates, critical_values, cumulative_alpha, strict=True)
+        )
+    )
+
+
+def _warning(alpha: float, sides: int) -> str:
+    fixed_z = float(-ndtri(alpha / sides))
+    return PEEKING_WARNING.format(alpha=alpha, fixed_z=fixed_z)
+
+
+def group_sequential_design(
+    *,
+    alpha: float,
+    spending: str,
+    max_n: int,
+    looks: int,
+    sides: int = 2,
+    information_rates: Sequence[float] | None = None,
+    hsd_gamma: float = -4.0,
+) -> SequentialDesign:
+    """Lan-DeMets group-sequential efficacy boundaries (rpact ``getDesignGroupSequential`` with
+    ``typeOfDesign = "asOF" | "asP" | "asHSD"``; gsDesign ``sfLDOF``, ``sfLDPocock``, ``sfHSD``).
+
+    ``alpha`` is the total type-I error (split evenly over the two tails when ``sides = 2``).
+    Looks are equally spaced unless ``information_rates`` (strictly increasing, ending at 1) are
+    given. ``n`` at each look is ``max_n * information_rate`` rounded half up.
+    """
+    alpha = _validate_number(alpha, "alpha")
+    if not 0.0 < alpha < 1.0:
+        raise InputError(f"alpha must be between 0 and 1 (exclusive), got {alpha:g}", field="alpha")
+    if spending not in SPENDING_FUNCTIONS:
+        raise InputError(
+            f"spending must be one of {', '.join(SPENDING_FUNCTIONS)}; got {spending!r}",
+            field="spending",
+        )
+    looks = _validate_int(looks, "looks")
+    if not 1 <= looks <= MAX_LOOKS:
+        raise InputError(f"looks must be between 1 and {MAX_LOOKS}, got {looks}", field="looks")
+    max_n = _validate_int(max_n, "max_n")
+    if max_n < looks:
+        raise InputError(
+            f"max_n must be at least the number of looks ({looks}), got {max_n}", field="max_n"
+        )
+    sides = _validate_sides(sides)
+    hsd_gamma = _validate_number(hsd_gamma, "hsd_gamma")
+    if abs(hsd_gamma) > HSD_GAMMA_LIMIT:
+        raise InputError(
+            f"hsd_gamma must be between -{HSD_GAMMA_LIMIT:g} and {HSD_GAMMA_LIMIT:g}, "
+            f"got {hsd_gamma:g}",
+            field="hsd_gamma",
+        )
+
+    if information_rates is None:
+        rates = np.arange(1, looks + 1, dtype=float) / looks
+    else:
+        rates = _validate_rates(information_rates, field="information_rates", require_full=True)
+        if len(rates) != looks:
+            raise InputError(
+                f"information_rates must have one rate per look ({looks}), got {len(rates)}",
+                field="information_rates",
+            )
+        sizes = [_round_half_up(max_n * rate) for rate in rates]
+        if sizes[0] < 1 or any(b <= a for a, b in zip(sizes, sizes[1:], strict=False)):
+            raise InputError(
+                f"information_rates give look sizes {sizes} for max_n={max_n}; every look needs "
+                "more observations than the one before",
+                field="information_rates",
+            )
+
+    cumulative = np.asarray(
+        alpha_spending(spending, rates, alpha, sides=sides, hsd_gamma=hsd_gamma), dtype=float
+    )
+    cumulative[-1] = alpha  # the final look spends exactly what is left
+    critical_values, _ = _recursion(rates, sides, "information_rates", cumulative_alpha=cumulative)
+    return SequentialDesign(
+        alpha=alpha,
+        sides=sides,
+        spending=spending,
+        max_n=max_n,
+        information_rates=tuple(float(rate) for rate in rates),
+        boundaries=_boundaries(rates, critical_values, cumulative, sides, max_n),
+        warning=_warning(alpha, sides),
+        hsd_gamma=hsd_gamma,
+    )
+
+
+def _observed_schedule(
+    design: SequentialDesign, observed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rates for the looks seen plus the planned looks still ahead, their cumulative alpha, and
+    the number of looks seen. The final analysis (the last planned look, or any look at or past
+    full information) spends all that is left of alpha."""
+    seen = len(observed)
+    planned = np.asarray(design.information_rates)
+    reached_full = observed[-1] >= 1.0 or seen == design.looks
+    future = np.empty(0) if reached_full else planned[seen:][planned[seen:] > observed[-1]]
+    rates = np.concatenate([observed, future])
+    cumulative = np.asarray(
+        alpha_spending(
+            design.spending, rates, design.alpha, sides=design.sides, hsd_gamma=design.hsd_gamma
+        ),
+        dtype=float,
+    )
+    cumulative[-1] = design.alpha
+    return rates, cumulative, seen
+
+
+def monitor(
+    design: SequentialDesign,
+    z_statistics: Sequence[float],
+    information_rates_observed: Sequence[float] | None = None,
+) -> MonitoringDecision:
+    """Interim decision from the z-statistics observed at looks 1..k of ``design``.
+
+    Stops for efficacy at the first look whose z-statistic reaches the critical value
+    (``|z|`` when two-sided). ``information_rates_observed`` are the information fractions actually
+    reached at each look, relative to the planned maximum; when they differ from the plan, the
+    boundaries are recomputed by evaluating the spending function at them (Lan & DeMets 1983), and
+    the final analysis (the last planned look, or a look at or past full information) spends all
+    remaining alpha, as in rpact's boundary update.
+    """
+    if not isinstance(design, SequentialDesign):
+        raise InputError("design must be a SequentialDesign", field="design")
+    if isinstance(z_statistics, (str, bytes)):
+        raise InputError("z_statistics must be a list of numbers", field="z_statistics")
+    try:
+        z = [_validate_number(value, "z_statistics") for value in z_statistics]
+    except TypeError:
+        raise InputError("z_statistics must be a list of numbers", field="z_statistics") from None
+    if not 1 <= len(z) <= design.looks:
+        raise InputError(
+            f"z_statistics must hold between 1 and {design.looks} values (one per look so far), "
+            f"got {len(z)}",
+            field="z_statistics",
+        )
+
+    planned = np.asarray(design.information_rates[: len(z)])
+    if information_rates_observed is None:
+        observed = planned
+    else:
+        observed = _validate_rates(
+            information_rates_observed, field="information_rates_observed", require_full=False
+        )
+        if len(observed) != len(z):
+            raise InputError(
+                f"information_rates_observed must have one rate per z-statistic ({len(z)}), "
+                f"got {len(observed)}",
+                field="information_rates_observed",
+            )
+        if np.any(observed[:-1] >= 1.0):
+            raise InputError(
+                "information_rates_observed reaches full information (1) before the last look "
+                "given; that look is the final analysis and no look can follow it",
+                field="information_rates_observed",
+            )
+
+    recomputed = not np.allclose(observed, planned, rtol=0.0, atol=1e-12)
+    if recomputed:
+        rates, cumulative, seen = _observed_schedule(design, observed)
+        critical_values, _ = _recursion(
+            rates, design.sides, "information_rates_observed", cumulative_alpha=cumulative
+        )
+        all_boundaries = _boundaries(rates, critical_values, cumulative, design.sides, design.max_n)
+    else:
+        seen = len(z)
+        all_boundaries = design.boundaries
+    current, remaining = all_boundaries[:seen], all_boundaries[seen:]
+
+    stopped_at: int | None = None
+    direction: str | None = None
+    for boundary, value in zip(current, z, strict=True):
+        if value >= boundary.critical_value:
+            stopped_at, direction = boundary.look, "upper"
+        elif design.sides == 2 and value <= -boundary.critical_value:
+            stopped_at, direction = boundary.look, "lower"
+        if stopped_at is not None:
+            break
+
+    at = current[(stopped_at or seen) - 1]
+    z_at = z[at.look - 1]
+    if stopped_at is not None:
+        decision = "stop_efficacy"
+        message = (
+            f"Stop: at look {at.look} the z-statistic {z_at:.3f} crossed the "
+            f"{'lower ' if direction == 'lower' else ''}boundary "
+            f"{'-' if direction == 'lower' else ''}{at.critical_value:.3f}; the null hypothesis "
+            f"is rejected at overall level {design.alpha:g}."
+        )
+        if seen > at.look:
+            message += f" Looks after look {at.look} were ignored."
+    elif not remaining:
+        decision = "stop_final"
+        message = (
+            f"Final analysis: the z-statistic {z_at:.3f} did not reach the boundary "
+            f"{at.critical_value:.3f}; the null hypothesis is not rejected at overall level "
+            f"{design.alpha:g}."
+        )
+    else:
+        decision = "continue"
+        message = (
+            f"Continue: at look {at.look} the z-statistic {z_at:.3f} is inside the boundary "
+            f"{at.critical_value:.3f}. Next look at information rate "
+            f"{remaining[0].information_rate:g} (n = {remaining[0].n}), boundary "
+            f"{remaining[0].critical_value:.3f}."
+        )
+    return MonitoringDecision(
+        decision=decision,
+        stopped_at_look=stopped_at,
+        look=at.look,
+        z_statistic=float(z_at),
+        critical_value=at.critical_value,
+        alpha_spent=at.alpha_spent,
+        nominal_alpha=at.nominal_alpha,
+        direction=direction,
+        boundaries=tuple(current),
+        remaining_boundaries=tuple(remaining),
+        boundaries_recomputed=bool(recomputed),
+        alpha=design.alpha,
+        sides=design.sides,
+        spending=design.spending,
+        message=message,
+        warning=design.warning,
+    )

@@ -1,0 +1,91 @@
+"""Shared fixtures: a real PostgreSQL (the server at AMERICANO_DATABASE_URL when set, otherwise
+the embedded one the platform starts by default), a fresh migrated database per test module,
+and isolated state directories."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Keep PyTensor's compile cache warm across test runs, whatever AMERICANO_HOME a test uses.
+os.environ.setdefault(
+    "PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.americano' / 'pytensor'}"
+)
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """AMERICANO_HOME for the session: tests never touch the developer's own state."""
+    home = tmp_path_factory.mktemp("americano_home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AMERICANO_HOME", str(home))
+    patch.setenv("AMERICANO_DATA_DIR", str(home / "project" / "data"))
+    yield home
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def server_url(session_home: Path) -> Iterator[str]:
+    """Admin URL of the PostgreSQL server under test."""
+    configured = os.environ.get("AMERICANO_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from americano_pipelines.config import get_settings
+    from americano_pipelines.db.connection import database_url
+
+    settings = get_settings()
+    yield database_url(settings)  # starts the embedded server, as the platform does
+    _stop_embedded(settings.embedded_pg_dir)
+
+
+def _stop_embedded(pgdata: Path) -> None:
+    from pgserver._commands import pg_ctl
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+
+
+def database_url_for(server: str, dbname: str) -> str:
+    return make_conninfo(server, dbname=dbname)
+
+
+@pytest.fixture(scope="module")
+def empty_database(server_url: str) -> Iterator[str]:
+    """A brand-new database on the server (no migrations), dropped afterwards."""
+    name = f"americano_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url_for(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def migrated_database(empty_database: str) -> str:
+    from americano_pipelines.db.migrate import migrate
+
+    with psycopg.connect(empty_database) as conn:
+        migrate(conn)
+    return empty_database
+
+
+@pytest.fixture
+def platform_env(
+    migrated_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point the platform at the test database and a private state directory; return it."""
+    monkeypatch.setenv("AMERICANO_DATABASE_URL", migrated_database)
+    monkeypatch.setenv("AMERICANO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AMERICANO_DATA_DIR", str(tmp_path / "project" / "data"))
+    monkeypatch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    return tmp_path

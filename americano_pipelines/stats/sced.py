@@ -1,0 +1,1200 @@
+"""Single-case randomization tests, as in the SCRT R package.
+
+The tests follow Bulté & Onghena (2008), "An R package for single-case randomization tests",
+*Behavior Research Methods* 40, 467-478; Bulté & Onghena (2009), "Randomization tests for
+multiple-baseline designs: an extension of the SCRT-R package", *BRM* 41, 477-485; Onghena
+(1992), "Randomization tests for extensions and variations of ABAB single-case experimental
+designs", *Behavioral Assessment* 14, 153-171; and Edgington & Onghena (2007), *Randomization
+Tests* (4th ed.). Definitions match SCRT 1.3.1 (`quantity`, `observed`, `pvalue.systematic`,
+`pvalue.random`):
+
+- Phase designs (AB, ABAB): the admissible assignments are all placements of the phase-change
+  moments that leave every phase at least `min_phase_length` observations long. With P phases,
+  n observations and minimum k there are C(n - P*k + P - 1, P - 1) of them (SCRT `quantity`):
+  n = 24, k = 4 gives 165 for ABAB; n = 60, k = 5 gives 12,341.
+- Multiple baseline across cases (or behaviors): each case is an AB series whose intervention
+  start is drawn independently from that case's admissible start points; the combined statistic
+  is the average over cases of the per-case statistic, as in scan's `rand_test` (Wilbert; "based
+  on an algorithm from the SCRT package") and Bulté & Onghena (2009). The admissible starts are
+  every start leaving both phases at least `min_phase_length` long, or the registered
+  `start_points`; there are prod_i(#starts_i) assignments (scan: 11^3 = 1331 for three cases of
+  20 with limit 5). SCRT's own "MBD" also randomizes which case receives which start-point set
+  (a further factor N!, Koehler & Levin 1998); this test does not.
+- Alternating treatments: the admissible assignments are all orderings of the observed numbers
+  of A and B sessions with at most `max_consecutive` consecutive sessions of one condition (SCRT
+  "ATD", where `limit` is that cap); `max_consecutive=None` is the completely randomized design
+  (SCRT "CRD").
+
+Statistics, named as in SCRT: "A-B" / "B-A" (mean of all A observations minus mean of all B
+observations, or the reverse), "PA-PB" / "PB-PA" (mean of the A-phase means minus mean of the
+B-phase means, or the reverse), "|A-B|", "|PA-PB|". The directional statistics give one-sided
+tests (large values are evidence for the named direction), the absolute ones two-sided tests.
+In designs with one A and one B phase the phase-mean statistics equal the plain ones.
+
+p-value (SCRT `pvalue.systematic`/`pvalue.random`): the share of the assignments in the
+randomization distribution, the observed one included, whose statistic is >= the observed
+statistic; ties count. Exact enumeration is used when the admissible assignments number at most
+`max_exact`. Otherwise the test is Monte Carlo, exactly as SCRT's `pvalue.random(number = N)`
+("the observed test statistic is always included in the randomization distribution"; its code
+draws `sample(1:quantity, number - 1, replace = TRUE)` and divides by `number`): the
+distribution holds N = `permutations` statistics, the observed one first and N - 1 drawn
+uniformly with replacement from the admissible set, so p = (1 + #{draws >= observed}) / N, i.e.
+(1 + k) / (1 + M) with M = N - 1 random draws. This p-value is itself a valid test (P(p <= a)
+<= a under the null hypothesis). Statistics within 1e-9 x max|x - mean(x)| of the observed one
+count as ties, so floating-point rounding in the prefix sums cannot break a tie.
+
+All assignments are evaluated at once as numpy arrays. In phase designs a statistic comes from
+prefix sums of the series, so an assignment costs O(number of phases), not O(n); alternating
+sequences are enumerated (or sampled) session by session over all assignments together.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+from americano_pipelines.errors import InputError
+from americano_pipelines.stats.effect_sizes import cohens_d
+from americano_pipelines.stats.sced_standards import (
+    StandardsRating,
+    alternating_treatments_standards,
+    multiple_baseline_standards,
+    reversal_design_standards,
+)
+
+__all__ = [
+    "STATISTICS",
+    "PhaseSummary",
+    "RandomizationTestResult",
+    "ab_randomization_test",
+    "abab_randomization_test",
+    "admissible_phase_changes",
+    "alternating_treatments_test",
+    "count_phase_assignments",
+    "draw_abab_schedule",
+    "draw_alternating_sequence",
+    "draw_multiple_baseline_starts",
+    "draw_phase_schedule",
+    "multiple_baseline_start_windows",
+    "multiple_baseline_test",
+]
+
+STATISTICS = ("A-B", "B-A", "PA-PB", "PB-PA", "|A-B|", "|PA-PB|")
+_DESCRIPTIONS = {
+    "A-B": "mean of A minus mean of B",
+    "B-A": "mean of B minus mean of A",
+    "PA-PB": "mean of the A-phase means minus mean of the B-phase means",
+    "PB-PA": "mean of the B-phase means minus mean of the A-phase means",
+    "|A-B|": "absolute difference between the A and B means",
+    "|PA-PB|": "absolute difference between the mean A-phase and B-phase means",
+}
+_JSON_DISTRIBUTION_CAP = 2_000
+_TIE_TOLERANCE = 1e-9
+# Ranks of admissible assignments are drawn as int64.
+_MAX_RANKABLE = 2**62
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """One observed phase (or condition): its label, first row (0-based), size and mean."""
+
+    label: str
+    n: int
+    mean: float
+    start: int | None = None
+    case: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "n": self.n,
+            "mean": self.mean,
+            "start": self.start,
+            "case": self.case,
+        }
+
+
+@dataclass(frozen=True)
+class RandomizationTestResult:
+    """A single-case randomization test (CONTRACTS.md §3 `americano analyze abab`).
+
+    `permutation_distribution` is the whole randomization distribution, sorted ascending;
+    `to_json()` caps it at 2,000 evenly spaced order statistics. `n_assignments` is its size
+    (all admissible assignments when `exact`, else `permutations`); `n_admissible` counts the
+    admissible assignments; `n_as_extreme` counts those whose statistic is >= the observed one.
+    `effect_size` is Cohen's d of B against A with the pooled SD (for a multiple baseline, the
+    average over cases), None when the pooled SD is zero.
+    """
+
+    design: str
+    statistic: str
+    observed_effect: float
+    p_value: float
+    n_assignments: int
+    n_admissible: int
+    n_as_extreme: int
+    exact: bool
+    permutation_distribution: tuple[float, ...]
+    effect_size: float | None
+    interpretation: str
+    sced_standards: StandardsRating
+    alpha: float
+    seed: int
+    phases: tuple[PhaseSummary, ...] = ()
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value <= self.alpha
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "observedEffect": self.observed_effect,
+            "pValue": self.p_value,
+            "effectSize": self.effect_size,
+            "interpretation": self.interpretation,
+            "permutationDistribution": _capped_distribution(self.permutation_distribution),
+            "passesSCEDStandards": self.sced_standards.passes,
+            "nAssignments": self.n_assignments,
+            "exact": self.exact,
+            "statistic": self.statistic,
+            "sced_standards": self.sced_standards.to_json(),
+            "design": self.design,
+            "alpha": self.alpha,
+            "significant": self.significant,
+            "nAdmissibleAssignments": self.n_admissible,
+            "nAsExtreme": self.n_as_extreme,
+            "seed": self.seed,
+            "phases": [phase.to_json() for phase in self.phases],
+        }
+
+
+def _capped_distribution(distribution: tuple[float, ...]) -> list[float]:
+    """The sorted distribution, or 2,000 evenly spaced order statistics of it (deterministic)."""
+    if len(distribution) <= _JSON_DISTRIBUTION_CAP:
+        return list(distribution)
+    picks = np.linspace(0, len(distribution) - 1, _JSON_DISTRIBUTION_CAP).round().astype(np.int64)
+    return [distribution[i] for i in picks.tolist()]
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def _check_int(value: Any, field: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InputError(f"{field}: must be a whole number, got {value!r}", field=field)
+    if value < minimum:
+        raise InputError(f"{field}: must be at least {minimum}, got {value}", field=field)
+    return int(value)
+
+
+def _check_statistic(statistic: str, allowed: Sequence[str] = STATISTICS) -> str:
+    key = str(statistic).replace(" ", "").upper()
+    if key not in allowed:
+        raise InputError(
+            f"statistic: unknown statistic {statistic!r}; expected one of {', '.join(allowed)}",
+            field="statistic",
+        )
+    return key
+
+
+def _check_common(
+    statistic: str, permutations: int, seed: int, max_exact: int, alpha: float, allowed=STATISTICS
+) -> tuple[str, int, int, int, float]:
+    statistic = _check_statistic(statistic, allowed)
+    permutations = _check_int(permutations, "permutations", 1)
+    seed = _check_int(seed, "seed", 0)
+    max_exact = _check_int(max_exact, "max_exact", 0)
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise InputError(f"alpha: must be a number, got {alpha!r}", field="alpha") from None
+    if not 0.0 < alpha < 1.0:
+        raise InputError(f"alpha: must lie strictly between 0 and 1, got {alpha}", field="alpha")
+    return statistic, permutations, seed, max_exact, alpha
+
+
+def _values(values: Sequence[float], where: str = "") -> np.ndarray:
+    """The series as a finite float array, or an InputError naming the first bad row."""
+    raw = list(values)
+    try:
+        array = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        for row, value in enumerate(raw, start=1):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"value: {where}row {row} is not a number: {value!r}", field="value"
+                ) from None
+        raise InputError(f"value: {where}values must be numbers", field="value") from None
+    if array.ndim != 1:
+        raise InputError(f"value: {where}values must be a flat list of numbers", field="value")
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        row = int(bad[0])
+        raise InputError(
+            f"value: {where}row {row + 1} is missing or not finite ({raw[row]})", field="value"
+        )
+    return array
+
+
+_LABEL = re.compile(r"([AB])(\d*)")
+
+
+def _phase_blocks(
+    phases: Sequence[str], pattern: str, design: str, where: str = ""
+) -> list[tuple[str, int, int]]:
+    """(label, start, end) of each block of a phase series that must follow `pattern` (e.g.
+    "ABAB"); labels are "A"/"B" or numbered "A1", "B1", "A2", "B2" in time order."""
+    parsed: dict[Any, tuple[str, int | None] | None] = {}
+    letters: list[str] = []
+    numbers: list[int | None] = []
+    for row, raw in enumerate(phases, start=1):
+        # Labels repeat, so each distinct one is parsed once.
+        label = parsed.get(raw, False) if isinstance(raw, str) else False
+        if label is False:
+            match = _LABEL.fullmatch(str(raw).strip().upper())
+            label = (
+                None
+                if match is None
+                else (match.group(1), int(match.group(2)) if match.group(2) else None)
+            )
+            if isinstance(raw, str):
+                parsed[raw] = label
+        if label is None:
+            raise InputError(
+                f"phase: {where}row {row} has phase {raw!r}; expected A or B (or numbered A1, "
+                "B1, A2, B2)",
+                field="phase",
+            )
+        letters.append(label[0])
+        numbers.append(label[1])
+    if not letters:
+        raise InputError(f"phase: {where}no observations", field="phase")
+    blocks: list[tuple[str, int, int]] = []
+    start = 0
+    for i in range(1, len(letters) + 1):
+        if i == len(letters) or letters[i] != letters[start]:
+            blocks.append((letters[start], start, i))
+            start = i
+    found = ", ".join(f"{letter} (rows {s + 1}-{e})" for letter, s, e in blocks[:6])
+    if len(blocks) > 6:
+        found += ", ..."
+    if blocks[0][0] != pattern[0]:
+        raise InputError(
+            f"phase: {where}the series starts with phase {blocks[0][0]} at row 1; an {design} "
+            f"design starts with a baseline {pattern[0]} phase",
+            field="phase",
+        )
+    if len(blocks) != len(pattern):
+        raise InputError(
+            f"phase: {where}rows must form {len(pattern)} blocks alternating "
+            f"{', '.join(pattern)} in time order; found {len(blocks)}: {found}",
+            field="phase",
+        )
+    labelled: list[tuple[str, int, int]] = []
+    seen = {"A": 0, "B": 0}
+    for letter, s, e in blocks:
+        seen[letter] += 1
+        block_numbers = {n for n in numbers[s:e] if n is not None}
+        if len(block_numbers) > 1:
+            listed = " and ".join(f"{letter}{n}" for n in sorted(block_numbers))
+            raise InputError(
+                f"phase: {where}rows {s + 1}-{e} mix labels {listed} with no "
+                f"{'B' if letter == 'A' else 'A'} phase between them",
+                field="phase",
+            )
+        if block_numbers and block_numbers != {seen[letter]}:
+            label = f"{letter}{block_numbers.pop()}"
+            raise InputError(
+                f"phase: {where}label {label} at rows {s + 1}-{e} is the {_ordinal(seen[letter])} "
+                f"{letter} phase; expected {letter}{seen[letter]}",
+                field="phase",
+            )
+        name = f"{letter}{seen[letter]}" if pattern.count(letter) > 1 else letter
+        labelled.append((name, s, e))
+    return labelled
+
+
+def _ordinal(k: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(k, f"{k}th")
+
+
+def _check_phase_lengths(
+    blocks: list[tuple[str, int, int]], min_phase_length: int, where: str = ""
+) -> None:
+    for name, s, e in blocks:
+        if e - s < min_phase_length:
+            raise InputError(
+                f"phase: {where}phase {name} has {e - s} observation{'s' if e - s != 1 else ''} "
+                f"(rows {s + 1}-{e}), fewer than min_phase_length = {min_phase_length}, so the "
+                "observed schedule is not an admissible assignment",
+                field="phase",
+            )
+
+
+# ----------------------------------------------------------------------------- combinatorics
+
+
+def count_phase_assignments(n_observations: int, n_phases: int, min_phase_length: int) -> int:
+    """Number of ways to split n observations into `n_phases` consecutive phases of at least
+    `min_phase_length` each: C(n - P*k + P - 1, P - 1) (SCRT `quantity`)."""
+    slots = n_observations - n_phases * min_phase_length + n_phases - 1
+    if slots < n_phases - 1:
+        return 0
+    return math.comb(slots, n_phases - 1)
+
+
+def _unrank_combinations(ranks: np.ndarray, m: int, r: int) -> np.ndarray:
+    """The r-subsets of {0..m-1} with the given colexicographic ranks, as an (N, r) ascending
+    int64 array (combinatorial number system: rank = sum_i C(c_i, i), c_1 < ... < c_r)."""
+    table = np.zeros((m, r + 1), dtype=np.int64)
+    table[:, 0] = 1
+    for i in range(1, r + 1):
+        # C(c, i) = C(c-1, i) + C(c-1, i-1), built column by column.
+        table[1:, i] = np.cumsum(table[:-1, i - 1])
+    remainder = np.asarray(ranks, dtype=np.int64).copy()
+    out = np.empty((remainder.size, r), dtype=np.int64)
+    for i in range(r, 0, -1):
+        column = table[:, i]
+        chosen = np.searchsorted(column, remainder, side="right") - 1
+        out[:, i - 1] = chosen
+        remainder -= column[chosen]
+    return out
+
+
+def _phase_changes_from_ranks(
+    ranks: np.ndarray, n_observations: int, n_phases: int, min_phase_length: int
+) -> np.ndarray:
+    """Phase-change indices (first row of phases 2..P) of the assignments with these ranks."""
+    n_changes = n_phases - 1
+    slots = n_observations - n_phases * min_phase_length + n_changes
+    chosen = _unrank_combinations(ranks, slots, n_changes)
+    # Stars and bars: the j-th change (1-based) sits at chosen_j + j*k - (j - 1).
+    j = np.arange(1, n_changes + 1, dtype=np.int64)
+    return chosen + j * min_phase_length - (j - 1)
+
+
+def admissible_phase_changes(
+    n_observations: int, n_phases: int, min_phase_length: int
+) -> np.ndarray:
+    """All admissible phase-change schedules as an (N, P - 1) int64 array; row i holds the
+    0-based index of the first observation of phases 2..P. N = `count_phase_assignments`."""
+    n_observations = _check_int(n_observations, "n_observations", 1)
+    n_phases = _check_int(n_phases, "n_phases", 2)
+    min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    total = count_phase_assignments(n_observations, n_phases, min_phase_length)
+    if total == 0:
+        return np.empty((0, n_phases - 1), dtype=np.int64)
+    if total > _MAX_RANKABLE:
+        raise InputError(
+            "n_observations: too many admissible assignments to list", field="n_observations"
+        )
+    ranks = np.arange(total, dtype=np.int64)
+    return _phase_changes_from_ranks(ranks, n_observations, n_phases, min_phase_length)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def _orient(b_minus_a: np.ndarray, statistic: str) -> np.ndarray:
+    if statistic.startswith("|"):
+        return np.abs(b_minus_a)
+    if statistic in ("A-B", "PA-PB"):
+        return -b_minus_a
+    return b_minus_a
+
+
+def _phase_statistics(prefix: np.ndarray, changes: np.ndarray, statistic: str) -> np.ndarray:
+    """The statistic of each schedule (rows of `changes`) of a phase design starting with A.
+
+    `prefix` is [0, cumsum(x)], so a phase's sum is a difference of two prefix values and every
+    assignment costs O(number of phases); the work is a few array operations per phase."""
+    n = prefix.size - 1
+    edges = [0, *(changes[:, j] for j in range(changes.shape[1])), n]
+    at = [prefix[e] for e in edges]
+    n_phases = len(edges) - 1
+    if statistic in ("PA-PB", "PB-PA", "|PA-PB|"):
+        mean_a = mean_b = 0.0
+        for j in range(n_phases):
+            phase_mean = (at[j + 1] - at[j]) / (edges[j + 1] - edges[j])
+            if j % 2:
+                mean_b = mean_b + phase_mean
+            else:
+                mean_a = mean_a + phase_mean
+        b_minus_a = mean_b / (n_phases // 2) - mean_a / ((n_phases + 1) // 2)
+    else:
+        # A phases are the even-numbered ones: (edges[0], edges[1]), (edges[2], edges[3]), ...
+        sum_a = len_a = 0
+        for j in range(0, n_phases, 2):
+            sum_a = sum_a + (at[j + 1] - at[j])
+            len_a = len_a + (edges[j + 1] - edges[j])
+        b_minus_a = (at[-1] - sum_a) / (n - len_a) - sum_a / len_a
+    return _orient(np.asarray(b_minus_a, dtype=float), statistic)
+
+
+def _centered_prefix(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Prefix sums of the centred series (the statistics are shift-invariant; centring keeps
+    the prefix sums small and accurate) and the tie tolerance for that scale."""
+    centered = x - x.mean()
+    prefix = np.concatenate(([0.0], np.cumsum(centered)))
+    scale = float(np.max(np.abs(centered))) if centered.size else 0.0
+    return prefix, _TIE_TOLERANCE * scale
+
+
+def _count_as_extreme(distribution: np.ndarray, observed: float, tolerance: float) -> int:
+    return int(np.count_nonzero(distribution >= observed - tolerance))
+
+
+def _effect_size(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Cohen's d of B against A with the pooled SD; None when it is undefined (no spread)."""
+    try:
+        return cohens_d(a, b)
+    except InputError:
+        return None
+
+
+def _format_p(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.2g}"
+
+
+def _interpretation(
+    *,
+    p_value: float,
+    alpha: float,
+    description: str,
+    observed: float,
+    n_as_extreme: int,
+    n_assignments: int,
+    n_admissible: int,
+    exact: bool,
+) -> str:
+    if p_value <= alpha:
+        verdict = (
+            f"Significant effect (p = {_format_p(p_value)} {'<' if p_value < alpha else '<='} "
+            f"{alpha:g})"
+        )
+    else:
+        verdict = f"No significant effect (p = {_format_p(p_value)} > {alpha:g})"
+    pool = (
+        f"{n_assignments:,} admissible assignments"
+        if exact
+        else f"{n_assignments:,} Monte Carlo assignments (observed included) out of "
+        f"{n_admissible:,} admissible"
+    )
+    text = (
+        f"{verdict}: {description} = {observed:.4g}; {n_as_extreme:,} of {pool} gave a "
+        "statistic at least this large."
+    )
+    if 1.0 / n_admissible > alpha:
+        text += (
+            f" With only {n_admissible:,} admissible assignments the smallest attainable p-value "
+            f"is {_format_p(1.0 / n_admissible)}, so this design cannot reach p <= {alpha:g}."
+        )
+    return text
+
+
+def _result(
+    *,
+    design: str,
+    statistic: str,
+    description: str,
+    distribution: np.ndarray,
+    observed: float,
+    tolerance: float,
+    n_admissible: int,
+    exact: bool,
+    effect_size: float | None,
+    standards: StandardsRating,
+    alpha: float,
+    seed: int,
+    phases: tuple[PhaseSummary, ...],
+) -> RandomizationTestResult:
+    n_as_extreme = _count_as_extreme(distribution, observed, tolerance)
+    p_value = n_as_extreme / distribution.size
+    return RandomizationTestResult(
+        design=design,
+        statistic=statistic,
+        observed_effect=float(observed),
+        p_value=float(p_value),
+        n_assignments=int(distribution.size),
+        n_admissible=int(n_admissible),
+        n_as_extreme=n_as_extreme,
+        exact=exact,
+        permutation_distribution=tuple(np.sort(distribution).tolist()),
+        effect_size=None if effect_size is None else float(effect_size),
+        interpretation=_interpretation(
+            p_value=p_value,
+            alpha=alpha,
+            description=description,
+            observed=observed,
+            n_as_extreme=n_as_extreme,
+            n_assignments=int(distribution.size),
+            n_admissible=n_admissible,
+            exact=exact,
+        ),
+        sced_standards=standards,
+        alpha=alpha,
+        seed=seed,
+        phases=phases,
+    )
+
+
+# ----------------------------------------------------------------------------- phase designs
+
+
+def _phase_design_test(
+    phases: Sequence[str],
+    values: Sequence[float],
+    *,
+    pattern: str,
+    design: str,
+    min_phase_length: int,
+    statistic: str,
+    permutations: int,
+    seed: int,
+    max_exact: int,
+    alpha: float,
+) -> RandomizationTestResult:
+    statistic, permutations, seed, max_exact, alpha = _check_common(
+        statistic, permutations, seed, max_exact, alpha
+    )
+    min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    labels = list(phases)
+    x = _values(values)
+    if len(labels) != x.size:
+        raise InputError(
+            f"value: {len(labels)} phase labels but {x.size} values; every row needs both",
+            field="value",
+        )
+    blocks = _phase_blocks(labels, pattern, design)
+    _check_phase_lengths(blocks, min_phase_length)
+    n_phases = len(pattern)
+    n_admissible = count_phase_assignments(x.size, n_phases, min_phase_length)
+    if n_admissible > _MAX_RANKABLE:
+        raise InputError("value: too many observations for this test", field="value")
+    observed_changes = np.array([[s for _, s, _ in blocks[1:]]], dtype=np.int64)
+    prefix, tolerance = _centered_prefix(x)
+
+    exact = n_admissible <= max_exact
+    if exact:
+        changes = _phase_changes_from_ranks(
+            np.arange(n_admissible, dtype=np.int64), x.size, n_phases, min_phase_length
+        )
+    else:
+        # SCRT pvalue.random: the observed schedule plus N - 1 uniform draws with replacement.
+        rng = np.random.default_rng(seed)
+        ranks = rng.integers(0, n_admissible, size=permutations - 1, dtype=np.int64)
+        changes = np.concatenate(
+            (
+                observed_changes,
+                _phase_changes_from_ranks(ranks, x.size, n_phases, min_phase_length),
+            )
+        )
+    distribution = _phase_statistics(prefix, changes, statistic)
+    observed = float(_phase_statistics(prefix, observed_changes, statistic)[0])
+
+    a_values = np.concatenate([x[s:e] for name, s, e in blocks if name.startswith("A")])
+    b_values = np.concatenate([x[s:e] for name, s, e in blocks if name.startswith("B")])
+    summaries = tuple(
+        PhaseSummary(label=name, n=e - s, mean=float(x[s:e].mean()), start=s)
+        for name, s, e in blocks
+    )
+    return _result(
+        design=design,
+        statistic=statistic,
+        description=_DESCRIPTIONS[statistic],
+        distribution=distribution,
+        observed=observed,
+        tolerance=tolerance,
+        n_admissible=n_admissible,
+        exact=exact,
+        effect_size=_effect_size(a_values, b_values),
+        standards=reversal_design_standards(
+            [e - s for _, s, e in blocks], [name for name, _, _ in blocks]
+        ),
+        alpha=alpha,
+        seed=seed,
+        phases=summaries,
+    )
+
+
+def abab_randomization_test(
+    phases: Sequence[str],
+    values: Sequence[float],
+    *,
+    min_phase_length: int = 3,
+    statistic: str = "B-A",
+    permutations: int = 10_000,
+    seed: int = 0,
+    max_exact: int = 100_000,
+    alpha: float = 0.05,
+) -> RandomizationTestResult:
+    """Randomization test for an ABAB reversal design (SCRT design "ABAB"; Onghena 1992).
+
+    `phases` labels each row ("A"/"B" or "A1", "B1", "A2", "B2"), rows in time order forming
+    four blocks A, B, A, B. The randomization is over the three phase-change moments with every
+    phase at least `min_phase_length` long: C(n - 4k + 3, 3) admissible assignments. Exact when
+    that number is at most `max_exact`, else Monte Carlo with `permutations` assignments (the
+    observed one included) drawn with `seed`. See the module docstring for the p-value.
+    """
+    return _phase_design_test(
+        phases,
+        values,
+        pattern="ABAB",
+        design="ABAB",
+        min_phase_length=min_phase_length,
+        statistic=statistic,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+    )
+
+
+def ab_randomization_test(
+    phases: Sequence[str],
+    values: Sequence[float],
+    *,
+    min_phase_length: int = 3,
+    statistic: str = "B-A",
+    permutations: int = 10_000,
+    seed: int = 0,
+    max_exact: int = 100_000,
+    alpha: float = 0.05,
+) -> RandomizationTestResult:
+    """Randomization test for an AB phase design (SCRT design "AB"; Edgington 1975).
+
+    The intervention start is randomized over every point leaving both phases at least
+    `min_phase_length` long: n - 2k + 1 admissible assignments. An AB design does not meet the
+    WWC design standards (one attempt to demonstrate the effect), which `sced_standards` says.
+    """
+    return _phase_design_test(
+        phases,
+        values,
+        pattern="AB",
+        design="AB",
+        min_phase_length=min_phase_length,
+        statistic=statistic,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+    )
+
+
+# ----------------------------------------------------------------------------- multiple baseline
+
+
+def multiple_baseline_test(
+    cases: Mapping[str, tuple[Sequence[str], Sequence[float]]],
+    *,
+    min_phase_length: int = 3,
+    statistic: str = "B-A",
+    permutations: int = 10_000,
+    seed: int = 0,
+    max_exact: int = 100_000,
+    alpha: float = 0.05,
+    start_points: Mapping[str, Sequence[int]] | None = None,
+) -> RandomizationTestResult:
+    """Randomization test for a multiple baseline AB design across cases or behaviors.
+
+    `cases` maps each case to its (phases, values) AB series in time order. Each case's
+    intervention start is randomized independently over its admissible start points: every
+    start leaving both phases at least `min_phase_length` long, or, when given,
+    `start_points[case]` (0-based index of the first B observation, e.g. the windows of
+    `multiple_baseline_start_windows`; they replace `min_phase_length`, as scan's `startpoints`).
+    The combined statistic is the average over cases of the per-case statistic (Bulté &
+    Onghena 2009; scan `rand_test`); the admissible assignments number the product of the cases'
+    start-point counts (cases are not also permuted over start-point sets as in SCRT "MBD").
+
+    The WWC rating assumes the cases share one time axis, so distinct start indices mean
+    staggered intervention starts.
+    """
+    statistic, permutations, seed, max_exact, alpha = _check_common(
+        statistic, permutations, seed, max_exact, alpha
+    )
+    min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    if not isinstance(cases, Mapping) or not cases:
+        raise InputError("case: give at least one case as {name: (phases, values)}", field="case")
+    if start_points is not None:
+        unknown = sorted(set(map(str, start_points)) - set(map(str, cases)))
+        if unknown:
+            raise InputError(
+                f"start_points: no case named {', '.join(map(repr, unknown))}", field="start_points"
+            )
+
+    case_statistics: list[np.ndarray] = []
+    observed_index: list[int] = []
+    summaries: list[PhaseSummary] = []
+    effect_sizes: list[float] = []
+    phase_lengths: dict[str, list[int]] = {}
+    starts: list[int] = []
+    tolerance = 0.0
+    for name, series in cases.items():
+        where = f"case {name!r}: "
+        try:
+            phases, values = series
+        except (TypeError, ValueError):
+            raise InputError(f"case: {where}give a (phases, values) pair", field="case") from None
+        labels = list(phases)
+        x = _values(values, where)
+        if len(labels) != x.size:
+            raise InputError(
+                f"value: {where}{len(labels)} phase labels but {x.size} values", field="value"
+            )
+        blocks = _phase_blocks(labels, "AB", "AB", where)
+        start = blocks[1][1]
+        n = x.size
+        if start_points is not None and str(name) in {str(k) for k in start_points}:
+            raw = next(v for k, v in start_points.items() if str(k) == str(name))
+            try:
+                admissible = np.unique(np.asarray(list(raw), dtype=np.int64))
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"start_points: {where}start points must be whole numbers", field="start_points"
+                ) from None
+            if admissible.size == 0 or admissible[0] < 1 or admissible[-1] > n - 1:
+                raise InputError(
+                    f"start_points: {where}start points must lie between 1 and {n - 1} "
+                    "(0-based index of the first B observation)",
+                    field="start_points",
+                )
+            if start not in set(admissible.tolist()):
+                raise InputError(
+                    f"start_points: {where}the observed start (row {start + 1}, index {start}) is "
+                    "not among the admissible start points",
+                    field="start_points",
+                )
+        else:
+            _check_phase_lengths(blocks, min_phase_length, where)
+            admissible = np.arange(min_phase_length, n - min_phase_length + 1, dtype=np.int64)
+        prefix, case_tolerance = _centered_prefix(x)
+        tolerance = max(tolerance, case_tolerance)
+        case_statistics.append(_phase_statistics(prefix, admissible[:, None], statistic))
+        observed_index.append(int(np.searchsorted(admissible, start)))
+        summaries.extend(
+            PhaseSummary(label=label, n=e - s, mean=float(x[s:e].mean()), start=s, case=str(name))
+            for label, s, e in blocks
+        )
+        d = _effect_size(x[:start], x[start:])
+        if d is not None:
+            effect_sizes.append(d)
+        phase_lengths[str(name)] = [start, n - start]
+        starts.append(start)
+
+    n_cases = len(case_statistics)
+    n_admissible = math.prod(len(s) for s in case_statistics)
+    observed = case_statistics[0][observed_index[0]]
+    for stats, index in zip(case_statistics[1:], observed_index[1:], strict=True):
+        observed = observed + stats[index]
+    observed = float(observed / n_cases)
+
+    exact = n_admissible <= max_exact
+    if exact:
+        # Sum in case order so the observed combination is bitwise the enumerated one.
+        total = case_statistics[0]
+        for stats in case_statistics[1:]:
+            total = (total[:, None] + stats[None, :]).ravel()
+        distribution = total / n_cases
+    else:
+        rng = np.random.default_rng(seed)
+        draws = [rng.integers(0, len(s), size=permutations - 1) for s in case_statistics]
+        total = case_statistics[0][draws[0]]
+        for stats, draw in zip(case_statistics[1:], draws[1:], strict=True):
+            total = total + stats[draw]
+        distribution = np.concatenate(([observed], total / n_cases))
+
+    return _result(
+        design="multiple_baseline",
+        statistic=statistic,
+        description=f"average over {n_cases} case{'s' if n_cases != 1 else ''} of the "
+        f"{_DESCRIPTIONS[statistic]}",
+        distribution=distribution,
+        observed=observed,
+        tolerance=tolerance,
+        n_admissible=n_admissible,
+        exact=exact,
+        effect_size=float(np.mean(effect_sizes)) if effect_sizes else None,
+        standards=multiple_baseline_standards(phase_lengths, intervention_starts=starts),
+        alpha=alpha,
+        seed=seed,
+        phases=tuple(summaries),
+    )
+
+
+# ----------------------------------------------------------------------------- alternating
+
+
+def _run_capped_levels(n_a: int, n_b: int, cap: int) -> tuple[list[np.ndarray], int]:
+    """Completion counts for A/B sequences with n_a A's, n_b B's and runs of at most `cap`.
+
+    levels[t][a, last, run] (exact Python ints) is the number of ways to finish a sequence whose
+    first t entries hold `a` A's and end in a run of `run` copies of `last` (0 = A, 1 = B);
+    slot run = cap + 1 stays zero so a run that would exceed the cap has no completions.
+    Returns the levels 1..n (index 0 unused) and the number of admissible sequences."""
+    n = n_a + n_b
+    shape = (n_a + 1, 2, cap + 2)
+    a_index = np.arange(n_a + 1)
+    levels: list[np.ndarray] = [np.zeros(0, dtype=object)] * (n + 1)
+    final = np.zeros(shape, dtype=object)
+    final[n_a, :, 1 : cap + 1] = 1
+    levels[n] = final
+    for t in range(n - 1, 0, -1):
+        following = levels[t + 1]
+        current = np.zeros(shape, dtype=object)
+        # Next is A: a run of A grows, a run of B resets to an A run of 1.
+        current[:-1, 0, 1 : cap + 1] += following[1:, 0, 2 : cap + 2]
+        current[:-1, 1, 1 : cap + 1] += following[1:, 0, 1:2]
+        # Next is B.
+        current[:, 1, 1 : cap + 1] += following[:, 1, 2 : cap + 2]
+        current[:, 0, 1 : cap + 1] += following[:, 1, 1:2]
+        unreachable = (a_index > t) | (t - a_index > n_b)
+        current[unreachable] = 0
+        levels[t] = current
+    first = levels[1]
+    total = (int(first[1, 0, 1]) if n_a >= 1 else 0) + (int(first[0, 1, 1]) if n_b >= 1 else 0)
+    return levels, total
+
+
+def _enumerate_run_capped(
+    x: np.ndarray, levels: list[np.ndarray], n_a: int, n_b: int, cap: int
+) -> np.ndarray:
+    """Sum of x over the B positions of every admissible sequence, built level by level and
+    pruned to prefixes that can still be completed."""
+    n = x.size
+    feasible = [None] + [np.asarray(level > 0, dtype=bool) for level in levels[1:]]
+    a = np.zeros(1, dtype=np.int64)
+    last = np.full(1, -1, dtype=np.int64)
+    run = np.zeros(1, dtype=np.int64)
+    sum_b = np.zeros(1)
+    for t in range(n):
+        ok_table = feasible[t + 1]
+        run_a = np.where(last == 0, run + 1, 1)
+        ok_a = (a < n_a) & (run_a <= cap)
+        ok_a &= ok_table[np.minimum(a + 1, n_a), 0, np.minimum(run_a, cap + 1)]
+        run_b = np.where(last == 1, run + 1, 1)
+        ok_b = (t - a < n_b) & (run_b <= cap)
+        ok_b &= ok_table[a, 1, np.minimum(run_b, cap + 1)]
+        a = np.concatenate((a[ok_a] + 1, a[ok_b]))
+        run = np.concatenate((run_a[ok_a], run_b[ok_b]))
+        last = np.concatenate(
+            (np.zeros(int(ok_a.sum()), dtype=np.int64), np.ones(int(ok_b.sum()), dtype=np.int64))
+        )
+        sum_b = np.concatenate((sum_b[ok_a], sum_b[ok_b] + x[t]))
+    return sum_b
+
+
+def _sample_run_capped(
+    x: np.ndarray,
+    levels: list[np.ndarray],
+    n_a: int,
+    n_b: int,
+    cap: int,
+    draws: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Sum of x over the B positions of `draws` sequences drawn uniformly from the admissible
+    set: each step picks A or B with probability proportional to its completion count."""
+    n = x.size
+    width = cap + 2  # run slots 0..cap+1; slot cap+1 is zero, so over-long runs get weight 0
+    flat: list[np.ndarray] = [np.zeros(0)]
+    for level in levels[1:]:
+        # Scale each level to [0, 1]: only ratios within a level matter, and floats cannot
+        # overflow. A zero row for a = n_a + 1 makes "one A too many" weigh 0 without a mask.
+        scaled = np.zeros((n_a + 2, 2, width))
+        scaled[: n_a + 1] = np.asarray(level / max(int(level.max()), 1), dtype=float)
+        flat.append(scaled.ravel())
+    uniforms = rng.random((n, draws))
+    # The first session: A or B by their completion counts.
+    w_a0, w_b0 = flat[1][(1 * 2 + 0) * width + 1], flat[1][(0 * 2 + 1) * width + 1]
+    pick_a = uniforms[0] * (w_a0 + w_b0) < w_a0
+    a = pick_a.astype(np.int64)
+    last_is_a = pick_a
+    run = np.ones(draws, dtype=np.int64)
+    sum_b = np.where(pick_a, 0.0, x[0])
+    for t in range(1, n):
+        weights = flat[t + 1]
+        run_a = np.where(last_is_a, run + 1, 1)
+        run_b = np.where(last_is_a, 1, run + 1)
+        w_a = weights.take((a + 1) * (2 * width) + run_a)
+        w_b = weights.take(a * (2 * width) + width + run_b)
+        pick_a = uniforms[t] * (w_a + w_b) < w_a
+        sum_b = np.where(pick_a, sum_b, sum_b + x[t])
+        run = np.where(pick_a, run_a, run_b)
+        last_is_a = pick_a
+        a += pick_a
+    return sum_b
+
+
+def _longest_run(is_b: np.ndarray) -> int:
+    changes = np.flatnonzero(np.diff(is_b.astype(np.int8))) + 1
+    bounds = np.concatenate(([0], changes, [is_b.size]))
+    return int(np.diff(bounds).max())
+
+
+def alternating_treatments_test(
+    conditions: Sequence[str],
+    values: Sequence[float],
+    *,
+    max_consecutive: int | None = 2,
+    statistic: str = "B-A",
+    permutations: int = 10_000,
+    seed: int = 0,
+    max_exact: int = 100_000,
+    alpha: float = 0.05,
+) -> RandomizationTestResult:
+    """Randomization test for an alternating treatments design (SCRT "ATD" / "CRD").
+
+    `conditions` gives each session's condition ("A" or "B") in time order. The admissible
+    assignments are the orderings of the observed numbers of A and B sessions with at most
+    `max_consecutive` consecutive sessions of one condition (restricted randomization, SCRT
+    `limit`), or all orderings when `max_consecutive` is None (completely randomized design).
+    Statistics: "A-B", "B-A", "|A-B|". Monte Carlo draws are uniform over the admissible set
+    (sequential sampling weighted by exact completion counts, not rejection sampling).
+    """
+    statistic, permutations, seed, max_exact, alpha = _check_common(
+        statistic, permutations, seed, max_exact, alpha, allowed=("A-B", "B-A", "|A-B|")
+    )
+    if max_consecutive is not None:
+        max_consecutive = _check_int(max_consecutive, "max_consecutive", 1)
+    labels = [str(c).strip().upper() for c in conditions]
+    for row, label in enumerate(labels, start=1):
+        if label not in ("A", "B"):
+            raise InputError(
+                f"condition: row {row} has condition {conditions[row - 1]!r}; expected A or B",
+                field="condition",
+            )
+    x = _values(values)
+    if len(labels) != x.size:
+        raise InputError(
+            f"value: {len(labels)} conditions but {x.size} values; every row needs both",
+            field="value",
+        )
+    is_b = np.array([label == "B" for label in labels], dtype=bool)
+    n_b = int(is_b.sum())
+    n_a = x.size - n_b
+    if n_a == 0 or n_b == 0:
+        raise InputError(
+            "condition: both conditions A and B need at least one session", field="condition"
+        )
+    if max_consecutive is not None and _longest_run(is_b) > max_consecutive:
+        raise InputError(
+            f"condition: the observed sequence has {_longest_run(is_b)} consecutive sessions of "
+            f"one condition, more than max_consecutive = {max_consecutive}, so it is not an "
+            "admissible assignment",
+            field="condition",
+        )
+
+    centered = x - x.mean()
+    scale = float(np.max(np.abs(centered)))
+    tolerance = _TIE_TOLERANCE * scale
+    # Sequential sums in time order, the same additions the enumeration and sampler make.
+    grand_total = float(np.cumsum(centered)[-1])
+    observed_sum_b = float(np.cumsum(np.where(is_b, centered, 0.0))[-1])
+    rng = np.random.default_rng(seed)
+    if max_consecutive is None:
+        n_admissible = math.comb(x.size, n_b)
+        exact = n_admissible <= max_exact
+        if exact:
+            # List the positions of the smaller condition (keeps the rank table in int64).
+            minority_is_b = n_b <= n_a
+            positions = _unrank_combinations(
+                np.arange(n_admissible, dtype=np.int64), x.size, min(n_a, n_b)
+            )
+            minority_sums = np.cumsum(centered[positions], axis=1)[:, -1]
+            sum_b = minority_sums if minority_is_b else grand_total - minority_sums
+        else:
+            membership = rng.permuted(np.tile(is_b, (permutations - 1, 1)), axis=1)
+            sum_b = membership.astype(float) @ centered
+    else:
+        levels, n_admissible = _run_capped_levels(n_a, n_b, max_consecutive)
+        exact = n_admissible <= max_exact
+        if exact:
+            sum_b = _enumerate_run_capped(centered, levels, n_a, n_b, max_consecutive)
+        else:
+            sum_b = _sample_run_capped(
+                centered, levels, n_a, n_b, max_consecutive, permutations - 1, rng
+            )
+    if not exact:
+        sum_b = np.concatenate(([observed_sum_b], sum_b))
+
+    def oriented(sums: np.ndarray) -> np.ndarray:
+        return _orient(sums / n_b - (grand_total - sums) / n_a, statistic)
+
+    distribution = oriented(sum_b)
+    observed = float(oriented(np.array([observed_sum_b]))[0])
+    a_values, b_values = x[~is_b], x[is_b]
+    return _result(
+        design="alternating_treatments",
+        statistic=statistic,
+        description=_DESCRIPTIONS[statistic],
+        distribution=distribution,
+        observed=observed,
+        tolerance=tolerance,
+        n_admissible=n_admissible,
+        exact=exact,
+        effect_size=_effect_size(a_values, b_values),
+        standards=alternating_treatments_standards(labels),
+        alpha=alpha,
+        seed=seed,
+        phases=(
+            PhaseSummary(label="A", n=n_a, mean=float(a_values.mean())),
+            PhaseSummary(label="B", n=n_b, mean=float(b_values.mean())),
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def draw_phase_schedule(
+    n_observations: int, n_phases: int, min_phase_length: int, seed: int
+) -> tuple[int, ...]:
+    """One schedule drawn uniformly from the admissible phase-change schedules (the set the
+    phase-design tests randomize over): the 0-based index of the first row of phases 2..P."""
+    n_observations = _check_int(n_observations, "n_observations", 1)
+    n_phases = _check_int(n_phases, "n_phases", 2)
+    min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    seed = _check_int(seed, "seed", 0)
+    total = count_phase_assignments(n_observations, n_phases, min_phase_length)
+    if total == 0:
+        raise InputError(
+            f"n_observations: {n_phases} phases of at least {min_phase_length} need at least "
+            f"{n_phases * min_phase_length} observations, got {n_observations}",
+            field="n_observations",
+        )
+    if total > _MAX_RANKABLE:
+        raise InputError("n_observations: too many admissible schedules", field="n_observations")
+    rank = np.random.default_rng(seed).integers(0, total, size=1, dtype=np.int64)
+    changes = _phase_changes_from_ranks(rank, n_observations, n_phases, min_phase_length)
+    return tuple(int(c) for c in changes[0])
+
+
+def draw_abab_schedule(
+    n_observations: int, min_phase_length: int, seed: int
+) -> tuple[int, int, int]:
+    """The three phase-change indices (first rows of B1, A2, B2) of an ABAB schedule drawn
+    uniformly from the admissible set of `abab_randomization_test`. Same seed, same schedule."""
+    first_b1, first_a2, first_b2 = draw_phase_schedule(n_observations, 4, min_phase_length, seed)
+    return first_b1, first_a2, first_b2
+
+
+def multiple_baseline_start_windows(
+    n_observations: int, n_cases: int, min_phase_length: int
+) -> tuple[tuple[int, ...], ...]:
+    """Disjoint, consecutive windows of admissible intervention starts, one per case in order.
+
+    The starts that leave both phases at least `min_phase_length` long are split as evenly as
+    possible; a start drawn from each window gives distinct, staggered starts. Pass them as
+    `start_points` to `multiple_baseline_test` so the test randomizes over the same set."""
+    n_observations = _check_int(n_observations, "n_observations", 1)
+    n_cases = _check_int(n_cases, "n_cases", 1)
+    min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    starts = np.arange(min_phase_length, n_observations - min_phase_length + 1)
+    if starts.size < n_cases:
+        raise InputError(
+            f"n_observations: {n_observations} observations with min_phase_length "
+            f"{min_phase_length} leave {starts.size} possible starts, fewer than the {n_cases} "
+            "cases that need distinct starts",
+            field="n_observations",
+        )
+    return tuple(tuple(int(s) for s in window) for window in np.array_split(starts, n_cases))
+
+
+def draw_multiple_baseline_starts(
+    n_observations: int, n_cases: int, min_phase_length: int, seed: int
+) -> tuple[int, ...]:
+    """Distinct, staggered intervention starts (0-based index of each case's first B row), one
+    drawn uniformly from each case's window of `multiple_baseline_start_windows`."""
+    seed = _check_int(seed, "seed", 0)
+    windows = multiple_baseline_start_windows(n_observations, n_cases, min_phase_length)
+    rng = np.random.default_rng(seed)
+    return tuple(int(window[rng.integers(0, len(window))]) for window in windows)
+
+
+def _completion_table(counts: tuple[int, ...], cap: int) -> dict[tuple, int]:
+    """Number of ways to finish a sequence from (remaining counts, last condition, run length)
+    when no condition may repeat more than `cap` times in a row."""
+    k = len(counts)
+    table: dict[tuple, int] = {}
+    for remaining in sorted(product(*(range(c + 1) for c in counts)), key=sum):
+        for last in range(k):
+            for run in range(1, cap + 1):
+                if sum(remaining) == 0:
+                    table[(remaining, last, run)] = 1
+                    continue
+                ways = 0
+                for c in range(k):
+                    if remaining[c] == 0 or (c == last and run == cap):
+                        continue
+                    rest = remaining[:c] + (remaining[c] - 1,) + remaining[c + 1 :]
+                    ways += table[(rest, c, run + 1 if c == last else 1)]
+                table[(remaining, last, run)] = ways
+    return table
+
+
+def draw_alternating_sequence(
+    n_observations: int,
+    conditions: Sequence[str] = ("A", "B"),
+    max_consecutive: int | None = 2,
+    seed: int = 0,
+) -> tuple[str, ...]:
+    """A condition sequence drawn uniformly from the sequences with balanced counts (differing
+    by at most one, earlier conditions first to get the extra session) and at most
+    `max_consecutive` consecutive sessions of one condition (None: no cap). For two conditions
+    this is the admissible set of `alternating_treatments_test`. Same seed, same sequence."""
+    n_observations = _check_int(n_observations, "n_observations", 1)
+    seed = _check_int(seed, "seed", 0)
+    names = [str(c) for c in conditions]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise InputError("condition: give at least two distinct conditions", field="condition")
+    if max_consecutive is not None:
+        max_consecutive = _check_int(max_consecutive, "max_consecutive", 1)
+    k = len(names)
+    counts = tuple(n_observations // k + (1 if i < n_observations % k else 0) for i in range(k))
+    rng = np.random.default_rng(seed)
+    if max_consecutive is None:
+        order = rng.permutation(np.repeat(np.arange(k), counts))
+        return tuple(names[i] for i in order.tolist())
+    table = _completion_table(counts, max_consecutive)
+    remaining, last, run = counts, -1, 0
+    sequence: list[str] = []
+    for _ in range(n_observations):
+        options: list[tuple[int, int]] = []
+        for c in range(k):
+            if remaining[c] == 0 or (c == last and run == max_consecutive):
+                continue
+            rest = remaining[:c] + (remaining[c] - 1,) + remaining[c + 1 :]
+            ways = table[(rest, c, run + 1 if c == last else 1)]
+            if ways:
+                options.append((c, ways))
+        if not options:
+            raise InputError(
+                f"max_consecutive: no sequence of {n_observations} sessions over {k} conditions "
+                f"keeps runs to {max_consecutive}",
+                field="max_consecutive",
+            )
+        total = sum(ways for _, ways in options)
+        target = rng.random() * total
+        chosen = options[-1][0]
+        cumulative = 0.0
+        for c, ways in options:
+            cumulative += ways
+            if target < cumulative:
+                chosen = c
+                break
+        run = run + 1 if chosen == last else 1
+        last = chosen
+        remaining = remaining[:chosen] + (remaining[chosen] - 1,) + remaining[chosen + 1 :]
+        sequence.append(names[chosen])
+    return tuple(sequence)

@@ -1,0 +1,148 @@
+"""The whole graph on a small seed: PostgreSQL → Parquet (DVC) → dbt marts, then incremental."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from americano_pipelines.config import dbt_environment, get_settings
+from americano_pipelines.db import extract
+from americano_pipelines.db.load import load_tables
+from americano_pipelines.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from americano_pipelines.runner import materialize_all
+from americano_pipelines.synth.demo_study import generate_demo_study
+
+pytestmark = pytest.mark.integration
+
+STAGING = {
+    "users": "stg_app__users",
+    "context_metadata": "stg_app__context_metadata",
+    "behavioral_events": "stg_app__behavioral_events",
+    "experiment_protocols": "stg_app__experiment_protocols",
+    "phase_assignments": "stg_app__phase_assignments",
+    "analysis_runs": "stg_app__analysis_runs",
+    "wearable_records": "stg_app__wearable_records",
+}
+
+
+@pytest.fixture(scope="module")
+def built(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("demo")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AMERICANO_DATABASE_URL", migrated_database)
+    patch.setenv("AMERICANO_HOME", str(root / "home"))
+    patch.setenv("AMERICANO_DATA_DIR", str(root / "project" / "data"))
+    patch.setenv("DAGSTER_HOME", str(root / "unused"))
+    patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    study = generate_demo_study(users=2, days=63, seed=11, start_date=dt.date(2025, 9, 1))
+    with psycopg.connect(migrated_database) as conn:
+        load_tables(conn, study.tables)
+    settings = get_settings()
+    first = materialize_all(settings, log=lambda _: None)
+    yield settings, study, first
+    patch.undo()
+
+
+def test_first_run_materializes_the_whole_graph(built) -> None:
+    settings, study, summary = built
+    assert summary.failed_checks == []
+    assert len(summary.event_days_extracted) == study.ground_truth["days"] - _days_without_events(study)
+    for key in ("raw/users", "raw/data_version", "staging/stg_app__behavioral_events",
+                "marts/daily_metrics", "marts/phase_observations", "marts/protocols",
+                "marts/wearable_daily"):
+        assert key in summary.asset_keys
+
+
+def test_row_counts_are_conserved_postgres_parquet_staging(built) -> None:
+    settings, _, _ = built
+    with psycopg.connect(settings.database_url) as pg:
+        postgres = {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STAGING}
+    parquet = {
+        t: ds.dataset(settings.raw_dir / t, format="parquet").count_rows() for t in STAGING
+    }
+    with duckdb.connect(settings.duckdb_path, read_only=True) as wh:
+        staging = {
+            t: wh.execute(f"SELECT count(*) FROM staging.{model}").fetchone()[0]
+            for t, model in STAGING.items()
+        }
+    assert postgres == parquet == staging
+    assert postgres["behavioral_events"] > 5_000
+
+
+def test_marts_carry_the_protocol_and_its_truth(built) -> None:
+    settings, study, _ = built
+    with duckdb.connect(settings.duckdb_path, read_only=True) as wh:
+        protocols = wh.execute(
+            "SELECT protocol_id, n_phases, first_intervention_date, status FROM marts.protocols "
+            "ORDER BY protocol_id"
+        ).fetchall()
+        effects = wh.execute(
+            "SELECT protocol_id, avg(value) FILTER (WHERE condition = 'B') "
+            "- avg(value) FILTER (WHERE condition = 'A') FROM marts.phase_observations "
+            "GROUP BY protocol_id"
+        ).fetchall()
+        phase_sequence = wh.execute(
+            "SELECT string_agg(DISTINCT condition || phase_index, '' ORDER BY condition || phase_index) "
+            "FROM marts.phase_observations"
+        ).fetchone()[0]
+    truth = {p["protocolId"]: p for p in study.ground_truth["protocols"]}
+    assert [p[0] for p in protocols] == sorted(truth)
+    for protocol_id, n_phases, first_intervention, status in protocols:
+        assert n_phases == 4
+        assert first_intervention.isoformat() == truth[protocol_id]["phaseChangeDates"][0]
+        assert status == "completed"
+    for _, difference in effects:
+        assert abs(difference - study.ground_truth["effect"]) < 6  # noisy, but near +8
+    assert phase_sequence == "A1A3B2B4"
+
+
+def test_data_version_is_the_dvc_hash(built) -> None:
+    settings, _, _ = built
+    lock = yaml.safe_load((settings.data_dir.parent / "dvc.lock").read_text())
+    out = lock["stages"]["extract"]["outs"][0]
+    assert out["path"] == "data/raw"
+    assert out["nfiles"] >= 7
+    remote = Path(settings.dvc_remote)
+    assert any(remote.rglob("*")), "the data was pushed to the DVC remote"
+
+
+def test_second_run_extracts_only_what_is_new(built) -> None:
+    settings, _, first = built
+    second = materialize_all(settings, log=lambda _: None, groups=("extract",))
+    assert second.event_days_extracted == []
+    assert len(second.runs) == 1  # no event-partition run at all
+    new_day = max(first.event_days_extracted) + dt.timedelta(days=1)
+    with psycopg.connect(settings.database_url) as pg:
+        pg.execute(
+            "INSERT INTO behavioral_events (user_id, event_type, \"timestamp\") "
+            "VALUES ('user_001', 'SESSION_STARTED', %s)",
+            (dt.datetime.combine(new_day, dt.time(9), tzinfo=dt.UTC),),
+        )
+    third = materialize_all(settings, log=lambda _: None, groups=("extract",))
+    assert third.event_days_extracted == [new_day]
+    assert third.failed_checks == []
+
+
+def test_dbt_docs_generate(built) -> None:
+    settings, _, _ = built
+    target = settings.home / "dbt_docs"
+    subprocess.run(
+        [DBT_EXECUTABLE, "docs", "generate", "--target-path", str(target)],
+        cwd=DBT_PROJECT_DIR, env={**os.environ, **dbt_environment(settings)},
+        check=True, capture_output=True,
+    )
+    assert (target / "catalog.json").exists()
+
+
+def _days_without_events(study) -> int:
+    events = study.tables["behavioral_events"]
+    days_with = events["timestamp"].dt.date().n_unique()
+    return study.ground_truth["days"] - days_with

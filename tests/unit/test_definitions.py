@@ -1,0 +1,71 @@
+"""The Dagster graph loads and its asset keys and lineage stay what users see in the UI."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from americano_pipelines.definitions import defs
+
+RAW = {
+    "raw/behavioral_events", "raw/users", "raw/context_metadata", "raw/experiment_protocols",
+    "raw/phase_assignments", "raw/analysis_runs", "raw/wearable_records", "raw/data_version",
+}
+STAGING = {
+    "staging/stg_app__users", "staging/stg_app__behavioral_events",
+    "staging/stg_app__context_metadata", "staging/stg_app__experiment_protocols",
+    "staging/stg_app__phase_assignments", "staging/stg_app__analysis_runs",
+    "staging/stg_app__wearable_records",
+}
+INTERMEDIATE = {
+    "intermediate/int_protocol_days", "intermediate/int_user_daily_activity",
+    "intermediate/int_events_with_phases",
+}
+MARTS = {
+    "marts/daily_metrics", "marts/phase_observations", "marts/protocols", "marts/wearable_daily",
+}
+
+
+def _graph():
+    return defs.resolve_asset_graph()
+
+
+def test_asset_keys_are_pinned() -> None:
+    keys = {key.to_user_string() for key in _graph().get_all_asset_keys()}
+    assert RAW | STAGING | INTERMEDIATE | MARTS <= keys
+    unexpected = keys - (RAW | STAGING | INTERMEDIATE | MARTS)
+    # Analyses add assets of their own groups; the spine's keys must not drift.
+    assert not {k for k in unexpected if k.split("/")[0] in {"raw", "staging", "intermediate", "marts"}}
+
+
+def test_lineage_runs_from_extraction_through_staging_to_marts() -> None:
+    graph = _graph()
+    assert graph.get(AssetKey(["staging", "stg_app__behavioral_events"])).parent_keys == {
+        AssetKey(["raw", "behavioral_events"])
+    }
+    phase_observations = graph.get(AssetKey(["marts", "phase_observations"]))
+    assert AssetKey(["marts", "daily_metrics"]) in phase_observations.parent_keys
+    upstream = graph.get(AssetKey(["marts", "phase_observations"]))
+    ancestors = set()
+    frontier = set(upstream.parent_keys)
+    while frontier:
+        key = frontier.pop()
+        ancestors.add(key)
+        frontier |= set(graph.get(key).parent_keys) - ancestors
+    assert AssetKey(["raw", "behavioral_events"]) in ancestors
+    assert AssetKey(["raw", "phase_assignments"]) in ancestors
+
+
+def test_events_are_partitioned_by_day_and_groups_name_layers() -> None:
+    graph = _graph()
+    events = graph.get(AssetKey(["raw", "behavioral_events"]))
+    assert events.partitions_def is not None
+    assert graph.get(AssetKey(["marts", "daily_metrics"])).group_name == "marts"
+    assert graph.get(AssetKey(["raw", "users"])).group_name == "extract"
+
+
+def test_every_raw_table_has_a_row_conservation_check() -> None:
+    check_keys = {
+        (key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys
+    }
+    for table in ("behavioral_events", "users", "wearable_records"):
+        assert (f"raw/{table}", "rows_match_postgres") in check_keys

@@ -15,9 +15,7 @@ from psycopg.conninfo import make_conninfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Keep PyTensor's compile cache warm across test runs, whatever AMERICANO_HOME a test uses.
-os.environ.setdefault(
-    "PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.americano' / 'pytensor'}"
-)
+os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.americano' / 'pytensor'}")
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +78,7 @@ def migrated_database(empty_database: str) -> str:
 
 
 @pytest.fixture
-def platform_env(
-    migrated_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def platform_env(migrated_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the platform at the test database and a private state directory; return it."""
     monkeypatch.setenv("AMERICANO_DATABASE_URL", migrated_database)
     monkeypatch.setenv("AMERICANO_HOME", str(tmp_path / "home"))

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from americano_pipelines.config import dbt_environment, get_settings
-from americano_pipelines.db import extract
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from americano_pipelines.runner import materialize_all
@@ -54,10 +53,18 @@ def built(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
 def test_first_run_materializes_the_whole_graph(built) -> None:
     settings, study, summary = built
     assert summary.failed_checks == []
-    assert len(summary.event_days_extracted) == study.ground_truth["days"] - _days_without_events(study)
-    for key in ("raw/users", "raw/data_version", "staging/stg_app__behavioral_events",
-                "marts/daily_metrics", "marts/phase_observations", "marts/protocols",
-                "marts/wearable_daily"):
+    assert len(summary.event_days_extracted) == study.ground_truth["days"] - _days_without_events(
+        study
+    )
+    for key in (
+        "raw/users",
+        "raw/data_version",
+        "staging/stg_app__behavioral_events",
+        "marts/daily_metrics",
+        "marts/phase_observations",
+        "marts/protocols",
+        "marts/wearable_daily",
+    ):
         assert key in summary.asset_keys
 
 
@@ -65,9 +72,7 @@ def test_row_counts_are_conserved_postgres_parquet_staging(built) -> None:
     settings, _, _ = built
     with psycopg.connect(settings.database_url) as pg:
         postgres = {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STAGING}
-    parquet = {
-        t: ds.dataset(settings.raw_dir / t, format="parquet").count_rows() for t in STAGING
-    }
+    parquet = {t: ds.dataset(settings.raw_dir / t, format="parquet").count_rows() for t in STAGING}
     with duckdb.connect(settings.duckdb_path, read_only=True) as wh:
         staging = {
             t: wh.execute(f"SELECT count(*) FROM staging.{model}").fetchone()[0]
@@ -122,7 +127,7 @@ def test_second_run_extracts_only_what_is_new(built) -> None:
     new_day = max(first.event_days_extracted) + dt.timedelta(days=1)
     with psycopg.connect(settings.database_url) as pg:
         pg.execute(
-            "INSERT INTO behavioral_events (user_id, event_type, \"timestamp\") "
+            'INSERT INTO behavioral_events (user_id, event_type, "timestamp") '
             "VALUES ('user_001', 'SESSION_STARTED', %s)",
             (dt.datetime.combine(new_day, dt.time(9), tzinfo=dt.UTC),),
         )
@@ -136,8 +141,10 @@ def test_dbt_docs_generate(built) -> None:
     target = settings.home / "dbt_docs"
     subprocess.run(
         [DBT_EXECUTABLE, "docs", "generate", "--target-path", str(target)],
-        cwd=DBT_PROJECT_DIR, env={**os.environ, **dbt_environment(settings)},
-        check=True, capture_output=True,
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, **dbt_environment(settings)},
+        check=True,
+        capture_output=True,
     )
     assert (target / "catalog.json").exists()
 

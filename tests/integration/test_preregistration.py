@@ -29,7 +29,7 @@ def protocol(migrated_database: str):
             "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, start_date, "
             "design_type, primary_outcome, sample_size_target, analysis_plan, deviations) VALUES "
             "('pr', 'p', 'h', '2025-01-01', 'ABAB', 'engagement_score', 40, 'plan', "
-            "'[{\"date\": \"2025-01-03\", \"description\": \"missed a day\"}]') RETURNING id"
+            '\'[{"date": "2025-01-03", "description": "missed a day"}]\') RETURNING id'
         ).fetchone()[0]
         conn.execute(
             "INSERT INTO phase_assignments (protocol_id, phase_label, phase_type, start_date, "

@@ -62,31 +62,61 @@ class TableCase:
 
 
 CASES = [
-    TableCase("users", "id = '{user}'", "display_name = 'x'",
-              "INSERT INTO users (id, email) VALUES ('{user}_2', '{user}_2@example.org')"),
-    TableCase("context_metadata", "user_id = '{user}'", "notes = 'x'",
-              "INSERT INTO context_metadata (user_id, mood, location) "
-              "VALUES ('{user}', 'HIGH', 'CAFE')"),
-    TableCase("behavioral_events", "user_id = '{user}'", "content_type = 'x'",
-              "INSERT INTO behavioral_events (user_id, event_type) "
-              "VALUES ('{user}', 'CARD_REVIEWED')"),
-    TableCase("experiment_protocols", "user_id = '{user}'", "end_date = '2025-03-01'",
-              "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, start_date, "
-              "design_type, primary_outcome, sample_size_target, analysis_plan) VALUES "
-              "('{user}', 'p2', 'h', '2025-02-01', 'ABAB', 'engagement_score', 10, 'plan')"),
-    TableCase("phase_assignments", "protocol_id = 'prot_{user}'", "end_date = '2025-01-07'",
-              "INSERT INTO phase_assignments (protocol_id, phase_label, phase_type, start_date, "
-              "planned_duration, randomization_seed) VALUES "
-              "('prot_{user}', 'intervention_1', 'INTERVENTION_A', '2025-01-08', 7, 1)"),
-    TableCase("analysis_runs", "protocol_id = 'prot_{user}'", "run_name = 'x'",
-              "INSERT INTO analysis_runs (protocol_id, run_name, analysis_type, code_commit_hash, "
-              "data_version_hash) VALUES ('prot_{user}', 'r2', 'its', 'c', 'd')"),
-    TableCase("wearable_records", "user_id = '{user}'", "unit = 'h'",
-              "INSERT INTO wearable_records (user_id, provider, record_type, source_record_id, "
-              "day) VALUES ('{user}', 'WHOOP', 'strain', 's2', '2025-01-02')"),
-    TableCase("wearable_connections", "user_id = '{user}'", "scopes = '{{daily}}'",
-              "INSERT INTO wearable_connections (user_id, provider, access_token_enc) "
-              "VALUES ('{user}', 'WHOOP', '\\x01')"),
+    TableCase(
+        "users",
+        "id = '{user}'",
+        "display_name = 'x'",
+        "INSERT INTO users (id, email) VALUES ('{user}_2', '{user}_2@example.org')",
+    ),
+    TableCase(
+        "context_metadata",
+        "user_id = '{user}'",
+        "notes = 'x'",
+        "INSERT INTO context_metadata (user_id, mood, location) VALUES ('{user}', 'HIGH', 'CAFE')",
+    ),
+    TableCase(
+        "behavioral_events",
+        "user_id = '{user}'",
+        "content_type = 'x'",
+        "INSERT INTO behavioral_events (user_id, event_type) VALUES ('{user}', 'CARD_REVIEWED')",
+    ),
+    TableCase(
+        "experiment_protocols",
+        "user_id = '{user}'",
+        "end_date = '2025-03-01'",
+        "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, start_date, "
+        "design_type, primary_outcome, sample_size_target, analysis_plan) VALUES "
+        "('{user}', 'p2', 'h', '2025-02-01', 'ABAB', 'engagement_score', 10, 'plan')",
+    ),
+    TableCase(
+        "phase_assignments",
+        "protocol_id = 'prot_{user}'",
+        "end_date = '2025-01-07'",
+        "INSERT INTO phase_assignments (protocol_id, phase_label, phase_type, start_date, "
+        "planned_duration, randomization_seed) VALUES "
+        "('prot_{user}', 'intervention_1', 'INTERVENTION_A', '2025-01-08', 7, 1)",
+    ),
+    TableCase(
+        "analysis_runs",
+        "protocol_id = 'prot_{user}'",
+        "run_name = 'x'",
+        "INSERT INTO analysis_runs (protocol_id, run_name, analysis_type, code_commit_hash, "
+        "data_version_hash) VALUES ('prot_{user}', 'r2', 'its', 'c', 'd')",
+    ),
+    TableCase(
+        "wearable_records",
+        "user_id = '{user}'",
+        "unit = 'h'",
+        "INSERT INTO wearable_records (user_id, provider, record_type, source_record_id, "
+        "day) VALUES ('{user}', 'WHOOP', 'strain', 's2', '2025-01-02')",
+    ),
+    TableCase(
+        "wearable_connections",
+        "user_id = '{user}'",
+        "scopes = '{{daily}}'",
+        "INSERT INTO wearable_connections (user_id, provider, access_token_enc) "
+        "VALUES ('{user}', 'WHOOP', '\\x01')",
+    ),
 ]
 
 
@@ -102,7 +132,7 @@ def test_every_table_is_covered(two_users: str) -> None:
     with psycopg.connect(two_users) as conn:
         forced = {
             name
-            for name, in conn.execute(
+            for (name,) in conn.execute(
                 "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity "
                 "AND relnamespace = 'public'::regnamespace"
             )

@@ -7,21 +7,34 @@ from dagster import AssetKey
 from americano_pipelines.definitions import defs
 
 RAW = {
-    "raw/behavioral_events", "raw/users", "raw/context_metadata", "raw/experiment_protocols",
-    "raw/phase_assignments", "raw/analysis_runs", "raw/wearable_records", "raw/data_version",
+    "raw/behavioral_events",
+    "raw/users",
+    "raw/context_metadata",
+    "raw/experiment_protocols",
+    "raw/phase_assignments",
+    "raw/analysis_runs",
+    "raw/wearable_records",
+    "raw/data_version",
 }
 STAGING = {
-    "staging/stg_app__users", "staging/stg_app__behavioral_events",
-    "staging/stg_app__context_metadata", "staging/stg_app__experiment_protocols",
-    "staging/stg_app__phase_assignments", "staging/stg_app__analysis_runs",
+    "staging/stg_app__users",
+    "staging/stg_app__behavioral_events",
+    "staging/stg_app__context_metadata",
+    "staging/stg_app__experiment_protocols",
+    "staging/stg_app__phase_assignments",
+    "staging/stg_app__analysis_runs",
     "staging/stg_app__wearable_records",
 }
 INTERMEDIATE = {
-    "intermediate/int_protocol_days", "intermediate/int_user_daily_activity",
+    "intermediate/int_protocol_days",
+    "intermediate/int_user_daily_activity",
     "intermediate/int_events_with_phases",
 }
 MARTS = {
-    "marts/daily_metrics", "marts/phase_observations", "marts/protocols", "marts/wearable_daily",
+    "marts/daily_metrics",
+    "marts/phase_observations",
+    "marts/protocols",
+    "marts/wearable_daily",
 }
 
 
@@ -34,7 +47,9 @@ def test_asset_keys_are_pinned() -> None:
     assert RAW | STAGING | INTERMEDIATE | MARTS <= keys
     unexpected = keys - (RAW | STAGING | INTERMEDIATE | MARTS)
     # Analyses add assets of their own groups; the spine's keys must not drift.
-    assert not {k for k in unexpected if k.split("/")[0] in {"raw", "staging", "intermediate", "marts"}}
+    assert not {
+        k for k in unexpected if k.split("/")[0] in {"raw", "staging", "intermediate", "marts"}
+    }
 
 
 def test_lineage_runs_from_extraction_through_staging_to_marts() -> None:
@@ -64,8 +79,6 @@ def test_events_are_partitioned_by_day_and_groups_name_layers() -> None:
 
 
 def test_every_raw_table_has_a_row_conservation_check() -> None:
-    check_keys = {
-        (key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys
-    }
+    check_keys = {(key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys}
     for table in ("behavioral_events", "users", "wearable_records"):
         assert (f"raw/{table}", "rows_match_postgres") in check_keys

@@ -40,8 +40,9 @@ def test_schedule_respects_minimum_phase_length(study) -> None:
 def test_daily_engagement_recovers_the_true_effect(study) -> None:
     """Mean daily score in B phases minus A phases ≈ the true effect (AR noise averages out)."""
     events = study.tables["behavioral_events"].filter(pl.col("event_type") == "SESSION_ENDED")
-    daily = events.group_by("user_id", pl.col("timestamp").dt.date().alias("day"),
-                            "experiment_phase").agg(pl.col("session_performance_score").mean())
+    daily = events.group_by(
+        "user_id", pl.col("timestamp").dt.date().alias("day"), "experiment_phase"
+    ).agg(pl.col("session_performance_score").mean())
     in_protocol = daily.drop_nulls("experiment_phase").with_columns(
         pl.col("experiment_phase").str.starts_with("intervention").alias("is_b")
     )
@@ -60,16 +61,24 @@ def test_weekly_pattern_and_missing_days(study) -> None:
     ).unique()
     share_studied = days_with_events.height / (3 * 120)
     assert 0.85 < share_studied < 0.99  # some days are missed
-    scores = events.filter(pl.col("event_type") == "SESSION_ENDED").group_by("day_of_week").agg(
-        pl.col("session_performance_score").mean()
-    ).sort("day_of_week")["session_performance_score"].to_numpy()
+    scores = (
+        events.filter(pl.col("event_type") == "SESSION_ENDED")
+        .group_by("day_of_week")
+        .agg(pl.col("session_performance_score").mean())
+        .sort("day_of_week")["session_performance_score"]
+        .to_numpy()
+    )
     assert scores[1] > scores[5]  # Tuesdays beat Saturdays, as put in
 
 
 def test_events_are_valid_for_the_schema(study) -> None:
     events = study.tables["behavioral_events"]
     assert set(events["event_type"].unique()) == {
-        "SESSION_STARTED", "CARD_REVIEWED", "QUIZ_COMPLETED", "LECTURE_VIEWED", "SESSION_ENDED"
+        "SESSION_STARTED",
+        "CARD_REVIEWED",
+        "QUIZ_COMPLETED",
+        "LECTURE_VIEWED",
+        "SESSION_ENDED",
     }
     scores = events["session_performance_score"].drop_nulls()
     assert scores.min() >= 0 and scores.max() <= 100
@@ -86,9 +95,11 @@ def test_sleep_relates_to_next_day_engagement(study) -> None:
     sleep = wearables.sort("user_id", "day").with_columns(
         pl.col("value").shift(1).over("user_id").alias("previous_sleep")
     )
-    joined = context.with_columns(pl.col("timestamp").dt.date().alias("day")).join(
-        sleep.select("user_id", "day", "previous_sleep"), on=["user_id", "day"]
-    ).drop_nulls("previous_sleep")
+    joined = (
+        context.with_columns(pl.col("timestamp").dt.date().alias("day"))
+        .join(sleep.select("user_id", "day", "previous_sleep"), on=["user_id", "day"])
+        .drop_nulls("previous_sleep")
+    )
     r = np.corrcoef(joined["previous_sleep"], joined["energy_level"])[0, 1]
     assert r > 0.1
 

@@ -1,7 +1,650 @@
-"""`americano analyze …`: one analysis, CSV in, JSON out (CONTRACTS.md §3)."""
+"""`americano analyze …`: one analysis, CSV in, JSON out (CONTRACTS.md §3).
+
+Each subcommand reads a CSV with a header (`--input PATH`, or `-` for stdin), calls one function
+of `americano_pipelines.stats`, and prints exactly one JSON object on stdout: the result's
+`to_json()`, so the CLI, the API and the Dagster assets give the same JSON for the same input.
+
+Bad input (missing column, non-numeric value, too few points, phases out of order, unknown option
+or choice) exits 2 with one line on stderr naming the problem, never a traceback. The statistics
+modules are imported inside each command, so `americano analyze abab` never loads PyMC.
+"""
 
 from __future__ import annotations
 
-import typer
+import contextlib
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
 
-analyze_app = typer.Typer(no_args_is_help=True, help="One analysis: CSV in, JSON out.")
+import typer
+from typer.core import TyperGroup
+
+from americano_pipelines.errors import InputError
+from americano_pipelines.tabular import Table, parse_date, parse_number_list, read_table
+
+try:  # Typer >= 0.20 vendors click as typer._click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older Typer on the click package
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+
+__all__ = ["OneLineUsageGroup", "analyze_app"]
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, then exit with `code` (2: bad input)."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    """Click's usage errors (unknown option, invalid choice, missing option) as one line.
+
+    Click prints a multi-line "Usage: … Try --help" box by default; the contract asks for one
+    line naming the problem. A bare group still shows its help (NoArgsIsHelpError).
+    """
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as error:
+        where = error.ctx.command_path if error.ctx is not None else "americano"
+        # Typer's coercion prefixes choice errors with "Value error, "; it adds nothing.
+        message = error.format_message().replace("Value error, ", "")
+        _fail(f"{where}: {message} (see '{where} --help')")
+
+
+class OneLineUsageGroup(TyperGroup):
+    """A Typer group whose usage errors, and those of every command under it, are one line.
+
+    Subcommands parse their options inside the group's `invoke`, so catching there covers them
+    all; the group's own options are parsed in `parse_args`.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        with _one_line_usage_errors():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+analyze_app = typer.Typer(
+    cls=OneLineUsageGroup,
+    no_args_is_help=True,
+    help="One analysis: CSV in, JSON out.",
+)
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    try:
+        text = json.dumps(payload, allow_nan=False)
+    except ValueError as error:  # a NaN or infinity in a result is a bug, not bad input
+        _fail(f"internal error: the result is not valid JSON ({error})", code=1)
+    typer.echo(text)
+
+
+def _analysis(command: Callable[..., Any]) -> Callable[..., None]:
+    """Run a command body that returns a result with `to_json()`; print it as one JSON object.
+
+    InputError → one line on stderr and exit 2. While the analysis runs, anything a library
+    prints goes to stderr, so stdout holds only the JSON.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                result = command(*args, **kwargs)
+        except InputError as error:
+            _fail(str(error))
+        _emit(result.to_json())
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- choices
+
+
+class Statistic(StrEnum):
+    """Test statistics as named in the SCRT package."""
+
+    b_minus_a = "B-A"
+    a_minus_b = "A-B"
+    pb_minus_pa = "PB-PA"
+    pa_minus_pb = "PA-PB"
+    abs_a_minus_b = "|A-B|"
+    abs_pa_minus_pb = "|PA-PB|"
+
+
+class ConditionStatistic(StrEnum):
+    """Statistics of an alternating treatments design (no phases, so no phase means)."""
+
+    b_minus_a = "B-A"
+    a_minus_b = "A-B"
+    abs_a_minus_b = "|A-B|"
+
+
+class Spending(StrEnum):
+    obrien_fleming = "obrien_fleming"
+    pocock = "pocock"
+    hsd = "hsd"
+
+
+class Sides(StrEnum):
+    one = "1"
+    two = "2"
+
+
+class Improvement(StrEnum):
+    increase = "increase"
+    decrease = "decrease"
+
+
+class Scale(StrEnum):
+    count = "count"
+    rate = "rate"
+    proportion = "proportion"
+    percentage = "percentage"
+    other = "other"
+
+
+class Algorithm(StrEnum):
+    pelt = "pelt"
+    binseg = "binseg"
+
+
+class Seasonality(StrEnum):
+    none = "none"
+    day_of_week = "day_of_week"
+    month = "month"
+
+
+class Sampler(StrEnum):
+    auto = "auto"
+    nutpie = "nutpie"
+    pymc = "pymc"
+
+
+# ----------------------------------------------------------------------------- options
+
+InputPath = Annotated[
+    str, typer.Option("--input", help="CSV file with a header row; - reads standard input.")
+]
+MinPhaseLength = Annotated[
+    int, typer.Option("--min-phase-length", help="Fewest observations in any phase.")
+]
+StatisticOption = Annotated[
+    Statistic,
+    typer.Option("--statistic", help="Test statistic (SCRT names)."),
+]
+Permutations = Annotated[
+    int,
+    typer.Option(
+        "--permutations", help="Monte Carlo assignments (the observed one included) when not exact."
+    ),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same answer.")]
+MaxExact = Annotated[
+    int,
+    typer.Option(
+        "--max-exact", help="Enumerate every assignment when there are at most this many."
+    ),
+]
+Alpha = Annotated[
+    float, typer.Option("--alpha", help="Significance level for `significant` and the text.")
+]
+DesignAlpha = Annotated[float, typer.Option("--alpha", help="Total type-I error of the design.")]
+SpendingOption = Annotated[
+    Spending,
+    typer.Option("--spending", help="Lan-DeMets spending function."),
+]
+MaxN = Annotated[int, typer.Option("--max-n", help="Sample size at the final look.")]
+Looks = Annotated[int, typer.Option("--looks", help="Number of looks, the final one included.")]
+SidesOption = Annotated[
+    Sides, typer.Option("--sides", help="1: upper boundary only; 2: symmetric, alpha/2 per tail.")
+]
+InformationRates = Annotated[
+    str | None,
+    typer.Option(
+        "--information-rates",
+        help="Comma-separated information rates, increasing, ending at 1 (default: equal).",
+    ),
+]
+HsdGamma = Annotated[
+    float, typer.Option("--hsd-gamma", help="Gamma of the Hwang-Shih-DeCani spending function.")
+]
+
+
+def _sides(sides: Sides) -> int:
+    return int(sides.value)
+
+
+def _rates(text: str | None, option: str) -> list[float] | None:
+    return None if text is None else parse_number_list(text, field=option)
+
+
+def _check_time_order(table: Table, *, strictly: bool) -> None:
+    """An optional `date` column must be ISO dates running forward (rows are in time order)."""
+    if table.has("date"):
+        table.dates_in_order("date", strictly=strictly)
+
+
+# ----------------------------------------------------------------------------- phase designs
+
+
+def _phase_design(
+    design: str,
+    n_phases: int,
+    input_path: str,
+    *,
+    min_phase_length: int,
+    statistic: Statistic,
+    permutations: int,
+    seed: int,
+    max_exact: int,
+    alpha: float,
+) -> Any:
+    from americano_pipelines.stats import sced
+
+    table = read_table(input_path, required=("phase", "value"), what=f"the {design} test")
+    phases, values = table.labels("phase"), table.numbers("value")
+    _check_time_order(table, strictly=False)
+    if min_phase_length >= 1 and len(values) < n_phases * min_phase_length:
+        raise InputError(
+            f"value: {len(values)} observations; an {design} design with {n_phases} phases of at "
+            f"least --min-phase-length {min_phase_length} needs at least "
+            f"{n_phases * min_phase_length}",
+            field="value",
+        )
+    test = sced.abab_randomization_test if design == "ABAB" else sced.ab_randomization_test
+    return test(
+        phases,
+        values,
+        min_phase_length=min_phase_length,
+        statistic=statistic.value,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+    )
+
+
+@analyze_app.command("abab")
+@_analysis
+def abab(
+    input_path: InputPath,
+    min_phase_length: MinPhaseLength = 3,
+    statistic: StatisticOption = Statistic.b_minus_a,
+    permutations: Permutations = 10_000,
+    seed: Seed = 0,
+    max_exact: MaxExact = 100_000,
+    alpha: Alpha = 0.05,
+) -> Any:
+    """ABAB randomization test (SCRT "ABAB"). CSV: phase (A/B or A1,B1,A2,B2), value; rows in
+    time order; optional date."""
+    return _phase_design(
+        "ABAB",
+        4,
+        input_path,
+        min_phase_length=min_phase_length,
+        statistic=statistic,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+    )
+
+
+@analyze_app.command("ab")
+@_analysis
+def ab(
+    input_path: InputPath,
+    min_phase_length: MinPhaseLength = 3,
+    statistic: StatisticOption = Statistic.b_minus_a,
+    permutations: Permutations = 10_000,
+    seed: Seed = 0,
+    max_exact: MaxExact = 100_000,
+    alpha: Alpha = 0.05,
+) -> Any:
+    """AB randomization test (SCRT "AB"). CSV: phase (A then B), value; rows in time order;
+    optional date."""
+    return _phase_design(
+        "AB",
+        2,
+        input_path,
+        min_phase_length=min_phase_length,
+        statistic=statistic,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+    )
+
+
+def _cases(table: Table) -> dict[str, tuple[list[str], list[float]]]:
+    """Rows grouped by case, cases in order of first appearance, rows kept in file order."""
+    cases_column = table.labels("case")
+    phases, values = table.labels("phase"), table.numbers("value")
+    if table.has("date"):
+        days = table.dates("date")
+        last_day: dict[str, tuple[int, date]] = {}
+        for index, (case, day) in enumerate(zip(cases_column, days, strict=True)):
+            previous = last_day.get(case)
+            if previous is not None and day < previous[1]:
+                raise InputError(
+                    f"date: {table.where(index)}has {day.isoformat()}, which comes before "
+                    f"{previous[1].isoformat()} on {table.where(previous[0]).strip()} of case "
+                    f"{case!r}; rows must be in time order within each case",
+                    field="date",
+                )
+            last_day[case] = (index, day)
+    grouped: dict[str, tuple[list[str], list[float]]] = {}
+    for case, phase, value in zip(cases_column, phases, values, strict=True):
+        case_phases, case_values = grouped.setdefault(case, ([], []))
+        case_phases.append(phase)
+        case_values.append(value)
+    return grouped
+
+
+@analyze_app.command("multiple-baseline")
+@_analysis
+def multiple_baseline(
+    input_path: InputPath,
+    min_phase_length: MinPhaseLength = 3,
+    statistic: StatisticOption = Statistic.b_minus_a,
+    permutations: Permutations = 10_000,
+    seed: Seed = 0,
+    max_exact: MaxExact = 100_000,
+    alpha: Alpha = 0.05,
+) -> Any:
+    """Multiple-baseline randomization test across cases. CSV: case, phase (A then B per case),
+    value; rows in time order within each case; optional date."""
+    from americano_pipelines.stats import sced
+
+    table = read_table(
+        input_path, required=("case", "phase", "value"), what="the multiple-baseline test"
+    )
+    return sced.multiple_baseline_test(
+        _cases(table),
+        min_phase_length=min_phase_length,
+        statistic=statistic.value,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+    )
+
+
+def _max_consecutive(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InputError(
+            f"--max-consecutive: {text!r} is not a whole number or 'none'",
+            field="max_consecutive",
+        ) from None
+
+
+@analyze_app.command("alternating")
+@_analysis
+def alternating(
+    input_path: InputPath,
+    max_consecutive: Annotated[
+        str,
+        typer.Option(
+            "--max-consecutive",
+            help="Most sessions of one condition in a row (SCRT ATD limit); none: SCRT CRD.",
+        ),
+    ] = "2",
+    statistic: Annotated[
+        ConditionStatistic,
+        typer.Option("--statistic", help="Test statistic (SCRT names)."),
+    ] = ConditionStatistic.b_minus_a,
+    permutations: Permutations = 10_000,
+    seed: Seed = 0,
+    max_exact: MaxExact = 100_000,
+    alpha: Alpha = 0.05,
+) -> Any:
+    """Alternating treatments randomization test (SCRT "ATD"). CSV: condition (A/B), value;
+    rows in time order; optional date."""
+    from americano_pipelines.stats import sced
+
+    cap = _max_consecutive(max_consecutive)
+    table = read_table(
+        input_path,
+        required=("condition", "value"),
+        min_rows=2,
+        what="the alternating treatments test",
+    )
+    conditions, values = table.labels("condition"), table.numbers("value")
+    _check_time_order(table, strictly=False)
+    return sced.alternating_treatments_test(
+        conditions,
+        values,
+        max_consecutive=cap,
+        statistic=statistic.value,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+    )
+
+
+# ----------------------------------------------------------------------------- effect sizes
+
+
+@analyze_app.command("effect-sizes")
+@_analysis
+def effect_sizes(
+    input_path: InputPath,
+    improvement: Annotated[
+        Improvement,
+        typer.Option("--improvement", help="Which direction is better."),
+    ] = Improvement.increase,
+    scale: Annotated[
+        Scale,
+        typer.Option("--scale", help="Outcome scale for the log response ratios."),
+    ] = Scale.count,
+) -> Any:
+    """SingleCaseES effect sizes. CSV: phase (one A block, then one B block), value; optional
+    date."""
+    from americano_pipelines.stats.effect_sizes import effect_sizes as compute
+
+    table = read_table(
+        input_path, required=("phase", "value"), min_rows=4, what="effect sizes (2 per phase)"
+    )
+    phases, values = table.labels("phase"), table.numbers("value")
+    _check_time_order(table, strictly=False)
+    return compute(phases, values, improvement.value, scale=scale.value)
+
+
+# ----------------------------------------------------------------------------- sequential
+
+
+@analyze_app.command("sequential")
+@_analysis
+def sequential(
+    alpha: DesignAlpha,
+    spending: SpendingOption,
+    max_n: MaxN,
+    looks: Looks,
+    sides: SidesOption = Sides.two,
+    information_rates: InformationRates = None,
+    hsd_gamma: HsdGamma = -4.0,
+) -> Any:
+    """Group-sequential boundaries, Lan-DeMets alpha spending (rpact, gsDesign). No input."""
+    from americano_pipelines.stats.sequential import group_sequential_design
+
+    return group_sequential_design(
+        alpha=alpha,
+        spending=spending.value,
+        max_n=max_n,
+        looks=looks,
+        sides=_sides(sides),
+        information_rates=_rates(information_rates, "--information-rates"),
+        hsd_gamma=hsd_gamma,
+    )
+
+
+@analyze_app.command("monitor")
+@_analysis
+def monitor(
+    alpha: DesignAlpha,
+    spending: SpendingOption,
+    max_n: MaxN,
+    looks: Looks,
+    z: Annotated[
+        str, typer.Option("--z", help="Comma-separated z-statistics observed at looks 1..k.")
+    ],
+    sides: SidesOption = Sides.two,
+    information_rates: InformationRates = None,
+    observed_information_rates: Annotated[
+        str | None,
+        typer.Option(
+            "--observed-information-rates",
+            help="Comma-separated information rates reached at looks 1..k (default: as planned).",
+        ),
+    ] = None,
+    hsd_gamma: HsdGamma = -4.0,
+) -> Any:
+    """Interim decision at the looks seen so far of a group-sequential design. No input."""
+    from americano_pipelines.stats.sequential import group_sequential_design
+    from americano_pipelines.stats.sequential import monitor as decide
+
+    z_statistics = parse_number_list(z, field="--z")
+    observed = _rates(observed_information_rates, "--observed-information-rates")
+    design = group_sequential_design(
+        alpha=alpha,
+        spending=spending.value,
+        max_n=max_n,
+        looks=looks,
+        sides=_sides(sides),
+        information_rates=_rates(information_rates, "--information-rates"),
+        hsd_gamma=hsd_gamma,
+    )
+    return decide(design, z_statistics, observed)
+
+
+# ----------------------------------------------------------------------------- time series
+
+
+@analyze_app.command("changepoints")
+@_analysis
+def changepoints(
+    input_path: InputPath,
+    min_segment_length: Annotated[
+        int, typer.Option("--min-segment-length", help="Fewest observations in a segment.")
+    ] = 7,
+    algorithm: Annotated[
+        Algorithm, typer.Option("--algorithm", help="ruptures algorithm.")
+    ] = Algorithm.pelt,
+    penalty: Annotated[
+        float | None,
+        typer.Option("--penalty", help="Penalty per change point (default: BIC, 2 sigma^2 ln n)."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Block-bootstrap refits behind `confidence`.")
+    ] = 200,
+    seed: Seed = 0,
+) -> Any:
+    """Change points in the mean (ruptures PELT or binary segmentation). CSV: date, value."""
+    from americano_pipelines.stats.changepoints import detect_change_points
+
+    table = read_table(
+        input_path, required=("date", "value"), min_rows=2, what="change-point detection"
+    )
+    days, values = table.dates("date"), table.numbers("value")
+    return detect_change_points(
+        values,
+        days,
+        min_segment_length=min_segment_length,
+        algorithm=algorithm.value,
+        penalty=penalty,
+        n_bootstrap=bootstrap,
+        seed=seed,
+    )
+
+
+@analyze_app.command("its")
+@_analysis
+def its(
+    input_path: InputPath,
+    intervention_date: Annotated[
+        str, typer.Option("--intervention-date", help="First day of the post period, YYYY-MM-DD.")
+    ],
+    pre_period_days: Annotated[
+        int | None, typer.Option("--pre-period-days", help="Use only this many days before.")
+    ] = None,
+    post_period_days: Annotated[
+        int | None, typer.Option("--post-period-days", help="Use only this many days from it.")
+    ] = None,
+    seasonality: Annotated[
+        Seasonality, typer.Option("--seasonality", help="Seasonal terms.")
+    ] = Seasonality.none,
+    effect_prior_mean: Annotated[
+        float | None, typer.Option("--effect-prior-mean", help="Effect prior mean (raw units).")
+    ] = None,
+    effect_prior_sd: Annotated[
+        float | None, typer.Option("--effect-prior-sd", help="Effect prior SD (raw units).")
+    ] = None,
+    seed: Seed = 0,
+    ar1: Annotated[bool, typer.Option("--ar1/--no-ar1", help="AR(1) errors.")] = False,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = 2,
+    sampler: Annotated[
+        Sampler, typer.Option("--sampler", help="NUTS implementation.")
+    ] = Sampler.auto,
+) -> Any:
+    """Bayesian interrupted time series (PyMC). CSV: date, value."""
+    intervention = parse_date(intervention_date, field="--intervention-date")
+    table = read_table(input_path, required=("date", "value"), min_rows=2, what="the ITS")
+    days, values = table.dates("date"), table.numbers("value")
+    from americano_pipelines.stats.its import bayesian_its
+
+    return bayesian_its(
+        [day.isoformat() for day in days],
+        values,
+        intervention_date=intervention.isoformat(),
+        pre_period_days=pre_period_days,
+        post_period_days=post_period_days,
+        seasonality=seasonality.value,
+        ar1=ar1,
+        effect_prior_mean=effect_prior_mean,
+        effect_prior_sd=effect_prior_sd,
+        seed=seed,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        sampler=sampler.value,
+    )
+
+
+@analyze_app.command("granger")
+@_analysis
+def granger(
+    input_path: InputPath,
+    cause: Annotated[str, typer.Option("--cause", help="Column of the candidate cause.")],
+    effect: Annotated[str, typer.Option("--effect", help="Column of the effect.")],
+    max_lag: Annotated[int, typer.Option("--max-lag", help="Test lags 1..K.")] = 7,
+) -> Any:
+    """Granger causality F-tests (statsmodels ssr_ftest, lmtest::grangertest). CSV: the cause
+    and effect columns in time order; optional date."""
+    from americano_pipelines.stats.granger import granger_causality
+
+    table = read_table(input_path, required=(effect, cause), min_rows=2, what="the Granger test")
+    cause_column, effect_column = table.column_name(cause), table.column_name(effect)
+    data = {effect_column: table.numbers(effect_column), cause_column: table.numbers(cause_column)}
+    _check_time_order(table, strictly=True)
+    return granger_causality(data, cause=cause_column, effect=effect_column, max_lag=max_lag)

@@ -14,12 +14,14 @@ from typing import Annotated, Any
 
 import typer
 
-from americano_pipelines.analyze_cli import analyze_app
+from americano_pipelines.analyze_cli import OneLineUsageGroup, analyze_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-db_app = typer.Typer(no_args_is_help=True, help="The OLTP database.")
+app = typer.Typer(
+    cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False, help=__doc__
+)
+db_app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, help="The OLTP database.")
 app.add_typer(db_app, name="db")
 app.add_typer(analyze_app, name="analyze")
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from scipy import optimize, stats
 
 from americano_pipelines.errors import InputError
 
@@ -55,7 +54,8 @@ Scale = Literal["count", "rate", "proportion", "percentage", "other"]
 PhaseValues = Sequence[float] | np.ndarray
 
 _T = TypeVar("_T")
-_Z95 = float(stats.norm.ppf(0.975))
+# Φ⁻¹(0.975); a literal, so importing this module (and sced.py) does not load scipy.
+_Z95 = 1.959963984540054
 _IMPROVEMENTS = ("increase", "decrease")
 _SCALES = ("count", "rate", "proportion", "percentage", "other")
 
@@ -149,6 +149,8 @@ def _nap_score_interval(nap_est: float, m: int, n: int) -> tuple[float, float]:
         return m * n * (nap_est - x) ** 2 * (2.0 - x) * (1.0 + x) - z2 * x * (
             1.0 - x
         ) * variance_term(x)
+
+    from scipy import optimize  # only NAP's interval needs it; keep the module import light
 
     tol = {"xtol": 1e-14, "rtol": 1e-14}
     if nap_est >= 1.0:

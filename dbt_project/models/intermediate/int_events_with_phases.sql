@@ -18,7 +18,7 @@ select
     c.hrv_score,
     c.resting_heart_rate
 from {{ ref('stg_app__behavioral_events') }} as e
-left join {{ ref('int_protocol_days') }} as d
+left join {{ ref('int_user_day_phases') }} as d
     on d.user_id = e.user_id and d.protocol_date = e.event_date
 left join {{ ref('stg_app__context_metadata') }} as c
     on c.context_metadata_id = e.context_metadata_id

@@ -17,5 +17,5 @@ select
     d.phase_type,
     d.condition
 from activity as a
-left join {{ ref('int_protocol_days') }} as d
+left join {{ ref('int_user_day_phases') }} as d
     on d.user_id = a.user_id and d.protocol_date = a.activity_date

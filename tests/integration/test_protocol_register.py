@@ -1,0 +1,329 @@
+"""`americano protocol register FILE.yaml` against a real PostgreSQL: the protocol and its
+phase_assignments are written in one transaction, visible to their user only (row-level
+security), frozen by the pre-registration triggers, and reproducible from the seed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from americano_pipelines.db.connection import user_session
+from americano_pipelines.db.protocols import read_protocol, register_protocol, resolve_user_id
+from americano_pipelines.errors import InputError
+from americano_pipelines.protocol_cli import protocol_app
+from americano_pipelines.protocols import (
+    PhaseSchedule,
+    draw_schedule,
+    parse_protocol_yaml,
+)
+
+pytestmark = pytest.mark.integration
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol-yaml.md"
+OWNER, OWNER_EMAIL = "pr_owner", "owner@example.org"
+OTHER = "pr_other"
+
+ABAB_FILE = {
+    "protocolName": "Reward probability 15% vs 20%",
+    "hypothesis": "A 20% reward probability raises the daily engagement score.",
+    "designType": "ABAB",
+    "primaryOutcome": "engagement_score",
+    "sampleSizeTarget": 40,
+    "analysisPlan": "Randomization test of B-A (SCRT); alpha 0.05.",
+    "userEmail": OWNER_EMAIL,
+    "startDate": "2025-11-03",
+    "plannedLength": 40,
+    "minPhaseLength": 5,
+    "interimLooks": 2,
+    "seed": 12345,
+    "conditions": {"A": {"reward_probability": 0.15}, "B": {"reward_probability": 0.20}},
+}
+
+
+@pytest.fixture(scope="module")
+def users(migrated_database: str) -> str:
+    with psycopg.connect(migrated_database) as conn:
+        conn.execute(
+            "INSERT INTO users (id, email) VALUES (%s, %s), (%s, %s)",
+            (OWNER, OWNER_EMAIL, OTHER, "other@example.org"),
+        )
+    return migrated_database
+
+
+@pytest.fixture
+def cli(users: str, platform_env: Path):
+    """Run `americano protocol …` as the real CLI registers it; return (exit code, stdout,
+    stderr)."""
+    app = typer.Typer()
+    app.add_typer(protocol_app, name="protocol")
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, ["protocol", *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def write_yaml(tmp_path: Path, data: dict, name: str = "protocol.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def protocol_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM experiment_protocols").fetchone()[0]
+
+
+def test_register_prints_the_contract_and_writes_rows(cli, users: str, tmp_path: Path) -> None:
+    code, out, err = cli("register", str(write_yaml(tmp_path, ABAB_FILE)))
+    assert code == 0, err
+    printed = json.loads(out)
+    # CONTRACTS.md §4
+    assert {"protocolId", "seed", "phases"} <= set(printed)
+    assert printed["seed"] == 12345
+    assert [p["label"] for p in printed["phases"]] == [
+        "baseline_1",
+        "intervention_1",
+        "baseline_2",
+        "intervention_2",
+    ]
+    for phase in printed["phases"]:
+        assert {"label", "phaseType", "startDate", "endDate"} <= set(phase)
+    assert printed["phases"][0]["startDate"] == "2025-11-03"
+    assert printed["phases"][-1]["endDate"] == "2025-12-12"
+    assert printed["userId"] == OWNER
+
+    # The rows, read directly as the owner (row-level security applies).
+    with psycopg.connect(users) as conn, user_session(conn, OWNER):
+        protocol = conn.execute(
+            "SELECT user_id, protocol_name, design_type::text, sample_size_target, "
+            "min_phase_length, planned_length, interim_looks, alpha, randomization_seed, "
+            "start_date, end_date FROM experiment_protocols WHERE id = %s",
+            (printed["protocolId"],),
+        ).fetchone()
+        phases = conn.execute(
+            "SELECT phase_label, phase_type::text, start_date, end_date, planned_duration, "
+            "randomization_seed, intervention_params FROM phase_assignments "
+            "WHERE protocol_id = %s ORDER BY start_date",
+            (printed["protocolId"],),
+        ).fetchall()
+    assert protocol == (
+        OWNER,
+        "Reward probability 15% vs 20%",
+        "ABAB",
+        40,
+        5,
+        40,
+        2,
+        0.05,
+        12345,
+        dt.date(2025, 11, 3),
+        dt.date(2025, 12, 12),
+    )
+    assert [row[0] for row in phases] == [p["label"] for p in printed["phases"]]
+    assert [row[1] for row in phases] == ["BASELINE", "INTERVENTION_A"] * 2
+    assert [row[2].isoformat() for row in phases] == [p["startDate"] for p in printed["phases"]]
+    assert [row[3].isoformat() for row in phases] == [p["endDate"] for p in printed["phases"]]
+    assert sum(row[4] for row in phases) == 40 and min(row[4] for row in phases) >= 5
+    assert {row[5] for row in phases} == {12345}
+    assert phases[1][6] == {"reward_probability": 0.2, "condition": "B"}
+    # What was stored is what the pure schedule draws from that seed.
+    expected = draw_schedule(parse_protocol_yaml(yaml.safe_dump(ABAB_FILE)))
+    assert printed["phases"] == [p.to_json() for p in expected.phases]
+
+
+def test_protocol_is_invisible_to_another_user(cli, users: str, tmp_path: Path) -> None:
+    code, out, _ = cli("register", str(write_yaml(tmp_path, ABAB_FILE)))
+    assert code == 0
+    protocol_id = json.loads(out)["protocolId"]
+    with psycopg.connect(users) as conn:
+        assert read_protocol(conn, protocol_id, user_id=OWNER).protocol_id == protocol_id
+        with user_session(conn, OTHER):
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM experiment_protocols WHERE id = %s", (protocol_id,)
+                ).fetchone()[0]
+                == 0
+            )
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM phase_assignments WHERE protocol_id = %s",
+                    (protocol_id,),
+                ).fetchone()[0]
+                == 0
+            )
+        with pytest.raises(InputError, match=r"^protocolId: no protocol"):
+            read_protocol(conn, protocol_id, user_id=OTHER)
+        # The superuser sees all four phases, so the other user's zero is RLS, not absence.
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM phase_assignments WHERE protocol_id = %s", (protocol_id,)
+            ).fetchone()[0]
+            == 4
+        )
+
+
+def test_same_seed_registers_the_same_schedule(cli, tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, ABAB_FILE)
+    first = json.loads(cli("register", str(path))[1])
+    second = json.loads(cli("register", str(path))[1])
+    assert first["protocolId"] != second["protocolId"]
+    assert first["seed"] == second["seed"] == 12345
+    assert first["phases"] == second["phases"]
+    other = json.loads(cli("register", str(write_yaml(tmp_path, {**ABAB_FILE, "seed": 1})))[1])
+    assert other["phases"] != first["phases"]  # 1,771 admissible schedules
+
+
+def test_without_a_seed_the_drawn_seed_is_recorded(cli, users: str, tmp_path: Path) -> None:
+    data = {key: value for key, value in ABAB_FILE.items() if key != "seed"}
+    code, out, err = cli("register", str(write_yaml(tmp_path, data)))
+    assert code == 0, err
+    printed = json.loads(out)
+    with psycopg.connect(users) as conn, user_session(conn, OWNER):
+        seeds = conn.execute(
+            "SELECT p.randomization_seed, a.randomization_seed FROM experiment_protocols p "
+            "JOIN phase_assignments a ON a.protocol_id = p.id WHERE p.id = %s",
+            (printed["protocolId"],),
+        ).fetchall()
+    assert {row for row in seeds} == {(printed["seed"], printed["seed"])}
+    # Re-drawing with the recorded seed reproduces the stored schedule.
+    redrawn = draw_schedule(parse_protocol_yaml(yaml.safe_dump(data)), printed["seed"])
+    assert printed["phases"] == [p.to_json() for p in redrawn.phases]
+
+
+def test_preregistered_fields_cannot_be_edited(cli, users: str, tmp_path: Path) -> None:
+    protocol_id = json.loads(cli("register", str(write_yaml(tmp_path, ABAB_FILE)))[1])["protocolId"]
+    with psycopg.connect(users, autocommit=True) as conn, user_session(conn, OWNER):
+        for statement in (
+            "UPDATE experiment_protocols SET hypothesis = 'changed' WHERE id = %s",
+            "UPDATE experiment_protocols SET randomization_seed = 1 WHERE id = %s",
+            "UPDATE experiment_protocols SET min_phase_length = 1 WHERE id = %s",
+            "UPDATE phase_assignments SET start_date = start_date + 1 WHERE protocol_id = %s",
+            "UPDATE phase_assignments SET planned_duration = 1 WHERE protocol_id = %s",
+            "DELETE FROM phase_assignments WHERE protocol_id = %s",
+            "DELETE FROM experiment_protocols WHERE id = %s",
+        ):
+            with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="pre-registered"):
+                conn.execute(statement, (protocol_id,))
+        # A phase's actual end date may be filled in; the protocol keeps its registration.
+        conn.execute(
+            "UPDATE phase_assignments SET end_date = start_date + 9 "
+            "WHERE protocol_id = %s AND phase_label = 'baseline_1'",
+            (protocol_id,),
+        )
+        stored = read_protocol(conn, protocol_id, user_id=OWNER)
+    assert stored.hypothesis == ABAB_FILE["hypothesis"]
+    assert stored.phases[0].end_date == dt.date(2025, 11, 12)
+
+
+def documented_examples() -> list[str]:
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.S)
+    return [block for block in blocks if "designType:" in block]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_every_documented_design_registers(cli, tmp_path: Path, index: int) -> None:
+    data = yaml.safe_load(documented_examples()[index])
+    data.pop("userId", None)
+    data["userEmail"] = OWNER_EMAIL
+    code, out, err = cli("register", str(write_yaml(tmp_path, data)))
+    assert code == 0, err
+    printed = json.loads(out)
+    # Examples without a seed get a fresh one; the printed seed reproduces the schedule.
+    assert printed["seed"] == data.get("seed", printed["seed"])
+    expected = draw_schedule(parse_protocol_yaml(yaml.safe_dump(data)), printed["seed"])
+    assert printed["designType"] == data["designType"]
+    assert printed["phases"] == [p.to_json() for p in expected.phases]
+
+
+def test_unknown_user_exits_2_and_writes_nothing(cli, users: str, tmp_path: Path) -> None:
+    before = protocol_count(users)
+    path = write_yaml(tmp_path, {**ABAB_FILE, "userEmail": "nobody@example.org"})
+    code, out, err = cli("register", str(path))
+    assert code == 2
+    assert out == ""
+    assert err == "error: userEmail: no user with email 'nobody@example.org'\n"
+    data = {k: v for k, v in ABAB_FILE.items() if k != "userEmail"} | {"userId": "ghost"}
+    code, _, err = cli("register", str(write_yaml(tmp_path, data)))
+    assert code == 2
+    assert err == "error: userId: no user with id 'ghost'\n"
+    assert protocol_count(users) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("protocolName: x\nhypothesis: [unclosed\n", r"^error: yaml: .* syntax error at line \d"),
+        (
+            yaml.safe_dump({**ABAB_FILE, "sampleSizeTarget": 0}, sort_keys=False),
+            r"^error: sampleSizeTarget: must be a positive integer, got 0 \(line 5\)$",
+        ),
+        (
+            yaml.safe_dump({**ABAB_FILE, "bogus": 1}, sort_keys=False),
+            r"^error: bogus: unknown field",
+        ),
+    ],
+)
+def test_bad_yaml_exits_2_naming_the_field(cli, tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    code, out, err = cli("register", str(path))
+    assert code == 2
+    assert out == ""
+    assert re.match(expected, err.rstrip("\n")), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_file_exits_2(cli, tmp_path: Path) -> None:
+    code, _, err = cli("register", str(tmp_path / "absent.yaml"))
+    assert code == 2
+    assert err.startswith("error: file: ") and "does not exist" in err
+
+
+def test_write_is_one_transaction(users: str) -> None:
+    """A phase that cannot be written (a duplicate label) leaves no protocol behind."""
+    registration = parse_protocol_yaml(yaml.safe_dump(ABAB_FILE))
+    schedule = draw_schedule(registration)
+    broken = PhaseSchedule(
+        design_type=schedule.design_type,
+        seed=schedule.seed,
+        phases=(*schedule.phases, replace(schedule.phases[0])),
+    )
+    before = protocol_count(users)
+    with psycopg.connect(users) as conn:
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            register_protocol(conn, registration, broken)
+        conn.rollback()
+        # The connection is usable afterwards and back to its own role.
+        assert conn.execute("SELECT current_user = session_user").fetchone()[0]
+    assert protocol_count(users) == before
+
+
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_register_commits_in_either_connection_mode(users: str, autocommit: bool) -> None:
+    registration = parse_protocol_yaml(yaml.safe_dump({**ABAB_FILE, "seed": 99}))
+    with psycopg.connect(users, autocommit=autocommit) as conn:
+        stored = register_protocol(conn, registration)
+        assert conn.execute("SELECT current_user = session_user").fetchone()[0]
+    assert stored.user_id == OWNER and stored.seed == 99
+    with psycopg.connect(users) as conn:
+        assert read_protocol(conn, stored.protocol_id, user_id=OWNER) == stored
+
+
+def test_resolve_user_id(users: str) -> None:
+    with psycopg.connect(users) as conn:
+        assert resolve_user_id(conn, user_email=OWNER_EMAIL) == OWNER
+        assert resolve_user_id(conn, user_id=OTHER) == OTHER
+        with pytest.raises(InputError, match="^userId: give exactly one"):
+            resolve_user_id(conn)

@@ -2,13 +2,18 @@
 
 from dagster import Definitions
 
+from americano_pipelines.defs.analyses.assets import protocol_analysis_assets
+from americano_pipelines.defs.analyses.jobs import protocol_analyses_job
+from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
 from americano_pipelines.defs.extract.assets import extract_assets
 from americano_pipelines.defs.quality.checks import row_conservation_checks
 from americano_pipelines.defs.resources import build_resources
 from americano_pipelines.defs.transform.assets import warehouse_models
 
 defs = Definitions(
-    assets=[*extract_assets, warehouse_models],
+    assets=[*extract_assets, warehouse_models, *protocol_analysis_assets],
     asset_checks=row_conservation_checks,
+    jobs=[protocol_analyses_job],
+    sensors=[protocol_partitions_sensor],
     resources=build_resources(),
 )

@@ -58,13 +58,53 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
         for mart in MARTS:
             rows = warehouse.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
             marts.add_row(f"marts.{mart}", f"{rows:,}")
+        analyses = (
+            warehouse.execute(
+                "SELECT protocol_id, design, statistic, p_value, n_assignments, effect_size, nap, "
+                "rating FROM analyses.sced_randomization_test ORDER BY protocol_id"
+            ).fetchall()
+            if summary.protocols_analysed
+            else []
+        )
     console.print(marts)
+    if analyses:
+        results = Table(
+            title="Pre-registered randomization tests (analyses.sced_randomization_test)"
+        )
+        for column in (
+            "protocol",
+            "design",
+            "statistic",
+            "p",
+            "assignments",
+            "Cohen's d",
+            "NAP",
+            "WWC rating",
+        ):
+            results.add_column(column)
+        for protocol_id, design, statistic, p, n, d, nap, rating in analyses:
+            results.add_row(
+                protocol_id,
+                design,
+                statistic or "",
+                _fmt(p, ".4f"),
+                f"{n or 0:,}",
+                _fmt(d, ".2f"),
+                _fmt(nap, ".3f"),
+                rating or "",
+            )
+        console.print(results)
 
     console.print(f"materialized {len(summary.asset_keys)} assets in {len(summary.runs)} run(s)")
     if summary.failed_checks:
         console.print(f"[red]failed checks: {', '.join(summary.failed_checks)}[/red]")
+    console.print(f"Reports:        {settings.reports_dir}")
     console.print(f"Parquet tree:   {settings.raw_dir}")
     console.print(f"Warehouse:      {settings.duckdb_path}")
     console.print("Dagster UI:     make ui  →  http://127.0.0.1:3000")
     if summary.failed_checks:
         raise SystemExit(1)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)

@@ -16,6 +16,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from americano_pipelines.config import Settings, dagster_home
 from americano_pipelines.db import extract
 from americano_pipelines.db.connection import database_url
+from americano_pipelines.defs.resources import build_resources
 from americano_pipelines.versioning import REPO_ROOT
 
 
@@ -48,6 +49,7 @@ class MaterializationSummary:
     event_days_extracted: list[dt.date] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)
     asset_keys: list[str] = field(default_factory=list)
+    protocols_analysed: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
 
 
@@ -67,11 +69,16 @@ def materialize_all(
     """Extract what is new, then snapshot the small tables, version the data and build the
     warehouse (or only the asset `groups` named)."""
     from americano_pipelines.definitions import defs  # loading it parses dbt: do it late
+    from americano_pipelines.defs.analyses.assets import GROUP as ANALYSES_GROUP
+    from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
 
     instance = prepare_dagster_home(settings)
     assets = list(defs.assets or [])
     checks = list(defs.asset_checks or [])
-    resources = dict(defs.resources or {})
+    # Resources are built from the settings of this call, not those of the definitions' import
+    # (tests and the CLI may change AMERICANO_HOME or the database after that).
+    resources = build_resources(settings)
+    analyses = AssetSelection.groups(ANALYSES_GROUP)
     summary = MaterializationSummary()
 
     with extract.extract_connection(database_url(settings)) as conn:
@@ -97,20 +104,40 @@ def materialize_all(
         summary.runs.append(result.run_id)
 
     selection = AssetSelection.groups(*groups) if groups else AssetSelection.all()
-    result = materialize(
-        [*assets, *checks],
-        selection=selection - AssetSelection.assets(events_key),
-        instance=instance,
-        resources=resources,
-        run_config=_QUIET_RUN_CONFIG,
-    )
-    summary.runs.append(result.run_id)
-    summary.asset_keys = sorted(
-        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
-    )
-    summary.failed_checks = [
-        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
-    ]
+    keys: set[str] = set()
+    # The per-protocol analyses are partitioned: they run below, one run per protocol.
+    if groups is None or set(groups) - {ANALYSES_GROUP}:
+        result = materialize(
+            [*assets, *checks],
+            selection=selection - AssetSelection.assets(events_key) - analyses,
+            instance=instance,
+            resources=resources,
+            run_config=_QUIET_RUN_CONFIG,
+        )
+        summary.runs.append(result.run_id)
+        keys |= {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        summary.failed_checks = [
+            f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed
+        ]
+    if groups is None or ANALYSES_GROUP in groups:
+        protocol_ids = register_protocol_partitions(instance, settings.duckdb_path)
+        if protocol_ids:
+            log(f"analysing {len(protocol_ids)} protocol(s)")
+        for protocol_id in protocol_ids:
+            result = materialize(
+                [*assets, *checks],
+                selection=analyses,
+                partition_key=protocol_id,
+                instance=instance,
+                resources=resources,
+                run_config=_QUIET_RUN_CONFIG,
+            )
+            summary.runs.append(result.run_id)
+            keys |= {
+                e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+            }
+        summary.protocols_analysed = protocol_ids
+    summary.asset_keys = sorted(keys)
     return summary

@@ -5,6 +5,8 @@ and isolated state directories."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +21,18 @@ os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.america
 
 
 @pytest.fixture(scope="session")
-def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """AMERICANO_HOME for the session: tests never touch the developer's own state."""
-    home = tmp_path_factory.mktemp("americano_home")
+def session_home() -> Iterator[Path]:
+    """AMERICANO_HOME for the session: tests never touch the developer's own state.
+
+    Not under pytest's basetemp: the embedded server runs as another OS user when we are root,
+    and a concurrent pytest session resets basetemp's permissions to 0700."""
+    home = Path(tempfile.mkdtemp(prefix="americano-test-"))
     patch = pytest.MonkeyPatch()
     patch.setenv("AMERICANO_HOME", str(home))
     patch.setenv("AMERICANO_DATA_DIR", str(home / "project" / "data"))
     yield home
     patch.undo()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

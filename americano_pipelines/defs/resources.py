@@ -26,8 +26,8 @@ class SettingsResource(ConfigurableResource):
         return get_settings()
 
 
-def build_resources() -> dict:
-    settings = get_settings()
+def build_resources(settings: Settings | None = None) -> dict:
+    settings = settings or get_settings()
     return {
         "postgres": PostgresResource(url=settings.database_url),
         "settings": SettingsResource(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetKey
+from dagster import AssetKey, DynamicPartitionsDefinition
 
 from americano_pipelines.definitions import defs
 
@@ -29,12 +29,18 @@ INTERMEDIATE = {
     "intermediate/int_protocol_days",
     "intermediate/int_user_daily_activity",
     "intermediate/int_events_with_phases",
+    "intermediate/int_user_day_phases",
 }
 MARTS = {
     "marts/daily_metrics",
     "marts/phase_observations",
     "marts/protocols",
     "marts/wearable_daily",
+}
+ANALYSES = {
+    "analyses/sced_randomization_test",
+    "analyses/change_points",
+    "analyses/sequential_monitoring",
 }
 
 
@@ -82,3 +88,23 @@ def test_every_raw_table_has_a_row_conservation_check() -> None:
     check_keys = {(key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys}
     for table in ("behavioral_events", "users", "wearable_records"):
         assert (f"raw/{table}", "rows_match_postgres") in check_keys
+
+
+def test_protocol_analyses_are_pinned_partitioned_by_protocol_and_read_the_marts() -> None:
+    graph = _graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert ANALYSES <= keys
+    marts = {AssetKey(["marts", "phase_observations"]), AssetKey(["marts", "protocols"])}
+    for key in ANALYSES:
+        node = graph.get(AssetKey.from_user_string(key))
+        assert node.group_name == "analyses"
+        assert isinstance(node.partitions_def, DynamicPartitionsDefinition)
+        assert node.partitions_def.name == "protocols"
+        assert marts <= node.parent_keys
+    # the test's plot marks the change points, so they come first
+    assert (
+        AssetKey(["analyses", "change_points"])
+        in graph.get(AssetKey(["analyses", "sced_randomization_test"])).parent_keys
+    )
+    assert defs.resolve_sensor_def("protocol_partitions").name == "protocol_partitions"
+    assert defs.resolve_job_def("protocol_analyses").partitions_def.name == "protocols"

@@ -19,9 +19,7 @@ from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_cli import protocol_app
 
-app = typer.Typer(
-    cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False, help=__doc__
-)
+app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, help="The OLTP database.")
 app.add_typer(db_app, name="db")
 app.add_typer(analyze_app, name="analyze")

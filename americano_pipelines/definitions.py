@@ -3,6 +3,7 @@
 from dagster import Definitions
 
 from americano_pipelines.defs.analyses.assets import protocol_analysis_assets
+from americano_pipelines.defs.analyses.its import its_assets
 from americano_pipelines.defs.analyses.jobs import protocol_analyses_job
 from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
 from americano_pipelines.defs.extract.assets import extract_assets
@@ -11,7 +12,8 @@ from americano_pipelines.defs.resources import build_resources
 from americano_pipelines.defs.transform.assets import warehouse_models
 
 defs = Definitions(
-    assets=[*extract_assets, warehouse_models, *protocol_analysis_assets],
+    # its_assets carry their own check (its_converged) as a check spec.
+    assets=[*extract_assets, warehouse_models, *protocol_analysis_assets, *its_assets],
     asset_checks=row_conservation_checks,
     jobs=[protocol_analyses_job],
     sensors=[protocol_partitions_sensor],

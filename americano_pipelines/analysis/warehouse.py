@@ -22,12 +22,14 @@ import pandas as pd
 
 __all__ = [
     "CHANGE_POINTS",
+    "ITS_EFFECTS",
     "RANDOMIZATION_TESTS",
     "SCHEMA",
     "SEQUENTIAL_LOOKS",
     "TABLES",
     "Table",
     "change_point_dates",
+    "daily_metric_series",
     "phase_observations",
     "protocol_ids",
     "protocol_row",
@@ -155,7 +157,49 @@ SEQUENTIAL_LOOKS = Table(
     "One row per planned look of a protocol's group-sequential design.",
 )
 
-TABLES = (RANDOMIZATION_TESTS, CHANGE_POINTS, SEQUENTIAL_LOOKS)
+ITS_EFFECTS = Table(
+    "its_effects",
+    (
+        ("protocol_id", "VARCHAR"),
+        ("user_id", "VARCHAR"),
+        ("metric", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("skip_reason", "VARCHAR"),
+        ("intervention_date", "DATE"),
+        ("post_window", "VARCHAR"),
+        ("post_phase_label", "VARCHAR"),
+        ("pre_start_date", "DATE"),
+        ("post_end_date", "DATE"),
+        ("n_pre", "INTEGER"),
+        ("n_post", "INTEGER"),
+        ("n_excluded", "INTEGER"),
+        ("effect_mean", "DOUBLE"),
+        ("effect_sd", "DOUBLE"),
+        ("effect_hdi95_low", "DOUBLE"),
+        ("effect_hdi95_high", "DOUBLE"),
+        ("probability_positive", "DOUBLE"),
+        ("rhat", "DOUBLE"),
+        ("ess_bulk", "DOUBLE"),
+        ("ess_tail", "DOUBLE"),
+        ("divergences", "INTEGER"),
+        ("converged", "BOOLEAN"),
+        ("seasonality", "VARCHAR"),
+        ("ar1", "BOOLEAN"),
+        ("effect_prior_mean", "DOUBLE"),
+        ("effect_prior_sd", "DOUBLE"),
+        ("sampler", "VARCHAR"),
+        ("draws", "INTEGER"),
+        ("tune", "INTEGER"),
+        ("chains", "INTEGER"),
+        ("seed", "BIGINT"),
+        ("posterior_path", "VARCHAR"),
+        ("interpretation", "VARCHAR"),
+        ("result_json", "JSON"),
+    ),
+    "One row per protocol: the Bayesian ITS effect of its first A-to-B change.",
+)
+
+TABLES = (RANDOMIZATION_TESTS, CHANGE_POINTS, SEQUENTIAL_LOOKS, ITS_EFFECTS)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -193,6 +237,18 @@ def phase_observations(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> pd.
     return conn.execute(
         "SELECT * FROM marts.phase_observations WHERE protocol_id = ? ORDER BY observation_index",
         [protocol_id],
+    ).df()
+
+
+def daily_metric_series(conn: duckdb.DuckDBPyConnection, user_id: str, metric: str) -> pd.DataFrame:
+    """The user's days with a value of `metric` in `marts.daily_metrics`, in date order, with
+    the protocol phase in force that day (`protocol_id`, `phase_label`, `phase_type`,
+    `condition`; NULL outside any protocol)."""
+    return conn.execute(
+        "SELECT metric_date, value, protocol_id, phase_label, phase_type, condition "
+        "FROM marts.daily_metrics WHERE user_id = ? AND metric = ? AND value IS NOT NULL "
+        "ORDER BY metric_date",
+        [user_id, metric],
     ).df()
 
 

@@ -53,7 +53,9 @@ def _materialize_protocols(protocol_ids, instance, resources):
     return {
         protocol_id: materialize(
             list(defs.assets or []),
-            selection=AssetSelection.groups("analyses"),
+            # the Bayesian ITS has its own e2e test (tests/e2e/test_its_asset.py)
+            selection=AssetSelection.groups("analyses")
+            - AssetSelection.assets(AssetKey(["analyses", "its_posterior"])),
             partition_key=protocol_id,
             instance=instance,
             resources=resources,

@@ -42,6 +42,7 @@ ANALYSES = {
     "analyses/change_points",
     "analyses/sequential_monitoring",
 }
+ITS_ANALYSES = {"analyses/its_posterior"}
 
 
 def _graph():
@@ -108,3 +109,21 @@ def test_protocol_analyses_are_pinned_partitioned_by_protocol_and_read_the_marts
     )
     assert defs.resolve_sensor_def("protocol_partitions").name == "protocol_partitions"
     assert defs.resolve_job_def("protocol_analyses").partitions_def.name == "protocols"
+
+
+def test_the_its_posterior_is_pinned_partitioned_by_protocol_with_its_convergence_check() -> None:
+    graph = _graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert ITS_ANALYSES <= keys
+    node = graph.get(AssetKey(["analyses", "its_posterior"]))
+    assert node.group_name == "analyses"
+    assert isinstance(node.partitions_def, DynamicPartitionsDefinition)
+    assert node.partitions_def.name == "protocols"
+    assert {AssetKey(["marts", "daily_metrics"]), AssetKey(["marts", "protocols"])} <= (
+        node.parent_keys
+    )
+    check_keys = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    assert ("analyses/its_posterior", "its_converged") in check_keys
+    # the partitioned job of every protocol analysis runs it too
+    job = defs.resolve_job_def("protocol_analyses")
+    assert AssetKey(["analyses", "its_posterior"]) in job.asset_layer.selected_asset_keys

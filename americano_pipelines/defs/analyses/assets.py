@@ -2,11 +2,14 @@
 
 Every asset reads the protocol's row of `marts.protocols` and its `marts.phase_observations`,
 calls one function of `americano_pipelines.analysis.protocol_analysis`, replaces the protocol's
-rows in its `analyses.*` table and reports the headline numbers, the raw data version (the DVC
-hash of `raw/data_version`) and a plot as materialization metadata.
+rows in its `analyses.*` table, records the run (an `analysis_runs` row written as the
+protocol's user and an MLflow run: `americano_pipelines.provenance`) and reports the headline
+numbers, the raw data version (the DVC hash of `raw/data_version`), the run's ids and a plot as
+materialization metadata.
 """
 
 import base64
+import datetime as dt
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -25,6 +28,14 @@ from americano_pipelines.analysis.protocol_analysis import (
 )
 from americano_pipelines.defs.analyses.partitions import protocols
 from americano_pipelines.defs.resources import SettingsResource
+from americano_pipelines.provenance import (
+    AnalysisRunRecord,
+    RunDescription,
+    describe_change_points,
+    describe_randomization_test,
+    describe_sequential_monitoring,
+    record_analysis_run,
+)
 from americano_pipelines.reports.sced_plots import plot_phase_series
 
 GROUP = "analyses"
@@ -44,7 +55,7 @@ def _inputs(warehouse: DuckDBResource, protocol_id: str) -> tuple[dict[str, Any]
         return tables.protocol_row(conn, protocol_id), tables.phase_observations(conn, protocol_id)
 
 
-def _raw_data_version(context: AssetExecutionContext) -> str | None:
+def raw_data_version(context: AssetExecutionContext) -> str | None:
     """The DVC hash of the raw data the marts were built from (latest `raw/data_version`)."""
     event = context.instance.get_latest_materialization_event(RAW_DATA_VERSION)
     materialization = None if event is None else event.asset_materialization
@@ -83,9 +94,40 @@ def _plot_metadata(
     }
 
 
-def _metadata(**items: Any) -> dict[str, Any]:
+def metadata_without_none(**items: Any) -> dict[str, Any]:
     """Metadata without the entries that have no value."""
     return {key: value for key, value in items.items() if value is not None}
+
+
+def record_run(
+    context: AssetExecutionContext,
+    settings: SettingsResource,
+    protocol_row: dict[str, Any],
+    description: RunDescription,
+    *,
+    data_version: str | None,
+    started_at: dt.datetime,
+    artifacts: Sequence[str | Path] = (),
+) -> AnalysisRunRecord:
+    """The run's provenance: an `analysis_runs` row as the protocol's user, and an MLflow run."""
+    return record_analysis_run(
+        protocol_id=context.partition_key,
+        user_id=str(protocol_row.get("user_id") or ""),
+        run_name=description.run_name,
+        analysis_type=description.analysis_type,
+        input_params=description.input_params,
+        results_summary=description.results_summary,
+        data_version_hash=data_version,
+        started_at=started_at,
+        completed_at=dt.datetime.now(dt.UTC),
+        artifact_paths=artifacts,
+        settings=settings.get(),
+        tags={"dagster.run_id": context.run_id},
+    )
+
+
+def _plot_paths(plot: dict[str, Any]) -> list[str]:
+    return [str(plot["plot_path"].value)] if "plot_path" in plot else []
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -107,10 +149,11 @@ def _number(value: float | None, digits: int = 4) -> str:
 def change_points(
     context: AssetExecutionContext, warehouse: DuckDBResource, settings: SettingsResource
 ) -> MaterializeResult:
+    started_at = dt.datetime.now(dt.UTC)
     protocol_id = context.partition_key
     row, observations = _inputs(warehouse, protocol_id)
     result = change_points_for_protocol(row, observations)
-    data_version = _raw_data_version(context)
+    data_version = raw_data_version(context)
     with warehouse.get_connection() as conn:
         written = tables.replace_protocol_rows(
             conn, tables.CHANGE_POINTS, protocol_id, result.to_rows(), data_version=data_version
@@ -126,8 +169,17 @@ def change_points(
         f"{result.metric or 'the primary outcome'}",
         result.metric or "value",
     )
+    run = record_run(
+        context,
+        settings,
+        row,
+        describe_change_points(row, result),
+        data_version=data_version,
+        started_at=started_at,
+        artifacts=_plot_paths(plot),
+    )
     return MaterializeResult(
-        metadata=_metadata(
+        metadata=metadata_without_none(
             status=result.status,
             reason=result.reason,
             n_change_points=len(dates),
@@ -137,6 +189,8 @@ def change_points(
             rows_written=written,
             table=tables.CHANGE_POINTS.qualified_name,
             data_version=data_version,
+            analysis_run_id=run.id,
+            mlflow_run_id=run.mlflow_run_id,
             **plot,
         )
     )
@@ -156,10 +210,11 @@ def change_points(
 def sced_randomization_test(
     context: AssetExecutionContext, warehouse: DuckDBResource, settings: SettingsResource
 ) -> MaterializeResult:
+    started_at = dt.datetime.now(dt.UTC)
     protocol_id = context.partition_key
     row, observations = _inputs(warehouse, protocol_id)
     result = randomization_test_for_protocol(row, observations)
-    data_version = _raw_data_version(context)
+    data_version = raw_data_version(context)
     with warehouse.get_connection() as conn:
         written = tables.replace_protocol_rows(
             conn,
@@ -185,8 +240,17 @@ def sced_randomization_test(
         title,
         str(row.get("primary_outcome") or "value"),
     )
+    run = record_run(
+        context,
+        settings,
+        row,
+        describe_randomization_test(row, result),
+        data_version=data_version,
+        started_at=started_at,
+        artifacts=_plot_paths(plot),
+    )
     return MaterializeResult(
-        metadata=_metadata(
+        metadata=metadata_without_none(
             status=result.status,
             reason=result.reason,
             design=result.design,
@@ -205,6 +269,8 @@ def sced_randomization_test(
             rows_written=written,
             table=tables.RANDOMIZATION_TESTS.qualified_name,
             data_version=data_version,
+            analysis_run_id=run.id,
+            mlflow_run_id=run.mlflow_run_id,
             **plot,
         )
     )
@@ -237,20 +303,29 @@ def _looks_markdown(rows: list[dict[str, Any]]) -> str:
     "planned interim looks; one row per look in analyses.sequential_monitoring.",
 )
 def sequential_monitoring(
-    context: AssetExecutionContext, warehouse: DuckDBResource
+    context: AssetExecutionContext, warehouse: DuckDBResource, settings: SettingsResource
 ) -> MaterializeResult:
+    started_at = dt.datetime.now(dt.UTC)
     protocol_id = context.partition_key
     row, observations = _inputs(warehouse, protocol_id)
     result = sequential_monitoring_for_protocol(row, observations)
     rows = result.to_rows()
-    data_version = _raw_data_version(context)
+    data_version = raw_data_version(context)
     with warehouse.get_connection() as conn:
         written = tables.replace_protocol_rows(
             conn, tables.SEQUENTIAL_LOOKS, protocol_id, rows, data_version=data_version
         )
     decision = result.decision
+    run = record_run(
+        context,
+        settings,
+        row,
+        describe_sequential_monitoring(row, result),
+        data_version=data_version,
+        started_at=started_at,
+    )
     return MaterializeResult(
-        metadata=_metadata(
+        metadata=metadata_without_none(
             status=result.status,
             reason=result.reason,
             decision=None if decision is None else decision.decision,
@@ -268,6 +343,8 @@ def sequential_monitoring(
             rows_written=written,
             table=tables.SEQUENTIAL_LOOKS.qualified_name,
             data_version=data_version,
+            analysis_run_id=run.id,
+            mlflow_run_id=run.mlflow_run_id,
         )
     )
 

@@ -1,0 +1,661 @@
+"""Provenance of every analysis run: an `analysis_runs` row in PostgreSQL and an MLflow run.
+
+`record_analysis_run` is the one call an analysis makes when it has finished. It
+
+1. opens an MLflow run (tracking URI `settings.mlflow_tracking_uri`) in the protocol's
+   experiment `protocol/<protocol_id>`, with params = the input parameters (flattened, `a.b`),
+   metrics = the numeric leaves of the results summary (booleans as 0/1), the plots as
+   artifacts under `plots/`, `input_params.json` and `results_summary.json`, and tags for the
+   code commit (`mlflow.source.git.commit`, `americano.code_commit`), the data version
+   (`americano.data_version`), the protocol, the analysis type and the `analysis_runs` id;
+2. writes the `analysis_runs` row (the guide's AnalysisRun) acting as the protocol's user
+   (`user_session`: row-level security admits only rows of that user's protocols), with the
+   MLflow run id, and commits;
+3. returns it as an `AnalysisRunRecord`, whose `to_json()` has the guide's field names.
+
+Runs are history: a rerun adds a row and an MLflow run, it never replaces one. With a database
+tracking URI (the default `sqlite:///$AMERICANO_HOME/mlflow.db`) MLflow would put artifacts in
+`./mlruns` under the current directory; experiments created here store them under
+`$AMERICANO_HOME/mlflow-artifacts/` instead. MLflow is imported only when a run is recorded
+(the import takes seconds).
+
+The `describe_*` helpers turn each per-protocol analysis result into its run name, analysis
+type, input parameters and results summary (the key findings), so the Dagster assets stay thin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from americano_pipelines.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from americano_pipelines.analysis.its_analysis import ProtocolITS
+    from americano_pipelines.analysis.protocol_analysis import (
+        ProtocolChangePoints,
+        ProtocolSequentialMonitoring,
+        ProtocolTestResult,
+    )
+
+__all__ = [
+    "ANALYSIS_TYPES",
+    "UNKNOWN_DATA_VERSION",
+    "AnalysisRunRecord",
+    "RunDescription",
+    "describe_change_points",
+    "describe_its",
+    "describe_randomization_test",
+    "describe_sequential_monitoring",
+    "experiment_name",
+    "flatten",
+    "list_analysis_runs",
+    "plain_json",
+    "record_analysis_run",
+]
+
+ANALYSIS_TYPES: dict[str, str] = {
+    "ABAB": "abab_randomization",
+    "MULTIPLE_BASELINE": "multiple_baseline_randomization",
+    "ALTERNATING": "alternating_treatments_randomization",
+    "CHANGING_CRITERION": "changing_criterion_standards",
+    "change_points": "change_points",
+    "sequential_monitoring": "sequential_monitoring",
+    "its": "bayesian_its",
+}
+"""`analysis_type` of each analysis (the randomization test's by design type)."""
+
+_RANDOMIZATION_NAMES = {
+    "ABAB": "ABAB randomization test",
+    "MULTIPLE_BASELINE": "Multiple-baseline randomization test",
+    "ALTERNATING": "Alternating-treatments randomization test",
+    "CHANGING_CRITERION": "Changing-criterion standards rating",
+}
+UNKNOWN_DATA_VERSION = "unknown"
+"""Stored as the data version when the raw data were never versioned (no DVC hash)."""
+
+_COLUMNS = (
+    "id, protocol_id, run_name, analysis_type, code_commit_hash, data_version_hash, "
+    "input_params, mlflow_run_id, artifact_paths, results_summary, started_at, completed_at"
+)
+_PLOT_SUFFIXES = {".png", ".svg", ".pdf", ".jpg", ".jpeg"}
+# MLflow's limits (mlflow.utils.validation): param values, tag values, batch sizes.
+_MAX_PARAM_VALUE = 6000
+_MAX_TAG_VALUE = 8000
+_BATCH = 100
+_MLFLOW_KEY = re.compile(r"[^\w\-. /:]")
+
+
+# ----------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class AnalysisRunRecord:
+    """One `analysis_runs` row (the guide's AnalysisRun)."""
+
+    id: str
+    protocol_id: str
+    run_name: str
+    analysis_type: str
+    code_commit_hash: str
+    data_version_hash: str
+    input_params: dict[str, Any]
+    mlflow_run_id: str | None
+    artifact_paths: tuple[str, ...]
+    results_summary: dict[str, Any]
+    started_at: dt.datetime
+    completed_at: dt.datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The guide's AnalysisRun field names; timestamps ISO 8601 in UTC."""
+        return {
+            "id": self.id,
+            "protocolId": self.protocol_id,
+            "runName": self.run_name,
+            "analysisType": self.analysis_type,
+            "codeCommitHash": self.code_commit_hash,
+            "dataVersionHash": self.data_version_hash,
+            "inputParams": self.input_params,
+            "mlflowRunId": self.mlflow_run_id,
+            "artifactPaths": list(self.artifact_paths),
+            "resultsSummary": self.results_summary,
+            "startedAt": _utc(self.started_at).isoformat(),
+            "completedAt": None
+            if self.completed_at is None
+            else _utc(self.completed_at).isoformat(),
+        }
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AnalysisRunRecord:
+        """From the columns of `_COLUMNS`, in order."""
+        (
+            rid,
+            protocol_id,
+            name,
+            kind,
+            commit,
+            data,
+            params,
+            mlflow_id,
+            paths,
+            summary,
+            start,
+            end,
+        ) = row
+        return cls(
+            id=str(rid),
+            protocol_id=str(protocol_id),
+            run_name=str(name),
+            analysis_type=str(kind),
+            code_commit_hash=str(commit),
+            data_version_hash=str(data),
+            input_params=dict(params or {}),
+            mlflow_run_id=None if mlflow_id is None else str(mlflow_id),
+            artifact_paths=tuple(str(p) for p in paths or ()),
+            results_summary=dict(summary or {}),
+            started_at=_utc(start),
+            completed_at=None if end is None else _utc(end),
+        )
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+# ----------------------------------------------------------------------------- JSON helpers
+
+
+def plain_json(value: Any) -> Any:
+    """`value` as plain JSON data: numpy scalars as Python numbers, NaN/inf as None, dates and
+    paths as strings, tuples and sets as lists, mappings with string keys."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain_json(item) for item in value]
+    if isinstance(value, dt.date):  # also datetime
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+        if isinstance(value, bool):
+            return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return str(value)
+
+
+def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, leaf) of nested mappings and lists: {"a": {"b": [1, 2]}} gives
+    ("a.b.0", 1), ("a.b.1", 2)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from flatten(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        yield prefix, value
+
+
+def _metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Numeric leaves of the summary (booleans as 0/1), finite only."""
+    out: dict[str, float] = {}
+    for key, value in flatten(summary):
+        # bool is an int: True/False become 1.0/0.0
+        if isinstance(value, int | float) and math.isfinite(float(value)):
+            out[key] = float(value)
+    return out
+
+
+def _params(params: Mapping[str, Any]) -> dict[str, str]:
+    """Every leaf as a string (JSON for non-strings), cut to MLflow's limit. An empty list or
+    mapping is a leaf too, so no parameter disappears."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        leaves = list(flatten(value, str(key))) if value not in ({}, []) else [(str(key), value)]
+        for name, leaf in leaves:
+            text = leaf if isinstance(leaf, str) else json.dumps(leaf)
+            out[name] = text[:_MAX_PARAM_VALUE]
+    return out
+
+
+# ----------------------------------------------------------------------------- MLflow
+
+
+def experiment_name(protocol_id: str) -> str:
+    """The MLflow experiment of a protocol's runs."""
+    return f"protocol/{protocol_id}"
+
+
+def _mlflow_key(key: str) -> str:
+    return _MLFLOW_KEY.sub("_", key)[:250] or "_"
+
+
+def _local_artifact_location(settings: Settings, name: str) -> str | None:
+    """A folder under AMERICANO_HOME for a database-backed tracking store (else MLflow's own
+    default would be `./mlruns` in the current directory); None for servers and file stores."""
+    scheme = settings.mlflow_tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme not in {"sqlite", "postgresql", "mysql", "mssql"}:
+        return None
+    folder = settings.home / "mlflow-artifacts" / re.sub(r"[^\w.-]", "_", name)
+    return folder.resolve().as_uri()
+
+
+def _experiment_id(client: Any, name: str, settings: Settings) -> str:
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return str(
+            client.create_experiment(
+                name, artifact_location=_local_artifact_location(settings, name)
+            )
+        )
+    except MlflowException:  # created by a concurrent run in the meantime
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return str(experiment.experiment_id)
+
+
+def _quiet_mlflow_logs() -> None:
+    """MLflow logs its database setup at INFO on first use; a library call should not."""
+    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _millis(moment: dt.datetime) -> int:
+    return int(_utc(moment).timestamp() * 1000)
+
+
+def _open_mlflow_run(
+    settings: Settings,
+    *,
+    protocol_id: str,
+    run_name: str,
+    started_at: dt.datetime,
+    tags: Mapping[str, str],
+) -> tuple[Any, str]:
+    from mlflow.tracking import MlflowClient
+
+    _quiet_mlflow_logs()
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    experiment_id = _experiment_id(client, experiment_name(protocol_id), settings)
+    run = client.create_run(
+        experiment_id,
+        start_time=_millis(started_at),
+        tags={key: value[:_MAX_TAG_VALUE] for key, value in tags.items()},
+        run_name=run_name,
+    )
+    return client, run.info.run_id
+
+
+def _log_mlflow_run(
+    client: Any,
+    run_id: str,
+    *,
+    input_params: Mapping[str, Any],
+    results_summary: Mapping[str, Any],
+    artifact_paths: Sequence[str],
+    completed_at: dt.datetime,
+) -> None:
+    from mlflow.entities import Metric, Param
+
+    stamp = _millis(completed_at)
+    params = [Param(_mlflow_key(k), v) for k, v in _params(input_params).items()]
+    metrics = [Metric(_mlflow_key(k), v, stamp, 0) for k, v in _metrics(results_summary).items()]
+    for start in range(0, max(len(params), len(metrics)), _BATCH):
+        client.log_batch(
+            run_id,
+            metrics=metrics[start : start + _BATCH],
+            params=params[start : start + _BATCH],
+        )
+    for path in artifact_paths:
+        if Path(path).suffix.lower() in _PLOT_SUFFIXES and Path(path).is_file():
+            client.log_artifact(run_id, str(path), artifact_path="plots")
+    client.log_dict(run_id, dict(input_params), "input_params.json")
+    client.log_dict(run_id, dict(results_summary), "results_summary.json")
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+
+def _insert(conn: psycopg.Connection, user_id: str, values: Mapping[str, Any]) -> AnalysisRunRecord:
+    from americano_pipelines.db.connection import user_session
+
+    with user_session(conn, user_id):
+        # A transaction is open inside user_session unless the connection autocommits; then
+        # this block is a savepoint and the commit below ends it (as register_protocol does).
+        with conn.transaction():
+            row = conn.execute(
+                f"""INSERT INTO analysis_runs ({_COLUMNS})
+                    VALUES (%(id)s, %(protocol_id)s, %(run_name)s, %(analysis_type)s,
+                            %(code_commit_hash)s, %(data_version_hash)s, %(input_params)s,
+                            %(mlflow_run_id)s, %(artifact_paths)s, %(results_summary)s,
+                            %(started_at)s, %(completed_at)s)
+                    RETURNING {_COLUMNS}""",
+                values,
+            ).fetchone()
+    if not conn.autocommit:
+        conn.commit()
+    if row is None:  # the policies hid the row just written: a broken RLS setup
+        raise RuntimeError(f"analysis run {values['id']} was written but is not visible")
+    return AnalysisRunRecord.from_row(row)
+
+
+def list_analysis_runs(
+    conn: psycopg.Connection,
+    protocol_id: str | None = None,
+    *,
+    user_id: str | None = None,
+) -> list[AnalysisRunRecord]:
+    """Analysis runs, newest first (by `started_at`, then `completed_at`), of one protocol or
+    all. Read as `user_id` (row-level security: that user's protocols only) when given, else
+    with the read-everything extraction role."""
+    from americano_pipelines.db.connection import extract_session, user_session
+
+    session = user_session(conn, user_id) if user_id is not None else extract_session(conn)
+    where = "" if protocol_id is None else "WHERE protocol_id = %s"
+    with session:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM analysis_runs {where} "
+            "ORDER BY started_at DESC, completed_at DESC NULLS LAST, id",
+            () if protocol_id is None else (protocol_id,),
+        ).fetchall()
+    if not conn.autocommit:
+        conn.commit()
+    return [AnalysisRunRecord.from_row(row) for row in rows]
+
+
+# ----------------------------------------------------------------------------- recording
+
+
+def record_analysis_run(
+    *,
+    protocol_id: str,
+    user_id: str,
+    run_name: str,
+    analysis_type: str,
+    input_params: Mapping[str, Any],
+    results_summary: Mapping[str, Any],
+    data_version_hash: str | None,
+    started_at: dt.datetime,
+    completed_at: dt.datetime | None = None,
+    artifact_paths: Sequence[str | Path] = (),
+    code_commit_hash: str | None = None,
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> AnalysisRunRecord:
+    """Record one finished analysis: an MLflow run, then its `analysis_runs` row written as
+    `user_id` (the protocol's user). Returns the stored row.
+
+    `code_commit_hash` defaults to `versioning.code_version()`; a missing data version is
+    stored as "unknown". `completed_at` defaults to now. `tags` are extra MLflow tags (e.g. the
+    Dagster run id). An MLflow error or a database error raises; when the row cannot be
+    written the MLflow run is marked FAILED.
+    """
+    from americano_pipelines.db.connection import connect
+    from americano_pipelines.db.connection import database_url as default_database_url
+    from americano_pipelines.versioning import code_version
+
+    settings = settings or get_settings()
+    if not user_id:
+        raise ValueError(f"protocol {protocol_id!r}: no user id to record its analysis run as")
+    completed_at = completed_at or dt.datetime.now(dt.UTC)
+    commit = code_commit_hash or code_version()
+    data_version = data_version_hash or UNKNOWN_DATA_VERSION
+    params = plain_json(dict(input_params))
+    summary = plain_json(dict(results_summary))
+    paths = [str(Path(path)) for path in artifact_paths]
+    run_id = str(uuid.uuid4())
+
+    client, mlflow_run_id = _open_mlflow_run(
+        settings,
+        protocol_id=protocol_id,
+        run_name=run_name,
+        started_at=started_at,
+        tags={
+            "americano.protocol_id": protocol_id,
+            "americano.analysis_type": analysis_type,
+            "americano.analysis_run_id": run_id,
+            "americano.code_commit": commit,
+            "americano.data_version": data_version,
+            "americano.artifact_paths": json.dumps(paths),
+            "mlflow.source.git.commit": commit.removesuffix("-dirty"),
+            **dict(tags or {}),
+        },
+    )
+    try:
+        _log_mlflow_run(
+            client,
+            mlflow_run_id,
+            input_params=params,
+            results_summary=summary,
+            artifact_paths=paths,
+            completed_at=completed_at,
+        )
+        with connect(database_url or default_database_url(settings)) as conn:
+            record = _insert(
+                conn,
+                user_id,
+                {
+                    "id": run_id,
+                    "protocol_id": protocol_id,
+                    "run_name": run_name,
+                    "analysis_type": analysis_type,
+                    "code_commit_hash": commit,
+                    "data_version_hash": data_version,
+                    "input_params": Jsonb(params),
+                    "mlflow_run_id": mlflow_run_id,
+                    "artifact_paths": paths,
+                    "results_summary": Jsonb(summary),
+                    "started_at": _utc(started_at),
+                    "completed_at": _utc(completed_at),
+                },
+            )
+    except BaseException:
+        client.set_terminated(mlflow_run_id, "FAILED", end_time=int(time.time() * 1000))
+        raise
+    client.set_terminated(mlflow_run_id, "FINISHED", end_time=_millis(completed_at))
+    return record
+
+
+# ----------------------------------------------------------------------------- descriptions
+
+
+@dataclass(frozen=True)
+class RunDescription:
+    """What an analysis records besides its provenance: name, type, inputs and findings."""
+
+    run_name: str
+    analysis_type: str
+    input_params: dict[str, Any]
+    results_summary: dict[str, Any]
+
+
+def _protocol_label(protocol_row: Mapping[str, Any]) -> str:
+    name = protocol_row.get("protocol_name")
+    return str(name) if isinstance(name, str) and name.strip() else str(protocol_row["protocol_id"])
+
+
+def _common_params(protocol_row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "protocolId": protocol_row.get("protocol_id"),
+        "designType": protocol_row.get("design_type"),
+        "primaryOutcome": protocol_row.get("primary_outcome"),
+        "analysisPlan": protocol_row.get("analysis_plan"),
+    }
+
+
+def describe_randomization_test(
+    protocol_row: Mapping[str, Any], result: ProtocolTestResult
+) -> RunDescription:
+    """The randomization test run: its design's analysis type, the test settings, and the
+    p-value, effect sizes and WWC rating."""
+    design = result.design or str(protocol_row.get("design_type") or "")
+    test = result.test
+    return RunDescription(
+        run_name=f"{_RANDOMIZATION_NAMES.get(design, 'Randomization test')} — "
+        f"{_protocol_label(protocol_row)}",
+        analysis_type=ANALYSIS_TYPES.get(design, "randomization_test"),
+        input_params=plain_json(
+            {
+                **_common_params(protocol_row),
+                "statistic": result.statistic,
+                "minPhaseLength": result.min_phase_length,
+                "minPhaseLengthUsed": result.min_phase_length_used,
+                "permutations": result.permutations,
+                "seed": result.seed,
+                "alpha": None if test is None else test.alpha,
+                "nObservations": result.n_observations,
+            }
+        ),
+        results_summary=plain_json(
+            {
+                "status": result.status,
+                "reason": result.reason,
+                "pValue": None if test is None else test.p_value,
+                "observedEffect": None if test is None else test.observed_effect,
+                "effectSize": None if test is None else test.effect_size,
+                "significant": None if test is None else test.significant,
+                "nAssignments": None if test is None else test.n_assignments,
+                "exact": None if test is None else test.exact,
+                "nap": None if result.nap is None else result.nap.estimate,
+                "smd": None if result.smd is None else result.smd.estimate,
+                "rating": None if result.standards is None else result.standards.rating,
+                "passesSCEDStandards": None
+                if result.standards is None
+                else result.standards.passes,
+            }
+        ),
+    )
+
+
+def describe_change_points(
+    protocol_row: Mapping[str, Any], result: ProtocolChangePoints
+) -> RunDescription:
+    """The change-point run: algorithm settings, and each change point's date and means."""
+    found = result.result
+    points = [] if found is None else list(found.change_points)
+    return RunDescription(
+        run_name=f"Change points — {_protocol_label(protocol_row)}",
+        analysis_type=ANALYSIS_TYPES["change_points"],
+        input_params=plain_json(
+            {
+                **_common_params(protocol_row),
+                "metric": result.metric,
+                "minSegmentLength": result.min_segment_length,
+                "algorithm": None if found is None else found.algorithm,
+                "penalty": None if found is None else found.penalty,
+            }
+        ),
+        results_summary=plain_json(
+            {
+                "status": result.status,
+                "reason": result.reason,
+                "nChangePoints": len(points),
+                "changePoints": [
+                    {
+                        "date": point.date,
+                        "index": point.index,
+                        "confidence": point.confidence,
+                        "beforeMean": point.before_mean,
+                        "afterMean": point.after_mean,
+                        "percentChange": point.percent_change,
+                    }
+                    for point in points
+                ],
+            }
+        ),
+    )
+
+
+def describe_sequential_monitoring(
+    protocol_row: Mapping[str, Any], result: ProtocolSequentialMonitoring
+) -> RunDescription:
+    """The sequential-monitoring run: the design, and the decision at the last look reached."""
+    decision, design = result.decision, result.design
+    return RunDescription(
+        run_name=f"Sequential monitoring — {_protocol_label(protocol_row)}",
+        analysis_type=ANALYSIS_TYPES["sequential_monitoring"],
+        input_params=plain_json(
+            {
+                **_common_params(protocol_row),
+                "statistic": result.statistic,
+                "sides": result.sides,
+                "alpha": None if design is None else design.alpha,
+                "spending": None if design is None else design.spending,
+                "maxN": None if design is None else design.max_n,
+                "looks": len(result.looks),
+                "zMethod": result.z_method,
+            }
+        ),
+        results_summary=plain_json(
+            {
+                "status": result.status,
+                "reason": result.reason,
+                "decision": None if decision is None else decision.decision,
+                "stoppedAtLook": None if decision is None else decision.stopped_at_look,
+                "zStatistic": None if decision is None else decision.z_statistic,
+                "criticalValue": None if decision is None else decision.critical_value,
+                "looksReached": sum(1 for look in result.looks if look.reached),
+                "looksPlanned": len(result.looks),
+                "nObservations": result.n_observations,
+            }
+        ),
+    )
+
+
+def describe_its(protocol_row: Mapping[str, Any], result: ProtocolITS) -> RunDescription:
+    """The Bayesian ITS run: model, window and sampler settings, and the causal effect, its
+    convergence diagnostics and what the post period is."""
+    its = result.result
+    window = result.window
+    return RunDescription(
+        run_name=f"Bayesian ITS — {_protocol_label(protocol_row)}",
+        analysis_type=ANALYSIS_TYPES["its"],
+        input_params=plain_json(
+            {
+                **_common_params(protocol_row),
+                **result.options.to_json(),
+                "interventionDate": None if window is None else window.intervention_date,
+            }
+        ),
+        results_summary=plain_json(
+            {
+                "status": result.status,
+                "reason": result.reason,
+                "causalEffect": None if its is None else its.causal_effect.to_json(),
+                "diagnostics": None if its is None else its.diagnostics.to_json(),
+                "converged": None if result.convergence is None else result.convergence.passed,
+                "interventionDate": None if window is None else window.intervention_date,
+                "postWindow": None if window is None else window.post_window,
+                "postPhaseLabel": None if window is None else window.post_phase_label,
+                "postEndDate": None if window is None else window.post_end_date,
+                "nPre": None if its is None else its.n_pre,
+                "nPost": None if its is None else its.n_post,
+            }
+        ),
+    )

@@ -648,3 +648,108 @@ def granger(
     data = {effect_column: table.numbers(effect_column), cause_column: table.numbers(cause_column)}
     _check_time_order(table, strictly=True)
     return granger_causality(data, cause=cause_column, effect=effect_column, max_lag=max_lag)
+
+
+# ----------------------------------------------------------------------------- synthetic control
+
+
+class SyntheticControlScaling(StrEnum):
+    treated_sd = "treated_sd"
+    zscore = "zscore"
+    none = "none"
+
+
+def _column_names(text: str, option: str) -> list[str]:
+    """`"sleep,hrv"` as column names: the comma-separated lists of options such as `--donors`."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise InputError(
+            f"{option}: give comma-separated column names, none of them empty", field=option
+        )
+    return names
+
+
+def _donor_numbers(table: Table, column: str, *, named: bool) -> list[float]:
+    """A donor column as numbers; an unnamed (default) donor's error says how to leave it out."""
+    try:
+        return table.numbers(column)
+    except InputError as error:
+        if named:
+            raise
+        raise InputError(
+            f"{error}; every column other than date and --treated is a donor unless --donors "
+            "names them",
+            field=error.field,
+        ) from None
+
+
+@analyze_app.command("synthetic-control")
+@_analysis
+def synthetic_control(
+    input_path: InputPath,
+    treated: Annotated[
+        str, typer.Option("--treated", help="Column of the treated series (the outcome).")
+    ],
+    intervention_date: Annotated[
+        str, typer.Option("--intervention-date", help="First day of the post period, YYYY-MM-DD.")
+    ],
+    donors: Annotated[
+        str | None,
+        typer.Option(
+            "--donors", help="Comma-separated donor columns (default: every other column)."
+        ),
+    ] = None,
+    scaling: Annotated[
+        SyntheticControlScaling,
+        typer.Option(
+            "--scaling",
+            help="treated_sd: all series / the treated pre-period SD; zscore: each series "
+            "standardized; none: raw (CausalPy as is).",
+        ),
+    ] = SyntheticControlScaling.treated_sd,
+    seed: Seed = 0,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = 2,
+    target_accept: Annotated[
+        float, typer.Option("--target-accept", help="NUTS target acceptance rate.")
+    ] = 0.95,
+) -> Any:
+    """Bayesian synthetic control (CausalPy WeightedSumFitter). CSV: date, the treated column and
+    numeric donor columns, one row per date."""
+    intervention = parse_date(intervention_date, field="--intervention-date")
+    table = read_table(
+        input_path, required=("date", treated), min_rows=2, what="the synthetic control"
+    )
+    date_column, treated_column = table.column_name("date"), table.column_name(treated)
+    if donors is None:
+        donor_columns = [c for c in table.columns if c not in (date_column, treated_column)]
+    else:
+        donor_columns = [table.column_name(name) for name in _column_names(donors, "--donors")]
+    data: dict[str, list[Any]] = {
+        date_column: [day.isoformat() for day in table.dates(date_column)],
+        treated_column: table.numbers(treated_column),
+    }
+    for column in donor_columns:
+        if column not in data:  # a repeated or self-naming donor is the library's error
+            data[column] = _donor_numbers(table, column, named=donors is not None)
+    for column in table.columns:  # the rest, as text, so the result lists them as ignored
+        if column not in data:
+            data[column] = table.text(column)
+    from americano_pipelines.stats.synthetic_control import (
+        synthetic_control as fit_synthetic_control,
+    )
+
+    return fit_synthetic_control(
+        data,
+        date_column=date_column,
+        treated=treated_column,
+        donors=donor_columns,
+        intervention_date=intervention.isoformat(),
+        scaling=scaling.value,
+        seed=seed,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        target_accept=target_accept,
+    )

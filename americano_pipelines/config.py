@@ -39,6 +39,11 @@ class Settings:
         return self.data_dir / "raw"
 
     @property
+    def provenance_dir(self) -> Path:
+        """Snapshots of what analyses recorded (analysis_runs): beside the raw tree, unversioned."""
+        return self.data_dir / "provenance"
+
+    @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
@@ -94,6 +99,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return {
         "AMERICANO_DUCKDB_PATH": settings.duckdb_path,
         "AMERICANO_RAW_DIR": str(settings.raw_dir),
+        "AMERICANO_PROVENANCE_DIR": str(settings.provenance_dir),
     }
 
 

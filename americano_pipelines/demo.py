@@ -47,7 +47,10 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
     table.add_column("PostgreSQL rows", justify="right")
     table.add_column("Parquet rows", justify="right")
     for name, rows in postgres_rows.items():
-        parquet_rows = ds.dataset(settings.raw_dir / name, format="parquet").count_rows()
+        directory = extract.table_dir(
+            name, raw_dir=settings.raw_dir, provenance_dir=settings.provenance_dir
+        )
+        parquet_rows = ds.dataset(directory, format="parquet").count_rows()
         table.add_row(name, f"{rows:,}", f"{parquet_rows:,}")
     console.print(table)
 

@@ -116,11 +116,7 @@ def materialize_all(
         )
         summary.runs.append(result.run_id)
         keys |= {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-        summary.failed_checks = [
-            f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed
-        ]
+        summary.failed_checks = _failed_checks(result)
     if groups is None or ANALYSES_GROUP in groups:
         protocol_ids = register_protocol_partitions(instance, settings.duckdb_path)
         if protocol_ids:
@@ -139,5 +135,28 @@ def materialize_all(
                 e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
             }
         summary.protocols_analysed = protocol_ids
+        if protocol_ids:
+            # The analyses recorded their runs: snapshot analysis_runs again, so the Parquet
+            # snapshot and its staging model end the run in step with PostgreSQL.
+            provenance = AssetSelection.assets(
+                *(AssetKey(["provenance", table]) for table in extract.PROVENANCE_TABLES)
+            )
+            result = materialize(
+                [*assets, *checks],
+                selection=provenance.downstream(),
+                instance=instance,
+                resources=resources,
+                run_config=_QUIET_RUN_CONFIG,
+            )
+            summary.runs.append(result.run_id)
+            summary.failed_checks += _failed_checks(result)
     summary.asset_keys = sorted(keys)
     return summary
+
+
+def _failed_checks(result) -> list[str]:
+    return [
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from americano_pipelines.config import dbt_environment, get_settings
+from americano_pipelines.db import extract
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from americano_pipelines.runner import materialize_all
@@ -72,7 +73,13 @@ def test_row_counts_are_conserved_postgres_parquet_staging(built) -> None:
     settings, _, _ = built
     with psycopg.connect(settings.database_url) as pg:
         postgres = {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STAGING}
-    parquet = {t: ds.dataset(settings.raw_dir / t, format="parquet").count_rows() for t in STAGING}
+    parquet = {
+        t: ds.dataset(
+            extract.table_dir(t, raw_dir=settings.raw_dir, provenance_dir=settings.provenance_dir),
+            format="parquet",
+        ).count_rows()
+        for t in STAGING
+    }
     with duckdb.connect(settings.duckdb_path, read_only=True) as wh:
         staging = {
             t: wh.execute(f"SELECT count(*) FROM staging.{model}").fetchone()[0]

@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -35,7 +37,9 @@ def seeded(migrated_database: str) -> tuple[str, dict]:
 def test_every_table_round_trips_with_conserved_counts(seeded, tmp_path: Path) -> None:
     url, counts = seeded
     with extract.extract_connection(url) as conn:
-        snapshots = {t: extract.extract_snapshot(conn, t, tmp_path) for t in extract.SNAPSHOT_TABLES}
+        snapshots = {
+            t: extract.extract_snapshot(conn, t, tmp_path) for t in extract.SNAPSHOT_TABLES
+        }
         days = extract.event_counts_by_day(conn)
         events = [extract.extract_events_day(conn, day, tmp_path) for day in days]
     for table, extracted in snapshots.items():
@@ -70,7 +74,7 @@ def test_incremental_extraction_finds_only_changed_days(seeded, tmp_path: Path) 
     late_day = START + dt.timedelta(days=20)
     with psycopg.connect(url) as pg:
         pg.execute(
-            "INSERT INTO behavioral_events (user_id, event_type, \"timestamp\") "
+            'INSERT INTO behavioral_events (user_id, event_type, "timestamp") '
             "VALUES ('user_001', 'CARD_REVIEWED', %s)",
             (dt.datetime.combine(late_day, dt.time(12), tzinfo=dt.UTC),),
         )
@@ -79,8 +83,10 @@ def test_incremental_extraction_finds_only_changed_days(seeded, tmp_path: Path) 
             assert extract.stale_event_days(conn, tmp_path) == [late_day]
     finally:
         with psycopg.connect(url) as pg:
-            pg.execute("DELETE FROM behavioral_events WHERE \"timestamp\" = %s",
-                       (dt.datetime.combine(late_day, dt.time(12), tzinfo=dt.UTC),))
+            pg.execute(
+                'DELETE FROM behavioral_events WHERE "timestamp" = %s',
+                (dt.datetime.combine(late_day, dt.time(12), tzinfo=dt.UTC),),
+            )
 
 
 def test_a_killed_extraction_leaves_the_previous_file_intact(seeded, tmp_path: Path) -> None:
@@ -128,3 +134,92 @@ def test_missing_table_is_a_clear_error(migrated_database: str, tmp_path: Path) 
     with extract.extract_connection(migrated_database) as conn:
         with pytest.raises(LookupError, match="does not exist"):
             extract.extract_snapshot(conn, "no_such_table", tmp_path)
+
+
+def _rows(path: Path) -> list[tuple]:
+    table = pq.read_table(path, columns=["timestamp", "id"])
+    return list(zip(table["timestamp"].to_pylist(), table["id"].to_pylist(), strict=True))
+
+
+def test_a_range_read_in_one_query_gives_the_files_of_single_days(seeded, tmp_path: Path) -> None:
+    """Several days in one query, the same days one at a time, and days too large to hold in
+    memory (streamed in PostgreSQL's order, in row groups cut from driver batches) all give the
+    same bytes; rows sharing a timestamp are ordered by id, compared bytewise."""
+    url, _ = seeded
+    day = START + dt.timedelta(days=12)
+    first_day, last_day = START - dt.timedelta(days=1), START + dt.timedelta(days=14)
+    # Ties, and ids whose bytewise order differs from a case-insensitive or locale order.
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+    tied_ids = ["tie_b", "tie_B", "tie_a", "tie_A", "tie_-"]
+    with psycopg.connect(url) as pg, pg.cursor() as cur:
+        cur.executemany(
+            'INSERT INTO behavioral_events (id, user_id, event_type, "timestamp") '
+            "VALUES (%s, 'user_001', 'CARD_REVIEWED', %s)",
+            [(tie, noon) for tie in tied_ids],
+        )
+    try:
+        days = [first_day + dt.timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+        with extract.extract_connection(url) as conn:
+            together = extract.extract_events_days(conn, days, tmp_path / "together")
+            one_by_one = [extract.extract_events_day(conn, d, tmp_path / "single") for d in days]
+            # Small row groups, so days span several, and tiny pages, so that a page boundary
+            # would show where the writer was handed a new chunk; then days too large to hold.
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(extract, "_ROWS_PER_ROW_GROUP", 7)
+                patch.setitem(extract._PARQUET_OPTIONS, "data_page_size", 64)
+                held = extract.extract_events_days(conn, days, tmp_path / "held")
+                patch.setattr(extract, "_DAY_ROWS_SORTED_IN_MEMORY", 3)
+                streamed = extract.extract_events_days(conn, days, tmp_path / "streamed")
+    finally:
+        with psycopg.connect(url) as pg:
+            pg.execute("DELETE FROM behavioral_events WHERE id = ANY(%s)", (tied_ids,))
+
+    assert [f.path.parent.name for f in together] == [f"day={d.isoformat()}" for d in days]
+    assert [f.content_hash for f in together] == [f.content_hash for f in one_by_one]
+    assert [f.content_hash for f in held] == [f.content_hash for f in streamed]
+    assert pq.read_metadata(held[days.index(day)].path).num_row_groups > 1
+    # the day before the study has no events: an empty file with the full schema
+    assert together[0].rows == 0 and pq.read_schema(together[0].path).names[0] == "id"
+    assert sum(f.rows for f in together) > 0
+
+    rows = _rows(together[days.index(day)].path)
+    assert rows == sorted(rows, key=lambda r: (r[0], r[1].encode()))
+    assert [i for _, i in rows if i.startswith("tie_")] == sorted(tied_ids, key=str.encode)
+    sorting = pq.read_metadata(together[days.index(day)].path).row_group(0).sorting_columns
+    assert [column.column_index for column in sorting] == [4, 0]  # timestamp, id
+
+
+def test_non_consecutive_days_come_back_in_day_order(seeded, tmp_path: Path) -> None:
+    url, counts = seeded
+    days = [START + dt.timedelta(days=d) for d in (30, 2, 3, 40, 2)]
+    with extract.extract_connection(url) as conn:
+        files = extract.extract_events_days(conn, days, tmp_path)
+        expected = extract.event_counts_by_day(conn)
+    assert [f.path.parent.name for f in files] == [
+        f"day={d.isoformat()}" for d in sorted(set(days))
+    ]
+    assert [f.rows for f in files] == [expected.get(d, 0) for d in sorted(set(days))]
+
+
+def test_read_ahead_hands_on_batches_and_errors_and_stops_its_thread() -> None:
+    schema = pa.schema([("x", pa.int64())])
+
+    def batches(count: int, error: Exception | None = None):
+        for i in range(count):
+            yield pa.record_batch([pa.array([i])], schema=schema)
+        if error is not None:
+            raise error
+
+    reader = pa.RecordBatchReader.from_batches(schema, batches(5))
+    assert [b.column(0)[0].as_py() for b in extract._read_ahead(reader)] == [0, 1, 2, 3, 4]
+
+    reader = pa.RecordBatchReader.from_batches(schema, batches(1, OSError("connection lost")))
+    with pytest.raises(OSError, match="connection lost"):
+        list(extract._read_ahead(reader))
+
+    # A consumer that stops early (an error while writing) stops the reading thread with it.
+    reader = pa.RecordBatchReader.from_batches(schema, batches(1000))
+    ahead = extract._read_ahead(reader)
+    next(ahead)
+    ahead.close()
+    assert not [t for t in threading.enumerate() if t.name == "extract-read-ahead"]

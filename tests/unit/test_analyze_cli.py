@@ -770,3 +770,166 @@ def test_subprocess_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
         assert completed.stdout == ""
         assert len(completed.stderr.splitlines()) == 1, completed.stderr
         assert completed.stderr.startswith("error: ")
+
+
+# ----------------------------------------------------------------------------- synthetic control
+
+
+def synthetic_control_rows(
+    n_pre: int = 20, n_post: int = 10, effect: float = 2.0
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """(header, rows): `mood` = 0.7 a + 0.3 b + noise, plus `effect` from day n_pre on; `c` is a
+    donor with no weight in truth."""
+    rng = np.random.default_rng(4)
+    n = n_pre + n_post
+    donors = np.array([5.0, 8.0, 6.0]) + np.cumsum(rng.normal(0, 0.5, (n, 3)), axis=0)
+    mood = donors @ np.array([0.7, 0.3, 0.0]) + rng.normal(0, 0.2, n)
+    mood[n_pre:] += effect
+    table = np.round(np.column_stack([mood, donors]), 4).tolist()
+    rows = [(day, *values) for day, values in zip(daily_series(n), table, strict=True)]
+    return "date,mood,a,b,c", rows
+
+
+def test_synthetic_control_bad_input_is_caught_before_sampling(tmp_path: Path) -> None:
+    header, rows = synthetic_control_rows()
+    path = write_csv(tmp_path, "sc.csv", header, rows)
+    intervention = rows[20][0]
+
+    def sc(options: str, csv_path: str = path):
+        return invoke("synthetic-control", "--input", csv_path, *shlex.split(options))
+
+    assert_input_error(sc(f"--treated sleep --intervention-date {intervention}"), "'sleep'")
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention} --donors a"),
+        "donors",
+        "at least 2",
+    )
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention} --donors a,zz"), "'zz'"
+    )
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention} --donors a,,b"), "--donors"
+    )
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention} --donors a,mood"),
+        "donors",
+        "treated series",
+    )
+    assert_input_error(sc("--treated mood --intervention-date 2030-01-01"), "intervention_date")
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {rows[5][0]}"), "5 pre-period observations"
+    )
+    assert_input_error(sc("--treated mood --intervention-date 1/2/2025"), "--intervention-date")
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention} --scaling minmax"), "--scaling"
+    )
+    # A missing cell names the column and the row; a text column among the default donors says
+    # how to leave it out.
+    gap = [row if index != 2 else (row[0], row[1], "", *row[3:]) for index, row in enumerate(rows)]
+    gap_path = write_csv(tmp_path, "gap.csv", header, gap)
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention}", gap_path), "a", "row 3"
+    )
+    labelled = [(*row, "A") for row in rows]
+    labelled_path = write_csv(tmp_path, "labelled.csv", header + ",phase", labelled)
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention}", labelled_path),
+        "phase",
+        "row 1",
+        "--donors",
+    )
+    repeated = [rows[0], *rows]
+    repeated_path = write_csv(tmp_path, "repeated.csv", header, repeated)
+    assert_input_error(
+        sc(f"--treated mood --intervention-date {intervention}", repeated_path),
+        "date",
+        "appears twice",
+        "rows 1 and 2",
+    )
+
+
+def test_synthetic_control_tiny_sampler_matches_library_and_contract(tmp_path: Path) -> None:
+    # True effect +2 from day 20, weights 0.7/0.3/0. Tiny sampler settings: this checks the
+    # wiring, not the posterior (test_synthetic_control.py does that).
+    header, rows = synthetic_control_rows()
+    path = write_csv(tmp_path, "sc.csv", header, rows)
+    intervention = rows[20][0]
+    sampler = ["--draws", "100", "--tune", "100", "--chains", "1", "--seed", "3"]
+    labelled = [(*row, "A") for row in rows]
+    labelled_path = write_csv(tmp_path, "labelled.csv", header + ",phase", labelled)
+    payload = run_json(
+        "synthetic-control",
+        "--input",
+        labelled_path,
+        "--treated",
+        "mood",
+        "--intervention-date",
+        intervention,
+        "--donors",
+        "a, b ,c",
+        *sampler,
+    )
+    assert {
+        "causalEffect",
+        "counterfactual",
+        "donorWeights",
+        "preFitRmse",
+        "diagnostics",
+        "interpretation",
+    } <= payload.keys()
+    assert set(payload["causalEffect"]) >= {"mean", "sd", "hdi95", "probability_positive"}
+    assert set(payload["counterfactual"]) >= {
+        "dates",
+        "predicted",
+        "observed",
+        "lower95",
+        "upper95",
+    }
+    assert {"rhat", "ess_bulk", "ess_tail"} <= payload["diagnostics"].keys()
+    assert list(payload["donorWeights"]) == ["a", "b", "c"]
+    assert payload["ignoredColumns"] == ["phase"]
+    assert payload["counterfactual"]["dates"] == [row[0] for row in rows]
+    assert payload["sampler"]["draws"] == 100 and payload["sampler"]["seed"] == 3
+
+    from americano_pipelines.stats.synthetic_control import synthetic_control
+
+    data = {
+        "date": [row[0] for row in rows],
+        "mood": [row[1] for row in rows],
+        "a": [row[2] for row in rows],
+        "b": [row[3] for row in rows],
+        "c": [row[4] for row in rows],
+    }
+    library = synthetic_control(
+        {**data, "phase": ["A"] * len(rows)},
+        donors=["a", "b", "c"],
+        treated="mood",
+        intervention_date=intervention,
+        draws=100,
+        tune=100,
+        chains=1,
+        seed=3,
+    )
+    assert payload == library_json(library)
+    # Default donors: every other column, the same fit.
+    default = run_json(
+        "synthetic-control",
+        "--input",
+        path,
+        "--treated",
+        "mood",
+        "--intervention-date",
+        intervention,
+        *sampler,
+    )
+    assert default == library_json(
+        synthetic_control(
+            data,
+            treated="mood",
+            intervention_date=intervention,
+            draws=100,
+            tune=100,
+            chains=1,
+            seed=3,
+        )
+    )

@@ -12,7 +12,7 @@ RAW = {
     "raw/context_metadata",
     "raw/experiment_protocols",
     "raw/phase_assignments",
-    "raw/analysis_runs",
+    "provenance/analysis_runs",
     "raw/wearable_records",
     "raw/data_version",
 }

@@ -40,7 +40,7 @@ def raw_behavioral_events(
     days = [first + dt.timedelta(days=i) for i in range((end - first).days)]
     raw_dir = settings.get().raw_dir
     with extract.extract_connection(postgres.get_url()) as conn:
-        files = [extract.extract_events_day(conn, day, raw_dir) for day in days]
+        files = extract.extract_events_days(conn, days, raw_dir)
     content_hash = extract.combined_hash(files)
     return MaterializeResult(
         metadata={
@@ -53,16 +53,26 @@ def raw_behavioral_events(
     )
 
 
+def provenance_key(table: str) -> AssetKey:
+    return AssetKey(["provenance", table])
+
+
+def extracted_key(table: str) -> AssetKey:
+    return provenance_key(table) if table in extract.PROVENANCE_TABLES else raw_key(table)
+
+
 def _snapshot_asset(table: str):
     @asset(
-        key=raw_key(table),
+        key=extracted_key(table),
         group_name=GROUP,
         kinds={"postgres", "parquet"},
         description=f"{table}, snapshotted whole to Parquet on every run.",
     )
     def _snapshot(postgres: PostgresResource, settings: SettingsResource) -> MaterializeResult:
+        current = settings.get()
+        root = current.provenance_dir if table in extract.PROVENANCE_TABLES else current.raw_dir
         with extract.extract_connection(postgres.get_url()) as conn:
-            extracted = extract.extract_snapshot(conn, table, settings.get().raw_dir)
+            extracted = extract.extract_snapshot(conn, table, root)
         return MaterializeResult(
             metadata=extracted.to_metadata(), data_version=DataVersion(extracted.content_hash)
         )
@@ -71,12 +81,13 @@ def _snapshot_asset(table: str):
 
 
 raw_snapshots = [_snapshot_asset(table) for table in extract.SNAPSHOT_TABLES]
+provenance_snapshots = [_snapshot_asset(table) for table in extract.PROVENANCE_TABLES]
 
 
 @asset(
     key=AssetKey(["raw", "data_version"]),
     group_name=GROUP,
-    deps=[raw_key(table) for table in extract.EXTRACTED_TABLES],
+    deps=[raw_key(table) for table in extract.RAW_TABLES],
     kinds={"dvc"},
     description="The raw Parquet tree committed to DVC; its hash is the data version.",
 )
@@ -85,4 +96,4 @@ def raw_data_version(settings: SettingsResource) -> MaterializeResult:
     return MaterializeResult(metadata=version.to_metadata(), data_version=DataVersion(version.hash))
 
 
-extract_assets = [raw_behavioral_events, *raw_snapshots, raw_data_version]
+extract_assets = [raw_behavioral_events, *raw_snapshots, raw_data_version, *provenance_snapshots]

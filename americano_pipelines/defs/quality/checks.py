@@ -6,18 +6,21 @@ import pyarrow.dataset as ds
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from americano_pipelines.db import extract
-from americano_pipelines.defs.extract.assets import raw_key
+from americano_pipelines.defs.extract.assets import extracted_key
 from americano_pipelines.defs.resources import PostgresResource, SettingsResource
 
 
 def _rows_conserved_check(table: str):
     @asset_check(
-        asset=raw_key(table),
+        asset=extracted_key(table),
         name="rows_match_postgres",
         description=f"Parquet rows of {table} equal the rows in PostgreSQL.",
     )
     def _check(postgres: PostgresResource, settings: SettingsResource) -> AssetCheckResult:
-        directory = settings.get().raw_dir / table
+        current = settings.get()
+        directory = extract.table_dir(
+            table, raw_dir=current.raw_dir, provenance_dir=current.provenance_dir
+        )
         parquet_rows = (
             ds.dataset(directory, format="parquet").count_rows() if directory.exists() else 0
         )

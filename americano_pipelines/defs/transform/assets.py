@@ -18,11 +18,12 @@ from americano_pipelines.defs.transform.project import dbt_project
 
 
 class AmericanoDbtTranslator(DagsterDbtTranslator):
-    """Keys by layer (`staging/stg_app__users`, `marts/daily_metrics`); sources are `raw/<table>`."""
+    """Keys by layer (`staging/stg_app__users`, `marts/daily_metrics`); a source is
+    `<source>/<table>` (`raw/users`, `provenance/analysis_runs`), the key of its extract asset."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return AssetKey(["raw", dbt_resource_props["name"]])
+            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -11,4 +11,4 @@ select
     cast(results_summary as json) as results_summary,
     started_at,
     completed_at
-from {{ source('raw', 'analysis_runs') }}
+from {{ source('provenance', 'analysis_runs') }}

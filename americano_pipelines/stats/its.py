@@ -718,14 +718,19 @@ def _to_outcome_units(posterior: Any, design: _Design) -> None:
 
 
 def _diagnostics(idata: Any) -> ITSDiagnostics:
-    import arviz as az
-
     names = [
         name
         for name in idata.posterior.data_vars
         if not name.endswith("__") and name != "counterfactual"
     ]
-    subset = idata.posterior[names]
+    return posterior_diagnostics(idata, names)
+
+
+def posterior_diagnostics(idata: Any, names: Sequence[str]) -> ITSDiagnostics:
+    """Worst r-hat, smallest bulk and tail ESS over the named parameters, and divergences."""
+    import arviz as az
+
+    subset = idata.posterior[list(names)]
     # Coefficients reported as a constant 0 (not in the fit) give NaN, dropped below.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -749,7 +754,7 @@ def _diagnostics(idata: Any) -> ITSDiagnostics:
     )
 
 
-def _percent(probability: float) -> str:
+def probability_in_words(probability: float) -> str:
     """A posterior probability in words; finite draws cannot show certainty."""
     if probability > 0.999:
         return "above 99.9%"
@@ -772,7 +777,7 @@ def _interpretation(
         f"the outcome was on average {abs(effect.mean):.3g} {direction} than the counterfactual "
         f"(posterior mean {effect.mean:.3g}; 95% HDI {lo:.3g} to {hi:.3g}). "
         f"The posterior probability that the effect is positive is "
-        f"{_percent(effect.probability_positive)}."
+        f"{probability_in_words(effect.probability_positive)}."
     )
     if lo > 0 or hi < 0:
         text += " The 95% HDI excludes zero."

@@ -75,7 +75,13 @@ import numpy as np
 import pandas as pd
 
 from americano_pipelines.errors import InputError
-from americano_pipelines.stats.its import CausalEffect, Counterfactual, ITSDiagnostics
+from americano_pipelines.stats.its import (
+    CausalEffect,
+    Counterfactual,
+    ITSDiagnostics,
+    posterior_diagnostics,
+    probability_in_words,
+)
 
 __all__ = [
     "DonorWeight",
@@ -562,39 +568,7 @@ def _sample_weights(
 
 
 def _diagnostics(idata: Any) -> ITSDiagnostics:
-    import arviz as az
-
-    names = ["beta", "y_hat_sigma"]
-    subset = idata.posterior[names]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = az.rhat(subset)
-        ess_bulk = az.ess(subset, method="bulk")
-        ess_tail = az.ess(subset, method="tail")
-
-    def worst(dataset: Any, reducer: Any) -> float:
-        values = np.concatenate([np.ravel(dataset[name].values) for name in names])
-        values = values[np.isfinite(values)]
-        return float(reducer(values)) if values.size else float("nan")
-
-    divergences = 0
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
-        divergences = int(np.asarray(idata.sample_stats["diverging"].values).sum())
-    return ITSDiagnostics(
-        rhat=worst(rhat, np.max),
-        ess_bulk=worst(ess_bulk, np.min),
-        ess_tail=worst(ess_tail, np.min),
-        divergences=divergences,
-    )
-
-
-def _percent(probability: float) -> str:
-    """A posterior probability in words; finite draws cannot show certainty."""
-    if probability > 0.999:
-        return "above 99.9%"
-    if probability < 0.001:
-        return "below 0.1%"
-    return f"{100 * probability:.1f}%"
+    return posterior_diagnostics(idata, ["beta", "y_hat_sigma"])
 
 
 def _warnings(
@@ -662,7 +636,7 @@ def _interpretation(
         f"{panel.treated_name} was on average {abs(effect.mean):.3g} {direction} than its "
         f"synthetic control (posterior mean {effect.mean:.3g}; 95% HDI {lo:.3g} to {hi:.3g}). "
         f"The posterior probability that the effect is positive is "
-        f"{_percent(effect.probability_positive)}."
+        f"{probability_in_words(effect.probability_positive)}."
     )
     if lo > 0 or hi < 0:
         text += " The 95% HDI excludes zero."

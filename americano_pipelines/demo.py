@@ -35,12 +35,13 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
             )
         else:
             console.print("database already has data: not seeding")
+
+    summary = materialize_all(settings, log=console.print)
+    with connect() as conn:
         postgres_rows = {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in extract.EXTRACTED_TABLES
         }
-
-    summary = materialize_all(settings, log=console.print)
 
     table = Table(title="PostgreSQL → Parquet")
     table.add_column("table")

@@ -233,9 +233,11 @@ def protocol_row(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> dict[str,
 
 
 def phase_observations(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> pd.DataFrame:
-    """The protocol's rows of `marts.phase_observations`, in observation order."""
+    """The protocol's rows of `marts.phase_observations`, in observation order; `case` names the
+    multiple-baseline case of each row ('all' in single-series designs)."""
     return conn.execute(
-        "SELECT * FROM marts.phase_observations WHERE protocol_id = ? ORDER BY observation_index",
+        'SELECT *, case_name AS "case" FROM marts.phase_observations WHERE protocol_id = ? '
+        "ORDER BY case_name, observation_index",
         [protocol_id],
     ).df()
 

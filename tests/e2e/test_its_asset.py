@@ -306,3 +306,47 @@ def test_every_run_has_its_mlflow_run(analysed) -> None:
             assert "pValue" in mlflow_run.data.metrics
             plots = {a.path for a in client.list_artifacts(run["mlflowRunId"], "plots")}
             assert plots == {"plots/sced_randomization_test.png"}
+
+
+def test_the_cli_gives_the_assets_answer(analysed, tmp_path: Path) -> None:
+    """`americano analyze its` on the asset's window, with the asset's settings, gives the
+    asset's effect: CLI, library and asset are one computation."""
+    from americano_pipelines.cli import app
+
+    row = _its_row(analysed["settings"], analysed["protocol_id"])
+    with duckdb.connect(analysed["settings"].duckdb_path, read_only=True) as wh:
+        series = wh.execute(
+            "SELECT metric_date, value FROM marts.daily_metrics WHERE user_id = ? AND metric = ? "
+            "AND value IS NOT NULL AND metric_date BETWEEN ? AND ? ORDER BY metric_date",
+            [row["user_id"], row["metric"], row["pre_start_date"], row["post_end_date"]],
+        ).fetchall()
+    csv = tmp_path / "series.csv"
+    csv.write_text("date,value\n" + "".join(f"{d.isoformat()},{v}\n" for d, v in series))
+    result = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            "its",
+            "--input",
+            str(csv),
+            "--intervention-date",
+            row["intervention_date"].isoformat(),
+            "--seed",
+            str(row["seed"]),
+            "--draws",
+            str(row["draws"]),
+            "--tune",
+            str(row["tune"]),
+            "--chains",
+            str(row["chains"]),
+            "--sampler",
+            row["sampler"],
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    effect = json.loads(result.stdout)["causalEffect"]
+    assert len(series) == row["n_pre"] + row["n_post"]
+    assert effect["mean"] == pytest.approx(row["effect_mean"], rel=1e-6)
+    assert effect["hdi95"] == pytest.approx(
+        [row["effect_hdi95_low"], row["effect_hdi95_high"]], rel=1e-6
+    )

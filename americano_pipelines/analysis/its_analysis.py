@@ -61,6 +61,8 @@ import numpy as np
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats.its import (
+    ESS_WARNING,
+    RHAT_WARNING,
     SAMPLERS,
     SEASONALITIES,
     ITSModelCache,
@@ -85,9 +87,9 @@ __all__ = [
 Status = Literal["ok", "skipped"]
 
 POST_WINDOWS: tuple[str, ...] = ("first_phase", "protocol_end")
-RHAT_MAX = 1.01
+RHAT_MAX = RHAT_WARNING
 """R-hat at or above this fails the convergence check (Vehtari et al. 2021)."""
-ESS_MIN = 400
+ESS_MIN = ESS_WARNING
 """Bulk or tail ESS below this fails the convergence check (Vehtari et al. 2021)."""
 
 _INTERVENTION_PHASE_TYPES = ("INTERVENTION_A", "INTERVENTION_B")

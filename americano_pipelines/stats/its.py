@@ -104,6 +104,8 @@ MIN_PRE_POINTS = 8
 """Fewer pre-period points than this is an input error: level + trend cannot be learned."""
 SHORT_PRE_POINTS = 14
 """Below this the interpretation warns that the counterfactual trend is poorly determined."""
+# Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021): trust a posterior when the worst
+# rank-normalized r-hat is below 1.01 and bulk and tail ESS are at least 400.
 RHAT_WARNING = 1.01
 ESS_WARNING = 400
 
@@ -790,9 +792,8 @@ def _interpretation(
     return text
 
 
-def _warnings(
-    diagnostics: ITSDiagnostics, series: _Series, design: _Design, seasonality: str
-) -> list[str]:
+def sampler_warnings(diagnostics: ITSDiagnostics) -> list[str]:
+    """Plain-English warnings when the sampler's diagnostics say not to trust the posterior."""
     out: list[str] = []
     ess = min(diagnostics.ess_bulk, diagnostics.ess_tail)
     if math.isnan(diagnostics.rhat) or math.isnan(ess):
@@ -809,6 +810,13 @@ def _warnings(
         )
     if diagnostics.divergences:
         out.append(f"{diagnostics.divergences} divergent transitions; the posterior may be biased.")
+    return out
+
+
+def _warnings(
+    diagnostics: ITSDiagnostics, series: _Series, design: _Design, seasonality: str
+) -> list[str]:
+    out = sampler_warnings(diagnostics)
     if series.n_pre < SHORT_PRE_POINTS:
         out.append(
             f"only {series.n_pre} pre-period observations (< {SHORT_PRE_POINTS}); the "

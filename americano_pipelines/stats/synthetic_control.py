@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -81,6 +80,7 @@ from americano_pipelines.stats.its import (
     ITSDiagnostics,
     posterior_diagnostics,
     probability_in_words,
+    sampler_warnings,
 )
 
 __all__ = [
@@ -103,8 +103,6 @@ NUTS_INITS: tuple[str, ...] = (
 MIN_PRE_POINTS = 8
 """Fewer pre-period points than this is an input error: the weights cannot be learned."""
 MIN_DONORS = 2
-RHAT_WARNING = 1.01
-ESS_WARNING = 400
 POOR_FIT_RATIO = 0.5
 """Pre-period RMSE above this share of the treated series' pre-period SD (the synthetic control
 explains less than 1 - 0.5^2 = 75% of the pre-period variance) is a warning: the counterfactual
@@ -597,22 +595,7 @@ def _warnings(
             f"fewer pre-period points ({panel.n_pre}) than donors ({len(panel.donor_names)}); "
             "the weights rest largely on their prior."
         )
-    ess = min(diagnostics.ess_bulk, diagnostics.ess_tail)
-    if math.isnan(diagnostics.rhat) or math.isnan(ess):
-        out.append("convergence diagnostics could not be computed; do not trust the estimate.")
-    if diagnostics.rhat >= RHAT_WARNING:
-        out.append(
-            f"r-hat is {diagnostics.rhat:.3f} (>= {RHAT_WARNING}); the chains disagree, "
-            "so sample longer before trusting the estimate."
-        )
-    if ess < ESS_WARNING:
-        out.append(
-            f"the effective sample size is {int(ess)} (< {ESS_WARNING}); increase draws for "
-            "stable intervals."
-        )
-    if diagnostics.divergences:
-        out.append(f"{diagnostics.divergences} divergent transitions; the posterior may be biased.")
-    return out
+    return [*out, *sampler_warnings(diagnostics)]
 
 
 def _interpretation(

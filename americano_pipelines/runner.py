@@ -5,11 +5,13 @@ The same Dagster instance backs `make ui`, so runs started here appear in the UI
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
@@ -31,6 +33,20 @@ def prepare_dagster_home(settings: Settings) -> DagsterInstance:
 
 # Runs log to the instance (the UI shows everything); the terminal gets warnings only.
 _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_log_path(settings: Settings) -> Path:
+    """Where the runs' own output goes (dbt's progress lines, DVC's messages)."""
+    return settings.home / "logs" / "runs.log"
+
+
+def _materialize(settings: Settings, *args, **kwargs):
+    """dagster.materialize, with what dbt and DVC print sent to the run log: the terminal keeps
+    our summary, and a command whose stdout is JSON stays JSON."""
+    path = run_log_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as log_file, contextlib.redirect_stdout(log_file):
+        return materialize(*args, **kwargs)
 
 
 def contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -90,7 +106,8 @@ def materialize_all(
         log("behavioral_events: no new or changed days; nothing to extract")
     events_key = AssetKey(["raw", extract.EVENTS_TABLE])
     for first, last in contiguous_ranges(stale_days):
-        result = materialize(
+        result = _materialize(
+            settings,
             assets,
             selection=AssetSelection.assets(events_key),
             instance=instance,
@@ -107,7 +124,8 @@ def materialize_all(
     keys: set[str] = set()
     # The per-protocol analyses are partitioned: they run below, one run per protocol.
     if groups is None or set(groups) - {ANALYSES_GROUP}:
-        result = materialize(
+        result = _materialize(
+            settings,
             [*assets, *checks],
             selection=selection - AssetSelection.assets(events_key) - analyses,
             instance=instance,
@@ -122,7 +140,8 @@ def materialize_all(
         if protocol_ids:
             log(f"analysing {len(protocol_ids)} protocol(s)")
         for protocol_id in protocol_ids:
-            result = materialize(
+            result = _materialize(
+                settings,
                 [*assets, *checks],
                 selection=analyses,
                 partition_key=protocol_id,
@@ -141,7 +160,8 @@ def materialize_all(
             provenance = AssetSelection.assets(
                 *(AssetKey(["provenance", table]) for table in extract.PROVENANCE_TABLES)
             )
-            result = materialize(
+            result = _materialize(
+                settings,
                 [*assets, *checks],
                 selection=provenance.downstream(),
                 instance=instance,

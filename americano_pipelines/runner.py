@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
@@ -40,12 +42,18 @@ def run_log_path(settings: Settings) -> Path:
     return settings.home / "logs" / "runs.log"
 
 
+@functools.cache
+def _run_log(path: Path) -> TextIO:
+    # Kept open for the life of the process: loggers (DVC's) hold on to the stream they were
+    # first given, and must not be left writing to a closed file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "a", buffering=1)  # noqa: SIM115
+
+
 def _materialize(settings: Settings, *args, **kwargs):
     """dagster.materialize, with what dbt and DVC print sent to the run log: the terminal keeps
     our summary, and a command whose stdout is JSON stays JSON."""
-    path = run_log_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as log_file, contextlib.redirect_stdout(log_file):
+    with contextlib.redirect_stdout(_run_log(run_log_path(settings))):
         return materialize(*args, **kwargs)
 
 

@@ -264,7 +264,8 @@ class _Series:
     intervention: np.datetime64
 
 
-def _parse_day(value: Any, field_name: str) -> np.datetime64:
+def parse_day(value: Any, field_name: str) -> np.datetime64:
+    """A date, datetime or ISO string as a numpy day; InputError naming `field_name` otherwise."""
     if isinstance(value, dt.datetime | pd.Timestamp):
         value = value.date()
     if isinstance(value, dt.date):
@@ -334,7 +335,7 @@ def _prepare_series(
     repeated = np.flatnonzero(day_dates[1:] == day_dates[:-1])
     if repeated.size:
         raise InputError(f"date: {day_dates[repeated[0]]} appears more than once", field="date")
-    intervention = _parse_day(intervention_date, "intervention_date")
+    intervention = parse_day(intervention_date, "intervention_date")
     pre_days = _optional_positive_int(pre_period_days, "pre_period_days")
     post_days = _optional_positive_int(post_period_days, "post_period_days")
     if day_dates.size == 0 or intervention <= day_dates[0]:

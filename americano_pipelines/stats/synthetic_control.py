@@ -78,6 +78,7 @@ from americano_pipelines.stats.its import (
     CausalEffect,
     Counterfactual,
     ITSDiagnostics,
+    parse_day,
     posterior_diagnostics,
     probability_in_words,
     sampler_warnings,
@@ -309,20 +310,6 @@ def _numbers(raw: pd.Series, name: str, dates: np.ndarray) -> np.ndarray:
     return numeric
 
 
-def _parse_day(value: Any, name: str) -> np.datetime64:
-    if isinstance(value, dt.datetime | pd.Timestamp):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return np.datetime64(value, "D")
-    try:
-        parsed = pd.Timestamp(str(value))
-    except (ValueError, TypeError):
-        parsed = pd.NaT
-    if pd.isna(parsed):
-        raise InputError(f"{name}: {value!r} is not a date (use YYYY-MM-DD)", field=name)
-    return np.datetime64(parsed.date(), "D")
-
-
 def _donor_names(
     frame: pd.DataFrame, date_column: str, treated: str, donors: Sequence[str] | None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -388,7 +375,7 @@ def _prepare_panel(
             f"{second + 1}); one row per date",
             field=date_column,
         )
-    intervention = _parse_day(intervention_date, "intervention_date")
+    intervention = parse_day(intervention_date, "intervention_date")
     if intervention <= sorted_dates[0] or intervention > sorted_dates[-1]:
         raise InputError(
             f"intervention_date: {intervention} is outside the series ({sorted_dates[0]} to "

@@ -19,6 +19,7 @@ from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_cli import protocol_app
 from americano_pipelines.runs_cli import runs_app
+from americano_pipelines.users_cli import users_app
 
 app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, help="The OLTP database.")
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(analyze_app, name="analyze")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(runs_app, name="runs")
+app.add_typer(users_app, name="users")
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:

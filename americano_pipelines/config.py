@@ -15,7 +15,14 @@ class Settings:
     home: Path
     """All local state: embedded PostgreSQL, warehouse, MLflow store, reports, DVC remote."""
     database_url: str | None
-    """The OLTP database; None means the embedded PostgreSQL under `home`."""
+    """The OLTP database as its owner (migrations, extraction, administration); None means the
+    embedded PostgreSQL under `home`."""
+    app_database_url: str | None
+    """How the application role logs in; None: `database_url` with the role as its user and no
+    password (right for the trust or peer authentication of a local server)."""
+    user_token: str | None
+    """The CLI user's bearer token (`americano users token create`): commands that act for a
+    user act for this token's user."""
     duckdb_path: str
     """The warehouse: a file path, or `md:<db>` for MotherDuck."""
     data_dir: Path
@@ -68,6 +75,8 @@ def get_settings() -> Settings:
     return Settings(
         home=home,
         database_url=_env("AMERICANO_DATABASE_URL"),
+        app_database_url=_env("AMERICANO_APP_DATABASE_URL"),
+        user_token=_env("AMERICANO_USER_TOKEN"),
         duckdb_path=_env("AMERICANO_DUCKDB_PATH") or str(home / "warehouse.duckdb"),
         data_dir=data_dir,
         mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",

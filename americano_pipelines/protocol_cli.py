@@ -2,7 +2,9 @@
 
 `americano protocol register FILE.yaml` validates the protocol file (docs/protocol-yaml.md),
 draws the randomized phase schedule its design calls for, writes the protocol and its
-`phase_assignments` in one transaction as the protocol's user, and prints one JSON object:
+`phase_assignments` in one transaction on the session of the user whose token is in
+`AMERICANO_USER_TOKEN` (the protocol is that user's; a file naming another user is refused),
+and prints one JSON object:
 `{"protocolId", "seed", "phases": [{"label", "phaseType", "startDate", "endDate", ...}], ...}`.
 Bad input (a YAML syntax error, a missing, unknown or invalid field, an unknown user) exits 2
 with one line on stderr naming the field; never a traceback.
@@ -49,19 +51,89 @@ def register(
 
     Same seed, same schedule; without `seed:` a fresh one is drawn, recorded and printed.
     """
-    from americano_pipelines.db.connection import connect
+    from americano_pipelines.config import get_settings
+    from americano_pipelines.db.connection import connect, token_session
     from americano_pipelines.db.migrate import migrate
     from americano_pipelines.db.protocols import register_protocol
     from americano_pipelines.protocols import draw_schedule, load_protocol_file
 
     try:
+        token = _user_token(get_settings().user_token)
         registration = load_protocol_file(file)
         schedule = draw_schedule(registration)
         with connect() as conn:
             migrate(conn)
-            stored = register_protocol(conn, registration, schedule)
+        with token_session(token) as session:
+            stored = register_protocol(session, registration, schedule)
     except InputError as error:
         _fail(str(error), 2)
     except psycopg.OperationalError as error:
         _fail(f"cannot reach the database: {error}", 1)
     typer.echo(json.dumps(stored.to_json(), allow_nan=False))
+
+
+def _user_token(token: str | None) -> str:
+    """The CLI user's session: commands that act for a user need that user's token."""
+    if token is None:
+        raise InputError(
+            "AMERICANO_USER_TOKEN: not set; a protocol is registered by its own user: create "
+            "a token with `americano users token create --user-id U` and set "
+            "AMERICANO_USER_TOKEN to it",
+            field="AMERICANO_USER_TOKEN",
+        )
+    return token
+
+
+@protocol_app.command("deviation")
+def deviation(
+    protocol_id: Annotated[str, typer.Argument(metavar="PROTOCOL_ID")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the plan was departed from.")],
+    description: Annotated[str, typer.Option("--description", help="What happened.")],
+    phase: Annotated[
+        str | None, typer.Option("--phase", metavar="LABEL", help="The phase it concerns.")
+    ] = None,
+    actual_end_date: Annotated[
+        str | None,
+        typer.Option("--actual-end-date", metavar="YYYY-MM-DD", help="When the phase ended."),
+    ] = None,
+    timestamp: Annotated[
+        str | None,
+        typer.Option("--timestamp", metavar="ISO", help="When it happened (default: now)."),
+    ] = None,
+) -> None:
+    """Record a deviation from a registered protocol (an actual phase end included) in its
+    append-only log, as the user of AMERICANO_USER_TOKEN; print the protocol."""
+    import datetime as dt
+
+    from americano_pipelines.config import get_settings
+    from americano_pipelines.db.connection import token_session
+    from americano_pipelines.db.protocols import record_deviation
+
+    try:
+        token = _user_token(get_settings().user_token)
+        when = _parse(timestamp, dt.datetime.fromisoformat, "timestamp") or dt.datetime.now(dt.UTC)
+        ended = _parse(actual_end_date, dt.date.fromisoformat, "actualEndDate")
+        with token_session(token) as session:
+            stored = record_deviation(
+                session,
+                protocol_id,
+                timestamp=when,
+                reason=reason,
+                description=description,
+                phase=phase,
+                actual_end_date=ended,
+            )
+    except InputError as error:
+        _fail(str(error), 2)
+    except psycopg.OperationalError as error:
+        _fail(f"cannot reach the database: {error}", 1)
+    typer.echo(json.dumps(stored.to_json(), allow_nan=False, default=str))
+
+
+def _parse(text: str | None, parse, name: str):
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        raise InputError(f"{name}: not an ISO date or time: {text!r}", field=name) from None

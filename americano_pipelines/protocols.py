@@ -295,9 +295,10 @@ def validate_protocol(data: Any) -> ProtocolRegistration:
 
     user_id = _optional(values, "userId", _text)
     user_email = _optional(values, "userEmail", _email)
-    if (user_id is None) == (user_email is None):
+    if user_id is not None and user_email is not None:
         raise InputError(
-            "userId: give exactly one of userId and userEmail (the user the protocol is for)",
+            "userId: give at most one of userId and userEmail (the protocol is the registering "
+            "session's user's; naming them is a check)",
             field="userId",
         )
     seed = _optional(values, "seed", lambda v, f: _integer(v, f, minimum=0, maximum=MAX_SEED))

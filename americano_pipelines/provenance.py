@@ -26,6 +26,7 @@ type, input parameters and results summary (the key findings), so the Dagster as
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,21 @@ _COLUMNS = (
     "id, protocol_id, run_name, analysis_type, code_commit_hash, data_version_hash, "
     "input_params, mlflow_run_id, artifact_paths, results_summary, started_at, completed_at"
 )
+# What a row is read as: every field in the text its hash was computed over (migration 0004,
+# `analysis_run_digest`), so the hash is checked here against exactly what is shown.
+_UTC_TEXT = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+_CANONICAL_COLUMNS = ", ".join(
+    (
+        "id, protocol_id, run_name, analysis_type, code_commit_hash, data_version_hash",
+        "input_params::text, mlflow_run_id, array_to_json(artifact_paths)::text",
+        "results_summary::text",
+        _UTC_TEXT.format("started_at"),
+        _UTC_TEXT.format("completed_at"),
+        "chain_index, previous_hash, row_hash",
+    )
+)
+ROW_HASH_TAG = "americano.row_hash"
+"""The MLflow tag that holds a run's row hash: a copy of the chain outside PostgreSQL."""
 _PLOT_SUFFIXES = {".png", ".svg", ".pdf", ".jpg", ".jpeg"}
 # MLflow's limits (mlflow.utils.validation): param values, tag values, batch sizes.
 _MAX_PARAM_VALUE = 6000
@@ -102,8 +118,32 @@ _MLFLOW_KEY = re.compile(r"[^\w\-. /:]")
 
 
 @dataclass(frozen=True)
+class RunIntegrity:
+    """Whether a recorded run is what was recorded: its row hash matches its fields, it links
+    to the run before it, and (when checked) MLflow holds the same hash."""
+
+    chain_index: int
+    previous_hash: str | None
+    row_hash: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verified": self.verified,
+            "chainIndex": self.chain_index,
+            "previousHash": self.previous_hash,
+            "rowHash": self.row_hash,
+            "problems": list(self.problems),
+        }
+
+
+@dataclass(frozen=True)
 class AnalysisRunRecord:
-    """One `analysis_runs` row (the guide's AnalysisRun)."""
+    """One `analysis_runs` row (the guide's AnalysisRun) and its place in the hash chain."""
 
     id: str
     protocol_id: str
@@ -117,9 +157,10 @@ class AnalysisRunRecord:
     results_summary: dict[str, Any]
     started_at: dt.datetime
     completed_at: dt.datetime | None
+    integrity: RunIntegrity
 
     def to_json(self) -> dict[str, Any]:
-        """The guide's AnalysisRun field names; timestamps ISO 8601 in UTC."""
+        """The guide's AnalysisRun field names (timestamps ISO 8601 in UTC), then `integrity`."""
         return {
             "id": self.id,
             "protocolId": self.protocol_id,
@@ -135,11 +176,13 @@ class AnalysisRunRecord:
             "completedAt": None
             if self.completed_at is None
             else _utc(self.completed_at).isoformat(),
+            "integrity": self.integrity.to_json(),
         }
 
     @classmethod
-    def from_row(cls, row: Sequence[Any]) -> AnalysisRunRecord:
-        """From the columns of `_COLUMNS`, in order."""
+    def from_canonical_row(cls, row: Sequence[Any]) -> AnalysisRunRecord:
+        """From the columns of `_CANONICAL_COLUMNS`, in order; `integrity.problems` says
+        whether the row hash matches the fields (the chain is checked by `verify_chains`)."""
         (
             rid,
             protocol_id,
@@ -153,7 +196,27 @@ class AnalysisRunRecord:
             summary,
             start,
             end,
+            chain_index,
+            previous_hash,
+            row_hash,
         ) = row
+        digest = run_digest(
+            previous_hash,
+            str(chain_index),
+            rid,
+            protocol_id,
+            name,
+            kind,
+            commit,
+            data,
+            params,
+            mlflow_id,
+            paths,
+            summary,
+            start,
+            end,
+        )
+        problems = () if digest == row_hash else ("row hash does not match the recorded fields",)
         return cls(
             id=str(rid),
             protocol_id=str(protocol_id),
@@ -161,13 +224,58 @@ class AnalysisRunRecord:
             analysis_type=str(kind),
             code_commit_hash=str(commit),
             data_version_hash=str(data),
-            input_params=dict(params or {}),
+            input_params=json.loads(params),
             mlflow_run_id=None if mlflow_id is None else str(mlflow_id),
-            artifact_paths=tuple(str(p) for p in paths or ()),
-            results_summary=dict(summary or {}),
-            started_at=_utc(start),
-            completed_at=None if end is None else _utc(end),
+            artifact_paths=tuple(json.loads(paths) or ()),
+            results_summary=json.loads(summary),
+            started_at=_parse_utc(start),
+            completed_at=None if end is None else _parse_utc(end),
+            integrity=RunIntegrity(int(chain_index), previous_hash, str(row_hash), problems),
         )
+
+    def with_problems(self, *problems: str) -> AnalysisRunRecord:
+        if not problems:
+            return self
+        integrity = replace(self.integrity, problems=(*self.integrity.problems, *problems))
+        return replace(self, integrity=integrity)
+
+
+def run_digest(*fields: str | None) -> str:
+    """sha256 of the fields, each as `length:text` (None as `-1:`), as migration 0004's
+    `analysis_run_digest` computes it in PostgreSQL."""
+    text = "".join("-1:" if f is None else f"{len(f)}:{f}" for f in fields)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def verify_chains(records: Sequence[AnalysisRunRecord]) -> list[AnalysisRunRecord]:
+    """`records` (every run of the protocols they belong to), each with the problems of its
+    link in its protocol's chain: a gap in the chain indices (runs deleted), or a previous
+    hash that is not the row hash of the run before."""
+    by_protocol: dict[str, list[AnalysisRunRecord]] = {}
+    for record in records:
+        by_protocol.setdefault(record.protocol_id, []).append(record)
+    checked: dict[str, AnalysisRunRecord] = {}
+    for runs in by_protocol.values():
+        runs.sort(key=lambda r: r.integrity.chain_index)
+        before: AnalysisRunRecord | None = None
+        for run in runs:
+            expected_index = 1 if before is None else before.integrity.chain_index + 1
+            expected_previous = None if before is None else before.integrity.row_hash
+            problems = []
+            if run.integrity.chain_index != expected_index:
+                problems.append(
+                    f"runs {expected_index}..{run.integrity.chain_index - 1} of this protocol's "
+                    "chain are missing"
+                )
+            if run.integrity.previous_hash != expected_previous:
+                problems.append("previous hash does not match the run before it")
+            checked[run.id] = run.with_problems(*problems)
+            before = run
+    return [checked[record.id] for record in records]
+
+
+def _parse_utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -341,51 +449,83 @@ def _log_mlflow_run(
 # ----------------------------------------------------------------------------- PostgreSQL
 
 
-def _insert(conn: psycopg.Connection, user_id: str, values: Mapping[str, Any]) -> AnalysisRunRecord:
+def _insert(owner_url: str, user_id: str, values: Mapping[str, Any]) -> AnalysisRunRecord:
+    """Append the row on `user_id`'s session; the database computes its place in the chain."""
     from americano_pipelines.db.connection import user_session
 
-    with user_session(conn, user_id):
-        # A transaction is open inside user_session unless the connection autocommits; then
-        # this block is a savepoint and the commit below ends it (as register_protocol does).
-        with conn.transaction():
-            row = conn.execute(
+    with user_session(user_id, owner_url=owner_url) as session:
+        with session.transaction():
+            row = session.execute(
                 f"""INSERT INTO analysis_runs ({_COLUMNS})
                     VALUES (%(id)s, %(protocol_id)s, %(run_name)s, %(analysis_type)s,
                             %(code_commit_hash)s, %(data_version_hash)s, %(input_params)s,
                             %(mlflow_run_id)s, %(artifact_paths)s, %(results_summary)s,
                             %(started_at)s, %(completed_at)s)
-                    RETURNING {_COLUMNS}""",
+                    RETURNING {_CANONICAL_COLUMNS}""",
                 values,
             ).fetchone()
-    if not conn.autocommit:
-        conn.commit()
+        session.commit()
     if row is None:  # the policies hid the row just written: a broken RLS setup
         raise RuntimeError(f"analysis run {values['id']} was written but is not visible")
-    return AnalysisRunRecord.from_row(row)
+    return AnalysisRunRecord.from_canonical_row(row)
 
 
 def list_analysis_runs(
-    conn: psycopg.Connection,
+    owner_url: str,
     protocol_id: str | None = None,
     *,
     user_id: str | None = None,
 ) -> list[AnalysisRunRecord]:
     """Analysis runs, newest first (by `started_at`, then `completed_at`), of one protocol or
-    all. Read as `user_id` (row-level security: that user's protocols only) when given, else
-    with the read-everything extraction role."""
+    all, each with its integrity checked: its row hash and its link in its protocol's chain.
+    Read on `user_id`'s session (row-level security: that user's protocols only) when given,
+    else with the read-everything extraction role."""
     from americano_pipelines.db.connection import extract_session, user_session
 
-    session = user_session(conn, user_id) if user_id is not None else extract_session(conn)
     where = "" if protocol_id is None else "WHERE protocol_id = %s"
-    with session:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM analysis_runs {where} "
-            "ORDER BY started_at DESC, completed_at DESC NULLS LAST, id",
-            () if protocol_id is None else (protocol_id,),
-        ).fetchall()
-    if not conn.autocommit:
-        conn.commit()
-    return [AnalysisRunRecord.from_row(row) for row in rows]
+    query = (
+        f"SELECT {_CANONICAL_COLUMNS} FROM analysis_runs {where} "
+        "ORDER BY started_at DESC, completed_at DESC NULLS LAST, id"
+    )
+    params = () if protocol_id is None else (protocol_id,)
+    if user_id is not None:
+        with user_session(user_id, owner_url=owner_url) as session:
+            rows = session.execute(query, params).fetchall()
+    else:
+        with psycopg.connect(owner_url) as conn, extract_session(conn):
+            rows = conn.execute(query, params).fetchall()
+    return verify_chains([AnalysisRunRecord.from_canonical_row(row) for row in rows])
+
+
+def verify_with_mlflow(
+    records: Sequence[AnalysisRunRecord], settings: Settings | None = None
+) -> list[AnalysisRunRecord]:
+    """`records`, each also checked against its MLflow run: the run's `americano.row_hash`
+    tag must be the row's hash. A superuser can rewrite rows and recompute the chain inside
+    PostgreSQL; the copy in the MLflow store is what catches that. Slow (imports MLflow)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    settings = settings or get_settings()
+    _quiet_mlflow_logs()
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    checked = []
+    for record in records:
+        if record.mlflow_run_id is None:
+            checked.append(record.with_problems("no MLflow run holds a copy of its hash"))
+            continue
+        try:
+            tags = client.get_run(record.mlflow_run_id).data.tags
+        except MlflowException:
+            checked.append(record.with_problems("its MLflow run is missing"))
+            continue
+        if tags.get(ROW_HASH_TAG) != record.integrity.row_hash:
+            checked.append(record.with_problems("row hash differs from its MLflow run's copy"))
+        elif tags.get("americano.analysis_run_id") != record.id:
+            checked.append(record.with_problems("its MLflow run is another run's"))
+        else:
+            checked.append(record)
+    return checked
 
 
 # ----------------------------------------------------------------------------- recording
@@ -416,7 +556,6 @@ def record_analysis_run(
     Dagster run id). An MLflow error or a database error raises; when the row cannot be
     written the MLflow run is marked FAILED.
     """
-    from americano_pipelines.db.connection import connect
     from americano_pipelines.db.connection import database_url as default_database_url
     from americano_pipelines.versioning import code_version
 
@@ -456,28 +595,28 @@ def record_analysis_run(
             artifact_paths=paths,
             completed_at=completed_at,
         )
-        with connect(database_url or default_database_url(settings)) as conn:
-            record = _insert(
-                conn,
-                user_id,
-                {
-                    "id": run_id,
-                    "protocol_id": protocol_id,
-                    "run_name": run_name,
-                    "analysis_type": analysis_type,
-                    "code_commit_hash": commit,
-                    "data_version_hash": data_version,
-                    "input_params": Jsonb(params),
-                    "mlflow_run_id": mlflow_run_id,
-                    "artifact_paths": paths,
-                    "results_summary": Jsonb(summary),
-                    "started_at": _utc(started_at),
-                    "completed_at": _utc(completed_at),
-                },
-            )
+        record = _insert(
+            database_url or default_database_url(settings),
+            user_id,
+            {
+                "id": run_id,
+                "protocol_id": protocol_id,
+                "run_name": run_name,
+                "analysis_type": analysis_type,
+                "code_commit_hash": commit,
+                "data_version_hash": data_version,
+                "input_params": Jsonb(params),
+                "mlflow_run_id": mlflow_run_id,
+                "artifact_paths": paths,
+                "results_summary": Jsonb(summary),
+                "started_at": _utc(started_at),
+                "completed_at": _utc(completed_at),
+            },
+        )
     except BaseException:
         client.set_terminated(mlflow_run_id, "FAILED", end_time=int(time.time() * 1000))
         raise
+    client.set_tag(mlflow_run_id, ROW_HASH_TAG, record.integrity.row_hash)
     client.set_terminated(mlflow_run_id, "FINISHED", end_time=_millis(completed_at))
     return record
 

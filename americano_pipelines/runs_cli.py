@@ -3,7 +3,10 @@
 `americano runs list [--protocol ID]` prints one JSON array of analysis runs, newest first
 (by start time), each with the guide's AnalysisRun field names: `id`, `protocolId`, `runName`,
 `analysisType`, `codeCommitHash`, `dataVersionHash`, `inputParams`, `mlflowRunId`,
-`artifactPaths`, `resultsSummary`, `startedAt`, `completedAt` (timestamps ISO 8601 in UTC).
+`artifactPaths`, `resultsSummary`, `startedAt`, `completedAt` (timestamps ISO 8601 in UTC),
+then `integrity`: the run's place in its protocol's hash chain (`chainIndex`, `previousHash`,
+`rowHash`), `verified`, and the `problems` found (a row edited or deleted behind the
+database's append-only rule); each run that does not verify is also named on stderr.
 A protocol without runs, or an unknown one, gives `[]`: the list is a query, and an empty
 answer is an answer (exit 0). The runs of every user are read with the read-only extraction
 role (row-level security would show the application role one user's runs only).
@@ -39,17 +42,34 @@ def list_runs(
         str | None,
         typer.Option("--protocol", metavar="ID", help="Only this protocol's runs."),
     ] = None,
+    verify_mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--verify-mlflow",
+            help="Also compare each row's hash with the copy its MLflow run holds (catches a "
+            "superuser who rewrote rows and their chain; slower).",
+        ),
+    ] = False,
 ) -> None:
-    """Print the analysis runs as a JSON array, newest first."""
+    """Print the analysis runs as a JSON array, newest first; warn on stderr about any run
+    whose integrity does not verify."""
     import psycopg
 
-    from americano_pipelines.db.connection import connect
-    from americano_pipelines.provenance import list_analysis_runs
+    from americano_pipelines.db.connection import database_url
+    from americano_pipelines.provenance import list_analysis_runs, verify_with_mlflow
 
     try:
-        with connect() as conn:
-            runs = list_analysis_runs(conn, protocol)
+        runs = list_analysis_runs(database_url(), protocol)
     except psycopg.Error as error:
         typer.echo(f"error: cannot read analysis_runs: {' '.join(str(error).split())}", err=True)
         raise typer.Exit(1) from None
+    if verify_mlflow:
+        runs = verify_with_mlflow(runs)
+    for run in runs:
+        if not run.integrity.verified:
+            typer.echo(
+                f"warning: analysis run {run.id} does not verify: "
+                f"{'; '.join(run.integrity.problems)}",
+                err=True,
+            )
     typer.echo(json.dumps([run.to_json() for run in runs], allow_nan=False))

@@ -1,7 +1,9 @@
 """Where the OLTP database is, and sessions that act for one user.
 
-`AMERICANO_DATABASE_URL` wins when set. Otherwise an embedded PostgreSQL (pgserver) is started
-under `AMERICANO_HOME` on first use and left running, so the next command reuses it.
+`AMERICANO_DATABASE_URL` (the owner's login) wins when set. Otherwise an embedded PostgreSQL
+(pgserver) is started under `AMERICANO_HOME` on first use and left running, so the next command
+reuses it. A user's session is a separate login as the application role, bound to the user by
+a bearer token (db/tokens.py, docs/security.md).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from functools import cache
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from americano_pipelines.config import Settings, get_settings
+from americano_pipelines.errors import InputError
 
 APP_ROLE = "americano_app"
 EXTRACT_ROLE = "americano_extract"
@@ -45,22 +49,62 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
     return psycopg.connect(url or database_url(), autocommit=autocommit)
 
 
+def app_database_url(owner_url: str | None = None, settings: Settings | None = None) -> str:
+    """How the application role logs in: `AMERICANO_APP_DATABASE_URL`, else the owner's URL
+    with the role as its user and no password (a local server's trust or peer auth)."""
+    settings = settings or get_settings()
+    if settings.app_database_url:
+        return settings.app_database_url
+    params = conninfo_to_dict(owner_url or database_url(settings))
+    params.pop("password", None)
+    params["user"] = APP_ROLE
+    return make_conninfo(**params)
+
+
 @contextmanager
-def user_session(conn: psycopg.Connection, user_id: str) -> Iterator[psycopg.Connection]:
-    """Act as the application role for `user_id`: row-level security limits every statement
-    to that user's rows. The role and setting are reset afterwards."""
-    with conn.cursor() as cur:
-        cur.execute(f"SET ROLE {APP_ROLE}")
-        cur.execute("SELECT set_config('americano.user_id', %s, false)", (user_id,))
+def token_session(
+    token: str, *, owner_url: str | None = None, settings: Settings | None = None
+) -> Iterator[psycopg.Connection]:
+    """A connection logged in as the application role and acting for the user of `token`
+    (migration 0004): row-level security limits every statement to that user's rows, and no
+    statement run on it can make it act for anyone else. An unknown, expired or revoked
+    token is an InputError."""
+    conn = psycopg.connect(app_database_url(owner_url, settings))
     try:
+        # Session-wide (not transaction-local), and committed, so a rollback keeps it.
+        conn.execute("SELECT set_config('americano.session_token', %s, false)", (token,))
+        user_id = conn.execute("SELECT americano_current_user_id()").fetchone()[0]
+        conn.commit()
+        if user_id is None:
+            raise InputError("token: unknown, expired or revoked", field="token")
         yield conn
     finally:
-        if not conn.closed:
-            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-                conn.rollback()
-            with conn.cursor() as cur:
-                cur.execute("RESET ROLE")
-                cur.execute("RESET americano.user_id")
+        conn.close()
+
+
+@contextmanager
+def user_session(user_id: str, *, owner_url: str | None = None) -> Iterator[psycopg.Connection]:
+    """Act as `user_id` through a session token minted for this session with the owner's
+    connection, and deleted when it ends."""
+    from americano_pipelines.db.tokens import SESSION_TOKEN_TTL, delete_token, issue_token
+
+    owner_url = owner_url or database_url()
+    with psycopg.connect(owner_url) as owner:
+        issued = issue_token(owner, user_id, kind="session", ttl=SESSION_TOKEN_TTL)
+    try:
+        with token_session(issued.token, owner_url=owner_url) as conn:
+            yield conn
+    finally:
+        with psycopg.connect(owner_url) as owner:
+            delete_token(owner, issued.token_id)
+
+
+def session_user_id(session: psycopg.Connection) -> str:
+    """The user a session acts for, as the database derives it from the session's token."""
+    user_id = session.execute("SELECT americano_current_user_id()").fetchone()[0]
+    if user_id is None:
+        raise InputError("token: unknown, expired or revoked", field="token")
+    return user_id
 
 
 @contextmanager

@@ -1,9 +1,10 @@
-"""Pre-registered protocols in PostgreSQL: write a registration and its randomized schedule, and
-read a protocol back, always acting as the application role for the protocol's user (row-level
-security, migration 0003), so a user can register and see only their own protocols.
+"""Pre-registered protocols in PostgreSQL: write a registration and its randomized schedule, read
+a protocol back, and log a deviation, always on a user's session (row-level security, migrations
+0003-0004), so a user can register and see only their own protocols.
 
-Once written, the pre-registration triggers (migration 0002) freeze the protocol's CENT/SPIRIT
-fields and every phase except its actual end date; changes go to the `deviations` log.
+Once written, the pre-registration triggers (migrations 0002, 0004) freeze the protocol's
+CENT/SPIRIT fields and its whole schedule; changes, an actual phase end included, go to the
+append-only `deviations` log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from americano_pipelines.db.connection import extract_session, user_session
+from americano_pipelines.db.connection import session_user_id
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocols import (
     PhaseSchedule,
@@ -25,7 +26,7 @@ from americano_pipelines.protocols import (
     draw_schedule,
 )
 
-__all__ = ["StoredProtocol", "read_protocol", "register_protocol", "resolve_user_id"]
+__all__ = ["StoredProtocol", "read_protocol", "record_deviation", "register_protocol"]
 
 
 @dataclass(frozen=True)
@@ -75,38 +76,16 @@ class StoredProtocol:
         }
 
 
-def resolve_user_id(
-    conn: psycopg.Connection, *, user_id: str | None = None, user_email: str | None = None
-) -> str:
-    """The id of the user a protocol is for, given their id or their email.
-
-    An id is checked as that user (row-level security shows a user only their own row). An
-    email is looked up with the read-only extraction role, since no user may read another's row.
-    """
-    if (user_id is None) == (user_email is None):
-        raise InputError("userId: give exactly one of userId and userEmail", field="userId")
-    if user_id is not None:
-        with user_session(conn, user_id):
-            found = conn.execute("SELECT id FROM users WHERE id = %s", (user_id,)).fetchone()
-        if found is None:
-            raise InputError(f"userId: no user with id {user_id!r}", field="userId")
-        return found[0]
-    with extract_session(conn):
-        rows = conn.execute("SELECT id FROM users WHERE email = %s", (user_email,)).fetchall()
-    if not rows:
-        raise InputError(f"userEmail: no user with email {user_email!r}", field="userEmail")
-    return rows[0][0]
-
-
 def register_protocol(
-    conn: psycopg.Connection,
+    session: psycopg.Connection,
     registration: ProtocolRegistration,
     schedule: PhaseSchedule | None = None,
 ) -> StoredProtocol:
     """Write the protocol and one `phase_assignments` row per phase of its schedule in one
-    transaction, as the application role for the protocol's user; commit; return what was
-    stored. `schedule` defaults to `draw_schedule(registration)`; its seed is recorded on the
-    protocol and on every phase."""
+    transaction on a user's session (`db.connection.token_session` / `user_session`) and
+    commit; return what was stored. The protocol is the session's user's: a file naming
+    another user (`userId`, `userEmail`) is refused. `schedule` defaults to
+    `draw_schedule(registration)`; its seed is recorded on the protocol and on every phase."""
     if schedule is None:
         schedule = draw_schedule(registration)
     if schedule.design_type != registration.design_type:
@@ -115,74 +94,144 @@ def register_protocol(
             f"{registration.design_type}",
             field="designType",
         )
-    user_id = resolve_user_id(
-        conn, user_id=registration.user_id, user_email=registration.user_email
-    )
-    with user_session(conn, user_id):
-        # Inside user_session a transaction is already open unless the connection is in
-        # autocommit mode; then this block is a savepoint and the commit below ends it.
-        with conn.transaction():
-            protocol_id = conn.execute(
-                """INSERT INTO experiment_protocols (
-                       user_id, protocol_name, hypothesis, start_date, end_date, design_type,
-                       primary_outcome, sample_size_target, analysis_plan, min_phase_length,
-                       planned_length, interim_looks, alpha, randomization_seed)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                   RETURNING id""",
-                (
-                    user_id,
-                    registration.protocol_name,
-                    registration.hypothesis,
-                    registration.start_date,
-                    registration.end_date,
-                    registration.design_type,
-                    registration.primary_outcome,
-                    registration.sample_size_target,
-                    registration.analysis_plan,
-                    registration.min_phase_length,
-                    registration.planned_length,
-                    registration.interim_looks,
-                    registration.alpha,
-                    schedule.seed,
-                ),
-            ).fetchone()[0]
-            with conn.cursor() as cur:
-                cur.executemany(
-                    """INSERT INTO phase_assignments (
-                           protocol_id, phase_label, phase_type, start_date, end_date,
-                           planned_duration, randomization_seed, intervention_params)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                    [
-                        (
-                            protocol_id,
-                            phase.label,
-                            phase.phase_type,
-                            phase.start_date,
-                            phase.end_date,
-                            phase.planned_duration,
-                            schedule.seed,
-                            Jsonb(dict(phase.intervention_params)),
-                        )
-                        for phase in schedule.phases
-                    ],
-                )
-            stored = _read(conn, protocol_id)
-        if not conn.autocommit:
-            conn.commit()
+    user_id = _check_session_user(session, registration)
+    # One transaction: the database admits phases only in the transaction that registers
+    # their protocol (migration 0004).
+    with session.transaction():
+        protocol_id = session.execute(
+            """INSERT INTO experiment_protocols (
+                   user_id, protocol_name, hypothesis, start_date, end_date, design_type,
+                   primary_outcome, sample_size_target, analysis_plan, min_phase_length,
+                   planned_length, interim_looks, alpha, randomization_seed)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               RETURNING id""",
+            (
+                user_id,
+                registration.protocol_name,
+                registration.hypothesis,
+                registration.start_date,
+                registration.end_date,
+                registration.design_type,
+                registration.primary_outcome,
+                registration.sample_size_target,
+                registration.analysis_plan,
+                registration.min_phase_length,
+                registration.planned_length,
+                registration.interim_looks,
+                registration.alpha,
+                schedule.seed,
+            ),
+        ).fetchone()[0]
+        with session.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO phase_assignments (
+                       protocol_id, phase_label, phase_type, start_date, end_date,
+                       planned_duration, randomization_seed, intervention_params)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                [
+                    (
+                        protocol_id,
+                        phase.label,
+                        phase.phase_type,
+                        phase.start_date,
+                        phase.end_date,
+                        phase.planned_duration,
+                        schedule.seed,
+                        Jsonb(dict(phase.intervention_params)),
+                    )
+                    for phase in schedule.phases
+                ],
+            )
+        stored = _read(session, protocol_id)
+    if not session.autocommit:
+        session.commit()
     if stored is None:  # the policies hid the row just written: a broken RLS setup
         raise RuntimeError(f"protocol {protocol_id} was written but is not visible to its user")
     return stored
 
 
-def read_protocol(conn: psycopg.Connection, protocol_id: str, *, user_id: str) -> StoredProtocol:
-    """The protocol and its phases as `user_id` sees them; another user's protocol is not found."""
-    with user_session(conn, user_id):
-        stored = _read(conn, protocol_id)
+def _check_session_user(session: psycopg.Connection, registration: ProtocolRegistration) -> str:
+    """The session's user, who must be the user the file names, if it names one."""
+    user_id = session_user_id(session)
+    # Row-level security shows a session its own user row only.
+    row = session.execute("SELECT email FROM users WHERE id = %s", (user_id,)).fetchone()
+    email = None if row is None else row[0]
+    if registration.user_id is not None and registration.user_id != user_id:
+        raise InputError(
+            f"userId: this session acts for user {user_id!r}; a protocol is registered only "
+            f"for the session's own user, not {registration.user_id!r}",
+            field="userId",
+        )
+    if registration.user_email is not None and registration.user_email != email:
+        raise InputError(
+            f"userEmail: this session acts for user {user_id!r}; a protocol is registered "
+            f"only for the session's own user, not {registration.user_email!r}",
+            field="userEmail",
+        )
+    return user_id
+
+
+def read_protocol(session: psycopg.Connection, protocol_id: str) -> StoredProtocol:
+    """The protocol and its phases as the session's user sees them; another user's protocol
+    is not found."""
+    stored = _read(session, protocol_id)
+    if not session.autocommit:
+        session.commit()
     if stored is None:
         raise InputError(
-            f"protocolId: no protocol {protocol_id!r} for user {user_id!r}", field="protocolId"
+            f"protocolId: no protocol {protocol_id!r} for this session's user", field="protocolId"
         )
     return stored
+
+
+def record_deviation(
+    session: psycopg.Connection,
+    protocol_id: str,
+    *,
+    timestamp: dt.datetime,
+    reason: str,
+    description: str,
+    phase: str | None = None,
+    actual_end_date: dt.date | None = None,
+) -> StoredProtocol:
+    """Append a deviation to the protocol's log (the only change a registered protocol
+    admits): when it happened, why, and what; `phase` and `actual_end_date` record when a
+    phase really ended. The database adds `recordedAt`."""
+    if timestamp.tzinfo is None:
+        raise InputError("timestamp: give a time zone", field="timestamp")
+    for name, text in (("reason", reason), ("description", description)):
+        if not text or not text.strip():
+            raise InputError(f"{name}: must be non-empty text", field=name)
+    if actual_end_date is not None and phase is None:
+        raise InputError("phase: an actual end date needs the phase it ends", field="phase")
+    if phase is not None:
+        labels = [p.label for p in read_protocol(session, protocol_id).phases]
+        if phase not in labels:
+            raise InputError(
+                f"phase: protocol {protocol_id!r} has no phase {phase!r}; its phases: "
+                f"{', '.join(labels[:8])}{', …' if len(labels) > 8 else ''}",
+                field="phase",
+            )
+    entry: dict[str, Any] = {
+        "timestamp": timestamp.isoformat(),
+        "reason": reason.strip(),
+        "description": description.strip(),
+    }
+    if phase is not None:
+        entry["phase"] = phase
+    if actual_end_date is not None:
+        entry["actualEndDate"] = actual_end_date.isoformat()
+    updated = session.execute(
+        "UPDATE experiment_protocols SET deviations = deviations || jsonb_build_array(%s::jsonb) "
+        "WHERE id = %s",
+        (Jsonb(entry), protocol_id),
+    ).rowcount
+    if updated == 0:
+        session.rollback()
+        raise InputError(
+            f"protocolId: no protocol {protocol_id!r} for this session's user", field="protocolId"
+        )
+    return read_protocol(session, protocol_id)
 
 
 def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from americano_pipelines.config import get_settings
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
+from americano_pipelines.errors import InputError
 from americano_pipelines.provenance import list_analysis_runs
 from americano_pipelines.runner import materialize_all, prepare_dagster_home
 from americano_pipelines.runs_cli import runs_app
@@ -276,11 +277,11 @@ def test_every_analysis_recorded_its_run_with_the_dvc_hash(analysed) -> None:
     assert 0 < test["resultsSummary"]["pValue"] <= 1
     # written as the protocol's user: row-level security shows them to that user
     (truth,) = analysed["study"].ground_truth["protocols"]
-    with psycopg.connect(settings.database_url) as conn:
-        as_user = list_analysis_runs(conn, protocol_id, user_id=truth["userId"])
-        as_nobody = list_analysis_runs(conn, protocol_id, user_id="nobody")
+    as_user = list_analysis_runs(settings.database_url, protocol_id, user_id=truth["userId"])
     assert [run.id for run in as_user] == [run["id"] for run in runs]
-    assert as_nobody == []
+    assert all(run.integrity.verified for run in as_user)
+    with pytest.raises(InputError, match="^userId: no user"):  # no session for a non-user
+        list_analysis_runs(settings.database_url, protocol_id, user_id="nobody")
 
 
 def test_every_run_has_its_mlflow_run(analysed) -> None:

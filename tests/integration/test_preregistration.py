@@ -1,50 +1,74 @@
-"""A registered protocol's pre-registered fields and schedule are frozen; deviations only grow."""
+"""A registered protocol is frozen: its pre-registered fields and its whole schedule cannot be
+edited, extended or deleted, its CONSORT counts stay consistent, and deviations only grow, each
+an object with a timestamp, a reason and a description (migrations 0002 and 0004).
+
+Tried as the protocol's own user on their session (the application role), which is where a
+user could p-hack, and for the frozen fields also as the database owner."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import psycopg
 import pytest
 
+from americano_pipelines.db.connection import user_session
+from americano_pipelines.db.protocols import read_protocol, record_deviation, register_protocol
+from americano_pipelines.errors import InputError
+from americano_pipelines.protocols import validate_protocol
+
 pytestmark = pytest.mark.integration
 
+USER = "pr"
 FROZEN = {
     "hypothesis": "'a different hypothesis'",
     "primary_outcome": "'study_minutes'",
     "analysis_plan": "'p-hacked plan'",
     "design_type": "'ALTERNATING'",
     "sample_size_target": "99",
-    "start_date": "'2025-02-01'",
+    "start_date": "start_date + 7",
+    "end_date": "end_date + 7",
 }
+Frozen = psycopg.errors.IntegrityConstraintViolation
+
+
+def _registration(start: dt.date):
+    return validate_protocol(
+        {
+            "protocolName": "Reward probability",
+            "hypothesis": "A higher reward probability raises engagement.",
+            "designType": "ABAB",
+            "primaryOutcome": "engagement_score",
+            "sampleSizeTarget": 40,
+            "analysisPlan": "Randomization test of B-A.",
+            "startDate": start.isoformat(),
+            "plannedLength": 40,
+            "seed": 7,
+            "conditions": {"A": {}, "B": {}},
+        }
+    )
 
 
 @pytest.fixture
-def protocol(migrated_database: str):
+def protocol(migrated_database: str) -> tuple[str, str]:
+    """A protocol registered on its user's session the way `protocol register` does it."""
     with psycopg.connect(migrated_database) as conn:
         conn.execute(
-            "INSERT INTO users (id, email) VALUES ('pr', 'pr@example.org') ON CONFLICT DO NOTHING"
+            "INSERT INTO users (id, email) VALUES (%s, 'pr@example.org') ON CONFLICT DO NOTHING",
+            (USER,),
         )
-        protocol_id = conn.execute(
-            "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, start_date, "
-            "design_type, primary_outcome, sample_size_target, analysis_plan, deviations) VALUES "
-            "('pr', 'p', 'h', '2025-01-01', 'ABAB', 'engagement_score', 40, 'plan', "
-            '\'[{"date": "2025-01-03", "description": "missed a day"}]\') RETURNING id'
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO phase_assignments (protocol_id, phase_label, phase_type, start_date, "
-            "planned_duration, randomization_seed) VALUES (%s, 'baseline_1', 'BASELINE', "
-            "'2025-01-01', 7, 42)",
-            (protocol_id,),
-        )
-    return migrated_database, protocol_id
+    with user_session(USER, owner_url=migrated_database) as session:
+        stored = register_protocol(session, _registration(dt.date.today() + dt.timedelta(days=1)))
+    return migrated_database, stored.protocol_id
 
 
 @pytest.mark.parametrize("field", sorted(FROZEN))
-def test_preregistered_fields_cannot_be_edited(protocol, field: str) -> None:
+@pytest.mark.parametrize("as_owner", [False, True], ids=["user", "owner"])
+def test_preregistered_fields_cannot_be_edited(protocol, field: str, as_owner: bool) -> None:
     url, protocol_id = protocol
-    with psycopg.connect(url) as conn:
-        with pytest.raises(psycopg.errors.IntegrityConstraintViolation) as raised:
+    with _connect(url, as_owner) as conn:
+        with pytest.raises(Frozen) as raised:
             conn.execute(
                 f"UPDATE experiment_protocols SET {field} = {FROZEN[field]} WHERE id = %s",
                 (protocol_id,),
@@ -53,57 +77,193 @@ def test_preregistered_fields_cannot_be_edited(protocol, field: str) -> None:
     assert "record a deviation instead" in str(raised.value)
 
 
-def test_progress_fields_can_be_updated(protocol) -> None:
+@pytest.mark.parametrize("field", ["end_date", "start_date", "planned_duration", "phase_type"])
+def test_no_phase_can_be_moved_so_phases_overlap(protocol, field: str) -> None:
     url, protocol_id = protocol
-    with psycopg.connect(url) as conn:
+    change = {"phase_type": "'INTERVENTION_B'"}.get(field, f"{field} + 5")
+    with _connect(url, as_owner=False) as conn:
+        with pytest.raises(Frozen, match=f'pre-registered field "{field}" of phase'):
+            conn.execute(
+                f"UPDATE phase_assignments SET {field} = {change} "
+                "WHERE protocol_id = %s AND phase_label = 'baseline_1'",
+                (protocol_id,),
+            )
+
+
+def test_no_phase_can_be_added_after_registration(protocol) -> None:
+    url, protocol_id = protocol
+    with _connect(url, as_owner=False) as conn:
+        with pytest.raises(Frozen, match="schedule is frozen and no phase can be added"):
+            conn.execute(
+                "INSERT INTO phase_assignments (protocol_id, phase_label, phase_type, start_date, "
+                "end_date, planned_duration, randomization_seed) VALUES "
+                "(%s, 'baseline_3', 'BASELINE', current_date + 50, current_date + 60, 11, 7)",
+                (protocol_id,),
+            )
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"completed": 999, "enrolled": 0},
+        {"screened": 1, "eligible": 2},
+        {"eligible": 3, "completed": 4},  # a gap in the flow does not hide the contradiction
+    ],
+)
+def test_consort_counts_must_shrink_along_the_flow(protocol, counts: dict) -> None:
+    url, protocol_id = protocol
+    assignments = ", ".join(f"{name} = {value}" for name, value in counts.items())
+    with _connect(url, as_owner=False) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation, match="consort_flow"):
+            conn.execute(
+                f"UPDATE experiment_protocols SET {assignments} WHERE id = %s", (protocol_id,)
+            )
+        conn.rollback()
         conn.execute(
-            "UPDATE experiment_protocols SET end_date = '2025-03-01', completed = 1 WHERE id = %s",
+            "UPDATE experiment_protocols SET screened = 3, eligible = 2, enrolled = 1, "
+            "completed = 1 WHERE id = %s",
             (protocol_id,),
         )
-        conn.execute(
-            "UPDATE phase_assignments SET end_date = '2025-01-07' WHERE protocol_id = %s",
-            (protocol_id,),
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "42",
+        "null",
+        '"text"',
+        '{"description": "travel"}',
+        '{"timestamp": "yesterday", "reason": "r", "description": "d"}',
+        '{"timestamp": "2026-01-02T10:00:00Z", "reason": " ", "description": "d"}',
+    ],
+)
+def test_deviations_must_be_objects_with_timestamp_reason_and_description(
+    protocol, entry: str
+) -> None:
+    url, protocol_id = protocol
+    with _connect(url, as_owner=False) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation, match="deviations_valid"):
+            conn.execute(
+                "UPDATE experiment_protocols SET deviations = deviations || "
+                "jsonb_build_array(%s::jsonb) WHERE id = %s",
+                (entry, protocol_id),
+            )
+
+
+def test_an_actual_phase_end_is_a_deviation_stamped_by_the_server(protocol) -> None:
+    url, protocol_id = protocol
+    when = dt.datetime.now(dt.UTC)
+    with user_session(USER, owner_url=url) as session:
+        planned = read_protocol(session, protocol_id).phases[0]
+        stored = record_deviation(
+            session,
+            protocol_id,
+            timestamp=when,
+            reason="illness",
+            description="baseline ended two days early",
+            phase=planned.label,
+            actual_end_date=planned.end_date - dt.timedelta(days=2),
+        )
+    (deviation,) = stored.deviations
+    assert deviation["phase"] == "baseline_1"
+    assert deviation["actualEndDate"] == (planned.end_date - dt.timedelta(days=2)).isoformat()
+    recorded = dt.datetime.fromisoformat(deviation["recordedAt"].replace("Z", "+00:00"))
+    assert abs(recorded - when) < dt.timedelta(minutes=5)
+    assert stored.phases[0] == planned  # the schedule as planned stays as it was
+
+
+def test_a_deviation_needs_a_reason(protocol) -> None:
+    url, protocol_id = protocol
+    with user_session(USER, owner_url=url) as session, pytest.raises(InputError, match="^reason"):
+        record_deviation(
+            session, protocol_id, timestamp=dt.datetime.now(dt.UTC), reason="", description="d"
         )
 
 
 def test_deviations_are_append_only(protocol) -> None:
     url, protocol_id = protocol
-    appended = json.dumps({"date": "2025-01-09", "description": "travel"})
-    with psycopg.connect(url) as conn:
+    appended = json.dumps(
+        [{"timestamp": "2026-01-09T08:00:00Z", "reason": "travel", "description": "away"}]
+    )
+    with _connect(url, as_owner=False) as conn:
         conn.execute(
             "UPDATE experiment_protocols SET deviations = deviations || %s::jsonb WHERE id = %s",
             (appended, protocol_id),
         )
-        count = conn.execute(
-            "SELECT jsonb_array_length(deviations) FROM experiment_protocols WHERE id = %s",
-            (protocol_id,),
-        ).fetchone()[0]
-        assert count == 2
-        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
+        conn.commit()
+        with pytest.raises(Frozen, match="append-only"):
             conn.execute(
                 "UPDATE experiment_protocols SET deviations = deviations - 0 WHERE id = %s",
                 (protocol_id,),
             )
         conn.rollback()
-        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
+        with pytest.raises(Frozen, match="append-only"):
             conn.execute(
                 "UPDATE experiment_protocols SET deviations = jsonb_set(deviations, "
-                "'{0,description}', '\"rewritten\"') WHERE id = %s",
+                "'{0,reason}', '\"rewritten\"') WHERE id = %s",
                 (protocol_id,),
             )
 
 
-def test_schedule_and_protocol_cannot_be_changed_or_deleted(protocol) -> None:
+@pytest.mark.parametrize("as_owner", [False, True], ids=["user", "owner"])
+def test_schedule_and_protocol_cannot_be_deleted(protocol, as_owner: bool) -> None:
     url, protocol_id = protocol
-    with psycopg.connect(url) as conn:
-        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="planned_duration"):
-            conn.execute(
-                "UPDATE phase_assignments SET planned_duration = 14 WHERE protocol_id = %s",
-                (protocol_id,),
-            )
-        conn.rollback()
-        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="cannot be deleted"):
+    with _connect(url, as_owner) as conn:
+        with pytest.raises(Frozen, match="cannot be deleted"):
             conn.execute("DELETE FROM phase_assignments WHERE protocol_id = %s", (protocol_id,))
         conn.rollback()
-        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="cannot be deleted"):
+        with pytest.raises(Frozen, match="cannot be deleted"):
             conn.execute("DELETE FROM experiment_protocols WHERE id = %s", (protocol_id,))
+
+
+@pytest.mark.parametrize("start", ["0001-01-01", "1900-01-01", "yesterday"])
+def test_a_session_cannot_register_a_protocol_that_started_in_the_past(
+    migrated_database: str, start: str
+) -> None:
+    """The database's own guard, beneath the file validation: the registration time is the
+    server's, and the start may not precede it (a day of slack for time zones)."""
+    day = {"yesterday": dt.date.today() - dt.timedelta(days=2)}.get(start) or start
+    with _connect(migrated_database, as_owner=False) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation, match="starts_after_registration"):
+            conn.execute(
+                "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, "
+                "start_date, design_type, primary_outcome, sample_size_target, analysis_plan, "
+                "randomization_seed, registered_at) VALUES (%s, 'p', 'h', %s, 'ABAB', "
+                "'engagement_score', 40, 'plan', 42, '0001-01-01')",
+                (USER, day),
+            )
+
+
+def test_a_session_cannot_backdate_its_registration(migrated_database: str) -> None:
+    with _connect(migrated_database, as_owner=False) as conn:
+        registered = conn.execute(
+            "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, start_date, "
+            "design_type, primary_outcome, sample_size_target, analysis_plan, registered_at) "
+            "VALUES (%s, 'p', 'h', current_date + 3, 'ABAB', 'engagement_score', 40, 'plan', "
+            "'2020-01-01') RETURNING registered_at",
+            (USER,),
+        ).fetchone()[0]
+    assert abs(registered - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+
+
+class _connect:
+    """The protocol user's session, or the owner's connection."""
+
+    def __init__(self, url: str, as_owner: bool) -> None:
+        self.url, self.as_owner = url, as_owner
+
+    def __enter__(self) -> psycopg.Connection:
+        if self.as_owner:
+            self._context = psycopg.connect(self.url)
+        else:
+            with psycopg.connect(self.url) as conn:
+                conn.execute(
+                    "INSERT INTO users (id, email) VALUES (%s, 'pr@example.org') "
+                    "ON CONFLICT DO NOTHING",
+                    (USER,),
+                )
+            self._context = user_session(USER, owner_url=self.url)
+        return self._context.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        self._context.__exit__(*exc)

@@ -17,7 +17,8 @@ import yaml
 from typer.testing import CliRunner
 
 from americano_pipelines.db.connection import user_session
-from americano_pipelines.db.protocols import read_protocol, register_protocol, resolve_user_id
+from americano_pipelines.db.protocols import read_protocol, record_deviation, register_protocol
+from americano_pipelines.db.tokens import issue_token
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_cli import protocol_app
 from americano_pipelines.protocols import (
@@ -31,6 +32,9 @@ pytestmark = pytest.mark.integration
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol-yaml.md"
 OWNER, OWNER_EMAIL = "pr_owner", "owner@example.org"
 OTHER = "pr_other"
+# Registration is refused for a start before today: a week ahead keeps the schedule's dates
+# inside the test.
+START = dt.date.today() + dt.timedelta(days=7)
 
 ABAB_FILE = {
     "protocolName": "Reward probability 15% vs 20%",
@@ -40,7 +44,7 @@ ABAB_FILE = {
     "sampleSizeTarget": 40,
     "analysisPlan": "Randomization test of B-A (SCRT); alpha 0.05.",
     "userEmail": OWNER_EMAIL,
-    "startDate": "2025-11-03",
+    "startDate": START.isoformat(),
     "plannedLength": 40,
     "minPhaseLength": 5,
     "interimLooks": 2,
@@ -60,9 +64,16 @@ def users(migrated_database: str) -> str:
 
 
 @pytest.fixture
-def cli(users: str, platform_env: Path):
-    """Run `americano protocol …` as the real CLI registers it; return (exit code, stdout,
-    stderr)."""
+def owner_token(users: str) -> str:
+    with psycopg.connect(users) as conn:
+        return issue_token(conn, OWNER, kind="api", name="tests").token
+
+
+@pytest.fixture
+def cli(users: str, platform_env: Path, owner_token: str, monkeypatch: pytest.MonkeyPatch):
+    """Run `americano protocol …` as the real CLI registers it, in the owner's session; return
+    (exit code, stdout, stderr)."""
+    monkeypatch.setenv("AMERICANO_USER_TOKEN", owner_token)
     app = typer.Typer()
     app.add_typer(protocol_app, name="protocol")
     runner = CliRunner()
@@ -100,12 +111,12 @@ def test_register_prints_the_contract_and_writes_rows(cli, users: str, tmp_path:
     ]
     for phase in printed["phases"]:
         assert {"label", "phaseType", "startDate", "endDate"} <= set(phase)
-    assert printed["phases"][0]["startDate"] == "2025-11-03"
-    assert printed["phases"][-1]["endDate"] == "2025-12-12"
+    assert printed["phases"][0]["startDate"] == START.isoformat()
+    assert printed["phases"][-1]["endDate"] == (START + dt.timedelta(days=39)).isoformat()
     assert printed["userId"] == OWNER
 
     # The rows, read directly as the owner (row-level security applies).
-    with psycopg.connect(users) as conn, user_session(conn, OWNER):
+    with user_session(OWNER, owner_url=users) as conn:
         protocol = conn.execute(
             "SELECT user_id, protocol_name, design_type::text, sample_size_target, "
             "min_phase_length, planned_length, interim_looks, alpha, randomization_seed, "
@@ -128,8 +139,8 @@ def test_register_prints_the_contract_and_writes_rows(cli, users: str, tmp_path:
         2,
         0.05,
         12345,
-        dt.date(2025, 11, 3),
-        dt.date(2025, 12, 12),
+        START,
+        START + dt.timedelta(days=39),
     )
     assert [row[0] for row in phases] == [p["label"] for p in printed["phases"]]
     assert [row[1] for row in phases] == ["BASELINE", "INTERVENTION_A"] * 2
@@ -147,24 +158,25 @@ def test_protocol_is_invisible_to_another_user(cli, users: str, tmp_path: Path) 
     code, out, _ = cli("register", str(write_yaml(tmp_path, ABAB_FILE)))
     assert code == 0
     protocol_id = json.loads(out)["protocolId"]
-    with psycopg.connect(users) as conn:
-        assert read_protocol(conn, protocol_id, user_id=OWNER).protocol_id == protocol_id
-        with user_session(conn, OTHER):
-            assert (
-                conn.execute(
-                    "SELECT count(*) FROM experiment_protocols WHERE id = %s", (protocol_id,)
-                ).fetchone()[0]
-                == 0
-            )
-            assert (
-                conn.execute(
-                    "SELECT count(*) FROM phase_assignments WHERE protocol_id = %s",
-                    (protocol_id,),
-                ).fetchone()[0]
-                == 0
-            )
+    with user_session(OWNER, owner_url=users) as session:
+        assert read_protocol(session, protocol_id).protocol_id == protocol_id
+    with user_session(OTHER, owner_url=users) as conn:
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM experiment_protocols WHERE id = %s", (protocol_id,)
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM phase_assignments WHERE protocol_id = %s",
+                (protocol_id,),
+            ).fetchone()[0]
+            == 0
+        )
         with pytest.raises(InputError, match=r"^protocolId: no protocol"):
-            read_protocol(conn, protocol_id, user_id=OTHER)
+            read_protocol(conn, protocol_id)
+    with psycopg.connect(users) as conn:
         # The superuser sees all four phases, so the other user's zero is RLS, not absence.
         assert (
             conn.execute(
@@ -190,7 +202,7 @@ def test_without_a_seed_the_drawn_seed_is_recorded(cli, users: str, tmp_path: Pa
     code, out, err = cli("register", str(write_yaml(tmp_path, data)))
     assert code == 0, err
     printed = json.loads(out)
-    with psycopg.connect(users) as conn, user_session(conn, OWNER):
+    with user_session(OWNER, owner_url=users) as conn:
         seeds = conn.execute(
             "SELECT p.randomization_seed, a.randomization_seed FROM experiment_protocols p "
             "JOIN phase_assignments a ON a.protocol_id = p.id WHERE p.id = %s",
@@ -204,27 +216,33 @@ def test_without_a_seed_the_drawn_seed_is_recorded(cli, users: str, tmp_path: Pa
 
 def test_preregistered_fields_cannot_be_edited(cli, users: str, tmp_path: Path) -> None:
     protocol_id = json.loads(cli("register", str(write_yaml(tmp_path, ABAB_FILE)))[1])["protocolId"]
-    with psycopg.connect(users, autocommit=True) as conn, user_session(conn, OWNER):
+    with user_session(OWNER, owner_url=users) as conn:
+        conn.autocommit = True
         for statement in (
             "UPDATE experiment_protocols SET hypothesis = 'changed' WHERE id = %s",
             "UPDATE experiment_protocols SET randomization_seed = 1 WHERE id = %s",
             "UPDATE experiment_protocols SET min_phase_length = 1 WHERE id = %s",
             "UPDATE phase_assignments SET start_date = start_date + 1 WHERE protocol_id = %s",
             "UPDATE phase_assignments SET planned_duration = 1 WHERE protocol_id = %s",
+            "UPDATE phase_assignments SET end_date = start_date + 9 WHERE protocol_id = %s",
             "DELETE FROM phase_assignments WHERE protocol_id = %s",
             "DELETE FROM experiment_protocols WHERE id = %s",
         ):
             with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="pre-registered"):
                 conn.execute(statement, (protocol_id,))
-        # A phase's actual end date may be filled in; the protocol keeps its registration.
-        conn.execute(
-            "UPDATE phase_assignments SET end_date = start_date + 9 "
-            "WHERE protocol_id = %s AND phase_label = 'baseline_1'",
-            (protocol_id,),
+        # A phase's actual end is a deviation; the schedule keeps its registration.
+        stored = record_deviation(
+            conn,
+            protocol_id,
+            timestamp=dt.datetime.now(dt.UTC),
+            reason="travel",
+            description="baseline ended on day 10",
+            phase="baseline_1",
+            actual_end_date=START + dt.timedelta(days=9),
         )
-        stored = read_protocol(conn, protocol_id, user_id=OWNER)
     assert stored.hypothesis == ABAB_FILE["hypothesis"]
-    assert stored.phases[0].end_date == dt.date(2025, 11, 12)
+    assert stored.deviations[0]["actualEndDate"] == (START + dt.timedelta(days=9)).isoformat()
+    assert stored.phases[0].end_date != START + dt.timedelta(days=9)
 
 
 def documented_examples() -> list[str]:
@@ -237,6 +255,7 @@ def test_every_documented_design_registers(cli, tmp_path: Path, index: int) -> N
     data = yaml.safe_load(documented_examples()[index])
     data.pop("userId", None)
     data["userEmail"] = OWNER_EMAIL
+    data["startDate"] = START.isoformat()
     code, out, err = cli("register", str(write_yaml(tmp_path, data)))
     assert code == 0, err
     printed = json.loads(out)
@@ -247,17 +266,36 @@ def test_every_documented_design_registers(cli, tmp_path: Path, index: int) -> N
     assert printed["phases"] == [p.to_json() for p in expected.phases]
 
 
-def test_unknown_user_exits_2_and_writes_nothing(cli, users: str, tmp_path: Path) -> None:
+def test_a_file_naming_another_user_exits_2_and_writes_nothing(
+    cli, users: str, tmp_path: Path
+) -> None:
+    """The owner's session registers only the owner's protocols, whoever the file names."""
     before = protocol_count(users)
-    path = write_yaml(tmp_path, {**ABAB_FILE, "userEmail": "nobody@example.org"})
+    path = write_yaml(tmp_path, {**ABAB_FILE, "userEmail": "other@example.org"})
     code, out, err = cli("register", str(path))
-    assert code == 2
-    assert out == ""
-    assert err == "error: userEmail: no user with email 'nobody@example.org'\n"
-    data = {k: v for k, v in ABAB_FILE.items() if k != "userEmail"} | {"userId": "ghost"}
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: userEmail: this session acts for user 'pr_owner'; a protocol is registered "
+        "only for the session's own user, not 'other@example.org'\n"
+    )
+    data = {k: v for k, v in ABAB_FILE.items() if k != "userEmail"} | {"userId": OTHER}
     code, _, err = cli("register", str(write_yaml(tmp_path, data)))
     assert code == 2
-    assert err == "error: userId: no user with id 'ghost'\n"
+    assert err.startswith("error: userId: this session acts for user 'pr_owner'")
+    assert protocol_count(users) == before
+
+
+def test_without_a_user_session_register_exits_2(
+    cli, users: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = protocol_count(users)
+    monkeypatch.delenv("AMERICANO_USER_TOKEN")
+    code, out, err = cli("register", str(write_yaml(tmp_path, ABAB_FILE)))
+    assert (code, out) == (2, "")
+    assert err.startswith("error: AMERICANO_USER_TOKEN: not set") and err.count("\n") == 1
+    monkeypatch.setenv("AMERICANO_USER_TOKEN", "amr_not_a_token")
+    code, _, err = cli("register", str(write_yaml(tmp_path, ABAB_FILE)))
+    assert code == 2 and err == "error: token: unknown, expired or revoked\n"
     assert protocol_count(users) == before
 
 
@@ -301,29 +339,50 @@ def test_write_is_one_transaction(users: str) -> None:
         phases=(*schedule.phases, replace(schedule.phases[0])),
     )
     before = protocol_count(users)
-    with psycopg.connect(users) as conn:
+    with user_session(OWNER, owner_url=users) as session:
         with pytest.raises(psycopg.errors.UniqueViolation):
-            register_protocol(conn, registration, broken)
-        conn.rollback()
-        # The connection is usable afterwards and back to its own role.
-        assert conn.execute("SELECT current_user = session_user").fetchone()[0]
+            register_protocol(session, registration, broken)
+        session.rollback()
+        # The session is usable afterwards and still its user's.
+        assert session.execute("SELECT americano_current_user_id()").fetchone()[0] == OWNER
     assert protocol_count(users) == before
 
 
 @pytest.mark.parametrize("autocommit", [False, True])
 def test_register_commits_in_either_connection_mode(users: str, autocommit: bool) -> None:
     registration = parse_protocol_yaml(yaml.safe_dump({**ABAB_FILE, "seed": 99}))
-    with psycopg.connect(users, autocommit=autocommit) as conn:
-        stored = register_protocol(conn, registration)
-        assert conn.execute("SELECT current_user = session_user").fetchone()[0]
+    with user_session(OWNER, owner_url=users) as session:
+        session.autocommit = autocommit
+        stored = register_protocol(session, registration)
     assert stored.user_id == OWNER and stored.seed == 99
-    with psycopg.connect(users) as conn:
-        assert read_protocol(conn, stored.protocol_id, user_id=OWNER) == stored
+    with user_session(OWNER, owner_url=users) as session:
+        assert read_protocol(session, stored.protocol_id) == stored
 
 
-def test_resolve_user_id(users: str) -> None:
-    with psycopg.connect(users) as conn:
-        assert resolve_user_id(conn, user_email=OWNER_EMAIL) == OWNER
-        assert resolve_user_id(conn, user_id=OTHER) == OTHER
-        with pytest.raises(InputError, match="^userId: give exactly one"):
-            resolve_user_id(conn)
+def test_deviation_command_records_an_actual_phase_end(cli, tmp_path: Path) -> None:
+    protocol_id = json.loads(cli("register", str(write_yaml(tmp_path, ABAB_FILE)))[1])["protocolId"]
+    ended = (START + dt.timedelta(days=8)).isoformat()
+    code, out, err = cli(
+        "deviation",
+        protocol_id,
+        "--reason",
+        "illness",
+        "--description",
+        "baseline ended early",
+        "--phase",
+        "baseline_1",
+        "--actual-end-date",
+        ended,
+    )
+    assert code == 0, err
+    (entry,) = json.loads(out)["deviations"]
+    assert (entry["reason"], entry["phase"], entry["actualEndDate"]) == (
+        "illness",
+        "baseline_1",
+        ended,
+    )
+    assert "recordedAt" in entry
+    code, _, err = cli(
+        "deviation", protocol_id, "--reason", "r", "--description", "d", "--phase", "nope"
+    )
+    assert code == 2 and err.startswith("error: phase: protocol") and err.count("\n") == 1

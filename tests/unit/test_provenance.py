@@ -202,8 +202,9 @@ def recorded(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
             )
             conn.execute(
                 "INSERT INTO experiment_protocols (id, user_id, protocol_name, hypothesis, "
-                "start_date, design_type, primary_outcome, sample_size_target, analysis_plan) "
-                "VALUES (%s, %s, 'p', 'h', '2025-01-01', 'ABAB', 'engagement_score', 40, 'plan')",
+                "start_date, design_type, primary_outcome, sample_size_target, analysis_plan, "
+                "registered_at) VALUES (%s, %s, 'p', 'h', '2025-01-01', 'ABAB', "
+                "'engagement_score', 40, 'plan', '2024-12-31T12:00Z')",
                 (protocol, user),
             )
     settings = get_settings()
@@ -275,7 +276,7 @@ def _client(settings):
 @pytest.mark.integration
 def test_the_row_holds_the_provenance(recorded) -> None:
     run = recorded["older"]
-    assert run.to_json() == {
+    assert {key: value for key, value in run.to_json().items() if key != "integrity"} == {
         "id": run.id,
         "protocolId": "prov_p1",
         "runName": "ABAB randomization test — p",
@@ -300,7 +301,9 @@ def test_the_row_holds_the_provenance(recorded) -> None:
         "startedAt": "2025-11-03T09:00:00+00:00",
         "completedAt": "2025-11-03T09:00:05+00:00",
     }
-    assert list(run.to_json()) == ANALYSIS_RUN_KEYS
+    assert list(run.to_json()) == [*ANALYSIS_RUN_KEYS, "integrity"]
+    assert run.integrity.chain_index == 1 and run.integrity.previous_hash is None
+    assert recorded["newer"].integrity.previous_hash == run.integrity.row_hash
     assert recorded["other"].data_version_hash == UNKNOWN_DATA_VERSION
     # the default completion time is when the run was recorded
     assert recorded["newer"].completed_at > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
@@ -351,10 +354,10 @@ def test_the_mlflow_run_has_params_metrics_artifacts_and_tags(recorded) -> None:
 
 @pytest.mark.integration
 def test_rows_are_written_and_read_as_the_protocols_user(recorded) -> None:
-    with psycopg.connect(recorded["url"]) as conn:
-        mine = list_analysis_runs(conn, user_id="prov_u1")
-        theirs = list_analysis_runs(conn, user_id="prov_u2")
-        both = list_analysis_runs(conn)  # the read-everything extraction role
+    url = recorded["url"]
+    mine = list_analysis_runs(url, user_id="prov_u1")
+    theirs = list_analysis_runs(url, user_id="prov_u2")
+    both = list_analysis_runs(url)  # the read-everything extraction role
     assert [run.id for run in mine] == [recorded["newer"].id, recorded["older"].id]
     assert [run.id for run in theirs] == [recorded["other"].id]
     assert {run.id for run in both} >= {run.id for run in mine + theirs}
@@ -381,8 +384,7 @@ def test_a_run_for_another_users_protocol_is_refused_and_its_mlflow_run_failed(
     experiment = client.get_experiment_by_name("protocol/prov_p1")
     failed = client.search_runs([experiment.experiment_id], "attributes.status = 'FAILED'")
     assert [run.info.run_name for run in failed] == ["not theirs"]
-    with psycopg.connect(recorded["url"]) as conn:
-        names = {run.run_name for run in list_analysis_runs(conn, "prov_p1")}
+    names = {run.run_name for run in list_analysis_runs(recorded["url"], "prov_p1")}
     assert "not theirs" not in names
 
 
@@ -397,7 +399,8 @@ def test_runs_list_prints_the_guides_fields_newest_first(recorded) -> None:
     runs = _runs_list("--protocol", "prov_p1")
     assert [run["id"] for run in runs] == [recorded["newer"].id, recorded["older"].id]
     for run in runs:
-        assert list(run) == ANALYSIS_RUN_KEYS
+        assert list(run) == [*ANALYSIS_RUN_KEYS, "integrity"]
+        assert run["integrity"]["verified"] is True
     assert runs[1] == recorded["older"].to_json()
     everything = _runs_list()
     ids = [run["id"] for run in everything]

@@ -10,5 +10,7 @@ select
     artifact_paths,
     cast(results_summary as json) as results_summary,
     started_at,
-    completed_at
+    completed_at,
+    chain_index,
+    row_hash
 from {{ source('provenance', 'analysis_runs') }}

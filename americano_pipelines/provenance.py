@@ -528,6 +528,35 @@ def verify_with_mlflow(
     return checked
 
 
+def runs_missing_from_database(
+    records: Sequence[AnalysisRunRecord],
+    protocol_ids: Sequence[str],
+    settings: Settings | None = None,
+) -> list[tuple[str, str, str]]:
+    """(protocol id, analysis run id, MLflow run id) of each run that MLflow holds as recorded
+    (finished, with its row hash) for these protocols but that is not among `records`: rows
+    deleted from the end of a chain, which leave no gap in PostgreSQL."""
+    from mlflow.tracking import MlflowClient
+
+    settings = settings or get_settings()
+    _quiet_mlflow_logs()
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    present = {record.id for record in records}
+    missing = []
+    for protocol_id in protocol_ids:
+        experiment = client.get_experiment_by_name(experiment_name(protocol_id))
+        if experiment is None:
+            continue
+        for run in client.search_runs(
+            [experiment.experiment_id], "attributes.status = 'FINISHED'", max_results=50_000
+        ):
+            tags = run.data.tags
+            run_id = tags.get("americano.analysis_run_id")
+            if ROW_HASH_TAG in tags and run_id and run_id not in present:
+                missing.append((protocol_id, run_id, run.info.run_id))
+    return missing
+
+
 # ----------------------------------------------------------------------------- recording
 
 

@@ -56,15 +56,22 @@ def list_runs(
     import psycopg
 
     from americano_pipelines.db.connection import database_url
-    from americano_pipelines.provenance import list_analysis_runs, verify_with_mlflow
+    from americano_pipelines.provenance import (
+        list_analysis_runs,
+        runs_missing_from_database,
+        verify_with_mlflow,
+    )
 
     try:
         runs = list_analysis_runs(database_url(), protocol)
     except psycopg.Error as error:
         typer.echo(f"error: cannot read analysis_runs: {' '.join(str(error).split())}", err=True)
         raise typer.Exit(1) from None
+    missing = []
     if verify_mlflow:
         runs = verify_with_mlflow(runs)
+        protocols = [protocol] if protocol else sorted({run.protocol_id for run in runs})
+        missing = runs_missing_from_database(runs, protocols)
     for run in runs:
         if not run.integrity.verified:
             typer.echo(
@@ -72,4 +79,10 @@ def list_runs(
                 f"{'; '.join(run.integrity.problems)}",
                 err=True,
             )
+    for protocol_id, run_id, mlflow_run_id in missing:
+        typer.echo(
+            f"warning: MLflow run {mlflow_run_id} records analysis run {run_id} of protocol "
+            f"{protocol_id}, which analysis_runs no longer holds",
+            err=True,
+        )
     typer.echo(json.dumps([run.to_json() for run in runs], allow_nan=False))

@@ -242,3 +242,17 @@ def test_concurrent_runs_of_one_protocol_do_not_fork_the_chain(chain) -> None:
     assert runs["first"].integrity.chain_index == 4
     assert runs["second"].integrity.chain_index == 5
     assert all(run.integrity.verified for run in runs.values())
+
+
+def test_mlflow_names_the_runs_a_superuser_deleted_from_the_end_of_a_chain(chain) -> None:
+    last = chain["runs"][2]
+    _as_superuser_without_triggers(
+        chain["url"], "DELETE FROM analysis_runs WHERE id = %s", (last.id,)
+    )
+    runs, stderr = _runs_list("--protocol", chain["protocol_id"])
+    assert all(run["integrity"]["verified"] for run in runs) and stderr == ""  # no gap
+    _, stderr = _runs_list("--protocol", chain["protocol_id"], "--verify-mlflow")
+    assert stderr == (
+        f"warning: MLflow run {last.mlflow_run_id} records analysis run {last.id} of protocol "
+        f"{chain['protocol_id']}, which analysis_runs no longer holds\n"
+    )

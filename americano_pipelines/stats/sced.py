@@ -98,6 +98,7 @@ _JSON_DISTRIBUTION_CAP = 2_000
 _TIE_TOLERANCE = 1e-9
 # Ranks of admissible assignments are drawn as int64.
 _MAX_RANKABLE = 2**62
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 # ----------------------------------------------------------------------------- results
@@ -356,12 +357,23 @@ def count_phase_assignments(n_observations: int, n_phases: int, min_phase_length
 
 def _unrank_combinations(ranks: np.ndarray, m: int, r: int) -> np.ndarray:
     """The r-subsets of {0..m-1} with the given colexicographic ranks, as an (N, r) ascending
-    int64 array (combinatorial number system: rank = sum_i C(c_i, i), c_1 < ... < c_r)."""
-    table = np.zeros((m, r + 1), dtype=np.int64)
-    table[:, 0] = 1
+    int64 array (combinatorial number system: rank = sum_i C(c_i, i), c_1 < ... < c_r).
+
+    Every rank must lie below C(m, r), which must fit in int64. The i-th element is at most
+    m - r + i - 1, so the table holds C(c, i) only for c up to there: those binomials are at
+    most C(m - 1, r) < C(m, r) and never overflow, while the full table would (C(96, 48) has
+    28 digits for 98 phases with no slack). Beyond the band the column holds int64's maximum,
+    above any rank, so it stays sorted for the search."""
+    if not 0 <= r <= m or math.comb(m, r) > _INT64_MAX:
+        raise ValueError(f"no int64 ranks of {r}-subsets of {m} elements")
+    table = np.full((m, r + 1), _INT64_MAX, dtype=np.int64)
+    slack = m - r
+    table[:slack, 0] = 1
     for i in range(1, r + 1):
-        # C(c, i) = C(c-1, i) + C(c-1, i-1), built column by column.
-        table[1:, i] = np.cumsum(table[:-1, i - 1])
+        # C(c, i) = C(c-1, i) + C(c-1, i-1) down column i's band, rows 0 .. slack + i - 1.
+        rows = slack + i
+        table[0, i] = 0
+        table[1:rows, i] = np.cumsum(table[: rows - 1, i - 1])
     remainder = np.asarray(ranks, dtype=np.int64).copy()
     out = np.empty((remainder.size, r), dtype=np.int64)
     for i in range(r, 0, -1):

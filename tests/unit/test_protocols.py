@@ -867,6 +867,21 @@ def test_one_hundred_criteria_draw_admissible_schedules(spare: int) -> None:
         assert_back_to_back(schedule, parsed.start_date, n)
 
 
+def test_long_changing_criterion_designs_draw() -> None:
+    # 15 criteria over a year: C(300, 15), about 8e24 schedules, too many for int64 ranks.
+    parsed = registration(
+        designType="CHANGING_CRITERION",
+        criteria=list(range(10, 160, 10)),
+        plannedLength=365,
+        minPhaseLength=5,
+    )
+    schedules = [draw_schedule(parsed, seed) for seed in range(5)]
+    assert len({tuple(lengths(schedule)) for schedule in schedules}) == 5
+    for schedule in schedules:
+        assert len(schedule.phases) == 16 and min(lengths(schedule)) >= 5
+        assert_back_to_back(schedule, parsed.start_date, 365)
+
+
 def test_yaml_tags_other_than_plain_types_are_refused() -> None:
     for value, tag in (
         ("!!binary aGVsbG8=", "!!binary"),

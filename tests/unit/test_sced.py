@@ -142,6 +142,27 @@ def test_many_phases_list_and_draw_exactly(n_phases: int, k: int, spare: int) ->
         assert draw_phase_schedule(n, n_phases, k, seed=seed) in expected
 
 
+def test_draws_beyond_int64_ranks_are_exact_admissible_and_uniform() -> None:
+    # 21 phases over 321 observations: C(320, 20), about 1e32 schedules, more than int64 ranks.
+    # Uniform over the schedules, a phase's spare observations (its length - k) follow a
+    # beta-binomial(S, 1, P - 1) with S = 300 spare, P = 21: mean S/P, the variance below.
+    n, n_phases, k = 321, 21, 1
+    assert count_phase_assignments(n, n_phases, k) > 2**63
+    first, last = [], []
+    for seed in range(600):
+        lengths = np.diff([0, *draw_phase_schedule(n, n_phases, k, seed=seed), n])
+        assert len(lengths) == n_phases and lengths.min() >= k and lengths.sum() == n
+        first.append(lengths[0] - k)
+        last.append(lengths[-1] - k)
+    assert draw_phase_schedule(n, n_phases, k, seed=7) == draw_phase_schedule(n, n_phases, k, 7)
+    spare = n - n_phases * k
+    sd = math.sqrt(
+        spare * (spare + n_phases) * (n_phases - 1) / (n_phases**2 * (n_phases + 1)) / 600
+    )
+    for spares in (first, last):
+        assert abs(np.mean(spares) - spare / n_phases) < 4 * sd
+
+
 def test_abab_n60_min5_has_12341_assignments() -> None:
     # C(60 - 4*5 + 3, 3) = C(43, 3) = 12,341.
     assert math.comb(43, 3) == 12_341

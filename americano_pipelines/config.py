@@ -5,9 +5,13 @@ Nothing else in the package reads `os.environ` for a setting; it calls `get_sett
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
+
+from americano_pipelines.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,25 @@ class Settings:
     whoop_client_secret: str | None
     token_key: str | None
     """Key that encrypts OAuth tokens at rest; generated into `home` when unset."""
+    timezone: str
+    """The platform's IANA timezone: what "today" is, e.g. for a protocol's registration day."""
+
+    @property
+    def tzinfo(self) -> dt.tzinfo:
+        """`timezone` as a tzinfo; an unknown name is an InputError naming AMERICANO_TIMEZONE.
+
+        Checked here rather than in `get_settings`, which runs on import, so that only what
+        needs the zone fails on a bad one, with one line."""
+        if self.timezone == "UTC":
+            return dt.UTC  # needs no timezone database
+        try:
+            return zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder
+            raise InputError(
+                f"AMERICANO_TIMEZONE: unknown timezone {self.timezone!r}; use an IANA name "
+                "such as UTC or Europe/Berlin",
+                field="AMERICANO_TIMEZONE",
+            ) from None
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -86,6 +109,7 @@ def get_settings() -> Settings:
         whoop_client_id=_env("WHOOP_CLIENT_ID"),
         whoop_client_secret=_env("WHOOP_CLIENT_SECRET"),
         token_key=_env("AMERICANO_TOKEN_KEY"),
+        timezone=_env("AMERICANO_TIMEZONE") or "UTC",
     )
 
 

@@ -58,9 +58,9 @@ def register(
     from americano_pipelines.protocols import draw_schedule, load_protocol_file
 
     try:
-        token = _user_token(get_settings().user_token)
         registration = load_protocol_file(file)
         schedule = draw_schedule(registration)
+        token = _user_token(get_settings().user_token)
         with connect() as conn:
             migrate(conn)
         with token_session(token) as session:

@@ -20,13 +20,16 @@ schedule comes from exactly the admissible set the randomization test enumerates
   (`draw_multiple_baseline_starts` / `multiple_baseline_start_windows`; Bulté & Onghena 2009).
 
 Pure: no database, no Dagster. Bad input raises `InputError` whose one-line message starts
-with the field's name (nested fields as `conditions.B`, list items as `cases[2]`).
+with the field's name (nested fields as `conditions.B`, list items as `cases[2]`). Every value
+is range-checked here, before the database sees it: a file of hostile YAML (an alias bomb, a
+20 MB text, 2026-02-30, 2**31, a NUL or a lone surrogate) is refused in one line, quickly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import math
 import re
 import secrets
@@ -37,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats.sced import (
     count_phase_assignments,
@@ -48,6 +52,7 @@ from americano_pipelines.stats.sced import (
 
 __all__ = [
     "DESIGN_TYPES",
+    "MAX_FILE_BYTES",
     "MAX_SEED",
     "PhaseSchedule",
     "PlannedPhase",
@@ -56,12 +61,14 @@ __all__ = [
     "load_protocol_file",
     "new_seed",
     "parse_protocol_yaml",
+    "registration_day",
     "validate_protocol",
 ]
 
 DESIGN_TYPES = ("ABAB", "MULTIPLE_BASELINE", "ALTERNATING", "CHANGING_CRITERION")
-# Seeds are stored in PostgreSQL `integer` columns.
-MAX_SEED = 2**31 - 1
+# Every integer field is stored in a PostgreSQL `integer` column; most have tighter caps below.
+PG_INTEGER_MAX = 2**31 - 1
+MAX_SEED = PG_INTEGER_MAX
 # Ten years of daily observations; the alternating draw's completion table grows with the
 # square of the number of sessions, so it gets a smaller cap (a little over a year).
 MAX_PLANNED_LENGTH = 3660
@@ -71,11 +78,50 @@ DEFAULT_MAX_CONSECUTIVE = 2
 # The draw's completion table also grows with the cap; runs of more than 10 sessions of one
 # condition defeat the point of alternating.
 MAX_CONSECUTIVE_CAP = 10
+# Planned observations: even hourly ones over ten years (87,600) stay below this.
+MAX_SAMPLE_SIZE_TARGET = 100_000
+# Interim analyses (Lan-DeMets looks): designs plan a handful.
+MAX_INTERIM_LOOKS = 100
+# A changing-criterion design has one phase per criterion, and published ones step through a
+# handful; 100 criteria already make 101 phases of at least minPhaseLength days each.
+MAX_CRITERIA = 100
+# Two phase rows per case; the WWC standard asks for three cases.
+MAX_CASES = 50
+# A protocol is registered on or before its first day (pre-registration), and at most this
+# far ahead, so every planned day is a real date.
+MAX_YEARS_AHEAD = 5
+# Longest text per field, in characters: ClinicalTrials.gov's limits for the matching
+# registration fields (brief title, brief summary, detailed description, outcome measure
+# title) and RFC 5321's for an email address.
+TEXT_LIMITS = {
+    "protocolName": 300,
+    "hypothesis": 5_000,
+    "primaryOutcome": 255,
+    "analysisPlan": 32_000,
+    "userId": 255,
+    "userEmail": 254,
+}
+# Each phase row stores a copy of its condition's parameters (up to MAX_ALTERNATING_SESSIONS
+# rows), so a condition's parameters are capped as JSON text, and their nesting too.
+MAX_PARAMETERS_CHARS = 4_000
+MAX_PARAMETER_DEPTH = 10
+# Keys (field and parameter names) name the field in error messages.
+MAX_KEY_LENGTH = 100
+# Numbers in parameters and criteria are stored as JSON: integers every JSON reader
+# (JavaScript, DuckDB's DOUBLE) holds exactly.
+MAX_JSON_INTEGER = 2**53 - 1
+# A protocol file is a few kilobytes (the text limits above come to about 40,000 characters).
+# The caps on the file, its nesting and its number of values keep the pure-Python YAML parser
+# (which names the field of a bad character) well under a second on anything allowed.
+MAX_FILE_BYTES = 256 * 1024
+MAX_YAML_DEPTH = 32
+MAX_YAML_VALUES = 5_000
 # Keys the schedule writes into each phase's intervention_params next to the condition's own.
 RESERVED_PARAM_KEYS = ("condition", "case", "criterion", "session")
 # Which phase_type each condition of a phase becomes (the schema's enum has no "B").
 CONDITION_PHASE_TYPES = {"A": "BASELINE", "B": "INTERVENTION_A"}
 _CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 _REQUIRED = (
     "protocolName",
@@ -180,45 +226,52 @@ class PhaseSchedule:
 # ----------------------------------------------------------------------------- YAML
 
 
-def load_protocol_file(path: str | Path) -> ProtocolRegistration:
-    """Read and validate a protocol YAML file."""
+def load_protocol_file(path: str | Path, *, today: dt.date | None = None) -> ProtocolRegistration:
+    """Read and validate a protocol YAML file (at most MAX_FILE_BYTES)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # Read one byte past the cap, never more: /dev/zero or a huge file stop here.
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"file: {path} does not exist", field="file") from None
     except IsADirectoryError:
         raise InputError(f"file: {path} is a directory, not a YAML file", field="file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"file: {path} is not UTF-8 text", field="file") from None
     except OSError as error:
         raise InputError(f"file: cannot read {path}: {error.strerror}", field="file") from None
-    return parse_protocol_yaml(text, source=str(path))
-
-
-def parse_protocol_yaml(text: str, *, source: str = "protocol") -> ProtocolRegistration:
-    """Parse and validate protocol YAML. Syntax errors name the line; field errors name the
-    field and, where it is in the file, its line."""
+    _check_size(len(raw), str(path))
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = error.problem or error.context or "invalid YAML"
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
         raise InputError(
-            f"yaml: {source} has a syntax error{where}: {problem}", field="yaml"
+            f"file: {path} is not UTF-8 text (byte {error.start + 1})", field="file"
         ) from None
-    except yaml.YAMLError as error:
-        raise InputError(f"yaml: {source} is not valid YAML: {error}", field="yaml") from None
-    lines = _key_lines(root)
+    return parse_protocol_yaml(text, source=str(path), today=today)
+
+
+def parse_protocol_yaml(
+    text: str, *, source: str = "protocol", today: dt.date | None = None
+) -> ProtocolRegistration:
+    """Parse and validate protocol YAML. Syntax errors name the line; field errors name the
+    field and, where it is in the file, its line. `today` defaults to `registration_day()`."""
+    _check_size(len(text.encode("utf-8", "surrogatepass")), source)
+    data, lines = _load_yaml(text, source)
     try:
-        return validate_protocol(data)
+        return validate_protocol(data, today=today)
     except InputError as error:
         line = _line_of(error.field or "", lines)
         if line is None:
             raise
         raise InputError(f"{error} (line {line})", field=error.field) from None
+
+
+def _check_size(n_bytes: int, source: str) -> None:
+    if n_bytes > MAX_FILE_BYTES:
+        raise InputError(
+            f"file: {source} is larger than {MAX_FILE_BYTES // 1024} KiB; a protocol file is a "
+            "few kilobytes of text (see the length limits in docs/protocol-yaml.md)",
+            field="file",
+        )
 
 
 def _line_of(path: str, lines: Mapping[str, int]) -> int | None:
@@ -230,42 +283,209 @@ def _line_of(path: str, lines: Mapping[str, int]) -> int | None:
     return None
 
 
-def _key_lines(root: yaml.Node | None) -> dict[str, int]:
-    """1-based line of every mapping key, by dotted path (`conditions.B`, `cases[1]`); a key
-    given twice in one mapping is an error (YAML loaders silently keep the last)."""
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_SCALAR_KINDS = {
+    "tag:yaml.org,2002:str": "text",
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:null": "null",
+}
+_COLLECTION_TAGS = {
+    yaml.SequenceStartEvent: "tag:yaml.org,2002:seq",
+    yaml.MappingStartEvent: "tag:yaml.org,2002:map",
+}
+
+
+class _ProtocolLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without the implicit timestamp type: dates stay text for
+    `_start_date`, so 2026-02-30 is a field error rather than the constructor's ValueError.
+    (The pure-Python parser, not libyaml: it hands a lone surrogate escape to the validation,
+    which names the field, where libyaml stops with a scanner error.)"""
+
+
+_ProtocolLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    """The document as plain data, and the 1-based line of every mapping key and list item by
+    dotted path (`conditions.B`, `cases[1]`).
+
+    Built from the parser's events, without PyYAML's composer: anchors and aliases are refused
+    (an alias bomb expands a kilobyte into gigabytes, a recursive alias never ends), nesting
+    and the number of values are capped before they cost anything, and a key given twice is
+    an error (YAML loaders silently keep the last)."""
+    try:
+        loader = _ProtocolLoader(text)
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, text, source) from None
+    try:
+        return _compose(loader, source)
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, text, source) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = error.problem or error.context or "invalid YAML"
+        raise InputError(
+            f"yaml: {source} has a syntax error{where}: {problem}", field="yaml"
+        ) from None
+    except yaml.YAMLError as error:
+        raise InputError(
+            f"yaml: {source} is not valid YAML: {' '.join(str(error).split())}", field="yaml"
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _reader_error(error: yaml.reader.ReaderError, text: str, source: str) -> InputError:
+    line = text.count("\n", 0, error.position) + 1
+    column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+    return InputError(
+        f"yaml: {source} has a character YAML does not allow at line {line}, column {column}: "
+        f"U+{error.character:04X} ({error.reason})",
+        field="yaml",
+    )
+
+
+def _compose(loader: _ProtocolLoader, source: str) -> tuple[Any, dict[str, int]]:
     lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node, path: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                child = f"{path}.{key}" if path else key
-                if key in seen:
+    # The open collections, innermost last: [container, its path, the key awaiting a value].
+    stack: list[list[Any]] = []
+    root: Any = None
+    n_values = documents = 0
+    while not loader.check_event(yaml.StreamEndEvent):
+        event = loader.get_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise InputError(
+                    f"yaml: {source} holds a second YAML document at line {line}; give one "
+                    "protocol per file",
+                    field="yaml",
+                )
+            continue
+        if isinstance(event, yaml.StreamStartEvent | yaml.DocumentEndEvent):
+            continue
+        if isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            value = stack.pop()[0]
+        else:
+            parent = stack[-1] if stack else None
+            awaiting_key = parent is not None and isinstance(parent[0], dict) and parent[2] is None
+            if parent is None:
+                path = ""
+            elif isinstance(parent[0], list):
+                path = f"{parent[1]}[{len(parent[0]) + 1}]"
+            elif awaiting_key:
+                path = parent[1]
+            else:
+                path = f"{parent[1]}.{parent[2]}" if parent[1] else parent[2]
+            where = path or "yaml"
+            if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+                what = (
+                    f"alias *{event.anchor}"
+                    if isinstance(event, yaml.AliasEvent)
+                    else f"anchor &{event.anchor}"
+                )
+                raise InputError(
+                    f"{where}: YAML anchors and aliases are not supported ({what} at line "
+                    f"{line}); write the value out",
+                    field=where,
+                )
+            n_values += 1
+            if n_values > MAX_YAML_VALUES:
+                raise InputError(
+                    f"yaml: {source} holds more than {MAX_YAML_VALUES:,} values (line {line}); "
+                    "a protocol needs far fewer",
+                    field="yaml",
+                )
+            if parent is not None and isinstance(parent[0], list):
+                lines.setdefault(path, line)
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                if awaiting_key:
                     raise InputError(
-                        f"{child}: given twice (line {key_node.start_mark.line + 1}); "
-                        "give each field once",
-                        field=child,
+                        f"{where}: a key at line {line} is a list or mapping; keys are text",
+                        field=where,
                     )
-                seen.add(key)
-                lines.setdefault(child, key_node.start_mark.line + 1)
-                walk(value_node, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value, start=1):
-                child = f"{path}[{index}]"
-                lines.setdefault(child, item.start_mark.line + 1)
-                walk(item, child)
+                if event.tag not in (None, "!", _COLLECTION_TAGS[type(event)]):
+                    raise _tag_error(where, event.tag, line)
+                if len(stack) >= MAX_YAML_DEPTH:
+                    raise InputError(
+                        f"{where}: nested more than {MAX_YAML_DEPTH} levels deep (line {line})",
+                        field=where,
+                    )
+                container = [] if isinstance(event, yaml.SequenceStartEvent) else {}
+                stack.append([container, path, None])
+                continue
+            if awaiting_key:
+                key = event.value
+                if not key.isprintable() or len(key) > MAX_KEY_LENGTH:
+                    raise InputError(
+                        f"{where}: keys must be printable text of at most {MAX_KEY_LENGTH} "
+                        f"characters, got {_describe(key)} (line {line})",
+                        field=where,
+                    )
+                child = f"{path}.{key}" if path else key
+                if key in parent[0]:
+                    raise InputError(
+                        f"{child}: given twice (line {line}); give each field once", field=child
+                    )
+                parent[2] = key
+                lines.setdefault(child, line)
+                continue
+            value = _scalar(loader, event, where, line)
+        if not stack:
+            root = value
+        elif isinstance(stack[-1][0], list):
+            stack[-1][0].append(value)
+        else:
+            stack[-1][0][stack[-1][2]] = value
+            stack[-1][2] = None
+    return root, lines
 
-    if root is not None:
-        walk(root, "")
-    return lines
+
+def _scalar(loader: _ProtocolLoader, event: yaml.ScalarEvent, where: str, line: int) -> Any:
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag not in _SCALAR_KINDS:
+        raise _tag_error(where, tag, line)
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    try:
+        return loader.yaml_constructors[tag](loader, node)
+    except (ValueError, KeyError, OverflowError):
+        # An integer of more digits than Python converts, `!!bool maybe`, `!!int x`, ...
+        raise InputError(
+            f"{where}: cannot read {_describe(event.value)} as {_SCALAR_KINDS[tag]} (line {line})",
+            field=where,
+        ) from None
+
+
+def _tag_error(where: str, tag: str, line: int) -> InputError:
+    shown = _describe(tag.replace("tag:yaml.org,2002:", "!!", 1))
+    return InputError(
+        f"{where}: the YAML tag {shown} at line {line} is not supported; use text, "
+        "numbers, true/false, lists and mappings",
+        field=where,
+    )
 
 
 # ----------------------------------------------------------------------------- validation
 
 
-def validate_protocol(data: Any) -> ProtocolRegistration:
-    """Validate a parsed protocol (a mapping with the documented camelCase keys)."""
+def registration_day() -> dt.date:
+    """Today in the platform's timezone (AMERICANO_TIMEZONE): a protocol registered now is
+    registered on this day."""
+    return dt.datetime.now(get_settings().tzinfo).date()
+
+
+def validate_protocol(data: Any, *, today: dt.date | None = None) -> ProtocolRegistration:
+    """Validate a parsed protocol (a mapping with the documented camelCase keys). `today`, the
+    registration day, defaults to `registration_day()`; startDate may not lie before it."""
     if not isinstance(data, Mapping):
         raise InputError(
             "protocol: the file must be a YAML mapping of fields (protocolName: ..., "
@@ -274,6 +494,8 @@ def validate_protocol(data: Any) -> ProtocolRegistration:
         )
     keys = [str(key) for key in data]
     for key in keys:
+        if key not in _KNOWN and (len(key) > MAX_KEY_LENGTH or not key.isprintable()):
+            raise InputError(f"protocol: unknown field {_describe(key)}", field="protocol")
         if key not in _KNOWN:
             guess = difflib.get_close_matches(key, _KNOWN, n=1)
             hint = (
@@ -305,7 +527,7 @@ def validate_protocol(data: Any) -> ProtocolRegistration:
     min_phase_length = _optional(
         values,
         "minPhaseLength",
-        lambda v, f: _integer(v, f, minimum=1),
+        lambda v, f: _integer(v, f, minimum=1, maximum=MAX_PLANNED_LENGTH),
         default=DEFAULT_MIN_PHASE_LENGTH,
     )
     registration = ProtocolRegistration(
@@ -313,9 +535,14 @@ def validate_protocol(data: Any) -> ProtocolRegistration:
         hypothesis=_text(values["hypothesis"], "hypothesis"),
         design_type=design_type,
         primary_outcome=_text(values["primaryOutcome"], "primaryOutcome"),
-        sample_size_target=_integer(values["sampleSizeTarget"], "sampleSizeTarget", minimum=1),
+        sample_size_target=_integer(
+            values["sampleSizeTarget"],
+            "sampleSizeTarget",
+            minimum=1,
+            maximum=MAX_SAMPLE_SIZE_TARGET,
+        ),
         analysis_plan=_text(values["analysisPlan"], "analysisPlan"),
-        start_date=_date(values["startDate"], "startDate"),
+        start_date=_start_date(values["startDate"], "startDate", today),
         planned_length=_integer(
             values["plannedLength"], "plannedLength", minimum=1, maximum=MAX_PLANNED_LENGTH
         ),
@@ -324,7 +551,10 @@ def validate_protocol(data: Any) -> ProtocolRegistration:
         user_email=user_email,
         min_phase_length=min_phase_length,
         interim_looks=_optional(
-            values, "interimLooks", lambda v, f: _integer(v, f, minimum=0), default=0
+            values,
+            "interimLooks",
+            lambda v, f: _integer(v, f, minimum=0, maximum=MAX_INTERIM_LOOKS),
+            default=0,
         ),
         alpha=_optional(values, "alpha", _alpha, default=0.05),
         seed=seed,
@@ -365,14 +595,43 @@ def _optional(
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    # repr escapes NUL and surrogates, so the message can always be printed.
+    text = repr(value[:40] if isinstance(value, str) else value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _text(value: Any, name: str) -> str:
+    """Non-empty text of at most TEXT_LIMITS[name] characters that PostgreSQL can store."""
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{name}: must be non-empty text, got {_describe(value)}", field=name)
-    return value.strip()
+    text = value.strip()
+    limit = TEXT_LIMITS[name]
+    if len(text) > limit:
+        raise InputError(
+            f"{name}: must be at most {limit:,} characters, got {len(text):,}", field=name
+        )
+    return _storable(text, name)
+
+
+def _storable(text: str, where: str) -> str:
+    """PostgreSQL text holds neither NUL (YAML "\\0") nor a lone surrogate (YAML "\\ud800"),
+    which is no Unicode character and cannot be encoded as UTF-8."""
+    nul = text.find("\0")
+    if nul >= 0:
+        raise InputError(
+            f"{where}: contains a NUL character (\\0) at character {nul + 1}, which "
+            "PostgreSQL text cannot hold",
+            field=where,
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputError(
+            f"{where}: contains a lone surrogate \\u{ord(text[error.start]):04x} at character "
+            f"{error.start + 1}, which is not a Unicode character; write the character itself",
+            field=where,
+        ) from None
+    return text
 
 
 def _email(value: Any, name: str) -> str:
@@ -382,12 +641,13 @@ def _email(value: Any, name: str) -> str:
     return text
 
 
-def _integer(value: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:
+def _integer(value: Any, name: str, *, minimum: int, maximum: int = PG_INTEGER_MAX) -> int:
     kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InputError(f"{name}: must be {kind}, got {_describe(value)}", field=name)
-    if maximum is not None and value > maximum:
-        raise InputError(f"{name}: must be at most {maximum}, got {value}", field=name)
+    limit = min(maximum, PG_INTEGER_MAX)
+    if value > limit:
+        raise InputError(f"{name}: must be at most {limit}, got {_describe(value)}", field=name)
     return value
 
 
@@ -405,20 +665,50 @@ def _alpha(value: Any, name: str) -> float:
     return float(value)
 
 
-def _date(value: Any, name: str) -> dt.date:
+def _start_date(value: Any, name: str, today: dt.date | None) -> dt.date:
+    """A real calendar day from the registration day to MAX_YEARS_AHEAD years after it."""
     if isinstance(value, dt.datetime):
         raise InputError(
             f"{name}: must be a date YYYY-MM-DD without a time, got {value.isoformat()}",
             field=name,
         )
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
+        day = value
+    else:
+        match = _ISO_DATE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise InputError(
+                f"{name}: must be a date YYYY-MM-DD, got {_describe(value)}", field=name
+            )
         try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise InputError(f"{name}: must be a date YYYY-MM-DD, got {_describe(value)}", field=name)
+            day = dt.date(*(int(part) for part in match.groups()))
+        except ValueError as error:  # 2026-02-30, month 13, year 0
+            raise InputError(
+                f"{name}: must be a date YYYY-MM-DD, got {match.group(0)!r} ({error})",
+                field=name,
+            ) from None
+    today = registration_day() if today is None else today
+    if day < today:
+        raise InputError(
+            f"{name}: {day.isoformat()} is before today ({today.isoformat()}); a "
+            "pre-registered protocol starts on or after the day it is registered",
+            field=name,
+        )
+    latest = _years_after(today, MAX_YEARS_AHEAD)
+    if day > latest:
+        raise InputError(
+            f"{name}: {day.isoformat()} is more than {MAX_YEARS_AHEAD} years after today "
+            f"({today.isoformat()}); the latest start is {latest.isoformat()}",
+            field=name,
+        )
+    return day
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # February 29 into a common year
+        return day.replace(year=day.year + years, day=28)
 
 
 def _design_type(value: Any) -> str:
@@ -468,26 +758,64 @@ def _conditions(value: Any) -> dict[str, dict[str, Any]]:
                     field=f"{where}.{key}",
                 )
         conditions[name] = _json_value(params, where)
+        size = len(json.dumps(conditions[name], ensure_ascii=False))
+        if size > MAX_PARAMETERS_CHARS:
+            raise InputError(
+                f"{where}: the parameters take {size:,} characters as JSON, more than "
+                f"{MAX_PARAMETERS_CHARS:,}; every phase row stores a copy of them",
+                field=where,
+            )
     return conditions
 
 
-def _json_value(value: Any, where: str) -> Any:
-    """Intervention parameters as plain JSON (dates become ISO text)."""
+def _json_value(value: Any, where: str, depth: int = 1) -> Any:
+    """Intervention parameters as plain JSON that PostgreSQL stores and every JSON reader reads
+    back exactly (dates become ISO text)."""
+    if isinstance(value, Mapping | list) and depth > MAX_PARAMETER_DEPTH:
+        raise InputError(
+            f"{where}: parameters nest more than {MAX_PARAMETER_DEPTH} levels deep", field=where
+        )
     if isinstance(value, Mapping):
-        return {str(key): _json_value(item, f"{where}.{key}") for key, item in value.items()}
+        params = {}
+        for key, item in value.items():
+            name = str(key)
+            if not name or len(name) > MAX_KEY_LENGTH or not name.isprintable():
+                raise InputError(
+                    f"{where}: parameter names must be printable text of 1 to "
+                    f"{MAX_KEY_LENGTH} characters, got {_describe(name)}",
+                    field=where,
+                )
+            params[name] = _json_value(item, f"{where}.{name}", depth + 1)
+        return params
     if isinstance(value, list):
-        return [_json_value(item, f"{where}[{i}]") for i, item in enumerate(value, start=1)]
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"{where}: must be a finite number, got {value}", field=where)
+        return [
+            _json_value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value, start=1)
+        ]
+    if isinstance(value, str):
+        return _storable(value, where)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return _json_number(value, where)
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
     raise InputError(
         f"{where}: must be text, a number, true/false, a list or a mapping, got "
         f"{type(value).__name__}",
         field=where,
     )
+
+
+def _json_number(value: int | float, where: str) -> int | float:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{where}: must be a finite number, got {value}", field=where)
+    if isinstance(value, int) and abs(value) > MAX_JSON_INTEGER:
+        raise InputError(
+            f"{where}: integers must lie within ±{MAX_JSON_INTEGER:,} (2^53 - 1, what JSON "
+            f"readers hold exactly), got {_describe(value)}",
+            field=where,
+        )
+    return value
 
 
 def _cases(value: Any) -> tuple[str, ...]:
@@ -497,6 +825,8 @@ def _cases(value: Any) -> tuple[str, ...]:
             f"multiple-baseline standard), got {_describe(value)}",
             field="cases",
         )
+    if len(value) > MAX_CASES:
+        raise InputError(f"cases: at most {MAX_CASES} cases, got {len(value)}", field="cases")
     names: list[str] = []
     for index, item in enumerate(value, start=1):
         where = f"cases[{index}]"
@@ -519,12 +849,17 @@ def _criteria(value: Any) -> tuple[float, ...]:
             f"{_describe(value)}",
             field="criteria",
         )
+    if len(value) > MAX_CRITERIA:
+        raise InputError(
+            f"criteria: at most {MAX_CRITERIA} criterion levels, got {len(value)}",
+            field="criteria",
+        )
     levels: list[float] = []
     for index, item in enumerate(value, start=1):
         where = f"criteria[{index}]"
-        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+        if isinstance(item, bool) or not isinstance(item, int | float):
             raise InputError(f"{where}: must be a number, got {_describe(item)}", field=where)
-        levels.append(item)
+        levels.append(_json_number(item, where))
     return tuple(levels)
 
 

@@ -98,6 +98,7 @@ _JSON_DISTRIBUTION_CAP = 2_000
 _TIE_TOLERANCE = 1e-9
 # Ranks of admissible assignments are drawn as int64.
 _MAX_RANKABLE = 2**62
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 # ----------------------------------------------------------------------------- results
@@ -355,20 +356,34 @@ def count_phase_assignments(n_observations: int, n_phases: int, min_phase_length
 
 
 def _unrank_combinations(ranks: np.ndarray, m: int, r: int) -> np.ndarray:
-    """The r-subsets of {0..m-1} with the given colexicographic ranks, as an (N, r) ascending
-    int64 array (combinatorial number system: rank = sum_i C(c_i, i), c_1 < ... < c_r)."""
-    table = np.zeros((m, r + 1), dtype=np.int64)
-    table[:, 0] = 1
+    """The r-subsets of {0..m-1} with the given colexicographic ranks (each below C(m, r)), as
+    an (N, r) ascending int64 array (combinatorial number system: rank = sum_i C(c_i, i),
+    c_1 < ... < c_r).
+
+    The i-th element is at most m - r + i - 1, so the table holds C(c, i) only for c up to
+    there: those binomials are at most C(m - 1, r) < C(m, r), so they fit in int64 whenever the
+    ranks do, while the full table would not (C(96, 48) has 28 digits for 98 phases with no
+    slack). Beyond the band the column holds C(m, r), above any rank, so it stays sorted for
+    the search. When C(m, r) itself exceeds int64 the arithmetic is exact Python ints."""
+    if not 0 <= r <= m:
+        raise ValueError(f"no {r}-subsets of {m} elements")
+    total = math.comb(m, r)
+    dtype = np.int64 if total <= _INT64_MAX else object
+    table = np.full((m, r + 1), total, dtype=dtype)
+    slack = m - r
+    table[:slack, 0] = 1
     for i in range(1, r + 1):
-        # C(c, i) = C(c-1, i) + C(c-1, i-1), built column by column.
-        table[1:, i] = np.cumsum(table[:-1, i - 1])
-    remainder = np.asarray(ranks, dtype=np.int64).copy()
+        # C(c, i) = C(c-1, i) + C(c-1, i-1) down column i's band, rows 0 .. slack + i - 1.
+        rows = slack + i
+        table[0, i] = 0
+        table[1:rows, i] = np.cumsum(table[: rows - 1, i - 1])
+    remainder = np.array(ranks, dtype=dtype).reshape(-1)
     out = np.empty((remainder.size, r), dtype=np.int64)
     for i in range(r, 0, -1):
         column = table[:, i]
         chosen = np.searchsorted(column, remainder, side="right") - 1
         out[:, i - 1] = chosen
-        remainder -= column[chosen]
+        remainder = remainder - column[chosen]
     return out
 
 
@@ -1073,11 +1088,23 @@ def draw_phase_schedule(
             f"{n_phases * min_phase_length} observations, got {n_observations}",
             field="n_observations",
         )
-    if total > _MAX_RANKABLE:
-        raise InputError("n_observations: too many admissible schedules", field="n_observations")
-    rank = np.random.default_rng(seed).integers(0, total, size=1, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    if total <= _MAX_RANKABLE:
+        rank = rng.integers(0, total, size=1, dtype=np.int64)
+    else:  # many phases over a long series: more schedules than int64 ranks
+        rank = np.array([_uniform_below(rng, total)], dtype=object)
     changes = _phase_changes_from_ranks(rank, n_observations, n_phases, min_phase_length)
     return tuple(int(c) for c in changes[0])
+
+
+def _uniform_below(rng: np.random.Generator, n: int) -> int:
+    """A uniform integer in [0, n), for n of any size: draws of n's bit length, redrawn when
+    they reach n (fewer than two draws on average)."""
+    bits = n.bit_length()
+    while True:
+        draw = int.from_bytes(rng.bytes((bits + 7) // 8), "little") >> (-bits % 8)
+        if draw < n:
+            return draw
 
 
 def draw_abab_schedule(

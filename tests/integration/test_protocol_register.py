@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from americano_pipelines.db.tokens import issue_token
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_cli import protocol_app
 from americano_pipelines.protocols import (
+    MAX_CRITERIA,
     PhaseSchedule,
     draw_schedule,
     parse_protocol_yaml,
@@ -32,9 +35,8 @@ pytestmark = pytest.mark.integration
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol-yaml.md"
 OWNER, OWNER_EMAIL = "pr_owner", "owner@example.org"
 OTHER = "pr_other"
-# Registration is refused for a start before today: a week ahead keeps the schedule's dates
-# inside the test.
-START = dt.date.today() + dt.timedelta(days=7)
+# Protocols start after the day they are registered; a month ahead holds in every timezone.
+START = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
 
 ABAB_FILE = {
     "protocolName": "Reward probability 15% vs 20%",
@@ -255,7 +257,7 @@ def test_every_documented_design_registers(cli, tmp_path: Path, index: int) -> N
     data = yaml.safe_load(documented_examples()[index])
     data.pop("userId", None)
     data["userEmail"] = OWNER_EMAIL
-    data["startDate"] = START.isoformat()
+    data["startDate"] = START.isoformat()  # the examples' 2025-11-03 is past
     code, out, err = cli("register", str(write_yaml(tmp_path, data)))
     assert code == 0, err
     printed = json.loads(out)
@@ -386,3 +388,143 @@ def test_deviation_command_records_an_actual_phase_end(cli, tmp_path: Path) -> N
         "deviation", protocol_id, "--reason", "r", "--description", "d", "--phase", "nope"
     )
     assert code == 2 and err.startswith("error: phase: protocol") and err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+
+def abab_text(**changes) -> str:
+    data = {**ABAB_FILE, **changes}
+    return yaml.safe_dump({k: v for k, v in data.items() if v is not None}, sort_keys=False)
+
+
+def replaced(text: str, key: str, line: str) -> str:
+    """The file with the line of `key` replaced by `line` (YAML written by hand)."""
+    new, count = re.subn(rf"^{key}: .*$", line.replace("\\", "\\\\"), text, flags=re.M)
+    assert count == 1
+    return new
+
+
+def with_conditions(block: str) -> str:
+    return abab_text(conditions=None) + "conditions:\n  A: {}\n" + block + "\n"
+
+
+BILLION_LAUGHS = with_conditions(
+    "  B:\n    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + "\n".join(f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10))
+)
+BEFORE_TODAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)  # in every timezone
+CRITERIA = list(range(1, MAX_CRITERIA + 1))
+
+HOSTILE = {
+    # name: (file text, field named by the one error line)
+    "billion laughs": (BILLION_LAUGHS, "conditions.B.l0"),
+    "recursive alias": (with_conditions("  B: &b {x: *b}"), "conditions.B"),
+    "20 MB hypothesis": (abab_text(hypothesis="HYPOTHESIS"), "file"),
+    "2026-02-30": (replaced(abab_text(), "startDate", "startDate: 2026-02-30"), "startDate"),
+    "9999-12-31": (replaced(abab_text(), "startDate", "startDate: 9999-12-31"), "startDate"),
+    "year 1": (abab_text(startDate="0001-01-01"), "startDate"),
+    "year 1900": (abab_text(startDate="1900-01-01"), "startDate"),
+    "two days ago": (abab_text(startDate=BEFORE_TODAY.isoformat()), "startDate"),
+    "sampleSizeTarget 2**31": (abab_text(sampleSizeTarget=2**31), "sampleSizeTarget"),
+    "interimLooks 2**31": (abab_text(interimLooks=2**31), "interimLooks"),
+    "minPhaseLength 2**31": (abab_text(minPhaseLength=2**31), "minPhaseLength"),
+    "seed 2**63": (abab_text(seed=2**63), "seed"),
+    "integer of 5,000 digits": (
+        replaced(abab_text(), "sampleSizeTarget", "sampleSizeTarget: " + "9" * 5000),
+        "sampleSizeTarget",
+    ),
+    "NUL in hypothesis": (
+        replaced(abab_text(), "hypothesis", 'hypothesis: "before \\0 after"'),
+        "hypothesis",
+    ),
+    "NUL in a parameter": (with_conditions('  B: {note: "a\\0b"}'), "conditions.B.note"),
+    "lone surrogate in hypothesis": (
+        replaced(abab_text(), "hypothesis", 'hypothesis: "before \\ud800 after"'),
+        "hypothesis",
+    ),
+    "lone surrogate in a parameter name": (with_conditions('  B: {"\\udc00": 1}'), "conditions.B"),
+    "101 criteria": (
+        abab_text(
+            designType="CHANGING_CRITERION",
+            criteria=[*CRITERIA, MAX_CRITERIA + 1],
+            plannedLength=306,
+            minPhaseLength=3,
+        ),
+        "criteria",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_file_exits_2_with_one_line(cli, users: str, tmp_path: Path, name: str) -> None:
+    text, field = HOSTILE[name]
+    if name == "20 MB hypothesis":  # built here, not on import
+        text = text.replace("HYPOTHESIS", "x" * 20_000_000)
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    before = protocol_count(users)
+    code, out, err = cli("register", str(path))
+    assert code == 2, err
+    assert out == ""
+    assert err.startswith(f"error: {field}: "), err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert protocol_count(users) == before
+
+
+def test_past_start_date_is_refused_naming_today(cli, tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, {**ABAB_FILE, "startDate": "1900-01-01"})
+    code, _, err = cli("register", str(path))
+    today = dt.datetime.now(dt.UTC).date()
+    assert code == 2
+    assert re.fullmatch(
+        r"error: startDate: 1900-01-01 is before today \((\d{4}-\d{2}-\d{2})\); a pre-registered "
+        r"protocol starts on or after the day it is registered \(line 8\)\n",
+        err,
+    ), err
+    shown = dt.date.fromisoformat(re.search(r"today \(([\d-]+)\)", err).group(1))
+    assert abs((shown - today).days) <= 1  # the platform's timezone, UTC by default
+
+
+def test_unknown_timezone_exits_2_with_one_line(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AMERICANO_TIMEZONE", "Nowhere/Special")
+    code, out, err = cli("register", str(write_yaml(tmp_path, ABAB_FILE)))
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: AMERICANO_TIMEZONE: unknown timezone 'Nowhere/Special'; use an IANA name such "
+        "as UTC or Europe/Berlin\n"
+    )
+
+
+@pytest.mark.parametrize("spare", [0, 5])
+def test_one_hundred_criteria_register(cli, tmp_path: Path, spare: int) -> None:
+    # About 97 criteria overflowed int64 in the schedule draw and hit a CHECK violation.
+    n = (MAX_CRITERIA + 1) * 3 + spare
+    data = {
+        **ABAB_FILE,
+        "designType": "CHANGING_CRITERION",
+        "criteria": CRITERIA,
+        "plannedLength": n,
+        "minPhaseLength": 3,
+    }
+    code, out, err = cli("register", str(write_yaml(tmp_path, data)))
+    assert code == 0, err
+    phases = json.loads(out)["phases"]
+    assert [p["label"] for p in phases] == ["baseline_1"] + [f"criterion_{j}" for j in CRITERIA]
+    assert sum(p["plannedDuration"] for p in phases) == n
+    assert min(p["plannedDuration"] for p in phases) >= 3
+    assert [p["interventionParams"].get("criterion") for p in phases] == [None, *CRITERIA]
+
+
+def test_the_installed_command_refuses_a_bomb_in_one_line(users, platform_env: Path) -> None:
+    """The real `americano` process, not CliRunner: one stderr line, exit 2, no traceback."""
+    path = platform_env / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)
+    americano = Path(sys.executable).with_name("americano")
+    done = subprocess.run(
+        [str(americano), "protocol", "register", str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: conditions.B.l0: YAML anchors and aliases are not")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

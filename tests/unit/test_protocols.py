@@ -9,6 +9,7 @@ admissible set the randomization tests enumerate (hand-countable small cases).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -21,12 +22,22 @@ import yaml
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocols import (
+    MAX_CONSECUTIVE_CAP,
+    MAX_CRITERIA,
+    MAX_FILE_BYTES,
+    MAX_INTERIM_LOOKS,
+    MAX_PLANNED_LENGTH,
+    MAX_SAMPLE_SIZE_TARGET,
     MAX_SEED,
+    MAX_YAML_DEPTH,
+    MAX_YAML_VALUES,
+    TEXT_LIMITS,
     PhaseSchedule,
     ProtocolRegistration,
     draw_schedule,
     load_protocol_file,
     parse_protocol_yaml,
+    registration_day,
     validate_protocol,
 )
 from americano_pipelines.stats.sced import (
@@ -35,6 +46,10 @@ from americano_pipelines.stats.sced import (
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol-yaml.md"
+# The registration day of the files below, whose schedules start on 2025-11-03.
+TODAY = dt.date(2025, 11, 1)
+validate = functools.partial(validate_protocol, today=TODAY)
+parse = functools.partial(parse_protocol_yaml, today=TODAY)
 
 ABAB = {
     "protocolName": "Reward probability 15% vs 20%",
@@ -60,7 +75,7 @@ def protocol(**changes) -> dict:
 
 
 def registration(**changes) -> ProtocolRegistration:
-    return validate_protocol(protocol(**changes))
+    return validate(protocol(**changes))
 
 
 def documented_examples() -> dict[str, str]:
@@ -95,7 +110,7 @@ def test_documented_examples_cover_every_design_and_draw() -> None:
     examples = documented_examples()
     assert sorted(examples) == ["ABAB", "ALTERNATING", "CHANGING_CRITERION", "MULTIPLE_BASELINE"]
     for design, text in examples.items():
-        parsed = parse_protocol_yaml(text)
+        parsed = parse(text)
         assert parsed.design_type == design
         schedule = draw_schedule(parsed)
         assert sum(lengths(schedule)) >= parsed.planned_length
@@ -103,7 +118,7 @@ def test_documented_examples_cover_every_design_and_draw() -> None:
 
 
 def test_abab_file_fields() -> None:
-    parsed = parse_protocol_yaml(documented_examples()["ABAB"])
+    parsed = parse(documented_examples()["ABAB"])
     assert parsed.protocol_name == "Reward probability 15% vs 20%"
     assert parsed.sample_size_target == 40
     assert parsed.start_date == dt.date(2025, 11, 3)
@@ -139,9 +154,9 @@ def test_design_type_is_case_insensitive() -> None:
 def test_load_protocol_file(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(ABAB))
-    assert load_protocol_file(path) == registration()
+    assert load_protocol_file(path, today=TODAY) == registration()
     with pytest.raises(InputError, match=r"^file: .*does not exist") as raised:
-        load_protocol_file(tmp_path / "missing.yaml")
+        load_protocol_file(tmp_path / "missing.yaml", today=TODAY)
     assert raised.value.field == "file"
 
 
@@ -169,8 +184,7 @@ BAD_FIELDS = [
     ({"hypothesis": "   "}, "hypothesis", "non-empty text"),
     ({"primaryOutcome": 42}, "primaryOutcome", "non-empty text"),
     ({"analysisPlan": None}, "analysisPlan", "required field is missing"),
-    ({"userEmail": None}, "userId", "exactly one of userId and userEmail"),
-    ({"userId": "user_001"}, "userId", "exactly one of userId and userEmail"),
+    ({"userId": "user_001"}, "userId", "at most one of userId and userEmail"),
     ({"userEmail": "kevy"}, "userEmail", "email address"),
     ({"sampleSize": 40}, "sampleSize", "unknown field; did you mean sampleSizeTarget?"),
     ({"colour": "red"}, "colour", "unknown field"),
@@ -191,7 +205,7 @@ BAD_FIELDS = [
 def test_bad_field_names_the_field(changes: dict, field: str, fragment: str) -> None:
     data = {**ABAB, **changes}
     with pytest.raises(InputError) as raised:
-        validate_protocol(data)
+        validate(data)
     message = str(raised.value)
     assert raised.value.field == field
     assert message.startswith(f"{field}: "), message
@@ -230,7 +244,7 @@ DESIGN_BAD_FIELDS = [
 @pytest.mark.parametrize(("changes", "field", "fragment"), DESIGN_BAD_FIELDS)
 def test_bad_design_field_names_the_field(changes: dict, field: str, fragment: str) -> None:
     with pytest.raises(InputError) as raised:
-        validate_protocol({**ABAB, **changes})
+        validate({**ABAB, **changes})
     assert raised.value.field == field
     assert str(raised.value).startswith(f"{field}: ")
     assert fragment in str(raised.value), str(raised.value)
@@ -238,7 +252,7 @@ def test_bad_design_field_names_the_field(changes: dict, field: str, fragment: s
 
 def test_missing_fields_are_all_listed() -> None:
     with pytest.raises(InputError) as raised:
-        validate_protocol(protocol(hypothesis=None, analysisPlan=None))
+        validate(protocol(hypothesis=None, analysisPlan=None))
     assert str(raised.value) == (
         "hypothesis: required field is missing (also missing: analysisPlan)"
     )
@@ -247,7 +261,7 @@ def test_missing_fields_are_all_listed() -> None:
 def test_yaml_syntax_error_gives_the_line() -> None:
     text = "protocolName: x\nhypothesis: [unclosed\ndesignType: ABAB\n"
     with pytest.raises(InputError) as raised:
-        parse_protocol_yaml(text, source="study.yaml")
+        parse(text, source="study.yaml")
     message = str(raised.value)
     assert raised.value.field == "yaml"
     assert message.startswith("yaml: study.yaml has a syntax error at line ")
@@ -258,14 +272,14 @@ def test_yaml_syntax_error_gives_the_line() -> None:
 def test_bad_indentation_gives_the_line() -> None:
     text = "protocolName: x\n  hypothesis: y\n"
     with pytest.raises(InputError, match=r"^yaml: protocol has a syntax error at line 2"):
-        parse_protocol_yaml(text)
+        parse(text)
 
 
 def test_field_errors_give_the_line_of_the_field() -> None:
     text = yaml.safe_dump(protocol(sampleSizeTarget="ten"), sort_keys=False)
     line = text.splitlines().index("sampleSizeTarget: ten") + 1
     with pytest.raises(InputError) as raised:
-        parse_protocol_yaml(text)
+        parse(text)
     assert str(raised.value) == (
         f"sampleSizeTarget: must be a positive integer, got 'ten' (line {line})"
     )
@@ -275,30 +289,30 @@ def test_unknown_and_nested_fields_give_their_line() -> None:
     text = yaml.safe_dump(protocol(sampleSize=40, sampleSizeTarget=None), sort_keys=False)
     line = text.splitlines().index("sampleSize: 40") + 1
     with pytest.raises(InputError, match=rf"^sampleSize: unknown field.*\(line {line}\)$"):
-        parse_protocol_yaml(text)
+        parse(text)
     text = yaml.safe_dump(protocol(conditions={"A": {}}), sort_keys=False)
     line = text.splitlines().index("conditions:") + 1
     with pytest.raises(InputError, match=rf"^conditions\.B: missing.*\(line {line}\)$"):
-        parse_protocol_yaml(text)
+        parse(text)
 
 
 def test_duplicate_key_is_rejected() -> None:
     text = yaml.safe_dump(ABAB, sort_keys=False) + "seed: 99\n"
     with pytest.raises(InputError, match=r"^seed: given twice \(line \d+\)") as raised:
-        parse_protocol_yaml(text)
+        parse(text)
     assert raised.value.field == "seed"
 
 
 @pytest.mark.parametrize("text", ["", "just text", "- a\n- b\n"])
 def test_file_must_be_a_mapping(text: str) -> None:
     with pytest.raises(InputError, match=r"^protocol: the file must be a YAML mapping"):
-        parse_protocol_yaml(text)
+        parse(text)
 
 
 def test_yaml_dates_and_iso_text_agree() -> None:
     text = yaml.safe_dump(ABAB, sort_keys=False).replace("'2025-11-03'", "2025-11-03")
     assert "startDate: 2025-11-03" in text
-    assert parse_protocol_yaml(text).start_date == registration().start_date
+    assert parse(text).start_date == registration().start_date
 
 
 def test_parameters_keep_nested_values_and_dates_become_text() -> None:
@@ -371,7 +385,7 @@ def test_abab_draws_exactly_the_admissible_set() -> None:
     "design", ["ABAB", "ALTERNATING", "MULTIPLE_BASELINE", "CHANGING_CRITERION"]
 )
 def test_same_seed_same_schedule_other_seeds_differ(design: str) -> None:
-    parsed = parse_protocol_yaml(documented_examples()[design])
+    parsed = parse(documented_examples()[design])
     first = draw_schedule(parsed, 424242)
     assert draw_schedule(parsed, 424242) == first
     assert draw_schedule(parsed, 424242).to_json() == first.to_json()
@@ -381,7 +395,7 @@ def test_same_seed_same_schedule_other_seeds_differ(design: str) -> None:
 
 
 def test_seed_from_the_file_is_used_and_recorded() -> None:
-    parsed = parse_protocol_yaml(documented_examples()["ABAB"])
+    parsed = parse(documented_examples()["ABAB"])
     assert draw_schedule(parsed) == draw_schedule(parsed, 20251103)
     assert draw_schedule(parsed).seed == 20251103
 
@@ -567,3 +581,321 @@ def test_phase_designs_are_always_admissible(changes, planned_length: int, minim
 def test_bad_seed_argument_names_seed() -> None:
     with pytest.raises(InputError, match=r"^seed: "):
         draw_schedule(registration(), -5)
+
+
+# ----------------------------------------------------------------------------- hostile files
+# Each of these crashed, hung or reached the database before the checks: every one must be an
+# InputError with one line naming the field.
+
+
+def abab_text(**changes) -> str:
+    return yaml.safe_dump(protocol(**changes), sort_keys=False)
+
+
+def with_conditions(block: str, **changes) -> str:
+    """The ABAB file with its conditions written as `block` (YAML lines under `conditions:`)."""
+    return abab_text(conditions=None, **changes) + "conditions:\n" + block
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if fragment in line)
+
+
+def refused(text: str, field: str, fragment: str, *, today: dt.date = TODAY) -> str:
+    with pytest.raises(InputError) as raised:
+        parse_protocol_yaml(text, today=today)
+    message = str(raised.value)
+    assert raised.value.field == field, message
+    assert message.startswith(f"{field}: "), message
+    assert fragment in message, message
+    assert "\n" not in message, message
+    return message
+
+
+def test_billion_laughs_is_refused_at_its_first_anchor() -> None:
+    # Nine levels of nine aliases: 387,420,489 copies of "lol" once expanded.
+    levels = ["    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
+        f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)
+    ]
+    text = with_conditions("  A: {}\n  B:\n" + "\n".join(levels) + "\n")
+    line = line_of(text, "&l0")
+    refused(
+        text,
+        "conditions.B.l0",
+        f"YAML anchors and aliases are not supported (anchor &l0 at line {line})",
+    )
+
+
+@pytest.mark.parametrize(
+    ("block", "field", "anchor"),
+    [
+        ("  A: &a [*a]\n  B: {}\n", "conditions.A", "&a"),
+        ("  A: {}\n  B: &b {x: *b}\n", "conditions.B", "&b"),
+    ],
+)
+def test_recursive_alias_is_refused(block: str, field: str, anchor: str) -> None:
+    text = with_conditions(block)
+    line = line_of(text, anchor)
+    refused(text, field, f"anchors and aliases are not supported (anchor {anchor} at line {line})")
+
+
+def test_alias_of_a_plain_value_is_refused_too() -> None:
+    text = abab_text(seed=None) + "seed: *s\n"
+    refused(text, "seed", f"(alias *s at line {line_of(text, 'seed: *s')})")
+
+
+def test_twenty_megabyte_hypothesis_is_refused_by_the_size_cap(tmp_path: Path) -> None:
+    text = abab_text(hypothesis="HYPOTHESIS").replace("HYPOTHESIS", "x" * 20_000_000)
+    refused(text, "file", f"is larger than {MAX_FILE_BYTES // 1024} KiB")
+    path = tmp_path / "big.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=rf"^file: {re.escape(str(path))} is larger than"):
+        load_protocol_file(path, today=TODAY)
+
+
+def test_a_file_of_exactly_the_cap_is_read_and_one_byte_more_is_not(tmp_path: Path) -> None:
+    text = abab_text()
+    padded = text + "#" * (MAX_FILE_BYTES - len(text.encode()) - 1) + "\n"
+    assert len(padded.encode()) == MAX_FILE_BYTES
+    path = tmp_path / "p.yaml"
+    path.write_text(padded)
+    assert load_protocol_file(path, today=TODAY) == registration()
+    path.write_text(padded + "\n")
+    with pytest.raises(InputError, match=r"^file: .* is larger than 256 KiB"):
+        load_protocol_file(path, today=TODAY)
+
+
+@pytest.mark.parametrize(("field", "limit"), sorted(TEXT_LIMITS.items()))
+def test_text_fields_are_capped(field: str, limit: int) -> None:
+    def value(n: int) -> str:
+        return "a" * (n - len("@example.org")) + "@example.org" if field == "userEmail" else "a" * n
+
+    who = {"userEmail": None} if field == "userId" else {}
+    assert getattr(registration(**who, **{field: value(limit)}), _snake(field)) == value(limit)
+    with pytest.raises(InputError) as raised:
+        validate(protocol(**who, **{field: value(limit + 1)}))
+    assert str(raised.value) == (
+        f"{field}: must be at most {limit:,} characters, got {limit + 1:,}"
+    )
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+@pytest.mark.parametrize("written", ["2026-02-30", "2026-13-01", "0000-01-01"])
+def test_impossible_yaml_dates_are_field_errors(written: str) -> None:
+    text = abab_text().replace("startDate: '2025-11-03'", f"startDate: {written}")
+    assert f"startDate: {written}" in text
+    refused(text, "startDate", f"must be a date YYYY-MM-DD, got '{written}' (")
+
+
+def test_dates_in_parameters_stay_the_text_written() -> None:
+    text = with_conditions("  A: {}\n  B: {from: 2026-02-30, until: 2026-03-01}\n")
+    parsed = parse(text)
+    assert parsed.conditions["B"] == {"from": "2026-02-30", "until": "2026-03-01"}
+
+
+@pytest.mark.parametrize("written", ["0001-01-01", "1900-01-01", "2025-10-31"])
+def test_start_before_the_registration_day_is_refused(written: str) -> None:
+    text = abab_text(startDate=written)
+    line = line_of(text, "startDate")
+    assert refused(text, "startDate", "before today") == (
+        f"startDate: {written} is before today (2025-11-01); a pre-registered protocol starts "
+        f"on or after the day it is registered (line {line})"
+    )
+    assert registration(startDate="2025-11-01").start_date == TODAY
+
+
+def test_start_at_most_five_years_ahead() -> None:
+    assert registration(startDate="2030-11-01").end_date == dt.date(2030, 12, 10)
+    for written in ("2030-11-02", "9999-12-31"):
+        refused(
+            abab_text(startDate=written),
+            "startDate",
+            f"{written} is more than 5 years after today (2025-11-01); the latest start is "
+            "2030-11-01",
+        )
+    leap = validate(protocol(startDate="2029-02-28"), today=dt.date(2024, 2, 29))
+    assert leap.start_date == dt.date(2029, 2, 28)
+
+
+def test_today_is_the_registration_day_in_the_platform_timezone(monkeypatch) -> None:
+    # UTC+14 and UTC-11 are 25 hours apart: their dates always differ.
+    monkeypatch.setenv("AMERICANO_TIMEZONE", "Pacific/Kiritimati")
+    east = registration_day()
+    monkeypatch.setenv("AMERICANO_TIMEZONE", "Pacific/Pago_Pago")
+    west = registration_day()
+    assert 1 <= (east - west).days <= 2
+    monkeypatch.delenv("AMERICANO_TIMEZONE")
+    before = dt.datetime.now(dt.UTC).date()
+    day = registration_day()
+    assert day in (before, dt.datetime.now(dt.UTC).date())  # UTC by default
+    with pytest.raises(InputError, match=r"^startDate: 2000-01-01 is before today \("):
+        validate_protocol(protocol(startDate="2000-01-01"))
+
+
+def test_unknown_timezone_is_one_line_naming_the_setting(monkeypatch) -> None:
+    monkeypatch.setenv("AMERICANO_TIMEZONE", "Mars/Olympus_Mons")
+    with pytest.raises(InputError) as raised:
+        validate_protocol(protocol())
+    assert raised.value.field == "AMERICANO_TIMEZONE"
+    assert str(raised.value) == (
+        "AMERICANO_TIMEZONE: unknown timezone 'Mars/Olympus_Mons'; use an IANA name such as "
+        "UTC or Europe/Berlin"
+    )
+
+
+INTEGER_FIELDS = [
+    ("sampleSizeTarget", {}, MAX_SAMPLE_SIZE_TARGET),
+    ("plannedLength", {}, MAX_PLANNED_LENGTH),
+    ("minPhaseLength", {}, MAX_PLANNED_LENGTH),
+    ("interimLooks", {}, MAX_INTERIM_LOOKS),
+    ("seed", {}, MAX_SEED),
+    ("maxConsecutive", {"designType": "ALTERNATING"}, MAX_CONSECUTIVE_CAP),
+]
+
+
+@pytest.mark.parametrize(("field", "changes", "cap"), INTEGER_FIELDS)
+@pytest.mark.parametrize("value", [2**31, 2**63, 10**30])
+def test_integers_beyond_postgres_integer_are_refused(field, changes, cap, value) -> None:
+    text = abab_text(**changes, **{field: value})
+    message = refused(text, field, f"must be at most {cap}, got ")
+    assert message.endswith(f"(line {line_of(text, field + ':')})")
+
+
+@pytest.mark.parametrize(("field", "changes", "cap"), INTEGER_FIELDS)
+def test_integers_of_thousands_of_digits_are_refused(field, changes, cap) -> None:
+    # Python refuses to convert more than 4,300 digits; PyYAML let that ValueError escape.
+    text = abab_text(**changes, **{field: 7}).replace(f"{field}: 7", f"{field}: {'9' * 5000}")
+    refused(text, field, "cannot read '9999")
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "fragment"),
+    [
+        ('hypothesis: "before \\0 after"', "hypothesis", "NUL character (\\0) at character 8"),
+        ('hypothesis: "x\\x00"', "hypothesis", "NUL character"),
+        ('protocolName: "\\0"', "protocolName", "NUL character"),
+        (
+            'hypothesis: "before \\ud800 after"',
+            "hypothesis",
+            "lone surrogate \\ud800 at character 8",
+        ),
+        ('hypothesis: "\\ud83d\\ude00"', "hypothesis", "lone surrogate \\ud83d"),
+        ('analysisPlan: "\\udfff"', "analysisPlan", "lone surrogate \\udfff"),
+    ],
+)
+def test_nul_and_lone_surrogates_in_text_are_refused(line: str, field: str, fragment: str) -> None:
+    key = line.split(":")[0]
+    text = re.sub(rf"^{key}: .*$", line.replace("\\", "\\\\"), abab_text(), count=1, flags=re.M)
+    assert line in text
+    refused(text, field, fragment)
+
+
+@pytest.mark.parametrize(
+    ("block", "field", "fragment"),
+    [
+        ('  B: {note: "a\\0b"}', "conditions.B.note", "NUL character"),
+        ('  B: {notes: [ok, "\\ud800"]}', "conditions.B.notes[2]", "lone surrogate \\ud800"),
+        ('  B: {deep: {er: ["\\0"]}}', "conditions.B.deep.er[1]", "NUL character"),
+        ('  B: {"bad\\0key": 1}', "conditions.B", "keys must be printable text"),
+        ('  B: {"\\ud800": 1}', "conditions.B", "keys must be printable text"),
+    ],
+)
+def test_nul_and_lone_surrogates_in_parameters_are_refused(block, field, fragment) -> None:
+    refused(with_conditions("  A: {}\n" + block + "\n"), field, fragment)
+
+
+def test_nul_and_surrogates_in_parameters_given_as_data_are_refused() -> None:
+    # validate_protocol also serves callers that hand it parsed data (not YAML).
+    for params, field in (
+        ({"a\x00": 1}, "conditions.B"),
+        ({"\ud800": 1}, "conditions.B"),
+        ({"a": ["x", {"b": "\ud800"}]}, "conditions.B.a[2].b"),
+    ):
+        with pytest.raises(InputError) as raised:
+            validate(protocol(conditions={"A": {}, "B": params}))
+        assert raised.value.field == field, str(raised.value)
+        str(raised.value).encode("utf-8")  # the message itself can be printed
+
+
+def test_literal_nul_byte_in_the_file_names_its_line() -> None:
+    text = abab_text().replace("hypothesis: A 20%", "hypothesis: A\x0020%")
+    refused(text, "yaml", "character YAML does not allow at line 2, column 14: U+0000")
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [([1, 2**53], "criteria[2]"), ([-(2**60)], "criteria[1]")],
+)
+def test_criteria_beyond_exact_json_integers_are_refused(value, field) -> None:
+    text = abab_text(designType="CHANGING_CRITERION", criteria=value)
+    refused(text, field, "integers must lie within ±9,007,199,254,740,991")
+
+
+def test_parameter_integers_beyond_exact_json_are_refused() -> None:
+    text = with_conditions(f"  A: {{}}\n  B: {{dose: {2**64}}}\n")
+    refused(text, "conditions.B.dose", "integers must lie within")
+
+
+def test_more_than_the_cap_of_criteria_is_refused() -> None:
+    levels = list(range(1, MAX_CRITERIA + 2))
+    text = abab_text(designType="CHANGING_CRITERION", criteria=levels, plannedLength=3000)
+    refused(text, "criteria", f"at most {MAX_CRITERIA} criterion levels, got {MAX_CRITERIA + 1}")
+
+
+@pytest.mark.parametrize("spare", [0, 2])
+def test_one_hundred_criteria_draw_admissible_schedules(spare: int) -> None:
+    # 101 phases: the unranking table would overflow int64 (from about 97 criteria) and drew
+    # phases of 6, 5, 4 ... days where every one must last 3.
+    n = (MAX_CRITERIA + 1) * 3 + spare
+    parsed = registration(
+        designType="CHANGING_CRITERION",
+        criteria=list(range(1, MAX_CRITERIA + 1)),
+        plannedLength=n,
+        minPhaseLength=3,
+    )
+    for seed in range(5):
+        schedule = draw_schedule(parsed, seed)
+        assert [p.label for p in schedule.phases] == ["baseline_1"] + [
+            f"criterion_{j}" for j in range(1, MAX_CRITERIA + 1)
+        ]
+        assert min(lengths(schedule)) >= 3
+        assert sum(lengths(schedule)) == n
+        assert_back_to_back(schedule, parsed.start_date, n)
+
+
+def test_long_changing_criterion_designs_draw() -> None:
+    # 15 criteria over a year: C(300, 15), about 8e24 schedules, too many for int64 ranks.
+    parsed = registration(
+        designType="CHANGING_CRITERION",
+        criteria=list(range(10, 160, 10)),
+        plannedLength=365,
+        minPhaseLength=5,
+    )
+    schedules = [draw_schedule(parsed, seed) for seed in range(5)]
+    assert len({tuple(lengths(schedule)) for schedule in schedules}) == 5
+    for schedule in schedules:
+        assert len(schedule.phases) == 16 and min(lengths(schedule)) >= 5
+        assert_back_to_back(schedule, parsed.start_date, 365)
+
+
+def test_yaml_tags_other_than_plain_types_are_refused() -> None:
+    for value, tag in (
+        ("!!binary aGVsbG8=", "!!binary"),
+        ("!!set {a, b}", "!!set"),
+        ("!!python/object/apply:os.system [true]", "!!python/object/apply:os.system"),
+        ("!!timestamp 2026-02-30", "!!timestamp"),
+        ("!custom x", "!custom"),
+    ):
+        text = with_conditions(f"  A: {{}}\n  B: {{p: {value}}}\n")
+        refused(text, "conditions.B.p", f"the YAML tag '{tag}' at line 15 is not supported")
+
+
+def test_deep_nesting_and_too_many_values_are_refused() -> None:
+    deep = abab_text(hypothesis="H").replace("hypothesis: H", "hypothesis: " + "[" * 10_000)
+    # The file's mapping is the first level, the outermost list the second.
+    refused(deep, "hypothesis" + "[1]" * (MAX_YAML_DEPTH - 1), f"nested more than {MAX_YAML_DEPTH}")
+    many = abab_text(designType="CHANGING_CRITERION", criteria=[1] * (MAX_YAML_VALUES + 1))
+    refused(many, "yaml", f"holds more than {MAX_YAML_VALUES:,} values")

@@ -10,7 +10,7 @@ import json
 import math
 from collections import Counter
 from fractions import Fraction
-from itertools import combinations, groupby, product
+from itertools import combinations, combinations_with_replacement, groupby, product
 
 import numpy as np
 import pytest
@@ -122,6 +122,45 @@ def test_assignment_count_matches_brute_force_and_formula(n_phases: int) -> None
             assert len(listed) == len(brute)
             if n_phases == 4 and n >= 4 * k:
                 assert len(brute) == math.comb(n - 4 * k + 3, 3)
+
+
+@pytest.mark.parametrize(("n_phases", "k", "spare"), [(98, 3, 0), (98, 3, 2), (120, 2, 1)])
+def test_many_phases_list_and_draw_exactly(n_phases: int, k: int, spare: int) -> None:
+    # Few schedules, C(P - 1 + spare, P - 1), but a rank table over all C(c, i) would overflow
+    # int64 (C(96, 48) is about 6e27): the listed set is every way to hand the spare days to
+    # the phases, and a drawn schedule is one of them.
+    n = n_phases * k + spare
+    expected = set()
+    for extra in combinations_with_replacement(range(n_phases), spare):
+        lengths = [k + extra.count(j) for j in range(n_phases)]
+        expected.add(tuple(np.cumsum(lengths)[:-1].tolist()))
+    assert count_phase_assignments(n, n_phases, k) == len(expected)
+    listed = admissible_phase_changes(n, n_phases, k)
+    assert len(listed) == len(expected)
+    assert {tuple(row) for row in listed.tolist()} == expected
+    for seed in range(5):
+        assert draw_phase_schedule(n, n_phases, k, seed=seed) in expected
+
+
+def test_draws_beyond_int64_ranks_are_exact_admissible_and_uniform() -> None:
+    # 21 phases over 321 observations: C(320, 20), about 1e32 schedules, more than int64 ranks.
+    # Uniform over the schedules, a phase's spare observations (its length - k) follow a
+    # beta-binomial(S, 1, P - 1) with S = 300 spare, P = 21: mean S/P, the variance below.
+    n, n_phases, k = 321, 21, 1
+    assert count_phase_assignments(n, n_phases, k) > 2**63
+    first, last = [], []
+    for seed in range(600):
+        lengths = np.diff([0, *draw_phase_schedule(n, n_phases, k, seed=seed), n])
+        assert len(lengths) == n_phases and lengths.min() >= k and lengths.sum() == n
+        first.append(lengths[0] - k)
+        last.append(lengths[-1] - k)
+    assert draw_phase_schedule(n, n_phases, k, seed=7) == draw_phase_schedule(n, n_phases, k, 7)
+    spare = n - n_phases * k
+    sd = math.sqrt(
+        spare * (spare + n_phases) * (n_phases - 1) / (n_phases**2 * (n_phases + 1)) / 600
+    )
+    for spares in (first, last):
+        assert abs(np.mean(spares) - spare / n_phases) < 4 * sd
 
 
 def test_abab_n60_min5_has_12341_assignments() -> None:

@@ -17,6 +17,7 @@ import typer
 from americano_pipelines.analyze_cli import OneLineUsageGroup, analyze_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
+from americano_pipelines.home_cli import home_app
 from americano_pipelines.protocol_cli import protocol_app
 from americano_pipelines.runs_cli import runs_app
 
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(analyze_app, name="analyze")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(runs_app, name="runs")
+app.add_typer(home_app, name="home")
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,12 +44,27 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def checks_home(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Check the home first (americano_pipelines/home.py): a home that cannot hold state, or
+    whose cluster is gone, is refused in one line before any library prints or creates."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from americano_pipelines.home import prepare_home
+
+        prepare_home(get_settings())
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, allow_nan=False, default=str))
 
 
 @db_app.command("migrate")
 @user_errors
+@checks_home
 def db_migrate() -> None:
     """Apply pending migrations; print what was applied."""
     from americano_pipelines.db.connection import connect
@@ -64,6 +81,7 @@ def db_migrate() -> None:
 
 @app.command("seed-demo")
 @user_errors
+@checks_home
 def seed_demo(
     users: Annotated[int, typer.Option(min=1, help="Number of study-app users.")] = 3,
     days: Annotated[int, typer.Option(min=49, help="Days of study history.")] = 120,
@@ -84,6 +102,7 @@ def seed_demo(
 
 @app.command("extract")
 @user_errors
+@checks_home
 def extract_command() -> None:
     """Extract PostgreSQL to the versioned Parquet tree (the `extract` stage of dvc.yaml)."""
     from americano_pipelines.runner import materialize_extract
@@ -96,6 +115,7 @@ def extract_command() -> None:
 
 @app.command("demo")
 @user_errors
+@checks_home
 def demo(
     users: Annotated[int, typer.Option(min=1)] = 3,
     days: Annotated[int, typer.Option(min=49)] = 120,
@@ -124,7 +144,21 @@ def ui(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except InputError as error:  # from a command without its own wrapper (AMERICANO_HOME, ...)
+        typer.echo(f"error: {' '.join(str(error).split())}", err=True)
+        sys.exit(2)
+    except Exception:
+        # A home that cannot hold state fails commands deep inside libraries (PyTensor's
+        # compile cache, MLflow's store): say that, not their traceback.
+        from americano_pipelines.home import home_problem
+
+        problem = home_problem(get_settings().home)
+        if problem is None:
+            raise
+        typer.echo(f"error: AMERICANO_HOME: {problem}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ from pathlib import Path
 class Settings:
     home: Path
     """All local state: embedded PostgreSQL, warehouse, MLflow store, reports, DVC remote."""
+    state_dir: Path
+    """Outside every home: the registry of homes that held a cluster (`americano_pipelines.home`).
+    `$XDG_STATE_HOME/americano`, by default `~/.local/state/americano`."""
     database_url: str | None
     """The OLTP database; None means the embedded PostgreSQL under `home`."""
     duckdb_path: str
@@ -65,8 +68,12 @@ def get_settings() -> Settings:
     """Read the settings now (cheap; tests change the environment between calls)."""
     home = Path(_env("AMERICANO_HOME") or ".americano").resolve()
     data_dir = Path(_env("AMERICANO_DATA_DIR") or "data").resolve()
+    # The XDG base directory spec ignores a relative XDG_STATE_HOME.
+    xdg_state = _env("XDG_STATE_HOME")
+    state_home = Path(xdg_state) if xdg_state and Path(xdg_state).is_absolute() else None
     return Settings(
         home=home,
+        state_dir=(state_home or Path(os.path.expanduser("~/.local/state"))) / "americano",
         database_url=_env("AMERICANO_DATABASE_URL"),
         duckdb_path=_env("AMERICANO_DUCKDB_PATH") or str(home / "warehouse.duckdb"),
         data_dir=data_dir,

@@ -1,0 +1,303 @@
+"""State is never silently replaced: a home whose cluster is gone gets no new empty one, and a
+home that cannot hold state is one line.
+
+Every test drives the `americano` console script in subprocesses, on a home of its own with
+its own embedded PostgreSQL: copies of one migrated cluster, so initdb runs once per module.
+The records are read where docs/contracts-additions.md puts them: the marker
+`$AMERICANO_HOME/cluster.json` and the registry `$XDG_STATE_HOME/americano/homes.json` (the
+session's own: tests/conftest.py sets XDG_STATE_HOME)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AMERICANO = Path(sys.executable).with_name("americano")
+SMALL_DEMO = ("--users", "1", "--days", "49")
+FRESH_START = "americano home forget"
+MARKER = "cluster.json"
+
+
+def env_for(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a command on `home` and its embedded PostgreSQL."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("AMERICANO_DATABASE_URL", "AMERICANO_DUCKDB_PATH", "PYTENSOR_FLAGS")
+    }
+    env.update(AMERICANO_HOME=str(home), AMERICANO_DATA_DIR=str(home.parent / "data"))
+    env.update(extra)
+    return env
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 900, **kwargs):
+    return subprocess.run(
+        [str(AMERICANO), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )
+
+
+def one_line(completed: subprocess.CompletedProcess[str]) -> str:
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, completed.stderr[-3000:]
+    return lines[0]
+
+
+def stop_server(home: Path) -> None:
+    pgdata = home / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs complains about XDG_RUNTIME_DIR
+        from pgserver._commands import pg_ctl
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+
+
+def registry() -> Path:
+    return Path(os.environ["XDG_STATE_HOME"]) / "americano" / "homes.json"
+
+
+def recorded_id(home: Path) -> int | None:
+    """The system identifier the registry holds for `home`."""
+    try:
+        entry = json.loads(registry().read_text())["homes"].get(str(home))
+    except FileNotFoundError:
+        return None
+    return int(entry["systemIdentifier"]) if entry else None
+
+
+@pytest.fixture(scope="module")
+def template() -> Iterator[Path]:
+    """A home with a migrated cluster, stopped. Not under pytest's basetemp, for the reason
+    tests/conftest.py::session_home gives."""
+    root = Path(tempfile.mkdtemp(prefix="americano-template-"))
+    home = root / "home"
+    completed = run("db", "migrate", env=env_for(home))
+    assert completed.returncode == 0, completed.stderr
+    stop_server(home)
+    yield home
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def root() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="americano-state-test-"))
+    path.chmod(0o755)  # the embedded server, or `nobody`, must reach what is inside
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def home(template: Path, root: Path) -> Iterator[Path]:
+    """A stopped copy of the template: the same cluster at another path, known to the
+    registry under that path once a command has run on it."""
+    copy = root / "home"
+    subprocess.run(["cp", "-a", str(template), str(copy)], check=True)  # keeps pgdata's owner
+    completed = run("db", "migrate", env=env_for(copy))
+    assert completed.returncode == 0, completed.stderr
+    stop_server(copy)
+    yield copy
+    stop_server(copy)
+
+
+# ----------------------------------------------------------------------------- the cluster
+
+
+@pytest.mark.parametrize("kept", ["marker", "registry"])
+def test_a_home_whose_pgdata_is_gone_gets_no_new_cluster(home: Path, kept: str) -> None:
+    # Either record alone is enough.
+    if kept == "marker" and registry().exists():
+        data = json.loads(registry().read_text())
+        data["homes"].pop(str(home), None)
+        registry().write_text(json.dumps(data))
+    if kept == "registry":
+        (home / MARKER).unlink(missing_ok=True)
+    shutil.rmtree(home / "pgdata")
+
+    completed = run("seed-demo", *SMALL_DEMO, env=env_for(home))
+
+    assert completed.returncode == 2, completed.stderr
+    line = one_line(completed)
+    assert line.startswith("error: AMERICANO_HOME: ") and FRESH_START in line
+    assert not (home / "pgdata").exists()
+
+
+@pytest.mark.parametrize("left_behind", ["an empty directory", "nothing"])
+def test_a_home_on_a_disk_that_is_gone_gets_no_new_cluster(home: Path, left_behind: str) -> None:
+    disk = home.with_name("disk")
+    home.rename(disk)  # the disk is unmounted
+    if left_behind == "an empty directory":
+        home.mkdir()  # the mount point
+
+    for command in (("seed-demo", *SMALL_DEMO), ("db", "migrate"), ("demo", *SMALL_DEMO)):
+        completed = run(*command, env=env_for(home))
+        assert completed.returncode == 2, completed.stderr
+        assert FRESH_START in one_line(completed)
+    if left_behind == "nothing":
+        assert not home.exists()
+    else:
+        assert list(home.iterdir()) == []
+        home.rmdir()
+
+    disk.rename(home)  # mounted again: its own cluster is welcome
+    completed = run("db", "migrate", env=env_for(home))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "database is up to date"
+
+
+def test_forget_is_the_way_to_a_fresh_cluster_and_guards_the_new_one(home: Path) -> None:
+    old = recorded_id(home)
+    shutil.rmtree(home / "pgdata")
+    assert run("db", "migrate", env=env_for(home)).returncode == 2
+    stale_marker = (home / MARKER).read_text()
+
+    forgot = run("home", "forget", str(home), env=env_for(home))
+    assert forgot.returncode == 0, forgot.stderr
+    assert str(old) in forgot.stdout
+    fresh = run("db", "migrate", env=env_for(home))
+    assert fresh.returncode == 0, fresh.stderr
+    assert "applied" in fresh.stdout
+    new = recorded_id(home)
+    assert new is not None and new != old
+
+    # A marker naming another cluster than the one in pgdata: refused too.
+    stop_server(home)
+    (home / MARKER).write_text(stale_marker)
+    completed = run("db", "migrate", env=env_for(home))
+    assert completed.returncode == 2, completed.stderr
+    line = one_line(completed)
+    assert f"holds PostgreSQL cluster {new}, not cluster {old}" in line
+
+
+def test_missing_parents_of_the_home_are_not_created(root: Path) -> None:
+    home = root / "unmounted" / "americano"
+    try:
+        completed = run("db", "migrate", env=env_for(home, AMERICANO_DATA_DIR=str(root / "data")))
+    finally:
+        stop_server(home)  # had one been made
+    assert completed.returncode == 2, completed.stderr
+    assert one_line(completed).startswith("error: AMERICANO_HOME: ")
+    assert not (root / "unmounted").exists()
+
+
+def test_make_clean_forgets_the_home_so_make_demo_starts_afresh(template: Path, root: Path) -> None:
+    project = root / "project"
+    project.mkdir()
+    home = project / ".americano"
+    subprocess.run(["cp", "-a", str(template), str(home)], check=True)
+    try:
+        assert run("db", "migrate", env=env_for(home)).returncode == 0
+        stop_server(home)
+        assert recorded_id(home) is not None
+
+        cleaned = subprocess.run(
+            ["make", "-f", str(REPO_ROOT / "Makefile"), "clean", f"BIN={AMERICANO.parent}"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert not home.exists() and recorded_id(home) is None
+        fresh = run("db", "migrate", env=env_for(home))
+        assert fresh.returncode == 0, fresh.stderr
+    finally:
+        stop_server(home)
+
+
+# ----------------------------------------------------------------------------- unusable homes
+
+COMMANDS = {
+    "seed-demo": ("seed-demo", *SMALL_DEMO),
+    "db migrate": ("db", "migrate"),
+    "extract": ("extract",),
+    "demo": ("demo", *SMALL_DEMO),
+    "analyze its": ("analyze", "its", "--intervention-date", "2025-01-21", "--chains", "1"),
+    "runs list": ("runs", "list"),
+}
+
+
+def its_csv(root: Path) -> Path:
+    path = root / "series.csv"
+    days = [f"2025-01-{day:02d},{10 + (day >= 21) * 5 + day % 3}" for day in range(1, 32)]
+    path.write_text("date,value\n" + "\n".join(days) + "\n")
+    path.chmod(0o644)
+    return path
+
+
+def command_args(name: str, root: Path) -> tuple[str, ...]:
+    args = COMMANDS[name]
+    return (*args, "--input", str(its_csv(root))) if name == "analyze its" else args
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_home_under_a_file_is_one_line(name: str, root: Path) -> None:
+    file = root / "file"
+    file.write_text("not a directory\n")
+    env = env_for(file / "home", AMERICANO_DATA_DIR=str(root / "data"))
+
+    completed = run(*command_args(name, root), env=env)
+
+    assert completed.returncode == 2, completed.stderr[-3000:]
+    line = one_line(completed)
+    assert line.startswith("error: AMERICANO_HOME: ") and f"under {file}" in line
+
+
+@contextlib.contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """Make `directory` read-only: by its mode, or, for root (whom modes do not stop), by
+    mounting a read-only file system on it, as a read-only disk would be."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield
+        finally:
+            directory.chmod(0o755)
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"root without the right to mount a read-only file system: {mounted.stderr}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_read_only_home_is_one_line(name: str, root: Path) -> None:
+    home = root / "home"
+    home.mkdir()
+    env = env_for(home, AMERICANO_DATA_DIR=str(root / "data"))
+    args = command_args(name, root)
+
+    with read_only(home):
+        completed = run(*args, env=env)
+
+    assert completed.returncode == 2, completed.stderr[-3000:]
+    line = one_line(completed)
+    assert line.startswith(f"error: AMERICANO_HOME: {home} is not writable"), line

@@ -44,18 +44,25 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def checks_home(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Check the home first (americano_pipelines/home.py): a home that cannot hold state, or
-    whose cluster is gone, is refused in one line before any library prints or creates."""
+def changes_state(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a command that changes state holding the home's lock (americano_pipelines/home.py),
+    which checks the home first: a second one exits 1 naming the holder and does nothing."""
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from americano_pipelines.home import prepare_home
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from americano_pipelines.home import HomeInUse, home_lock
 
-        prepare_home(get_settings())
-        return command(*args, **kwargs)
+            try:
+                with home_lock(get_settings(), name):
+                    return command(*args, **kwargs)
+            except HomeInUse as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(1) from None
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def print_json(value: Any) -> None:
@@ -64,7 +71,7 @@ def print_json(value: Any) -> None:
 
 @db_app.command("migrate")
 @user_errors
-@checks_home
+@changes_state("db migrate")
 def db_migrate() -> None:
     """Apply pending migrations; print what was applied."""
     from americano_pipelines.db.connection import connect
@@ -81,7 +88,7 @@ def db_migrate() -> None:
 
 @app.command("seed-demo")
 @user_errors
-@checks_home
+@changes_state("seed-demo")
 def seed_demo(
     users: Annotated[int, typer.Option(min=1, help="Number of study-app users.")] = 3,
     days: Annotated[int, typer.Option(min=49, help="Days of study history.")] = 120,
@@ -102,7 +109,7 @@ def seed_demo(
 
 @app.command("extract")
 @user_errors
-@checks_home
+@changes_state("extract")
 def extract_command() -> None:
     """Extract PostgreSQL to the versioned Parquet tree (the `extract` stage of dvc.yaml)."""
     from americano_pipelines.runner import materialize_extract
@@ -115,7 +122,7 @@ def extract_command() -> None:
 
 @app.command("demo")
 @user_errors
-@checks_home
+@changes_state("demo")
 def demo(
     users: Annotated[int, typer.Option(min=1)] = 3,
     days: Annotated[int, typer.Option(min=49)] = 120,

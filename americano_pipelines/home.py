@@ -1,4 +1,4 @@
-"""AMERICANO_HOME: checked before use, never silently replaced.
+"""AMERICANO_HOME: checked before use, never silently replaced, changed by one command at a time.
 
 A home that held the embedded PostgreSQL cluster is remembered by the cluster's system
 identifier (the random number initdb gives a cluster, first in `global/pg_control`), twice:
@@ -15,13 +15,18 @@ the real data. `ensure_home` creates the home only when a first run needs it: ne
 parents, never a home the registry knows. `americano home forget` (and `make clean`) drops the
 records, for a fresh start on purpose.
 
-Every refusal is an `InputError` naming AMERICANO_HOME: one line, exit 2.
+`home_lock` holds an flock on `$AMERICANO_HOME/americano.lock` for the whole of a command that
+changes state; a second one fails at once naming the holder, so nothing is recorded twice.
+
+Every refusal is an `InputError` naming AMERICANO_HOME (one line, exit 2), except `HomeInUse`
+(exit 1: nothing is wrong with the input, the home is busy).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
@@ -35,6 +40,7 @@ from americano_pipelines.config import Settings
 from americano_pipelines.errors import InputError
 
 MARKER_NAME = "cluster.json"
+LOCK_NAME = "americano.lock"
 REGISTRY_NAME = "homes.json"
 FIELD = "AMERICANO_HOME"
 
@@ -48,6 +54,27 @@ class ClusterRecord:
     recorded_at: str
     source: Path
     """The file the record was read from."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    pid: int
+    command: str
+    since: str
+
+
+class HomeInUse(Exception):
+    """Another command that changes state holds the home's lock."""
+
+    def __init__(self, home: Path, holder: LockHolder | None) -> None:
+        who = (
+            f"`americano {holder.command}` (pid {holder.pid}, since {holder.since})"
+            if holder
+            else "another americano command"
+        )
+        super().__init__(f"{FIELD}: {home} is in use by {who}; run this again when it has finished")
+        self.home = home
+        self.holder = holder
 
 
 def registry_path(settings: Settings) -> Path:
@@ -289,3 +316,46 @@ def prepare_home(settings: Settings) -> None:
     ensure_home(settings.home, registry)
     if settings.database_url is None:
         check_cluster(settings.embedded_pg_dir, registry)
+
+
+# ----------------------------------------------------------------------------- the lock
+
+
+@contextlib.contextmanager
+def home_lock(settings: Settings, command: str) -> Iterator[None]:
+    """Hold the home's lock for a command that changes state; HomeInUse when another has it.
+
+    Fail-fast, not wait: a second `demo` behind the first would only redo its work. The lock
+    is an flock, so it goes with the process however that ends."""
+    prepare_home(settings)
+    path = settings.home / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise _refusal(f"cannot open {path} ({error.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise _refusal(f"cannot lock {path} ({error.strerror})") from None
+            raise HomeInUse(settings.home, _read_holder(fd)) from None
+        since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd, json.dumps({"pid": os.getpid(), "command": command, "since": since}).encode(), 0
+        )
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> LockHolder | None:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return LockHolder(int(data["pid"]), str(data["command"]), str(data["since"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # the holder is between taking the lock and writing its name

@@ -1,5 +1,5 @@
-"""State is never silently replaced: a home whose cluster is gone gets no new empty one, and a
-home that cannot hold state is one line.
+"""State is never silently replaced: a home whose cluster is gone gets no new empty one, a home
+that cannot hold state is one line, and one command changes a home at a time.
 
 Every test drives the `americano` console script in subprocesses, on a home of its own with
 its own embedded PostgreSQL: copies of one migrated cluster, so initdb runs once per module.
@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -301,3 +302,40 @@ def test_a_read_only_home_is_one_line(name: str, root: Path) -> None:
     assert completed.returncode == 2, completed.stderr[-3000:]
     line = one_line(completed)
     assert line.startswith(f"error: AMERICANO_HOME: {home} is not writable"), line
+
+
+# ----------------------------------------------------------------------------- one at a time
+
+
+def read_until(process: subprocess.Popen[str], text: str) -> None:
+    """Read the process's stdout up to a line containing `text` (it prints as it goes)."""
+    for line in process.stdout:
+        if text in line:
+            return
+    pytest.fail(f"exited ({process.wait()}) before printing {text!r}: {process.stderr.read()}")
+
+
+def start_demo(home: Path) -> subprocess.Popen[str]:
+    # Its own process group, which the test signals as a terminal's Ctrl-C does.
+    return subprocess.Popen(
+        [str(AMERICANO), "demo", *SMALL_DEMO],
+        env=env_for(home, PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_second_command_on_a_busy_home_exits_1_naming_the_holder(home: Path) -> None:
+    first = start_demo(home)
+    try:
+        read_until(first, "migrations:")  # it holds the lock and its database is up
+        for command in (("demo", *SMALL_DEMO), ("seed-demo", *SMALL_DEMO), ("extract",)):
+            completed = run(*command, env=env_for(home))
+            assert completed.returncode == 1, completed.stderr[-3000:]
+            line = one_line(completed)
+            assert f"in use by `americano demo` (pid {first.pid}," in line, line
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=900)

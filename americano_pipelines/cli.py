@@ -5,12 +5,13 @@ Every command exits 0 on success and 2 on bad input with one line on stderr nami
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -44,9 +45,23 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _interrupted(error: BaseException) -> bool:
+    """Ctrl-C: a KeyboardInterrupt, or what Dagster raises for it inside a run (a BaseException
+    too, which neither Typer nor Click turn into exit 130)."""
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    dagster = sys.modules.get("dagster")  # never imported: not Dagster's
+    return dagster is not None and isinstance(error, dagster.DagsterExecutionInterruptedError)
+
+
+def _say_interrupted(command: str | None = None) -> None:
+    again = f": run `americano {command}` again to finish" if command else ""
+    typer.echo(f"interrupted{again}", err=True)
+
+
 def changes_state(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run a command that changes state holding the home's lock (americano_pipelines/home.py),
-    which checks the home first: a second one exits 1 naming the holder and does nothing."""
+    """Run a command that changes state holding the home's lock (americano_pipelines/home.py):
+    a second one exits 1 naming the holder and does nothing; Ctrl-C exits 130 with one line."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
@@ -59,10 +74,40 @@ def changes_state(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any
             except HomeInUse as error:
                 typer.echo(f"error: {error}", err=True)
                 raise typer.Exit(1) from None
+            except BaseException as error:
+                if not _interrupted(error):
+                    raise
+                _say_interrupted(name)
+                raise typer.Exit(130) from None
 
         return wrapper
 
     return decorate
+
+
+@contextlib.contextmanager
+def _stderr_to_run_log() -> Iterator[TextIO]:
+    """While the asset graph runs, what the process and its subprocesses write to stderr goes
+    to the run log, beside dbt's and DVC's output; yields the terminal for our own lines.
+
+    At the file descriptor, so that subprocesses follow: on Ctrl-C, Dagster logs the run's
+    failure with its stack and the helpers that tail its step logs print tracebacks of their
+    own, all for the run log, not the terminal."""
+    from americano_pipelines.runner import run_log_path
+
+    path = run_log_path(get_settings())
+    path.parent.mkdir(exist_ok=True)
+    sys.stderr.flush()
+    terminal_fd = os.dup(2)
+    try:
+        with open(path, "a") as log:
+            os.dup2(log.fileno(), 2)
+        with os.fdopen(os.dup(terminal_fd), "w", buffering=1) as terminal:
+            yield terminal
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal_fd, 2)
+        os.close(terminal_fd)
 
 
 def print_json(value: Any) -> None:
@@ -114,7 +159,10 @@ def extract_command() -> None:
     """Extract PostgreSQL to the versioned Parquet tree (the `extract` stage of dvc.yaml)."""
     from americano_pipelines.runner import materialize_extract
 
-    summary = materialize_extract(get_settings(), log=lambda line: typer.echo(line, err=True))
+    with _stderr_to_run_log() as terminal:
+        summary = materialize_extract(
+            get_settings(), log=lambda line: typer.echo(line, file=terminal)
+        )
     print_json(
         {"eventDaysExtracted": len(summary.event_days_extracted), "assets": summary.asset_keys}
     )
@@ -132,7 +180,8 @@ def demo(
     print a summary. Running it again extracts only what is new."""
     from americano_pipelines.demo import run_demo
 
-    run_demo(get_settings(), users=users, days=days, seed=seed)
+    with _stderr_to_run_log():
+        run_demo(get_settings(), users=users, days=days, seed=seed)
 
 
 @app.command("ui")
@@ -166,6 +215,11 @@ def main() -> None:
             raise
         typer.echo(f"error: AMERICANO_HOME: {problem}", err=True)
         sys.exit(2)
+    except BaseException as error:
+        if not _interrupted(error):
+            raise
+        _say_interrupted()
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """State is never silently replaced: a home whose cluster is gone gets no new empty one, a home
-that cannot hold state is one line, and one command changes a home at a time.
+that cannot hold state is one line, one command changes a home at a time, and Ctrl-C is one
+line that leaves the next run correct.
 
 Every test drives the `americano` console script in subprocesses, on a home of its own with
 its own embedded PostgreSQL: copies of one migrated cluster, so initdb runs once per module.
@@ -17,11 +18,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from americano_pipelines.config import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -339,3 +343,76 @@ def test_a_second_command_on_a_busy_home_exits_1_naming_the_holder(home: Path) -
     finally:
         os.killpg(first.pid, signal.SIGINT)
         first.communicate(timeout=900)
+
+
+def wait_for_a_run(home: Path, demo: subprocess.Popen[str]) -> None:
+    """Until the demo's Dagster instance has a run: it has begun materializing."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        while not instance.get_runs(limit=1):
+            assert demo.poll() is None, demo.stderr.read()
+            time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_demo_is_one_line_and_the_next_demo_completes(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = start_demo(home)
+    read_until(demo, "extracting")  # seeded; the first run is next
+    wait_for_a_run(home, demo)
+    os.killpg(demo.pid, signal.SIGINT)
+    _, stderr = demo.communicate(timeout=900)
+    assert demo.returncode == 130, stderr[-3000:]
+    assert stderr.splitlines() == ["interrupted: run `americano demo` again to finish"]
+
+    again = run("demo", *SMALL_DEMO, env=env_for(home), timeout=3600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "failed checks" not in again.stdout
+    assert_warehouse_complete(home, monkeypatch)
+
+
+def assert_warehouse_complete(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL = Parquet table by table, every mart built, every protocol analysed."""
+    import duckdb
+    import psycopg
+    import pyarrow.dataset as ds
+
+    from americano_pipelines.db import extract
+    from americano_pipelines.db.connection import database_url
+    from americano_pipelines.demo import MARTS
+
+    for name, value in env_for(home).items():
+        if name.startswith("AMERICANO_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AMERICANO_DATABASE_URL", raising=False)
+    monkeypatch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    settings = get_settings()
+    with psycopg.connect(database_url(settings)) as pg:
+        postgres = {
+            table: pg.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in extract.EXTRACTED_TABLES
+        }
+        protocols = {row[0] for row in pg.execute("SELECT id FROM experiment_protocols")}
+    parquet = {
+        table: ds.dataset(
+            extract.table_dir(
+                table, raw_dir=settings.raw_dir, provenance_dir=settings.provenance_dir
+            ),
+            format="parquet",
+        ).count_rows()
+        for table in extract.EXTRACTED_TABLES
+    }
+    assert parquet == postgres
+    assert postgres["behavioral_events"] > 0 and protocols
+    with duckdb.connect(settings.duckdb_path, read_only=True) as warehouse:
+        for mart in MARTS:
+            assert warehouse.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0
+        analysed = {
+            row[0]
+            for row in warehouse.execute(
+                "SELECT protocol_id FROM analyses.sced_randomization_test"
+            ).fetchall()
+        }
+    assert analysed == protocols

@@ -18,8 +18,9 @@ records, for a fresh start on purpose.
 `home_lock` holds an flock on `$AMERICANO_HOME/americano.lock` for the whole of a command that
 changes state; a second one fails at once naming the holder, so nothing is recorded twice.
 
-Every refusal is an `InputError` naming AMERICANO_HOME (one line, exit 2), except `HomeInUse`
-(exit 1: nothing is wrong with the input, the home is busy).
+Every refusal is an `InputError` naming AMERICANO_HOME, or XDG_STATE_HOME for the registry
+(one line, exit 2), except `HomeInUse` (exit 1: nothing is wrong with the input, the home is
+busy).
 """
 
 from __future__ import annotations

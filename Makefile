@@ -36,5 +36,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# A fresh start on purpose: forget that .americano held a cluster (americano_pipelines/home.py),
+# or the next run would refuse to create a new, empty one where the old one was.
 clean:
+	@if [ -x $(BIN)/americano ]; then $(BIN)/americano home forget .americano; fi
 	rm -rf .americano data/raw dbt_project/target

@@ -5,18 +5,20 @@ Every command exits 0 on success and 2 on bad input with one line on stderr nami
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TextIO
 
 import typer
 
 from americano_pipelines.analyze_cli import OneLineUsageGroup, analyze_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
+from americano_pipelines.home_cli import home_app
 from americano_pipelines.protocol_cli import protocol_app
 from americano_pipelines.runs_cli import runs_app
 from americano_pipelines.users_cli import users_app
@@ -28,6 +30,7 @@ app.add_typer(analyze_app, name="analyze")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(runs_app, name="runs")
 app.add_typer(users_app, name="users")
+app.add_typer(home_app, name="home")
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -44,12 +47,78 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _interrupted(error: BaseException) -> bool:
+    """Ctrl-C: a KeyboardInterrupt, or what Dagster raises for it inside a run (a BaseException
+    too, which neither Typer nor Click turn into exit 130)."""
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    dagster = sys.modules.get("dagster")  # never imported: not Dagster's
+    return dagster is not None and isinstance(error, dagster.DagsterExecutionInterruptedError)
+
+
+def _say_interrupted(command: str | None = None) -> None:
+    again = f": run `americano {command}` again to finish" if command else ""
+    typer.echo(f"interrupted{again}", err=True)
+
+
+def changes_state(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a command that changes state holding the home's lock (americano_pipelines/home.py):
+    a second one exits 1 naming the holder and does nothing; Ctrl-C exits 130 with one line."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from americano_pipelines.home import HomeInUse, home_lock
+
+            try:
+                with home_lock(get_settings(), name):
+                    return command(*args, **kwargs)
+            except HomeInUse as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(1) from None
+            except BaseException as error:
+                if not _interrupted(error):
+                    raise
+                _say_interrupted(name)
+                raise typer.Exit(130) from None
+
+        return wrapper
+
+    return decorate
+
+
+@contextlib.contextmanager
+def _stderr_to_run_log() -> Iterator[TextIO]:
+    """While the asset graph runs, what the process and its subprocesses write to stderr goes
+    to the run log, beside dbt's and DVC's output; yields the terminal for our own lines.
+
+    At the file descriptor, so that subprocesses follow: on Ctrl-C, Dagster logs the run's
+    failure with its stack and the helpers that tail its step logs print tracebacks of their
+    own, all for the run log, not the terminal."""
+    from americano_pipelines.runner import run_log_path
+
+    path = run_log_path(get_settings())
+    path.parent.mkdir(exist_ok=True)
+    sys.stderr.flush()
+    terminal_fd = os.dup(2)
+    try:
+        with open(path, "a") as log:
+            os.dup2(log.fileno(), 2)
+        with os.fdopen(os.dup(terminal_fd), "w", buffering=1) as terminal:
+            yield terminal
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal_fd, 2)
+        os.close(terminal_fd)
+
+
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, allow_nan=False, default=str))
 
 
 @db_app.command("migrate")
 @user_errors
+@changes_state("db migrate")
 def db_migrate() -> None:
     """Apply pending migrations; print what was applied."""
     from americano_pipelines.db.connection import connect
@@ -66,6 +135,7 @@ def db_migrate() -> None:
 
 @app.command("seed-demo")
 @user_errors
+@changes_state("seed-demo")
 def seed_demo(
     users: Annotated[int, typer.Option(min=1, help="Number of study-app users.")] = 3,
     days: Annotated[int, typer.Option(min=49, help="Days of study history.")] = 120,
@@ -86,11 +156,15 @@ def seed_demo(
 
 @app.command("extract")
 @user_errors
+@changes_state("extract")
 def extract_command() -> None:
     """Extract PostgreSQL to the versioned Parquet tree (the `extract` stage of dvc.yaml)."""
     from americano_pipelines.runner import materialize_extract
 
-    summary = materialize_extract(get_settings(), log=lambda line: typer.echo(line, err=True))
+    with _stderr_to_run_log() as terminal:
+        summary = materialize_extract(
+            get_settings(), log=lambda line: typer.echo(line, file=terminal)
+        )
     print_json(
         {"eventDaysExtracted": len(summary.event_days_extracted), "assets": summary.asset_keys}
     )
@@ -98,6 +172,7 @@ def extract_command() -> None:
 
 @app.command("demo")
 @user_errors
+@changes_state("demo")
 def demo(
     users: Annotated[int, typer.Option(min=1)] = 3,
     days: Annotated[int, typer.Option(min=49)] = 120,
@@ -107,7 +182,8 @@ def demo(
     print a summary. Running it again extracts only what is new."""
     from americano_pipelines.demo import run_demo
 
-    run_demo(get_settings(), users=users, days=days, seed=seed)
+    with _stderr_to_run_log():
+        run_demo(get_settings(), users=users, days=days, seed=seed)
 
 
 @app.command("ui")
@@ -126,7 +202,26 @@ def ui(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except InputError as error:  # from a command without its own wrapper (AMERICANO_HOME, ...)
+        typer.echo(f"error: {' '.join(str(error).split())}", err=True)
+        sys.exit(2)
+    except Exception:
+        # A home that cannot hold state fails commands deep inside libraries (PyTensor's
+        # compile cache, MLflow's store): say that, not their traceback.
+        from americano_pipelines.home import home_problem
+
+        problem = home_problem(get_settings().home)
+        if problem is None:
+            raise
+        typer.echo(f"error: AMERICANO_HOME: {problem}", err=True)
+        sys.exit(2)
+    except BaseException as error:
+        if not _interrupted(error):
+            raise
+        _say_interrupted()
+        sys.exit(130)
 
 
 if __name__ == "__main__":

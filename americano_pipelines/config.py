@@ -18,6 +18,9 @@ from americano_pipelines.errors import InputError
 class Settings:
     home: Path
     """All local state: embedded PostgreSQL, warehouse, MLflow store, reports, DVC remote."""
+    state_dir: Path
+    """Outside every home: the registry of homes that held a cluster (`americano_pipelines.home`).
+    `$XDG_STATE_HOME/americano`, by default `~/.local/state/americano`."""
     database_url: str | None
     """The OLTP database as its owner (migrations, extraction, administration); None means the
     embedded PostgreSQL under `home`."""
@@ -95,8 +98,12 @@ def get_settings() -> Settings:
     """Read the settings now (cheap; tests change the environment between calls)."""
     home = Path(_env("AMERICANO_HOME") or ".americano").resolve()
     data_dir = Path(_env("AMERICANO_DATA_DIR") or "data").resolve()
+    # The XDG base directory spec ignores a relative XDG_STATE_HOME.
+    xdg_state = _env("XDG_STATE_HOME")
+    state_home = Path(xdg_state) if xdg_state and Path(xdg_state).is_absolute() else None
     return Settings(
         home=home,
+        state_dir=(state_home or Path(os.path.expanduser("~/.local/state"))) / "americano",
         database_url=_env("AMERICANO_DATABASE_URL"),
         app_database_url=_env("AMERICANO_APP_DATABASE_URL"),
         user_token=_env("AMERICANO_USER_TOKEN"),

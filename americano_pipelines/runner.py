@@ -26,6 +26,9 @@ from americano_pipelines.versioning import REPO_ROOT
 
 def prepare_dagster_home(settings: Settings) -> DagsterInstance:
     """Point DAGSTER_HOME at AMERICANO_HOME/dagster (with the repo's dagster.yaml) and open it."""
+    from americano_pipelines.home import ensure_home, registry_path
+
+    ensure_home(settings.home, registry_path(settings))  # never a vanished home's mount point
     home = dagster_home(settings)
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")

@@ -1,6 +1,6 @@
 """Shared fixtures: a real PostgreSQL (the server at AMERICANO_DATABASE_URL when set, otherwise
 the embedded one the platform starts by default), a fresh migrated database per test module,
-and isolated state directories."""
+and isolated state directories, the registry of homes included."""
 
 from __future__ import annotations
 
@@ -18,6 +18,19 @@ from psycopg.conninfo import make_conninfo
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Keep PyTensor's compile cache warm across test runs, whatever AMERICANO_HOME a test uses.
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.americano' / 'pytensor'}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_dir() -> Iterator[Path]:
+    """XDG_STATE_HOME for the session: the registry of homes that held a cluster
+    (americano_pipelines/home.py) is the session's own, never the developer's. Set in the
+    environment, so the CLI subprocesses that tests start use it too."""
+    state = Path(tempfile.mkdtemp(prefix="americano-state-"))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_STATE_HOME", str(state))
+    yield state
+    patch.undo()
+    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

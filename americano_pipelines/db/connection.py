@@ -27,14 +27,21 @@ EXTRACT_ROLE = "americano_extract"
 
 @cache
 def _embedded_server_uri(pgdata: Path) -> str:
+    from americano_pipelines.home import check_cluster, ensure_home, record_cluster, registry_path
+
+    # pgserver runs initdb wherever pgdata is empty: first make sure no cluster was here before
+    # (a disk that is not mounted, a pgdata deleted by mistake), then remember the one started.
+    registry = registry_path(get_settings())
+    ensure_home(pgdata.parent, registry)
+    check_cluster(pgdata, registry)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs complains about XDG_RUNTIME_DIR
         import pgserver
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: keep the server running after this process exits, so commands reuse it.
     server = pgserver.get_server(pgdata, cleanup_mode=None)
+    record_cluster(pgdata, registry)
     return server.get_uri()
 
 

@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import queue
+import re
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -99,6 +101,11 @@ _TEMPORAL_TYPES = ("timestamp with time zone", "timestamp without time zone", "d
 _FLOAT_TYPES = ("double precision", "real")
 # A file's metadata lists this many quarantined ids at most; the count is always exact.
 _QUARANTINED_IDS_LISTED = 100
+# Temporary files are `.<name>.<pid>.tmp` beside their destination `<name>` (a .parquet file).
+TEMPORARY_FILE_GLOB = ".*.parquet.*.tmp"
+_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+\.parquet)\.(?P<pid>[0-9]+)\.tmp")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -330,7 +337,7 @@ def _query_to_parquet(
                         out.write(batch)
         return _publish(temporary, path, table, out)
     finally:
-        temporary.unlink(missing_ok=True)
+        _release(temporary)
 
 
 def _writer_options(
@@ -349,9 +356,58 @@ def _writer_options(
     return {**_PARQUET_OPTIONS, "use_dictionary": dictionary, "sorting_columns": sorting or None}
 
 
+# This process's temporary files still being written or published: never stale, even though
+# their pid is ours (see remove_stale_temporaries).
+_OWN_TEMPORARIES: set[Path] = set()
+_OWN_TEMPORARIES_LOCK = threading.Lock()
+
+
 def _temporary_path(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with _OWN_TEMPORARIES_LOCK:
+        _OWN_TEMPORARIES.add(temporary)
+    return temporary
+
+
+def _release(temporary: Path) -> None:
+    """Remove `temporary` if it is still there (not published), and forget it."""
+    temporary.unlink(missing_ok=True)
+    with _OWN_TEMPORARIES_LOCK:
+        _OWN_TEMPORARIES.discard(temporary)
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete the temporary files that killed extractions left under `directory`; return them.
+
+    A file is stale when the process named by its pid is gone, or when the pid is ours but the
+    file is not (a pid reused after the kill, as in a container where every run is pid 1).
+    Another live process's files are its work in progress and are left alone."""
+    removed = []
+    for path in sorted(directory.rglob(TEMPORARY_FILE_GLOB)):
+        match = _TEMPORARY_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        pid = int(match["pid"])
+        with _OWN_TEMPORARIES_LOCK:
+            ours = path in _OWN_TEMPORARIES
+        if ours or (pid != os.getpid() and _process_alive(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        log.warning("removed %d temporary file(s) left by killed extractions", len(removed))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _publish(temporary: Path, path: Path, table: str, out: _RowGroupWriter) -> ExtractedFile:
@@ -362,7 +418,7 @@ def _publish(temporary: Path, path: Path, table: str, out: _RowGroupWriter) -> E
         content_hash = file_sha256(temporary)
         os.replace(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        _release(temporary)
     return ExtractedFile(
         table,
         path,
@@ -525,6 +581,7 @@ def snapshot_path(root_dir: Path, table: str) -> Path:
 def extract_snapshot(conn: adbc.Connection, table: str, root_dir: Path) -> ExtractedFile:
     """The whole table, ordered by primary key, to `root_dir/<table>/<table>.parquet`."""
     columns = _columns(conn, table)
+    remove_stale_temporaries(root_dir / table)
     query = _extraction_query(table, columns, order_by="id")
     return _query_to_parquet(
         conn,
@@ -576,6 +633,7 @@ def extract_events_days(
     if not wanted:
         return []
     columns = _columns(conn, EVENTS_TABLE)
+    remove_stale_temporaries(raw_dir / EVENTS_TABLE)
     plain = _json_columns(columns)
     too_large: list[dt.date] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-publish") as publisher:
@@ -685,7 +743,7 @@ class _EventRun:
                 with _RowGroupWriter(temporary, self.file_schema, self.options) as out:
                     out.write(rows)
             except BaseException:
-                temporary.unlink(missing_ok=True)
+                _release(temporary)
                 raise
             self.published.append(
                 self.publisher.submit(_publish, temporary, path, EVENTS_TABLE, out)

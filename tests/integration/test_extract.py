@@ -127,10 +127,14 @@ def test_a_killed_extraction_leaves_the_previous_file_intact(seeded, tmp_path: P
     time.sleep(0.1)
     assert extract.file_sha256(before.path) == before.content_hash
     assert pq.read_metadata(before.path).num_rows == before.rows
-    # A later run replaces the leftover-free destination as usual.
+    # A later run removes the dead process's leftover and replaces the destination as usual.
     with extract.extract_connection(url) as conn:
         again = extract.extract_snapshot(conn, "wearable_records", tmp_path)
     assert again.content_hash == before.content_hash
+    assert [p for p in partial if p.exists()] == [], "the killed run's temporary file is gone"
+    assert sorted(p.name for p in (tmp_path / "wearable_records").iterdir()) == [
+        "wearable_records.parquet"
+    ]
 
 
 def test_missing_table_is_a_clear_error(migrated_database: str, tmp_path: Path) -> None:
@@ -387,3 +391,29 @@ def test_the_row_check_compares_content_and_passes_again_after_extraction(
                 pg.execute(
                     "UPDATE wearable_records SET value = %s WHERE id = %s", (value, wearable_id)
                 )
+
+
+def test_only_the_temporary_files_of_dead_processes_are_removed(seeded, tmp_path: Path) -> None:
+    """Another live process's temporary file is its work in progress and stays. A dead process's
+    goes, and so does one that carries our own pid without being ours (the pid was reused after
+    the kill, as in a container where every run has the same pid)."""
+    url, _ = seeded
+    directory = tmp_path / "users"
+    directory.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    try:
+        of_live, of_dead, of_reused_pid = (
+            directory / f".users.parquet.{pid}.tmp" for pid in (live.pid, dead.pid, os.getpid())
+        )
+        for path in (of_live, of_dead, of_reused_pid):
+            path.write_bytes(b"half a file")
+        with extract.extract_connection(url) as conn:
+            extract.extract_snapshot(conn, "users", tmp_path)
+        assert of_live.exists()
+        assert not of_dead.exists()
+        assert not of_reused_pid.exists()
+    finally:
+        live.kill()
+        live.wait(timeout=30)

@@ -87,7 +87,7 @@ _BATCHES_READ_AHEAD = 2
 # The Parquet key-value metadata entry that holds a file's fingerprint.
 FINGERPRINT_KEY = "americano.fingerprint"
 # Columns the extraction query adds beside the table's own; never written. Prefixed so that no
-# table column (analysis_runs has a `row_hash`) can clash.
+# table column (a `row_hash`, say) can clash.
 _ROW_HASH = "__americano_row_hash"
 _QUARANTINED = "__americano_quarantined"
 # hash_record_extended hashes each value with its type's own hash function (binary timestamps
@@ -95,7 +95,8 @@ _QUARANTINED = "__americano_quarantined"
 # costs about a third of md5 over the row's text. Values their type holds equal hash alike
 # (0.0 and -0.0). The hashes depend on the server's byte order: a database moved to another
 # architecture finds every day stale once, never one missed. Seed 0: any constant works.
-_ROW_HASH_SQL = "hash_record_extended(extracted, 0)"
+# `extracted.*`, the whole row: a bare `extracted` would mean a column of that name if one existed.
+_ROW_HASH_SQL = "hash_record_extended(extracted.*, 0)"
 _UINT64 = (1 << 64) - 1
 _TEMPORAL_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
 _FLOAT_TYPES = ("double precision", "real")

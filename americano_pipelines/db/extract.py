@@ -104,7 +104,7 @@ _FLOAT_TYPES = ("double precision", "real")
 _QUARANTINED_IDS_LISTED = 100
 # Temporary files are `.<name>.<pid>.tmp` beside their destination `<name>` (a .parquet file).
 TEMPORARY_FILE_GLOB = ".*.parquet.*.tmp"
-_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+\.parquet)\.(?P<pid>[0-9]+)\.tmp")
+_TEMPORARY_NAME = re.compile(r"\..+\.parquet\.(?P<pid>[0-9]+)\.tmp")
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Fingerprint:
     """The content of a set of rows, whatever their order: how many, and the XOR of one 64-bit
-    hash per row (`_ROW_HASH_SQL`). Any insert, update or delete changes it, barring a 2^-64
-    chance. The same value in PostgreSQL and in a file's metadata means the same rows."""
+    hash per row (`_ROW_HASH_SQL`). Any insert, delete or changed value changes it (barring a
+    2^-64 chance; a value its type holds equal, -0.0 for 0.0, is no change). The same value in
+    PostgreSQL and in a file's metadata means the same rows."""
 
     rows: int
     digest: int

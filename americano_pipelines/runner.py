@@ -78,6 +78,7 @@ class MaterializationSummary:
     asset_keys: list[str] = field(default_factory=list)
     protocols_analysed: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    evaluated_checks: list[str] = field(default_factory=list)
 
 
 def materialize_extract(
@@ -98,6 +99,7 @@ def materialize_all(
     from americano_pipelines.definitions import defs  # loading it parses dbt: do it late
     from americano_pipelines.defs.analyses.assets import GROUP as ANALYSES_GROUP
     from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
+    from americano_pipelines.defs.extract.assets import GROUP as EXTRACT_GROUP
 
     instance = prepare_dagster_home(settings)
     assets = list(defs.assets or [])
@@ -135,10 +137,15 @@ def materialize_all(
     keys: set[str] = set()
     # The per-protocol analyses are partitioned: they run below, one run per protocol.
     if groups is None or set(groups) - {ANALYSES_GROUP}:
+        rest = selection - AssetSelection.assets(events_key) - analyses
+        if groups is None or EXTRACT_GROUP in groups:
+            # The events' partition runs above carry no checks: their row check runs here,
+            # once over every day.
+            rest |= AssetSelection.checks_for_assets(events_key)
         result = _materialize(
             settings,
             [*assets, *checks],
-            selection=selection - AssetSelection.assets(events_key) - analyses,
+            selection=rest,
             instance=instance,
             resources=resources,
             run_config=_QUIET_RUN_CONFIG,
@@ -146,6 +153,7 @@ def materialize_all(
         summary.runs.append(result.run_id)
         keys |= {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
         summary.failed_checks = _failed_checks(result)
+        summary.evaluated_checks = _evaluated_checks(result)
     if groups is None or ANALYSES_GROUP in groups:
         protocol_ids = register_protocol_partitions(instance, settings.duckdb_path)
         if protocol_ids:
@@ -181,13 +189,18 @@ def materialize_all(
             )
             summary.runs.append(result.run_id)
             summary.failed_checks += _failed_checks(result)
+            summary.evaluated_checks += _evaluated_checks(result)
     summary.asset_keys = sorted(keys)
     return summary
 
 
 def _failed_checks(result) -> list[str]:
+    return _evaluated_checks(result, failed_only=True)
+
+
+def _evaluated_checks(result, *, failed_only: bool = False) -> list[str]:
     return [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
+        if not (failed_only and evaluation.passed)
     ]

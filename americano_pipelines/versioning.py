@@ -3,7 +3,8 @@
 The Parquet tree `<data_dir>/raw` is the output of the `extract` stage in `dvc.yaml`, in the DVC
 project that holds the data directory (the repository itself by default). Committing the stage
 stores the files in the DVC cache, pushes them to the remote, and gives the tree's hash: that
-hash is the data version every analysis records.
+hash is the data version every analysis records. The project's `.dvcignore` keeps extraction's
+temporary files out of it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def ensure_dvc_project(settings: Settings) -> Path:
         Repo.init(str(root), no_scm=not (root / ".git").exists())
     if not (root / "dvc.yaml").exists():
         shutil.copyfile(REPO_ROOT / "dvc.yaml", root / "dvc.yaml")
+    _ignore_temporary_files(root)
     repo = Repo(str(root))
     try:
         if not repo.config["core"].get("remote"):
@@ -68,6 +70,23 @@ def ensure_dvc_project(settings: Settings) -> Path:
     finally:
         repo.close()
     return root
+
+
+def _ignore_temporary_files(root: Path) -> None:
+    """Keep extraction's temporary files out of the data version: a live run's work in progress,
+    or what a killed run left before the next one cleans it."""
+    from americano_pipelines.db.extract import TEMPORARY_FILE_GLOB
+
+    ignore = root / ".dvcignore"
+    text = ignore.read_text() if ignore.exists() else ""
+    if TEMPORARY_FILE_GLOB in text.splitlines():
+        return
+    with open(ignore, "a") as handle:
+        handle.write(
+            ("" if not text or text.endswith("\n") else "\n")
+            + "# Extraction's temporary files (americano_pipelines/db/extract.py)\n"
+            + f"{TEMPORARY_FILE_GLOB}\n"
+        )
 
 
 def commit_data_version(settings: Settings) -> DataVersion:

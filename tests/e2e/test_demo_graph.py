@@ -160,3 +160,23 @@ def _days_without_events(study) -> int:
     events = study.tables["behavioral_events"]
     days_with = events["timestamp"].dt.date().n_unique()
     return study.ground_truth["days"] - days_with
+
+
+def test_a_changed_old_day_is_extracted_and_checked_on_the_next_run(built) -> None:
+    """Three scores updated on an old day (the counts unchanged): the next run extracts that day
+    and the events' row check, which now runs, passes on the new content."""
+    settings, _, first = built
+    day = min(first.event_days_extracted) + dt.timedelta(days=3)
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    with psycopg.connect(settings.database_url) as pg:
+        pg.execute(
+            "UPDATE behavioral_events SET session_performance_score = "
+            "(coalesce(session_performance_score, 0) + 1) %% 101 WHERE id IN ("
+            'SELECT id FROM behavioral_events WHERE "timestamp" >= %s AND "timestamp" < %s '
+            "ORDER BY id LIMIT 3)",
+            (start, start + dt.timedelta(days=1)),
+        )
+    run = materialize_all(settings, log=lambda _: None, groups=("extract",))
+    assert run.event_days_extracted == [day]
+    assert run.failed_checks == []
+    assert "raw/behavioral_events:rows_match_postgres" in run.evaluated_checks

@@ -1,4 +1,5 @@
-"""Extraction: streamed, atomic, idempotent, and row counts conserved PostgreSQL = Parquet."""
+"""Extraction: streamed, atomic, idempotent, and content conserved: PostgreSQL = Parquet, row for
+row, whatever changed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -124,10 +127,14 @@ def test_a_killed_extraction_leaves_the_previous_file_intact(seeded, tmp_path: P
     time.sleep(0.1)
     assert extract.file_sha256(before.path) == before.content_hash
     assert pq.read_metadata(before.path).num_rows == before.rows
-    # A later run replaces the leftover-free destination as usual.
+    # A later run removes the dead process's leftover and replaces the destination as usual.
     with extract.extract_connection(url) as conn:
         again = extract.extract_snapshot(conn, "wearable_records", tmp_path)
     assert again.content_hash == before.content_hash
+    assert [p for p in partial if p.exists()] == [], "the killed run's temporary file is gone"
+    assert sorted(p.name for p in (tmp_path / "wearable_records").iterdir()) == [
+        "wearable_records.parquet"
+    ]
 
 
 def test_missing_table_is_a_clear_error(migrated_database: str, tmp_path: Path) -> None:
@@ -223,3 +230,190 @@ def test_read_ahead_hands_on_batches_and_errors_and_stops_its_thread() -> None:
     next(ahead)
     ahead.close()
     assert not [t for t in threading.enumerate() if t.name == "extract-read-ahead"]
+
+
+# --- content, not counts: every change to an old day is found and extracted --------------------
+
+
+def _day_range(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def _update_three_scores(pg: psycopg.Connection, day: dt.date) -> None:
+    pg.execute(
+        "UPDATE behavioral_events SET session_performance_score = "
+        "(coalesce(session_performance_score, 0) + 1) %% 101 WHERE id IN ("
+        'SELECT id FROM behavioral_events WHERE "timestamp" >= %s AND "timestamp" < %s '
+        "ORDER BY id LIMIT 3)",
+        _day_range(day),
+    )
+
+
+def _delete_one(pg: psycopg.Connection, day: dt.date) -> None:
+    pg.execute(
+        "DELETE FROM behavioral_events WHERE id = (SELECT id FROM behavioral_events "
+        'WHERE "timestamp" >= %s AND "timestamp" < %s ORDER BY id LIMIT 1)',
+        _day_range(day),
+    )
+
+
+def _delete_one_insert_another(pg: psycopg.Connection, day: dt.date) -> None:
+    """Same day, same count: one event goes, another arrives."""
+    _delete_one(pg, day)
+    pg.execute(
+        'INSERT INTO behavioral_events (id, user_id, event_type, "timestamp") '
+        "VALUES ('replacement', 'user_001', 'QUIZ_COMPLETED', %s)",
+        (dt.datetime.combine(day, dt.time(15), tzinfo=dt.UTC),),
+    )
+
+
+@contextmanager
+def _day_restored_afterwards(url: str, day: dt.date) -> Iterator[None]:
+    """Keep a copy of the day's events and put them back afterwards: the module shares one
+    seeded database."""
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute(
+            'CREATE TABLE saved_day AS SELECT * FROM behavioral_events WHERE "timestamp" >= %s '
+            'AND "timestamp" < %s',
+            _day_range(day),
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(url) as pg:
+            pg.execute(
+                'DELETE FROM behavioral_events WHERE "timestamp" >= %s AND "timestamp" < %s',
+                _day_range(day),
+            )
+            pg.execute("INSERT INTO behavioral_events SELECT * FROM saved_day")
+            pg.execute("DROP TABLE saved_day")
+
+
+def _postgres_rows(url: str, table: str) -> list[dict]:
+    """Every row of `table` as extraction reads it, by id."""
+    with extract.extract_connection(url) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT {extract.select_list(conn, table)} FROM {table}")
+        return cur.fetch_arrow_table().sort_by("id").to_pylist()
+
+
+def _parquet_rows(directory: Path) -> list[dict]:
+    """Every row of the Parquet files under `directory`, by id."""
+    tables = [
+        pq.read_table(f).replace_schema_metadata() for f in sorted(directory.rglob("*.parquet"))
+    ]
+    return pa.concat_tables(tables).sort_by("id").to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("change", "days_after_start"),
+    [(_update_three_scores, 5), (_delete_one, 8), (_delete_one_insert_another, 11)],
+    ids=["update_three_scores", "delete", "delete_and_insert_same_count"],
+)
+def test_a_change_to_an_old_day_is_found_and_extracted(
+    seeded, tmp_path: Path, change, days_after_start: int
+) -> None:
+    url, _ = seeded
+    day = START + dt.timedelta(days=days_after_start)
+    with extract.extract_connection(url) as conn:
+        extract.extract_events_days(conn, extract.stale_event_days(conn, tmp_path), tmp_path)
+        assert extract.stale_event_days(conn, tmp_path) == []
+    with _day_restored_afterwards(url, day):
+        with psycopg.connect(url) as pg:
+            before = pg.execute(
+                'SELECT count(*) FROM behavioral_events WHERE "timestamp" >= %s '
+                'AND "timestamp" < %s',
+                _day_range(day),
+            ).fetchone()[0]
+            change(pg, day)
+        with extract.extract_connection(url) as conn:
+            stale = extract.stale_event_days(conn, tmp_path)
+            assert stale == [day]
+            extract.extract_events_days(conn, stale, tmp_path)
+            assert extract.stale_event_days(conn, tmp_path) == []
+        assert _parquet_rows(tmp_path / extract.EVENTS_TABLE) == _postgres_rows(
+            url, extract.EVENTS_TABLE
+        )
+        if change is not _delete_one:
+            assert pq.read_metadata(extract.events_partition_path(tmp_path, day)).num_rows == before
+
+
+def _run_row_check(url: str, table: str):
+    """The `rows_match_postgres` asset check of `table`, run as Dagster would run it."""
+    from americano_pipelines.defs.quality.checks import row_conservation_checks
+    from americano_pipelines.defs.resources import PostgresResource, SettingsResource
+
+    (check,) = [
+        c for c in row_conservation_checks if next(iter(c.check_keys)).asset_key.path[-1] == table
+    ]
+    return check(postgres=PostgresResource(url=url), settings=SettingsResource())
+
+
+def test_the_row_check_compares_content_and_passes_again_after_extraction(
+    seeded, platform_env: Path
+) -> None:
+    url, _ = seeded
+    from americano_pipelines.config import get_settings
+
+    raw_dir = get_settings().raw_dir
+    day = START + dt.timedelta(days=14)
+    with extract.extract_connection(url) as conn:
+        extract.extract_events_days(conn, extract.stale_event_days(conn, raw_dir), raw_dir)
+        extract.extract_snapshot(conn, "wearable_records", raw_dir)
+    assert _run_row_check(url, extract.EVENTS_TABLE).passed
+    assert _run_row_check(url, "wearable_records").passed
+
+    with _day_restored_afterwards(url, day):
+        with psycopg.connect(url) as pg:
+            _update_three_scores(pg, day)
+            wearable_id, value = pg.execute(
+                "SELECT id, value FROM wearable_records WHERE value IS NOT NULL ORDER BY id LIMIT 1"
+            ).fetchone()
+            pg.execute(
+                "UPDATE wearable_records SET value = value + 1 WHERE id = %s", (wearable_id,)
+            )
+        try:
+            events = _run_row_check(url, extract.EVENTS_TABLE)
+            wearables = _run_row_check(url, "wearable_records")
+            assert not events.passed, "same counts, other scores: the Parquet is stale"
+            assert events.metadata["stale"].value == [day.isoformat()]
+            assert not wearables.passed
+            with extract.extract_connection(url) as conn:
+                extract.extract_events_days(conn, extract.stale_event_days(conn, raw_dir), raw_dir)
+                extract.extract_snapshot(conn, "wearable_records", raw_dir)
+            assert _run_row_check(url, extract.EVENTS_TABLE).passed
+            assert _run_row_check(url, "wearable_records").passed
+            assert _parquet_rows(raw_dir / "wearable_records") == _postgres_rows(
+                url, "wearable_records"
+            )
+        finally:
+            with psycopg.connect(url) as pg:
+                pg.execute(
+                    "UPDATE wearable_records SET value = %s WHERE id = %s", (value, wearable_id)
+                )
+
+
+def test_only_the_temporary_files_of_dead_processes_are_removed(seeded, tmp_path: Path) -> None:
+    """Another live process's temporary file is its work in progress and stays. A dead process's
+    goes, and so does one that carries our own pid without being ours (the pid was reused after
+    the kill, as in a container where every run has the same pid)."""
+    url, _ = seeded
+    directory = tmp_path / "users"
+    directory.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    try:
+        of_live, of_dead, of_reused_pid = (
+            directory / f".users.parquet.{pid}.tmp" for pid in (live.pid, dead.pid, os.getpid())
+        )
+        for path in (of_live, of_dead, of_reused_pid):
+            path.write_bytes(b"half a file")
+        with extract.extract_connection(url) as conn:
+            extract.extract_snapshot(conn, "users", tmp_path)
+        assert of_live.exists()
+        assert not of_dead.exists()
+        assert not of_reused_pid.exists()
+    finally:
+        live.kill()
+        live.wait(timeout=30)

@@ -30,7 +30,10 @@ def raw_key(table: str) -> AssetKey:
     # A backfill of many days runs as one run that streams each day in turn.
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"postgres", "parquet"},
-    description="behavioral_events, one Parquet file per UTC day.",
+    description=(
+        "behavioral_events, one Parquet file per UTC day; rows with a non-finite timestamp, "
+        "date or float are quarantined (counted, never written)."
+    ),
 )
 def raw_behavioral_events(
     context: AssetExecutionContext, postgres: PostgresResource, settings: SettingsResource
@@ -40,16 +43,9 @@ def raw_behavioral_events(
     days = [first + dt.timedelta(days=i) for i in range((end - first).days)]
     raw_dir = settings.get().raw_dir
     with extract.extract_connection(postgres.get_url()) as conn:
-        files = extract.extract_events_days(conn, days, raw_dir)
-    content_hash = extract.combined_hash(files)
+        extracted = extract.extract_events(conn, days, raw_dir)
     return MaterializeResult(
-        metadata={
-            "rows": sum(f.rows for f in files),
-            "days": len(files),
-            "content_hash": content_hash,
-            "bytes": sum(f.bytes for f in files),
-        },
-        data_version=DataVersion(content_hash),
+        metadata=extracted.to_metadata(), data_version=DataVersion(extracted.content_hash)
     )
 
 
@@ -66,7 +62,10 @@ def _snapshot_asset(table: str):
         key=extracted_key(table),
         group_name=GROUP,
         kinds={"postgres", "parquet"},
-        description=f"{table}, snapshotted whole to Parquet on every run.",
+        description=(
+            f"{table}, snapshotted whole to Parquet on every run; rows with a non-finite "
+            "timestamp, date or float are quarantined (counted, never written)."
+        ),
     )
     def _snapshot(postgres: PostgresResource, settings: SettingsResource) -> MaterializeResult:
         current = settings.get()

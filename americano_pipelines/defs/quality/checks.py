@@ -1,8 +1,7 @@
-"""Checks that counts are conserved across the spine: PostgreSQL = Parquet."""
+"""Checks that the Parquet files hold what PostgreSQL holds: the same rows, by content."""
 
 from __future__ import annotations
 
-import pyarrow.dataset as ds
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from americano_pipelines.db import extract
@@ -14,23 +13,22 @@ def _rows_conserved_check(table: str):
     @asset_check(
         asset=extracted_key(table),
         name="rows_match_postgres",
-        description=f"Parquet rows of {table} equal the rows in PostgreSQL.",
+        description=(
+            f"The Parquet files of {table} hold the rows PostgreSQL holds now: each file's "
+            "recorded content fingerprint equals PostgreSQL's, and PostgreSQL rows = Parquet rows "
+            "+ quarantined rows (non-finite timestamps, dates or floats)."
+        ),
     )
     def _check(postgres: PostgresResource, settings: SettingsResource) -> AssetCheckResult:
         current = settings.get()
-        directory = extract.table_dir(
-            table, raw_dir=current.raw_dir, provenance_dir=current.provenance_dir
-        )
-        parquet_rows = (
-            ds.dataset(directory, format="parquet").count_rows() if directory.exists() else 0
-        )
-        with extract.extract_connection(postgres.get_url()) as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {table}")
-            postgres_rows = int(cur.fetchone()[0])
+        with extract.extract_connection(postgres.get_url()) as conn:
+            comparison = extract.compare_with_postgres(
+                conn, table, raw_dir=current.raw_dir, provenance_dir=current.provenance_dir
+            )
         return AssetCheckResult(
-            passed=parquet_rows == postgres_rows,
+            passed=comparison.passed,
             severity=AssetCheckSeverity.ERROR,
-            metadata={"postgres_rows": postgres_rows, "parquet_rows": parquet_rows},
+            metadata=comparison.to_metadata(),
         )
 
     return _check

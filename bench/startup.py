@@ -1,0 +1,152 @@
+"""Start-up cost of the platform's entry points, against baselines measured in the same run.
+
+Two pairs (issue 7):
+- `import americano_pipelines.definitions` (what `make ui` and every Dagster process load)
+  against `import dagster, dagster_dbt` (the least a Dagster code location can cost);
+- `americano --help` and each `americano analyze` subcommand on a small input (all but `its`
+  and `synthetic-control`, which sample) against `import numpy, scipy.stats` (the least a
+  statistics command can cost).
+
+Each command runs in a fresh process, interleaved with its baseline so that load on the
+machine falls on both alike; the median of `--repeats` runs is reported. Ratios are ours /
+baseline (smaller is better; targets: definitions ≤ 1.3, CLI ≤ 1.0), and, as CONTRACTS.md §6
+asks, `ratio_vs_<baseline>` = baseline / ours for the headline pair.
+
+    python bench/startup.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_INPUTS = ROOT / "tests" / "golden" / "inputs"
+AMERICANO = str(Path(sys.executable).with_name("americano"))
+PYTHON = sys.executable
+
+BASELINE_DAGSTER = [PYTHON, "-c", "import dagster, dagster_dbt"]
+BASELINE_SCIPY = [PYTHON, "-c", "import numpy, scipy.stats"]
+DEFINITIONS = [PYTHON, "-c", "import americano_pipelines.definitions"]
+
+
+def _analyze(*args: str) -> list[str]:
+    return [AMERICANO, "analyze", *args]
+
+
+CLI_COMMANDS: dict[str, list[str]] = {
+    "help": [AMERICANO, "--help"],
+    "abab": _analyze("abab", "--input", str(GOLDEN_INPUTS / "abab.csv")),
+    "ab": _analyze("ab", "--input", str(GOLDEN_INPUTS / "ab.csv")),
+    "multiple-baseline": _analyze(
+        "multiple-baseline", "--input", str(GOLDEN_INPUTS / "multiple_baseline.csv")
+    ),
+    "alternating": _analyze("alternating", "--input", str(GOLDEN_INPUTS / "alternating.csv")),
+    "effect-sizes": _analyze("effect-sizes", "--input", str(GOLDEN_INPUTS / "effect_sizes.csv")),
+    "sequential": _analyze(
+        "sequential",
+        "--alpha",
+        "0.05",
+        "--spending",
+        "obrien_fleming",
+        "--max-n",
+        "100",
+        "--looks",
+        "4",
+    ),
+    "monitor": _analyze(
+        "monitor",
+        "--alpha",
+        "0.05",
+        "--spending",
+        "obrien_fleming",
+        "--max-n",
+        "100",
+        "--looks",
+        "4",
+        "--z",
+        "1.1,2.9",
+    ),
+    "changepoints": _analyze("changepoints", "--input", str(GOLDEN_INPUTS / "changepoints.csv")),
+    "granger": _analyze(
+        "granger",
+        "--input",
+        str(GOLDEN_INPUTS / "granger.csv"),
+        "--cause",
+        "sleep",
+        "--effect",
+        "engagement",
+        "--max-lag",
+        "3",
+    ),
+}
+
+
+def _seconds(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return elapsed
+
+
+def _pair(ours: list[str], baseline: list[str], repeats: int, env: dict[str, str]) -> dict:
+    ours_times, baseline_times = [], []
+    for _ in range(repeats):
+        baseline_times.append(_seconds(baseline, env))
+        ours_times.append(_seconds(ours, env))
+    ours_s, baseline_s = statistics.median(ours_times), statistics.median(baseline_times)
+    return {"seconds": ours_s, "baseline_seconds": baseline_s, "ratio": ours_s / baseline_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="americano-bench-startup-") as home:
+        # A private home: nothing here may touch the developer's state.
+        env = {**os.environ, "AMERICANO_HOME": home, "AMERICANO_DATA_DIR": f"{home}/data"}
+        _seconds(DEFINITIONS, env)  # warm the file cache and any install-time preparation
+        definitions = _pair(DEFINITIONS, BASELINE_DAGSTER, args.repeats, env)
+        print(
+            f"definitions import {definitions['seconds']:.2f} s vs dagster+dagster_dbt "
+            f"{definitions['baseline_seconds']:.2f} s: {definitions['ratio']:.2f}x",
+            flush=True,
+        )
+        cli = {}
+        for name, command in CLI_COMMANDS.items():
+            cli[name] = _pair(command, BASELINE_SCIPY, args.repeats, env)
+            print(
+                f"americano {name}: {cli[name]['seconds']:.2f} s vs numpy+scipy.stats "
+                f"{cli[name]['baseline_seconds']:.2f} s: {cli[name]['ratio']:.2f}x",
+                flush=True,
+            )
+    worst = max(cli, key=lambda name: cli[name]["ratio"])
+    print(
+        json.dumps(
+            {
+                "bench": "startup",
+                "definitions_seconds": round(definitions["seconds"], 3),
+                "definitions_vs_dagster": round(definitions["ratio"], 3),
+                "cli_vs_scipy": {name: round(r["ratio"], 3) for name, r in cli.items()},
+                "worst_cli_command": worst,
+                "worst_cli_vs_scipy": round(cli[worst]["ratio"], 3),
+                "meets_targets": definitions["ratio"] <= 1.3
+                and all(r["ratio"] <= 1.0 for r in cli.values()),
+                "ratio_vs_dagster_import": round(1 / definitions["ratio"], 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -183,6 +183,9 @@ class AnalysisRunRecord:
     def from_canonical_row(cls, row: Sequence[Any]) -> AnalysisRunRecord:
         """From the columns of `_CANONICAL_COLUMNS`, in order; `integrity.problems` says
         whether the row hash matches the fields (the chain is checked by `verify_chains`)."""
+        *fields, chain_index, previous_hash, row_hash = row
+        # The digest's field order: the previous hash and the index, then the row as read.
+        digest = run_digest(previous_hash, str(chain_index), *fields)
         (
             rid,
             protocol_id,
@@ -196,26 +199,7 @@ class AnalysisRunRecord:
             summary,
             start,
             end,
-            chain_index,
-            previous_hash,
-            row_hash,
-        ) = row
-        digest = run_digest(
-            previous_hash,
-            str(chain_index),
-            rid,
-            protocol_id,
-            name,
-            kind,
-            commit,
-            data,
-            params,
-            mlflow_id,
-            paths,
-            summary,
-            start,
-            end,
-        )
+        ) = fields
         problems = () if digest == row_hash else ("row hash does not match the recorded fields",)
         return cls(
             id=str(rid),

@@ -28,7 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN_INPUTS = ROOT / "tests" / "golden" / "inputs"
+GOLDEN = ROOT / "tests" / "golden"
+# These two sample a posterior: their cost is the sampler, not the start-up.
+SAMPLED = {"its", "synthetic-control"}
 AMERICANO = str(Path(sys.executable).with_name("americano"))
 PYTHON = sys.executable
 
@@ -37,56 +39,16 @@ BASELINE_SCIPY = [PYTHON, "-c", "import numpy, scipy.stats"]
 DEFINITIONS = [PYTHON, "-c", "import americano_pipelines.definitions"]
 
 
-def _analyze(*args: str) -> list[str]:
-    return [AMERICANO, "analyze", *args]
-
-
-CLI_COMMANDS: dict[str, list[str]] = {
-    "help": [AMERICANO, "--help"],
-    "abab": _analyze("abab", "--input", str(GOLDEN_INPUTS / "abab.csv")),
-    "ab": _analyze("ab", "--input", str(GOLDEN_INPUTS / "ab.csv")),
-    "multiple-baseline": _analyze(
-        "multiple-baseline", "--input", str(GOLDEN_INPUTS / "multiple_baseline.csv")
-    ),
-    "alternating": _analyze("alternating", "--input", str(GOLDEN_INPUTS / "alternating.csv")),
-    "effect-sizes": _analyze("effect-sizes", "--input", str(GOLDEN_INPUTS / "effect_sizes.csv")),
-    "sequential": _analyze(
-        "sequential",
-        "--alpha",
-        "0.05",
-        "--spending",
-        "obrien_fleming",
-        "--max-n",
-        "100",
-        "--looks",
-        "4",
-    ),
-    "monitor": _analyze(
-        "monitor",
-        "--alpha",
-        "0.05",
-        "--spending",
-        "obrien_fleming",
-        "--max-n",
-        "100",
-        "--looks",
-        "4",
-        "--z",
-        "1.1,2.9",
-    ),
-    "changepoints": _analyze("changepoints", "--input", str(GOLDEN_INPUTS / "changepoints.csv")),
-    "granger": _analyze(
-        "granger",
-        "--input",
-        str(GOLDEN_INPUTS / "granger.csv"),
-        "--cause",
-        "sleep",
-        "--effect",
-        "engagement",
-        "--max-lag",
-        "3",
-    ),
-}
+def _cli_commands() -> dict[str, list[str]]:
+    """`--help`, and the first golden case of each subcommand (tests/golden/cases.json)."""
+    cases = json.loads((GOLDEN / "cases.json").read_text())
+    commands = {"help": [AMERICANO, "--help"]}
+    for args in cases.values():
+        subcommand = args[0]
+        if subcommand not in SAMPLED and subcommand not in commands:
+            inputs = [arg.format(inputs=GOLDEN / "inputs") for arg in args]
+            commands[subcommand] = [AMERICANO, "analyze", *inputs]
+    return commands
 
 
 def _seconds(command: list[str], env: dict[str, str]) -> float:
@@ -123,7 +85,7 @@ def main() -> None:
             flush=True,
         )
         cli = {}
-        for name, command in CLI_COMMANDS.items():
+        for name, command in _cli_commands().items():
             cli[name] = _pair(command, BASELINE_SCIPY, args.repeats, env)
             print(
                 f"americano {name}: {cli[name]['seconds']:.2f} s vs numpy+scipy.stats "

@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# A fresh start on purpose: forget that .americano held a cluster (americano_pipelines/home.py),
+# A fresh start on purpose: forget that .americano held a cluster (americano_pipelines/db/home.py),
 # or the next run would refuse to create a new, empty one where the old one was.
 clean:
 	@if [ -x $(BIN)/americano ]; then $(BIN)/americano home forget .americano; fi

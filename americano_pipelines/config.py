@@ -19,7 +19,7 @@ class Settings:
     home: Path
     """All local state: embedded PostgreSQL, warehouse, MLflow store, reports, DVC remote."""
     state_dir: Path
-    """Outside every home: the registry of homes that held a cluster (`americano_pipelines.home`).
+    """Outside every home: the registry of homes that held a cluster (`americano_pipelines.db.home`).
     `$XDG_STATE_HOME/americano`, by default `~/.local/state/americano`."""
     database_url: str | None
     """The OLTP database as its owner (migrations, extraction, administration); None means the

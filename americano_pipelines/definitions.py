@@ -7,7 +7,7 @@ from americano_pipelines.defs.analyses.its import its_assets
 from americano_pipelines.defs.analyses.jobs import protocol_analyses_job
 from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
 from americano_pipelines.defs.extract.assets import extract_assets
-from americano_pipelines.defs.quality.checks import row_conservation_checks
+from americano_pipelines.defs.extract.checks import row_conservation_checks
 from americano_pipelines.defs.resources import build_resources
 from americano_pipelines.defs.transform.assets import warehouse_models
 

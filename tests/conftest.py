@@ -23,7 +23,7 @@ os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.america
 @pytest.fixture(scope="session", autouse=True)
 def state_dir() -> Iterator[Path]:
     """XDG_STATE_HOME for the session: the registry of homes that held a cluster
-    (americano_pipelines/home.py) is the session's own, never the developer's. Set in the
+    (americano_pipelines/db/home.py) is the session's own, never the developer's. Set in the
     environment, so the CLI subprocesses that tests start use it too."""
     state = Path(tempfile.mkdtemp(prefix="americano-state-"))
     patch = pytest.MonkeyPatch()

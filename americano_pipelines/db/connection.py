@@ -27,7 +27,12 @@ EXTRACT_ROLE = "americano_extract"
 
 @cache
 def _embedded_server_uri(pgdata: Path) -> str:
-    from americano_pipelines.home import check_cluster, ensure_home, record_cluster, registry_path
+    from americano_pipelines.db.home import (
+        check_cluster,
+        ensure_home,
+        record_cluster,
+        registry_path,
+    )
 
     # pgserver runs initdb wherever pgdata is empty: first make sure no cluster was here before
     # (a disk that is not mounted, a pgdata deleted by mistake), then remember the one started.

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from americano_pipelines.db.connection import session_user_id
 from americano_pipelines.errors import InputError
-from americano_pipelines.protocols import (
+from americano_pipelines.registration.protocol_file import (
     PhaseSchedule,
     PlannedPhase,
     ProtocolRegistration,

@@ -13,11 +13,11 @@ import pyarrow.dataset as ds
 import pytest
 import yaml
 
+from americano_pipelines.cli.materialize import materialize_all
 from americano_pipelines.config import dbt_environment, get_settings
 from americano_pipelines.db import extract
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
-from americano_pipelines.runner import materialize_all
 from americano_pipelines.synth.demo_study import generate_demo_study
 
 pytestmark = pytest.mark.integration

@@ -385,9 +385,9 @@ def assert_warehouse_complete(home: Path, monkeypatch: pytest.MonkeyPatch) -> No
     import psycopg
     import pyarrow.dataset as ds
 
+    from americano_pipelines.cli.demo import MARTS
     from americano_pipelines.db import extract
     from americano_pipelines.db.connection import database_url
-    from americano_pipelines.demo import MARTS
 
     for name, value in env_for(home).items():
         if name.startswith("AMERICANO_"):

@@ -20,15 +20,15 @@ from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 from dagster_duckdb import DuckDBResource
 from typer.testing import CliRunner
 
+from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
+from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
 from americano_pipelines.errors import InputError
-from americano_pipelines.provenance import list_analysis_runs
-from americano_pipelines.runner import materialize_all, prepare_dagster_home
-from americano_pipelines.runs_cli import runs_app
+from americano_pipelines.provenance.data_version import code_version
+from americano_pipelines.provenance.runs import list_analysis_runs
 from americano_pipelines.synth.demo_study import generate_demo_study
-from americano_pipelines.versioning import code_version
 
 pytestmark = pytest.mark.integration
 
@@ -312,7 +312,7 @@ def test_every_run_has_its_mlflow_run(analysed) -> None:
 def test_the_cli_gives_the_assets_answer(analysed, tmp_path: Path) -> None:
     """`americano analyze its` on the asset's window, with the asset's settings, gives the
     asset's effect: CLI, library and asset are one computation."""
-    from americano_pipelines.cli import app
+    from americano_pipelines.cli.app import app
 
     row = _its_row(analysed["settings"], analysed["protocol_id"])
     with duckdb.connect(analysed["settings"].duckdb_path, read_only=True) as wh:

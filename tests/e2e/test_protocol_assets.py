@@ -27,11 +27,11 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
 from americano_pipelines.config import get_settings
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.analyses.partitions import protocols, register_protocol_partitions
 from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
-from americano_pipelines.runner import materialize_all, prepare_dagster_home
 from americano_pipelines.stats.sced import abab_randomization_test
 from americano_pipelines.synth.demo_study import generate_demo_study
 

@@ -11,7 +11,7 @@ import pytest
 
 from americano_pipelines.config import get_settings
 from americano_pipelines.db import extract
-from americano_pipelines.versioning import REPO_ROOT, commit_data_version
+from americano_pipelines.provenance.data_version import REPO_ROOT, commit_data_version
 
 pytestmark = pytest.mark.integration
 

@@ -340,7 +340,7 @@ def test_a_change_to_an_old_day_is_found_and_extracted(
 
 def _run_row_check(url: str, table: str):
     """The `rows_match_postgres` asset check of `table`, run as Dagster would run it."""
-    from americano_pipelines.defs.quality.checks import row_conservation_checks
+    from americano_pipelines.defs.extract.checks import row_conservation_checks
     from americano_pipelines.defs.resources import PostgresResource, SettingsResource
 
     (check,) = [

@@ -16,7 +16,7 @@ import pytest
 from americano_pipelines.db.connection import user_session
 from americano_pipelines.db.protocols import read_protocol, record_deviation, register_protocol
 from americano_pipelines.errors import InputError
-from americano_pipelines.protocols import validate_protocol
+from americano_pipelines.registration.protocol_file import validate_protocol
 
 pytestmark = pytest.mark.integration
 

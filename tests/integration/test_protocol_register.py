@@ -18,12 +18,12 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from americano_pipelines.cli.protocol import protocol_app
 from americano_pipelines.db.connection import user_session
 from americano_pipelines.db.protocols import read_protocol, record_deviation, register_protocol
 from americano_pipelines.db.tokens import issue_token
 from americano_pipelines.errors import InputError
-from americano_pipelines.protocol_cli import protocol_app
-from americano_pipelines.protocols import (
+from americano_pipelines.registration.protocol_file import (
     MAX_CRITERIA,
     PhaseSchedule,
     draw_schedule,

@@ -14,10 +14,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.db.connection import user_session
-from americano_pipelines.provenance import list_analysis_runs, record_analysis_run
-from americano_pipelines.runs_cli import runs_app
+from americano_pipelines.provenance.runs import list_analysis_runs, record_analysis_run
 
 pytestmark = pytest.mark.integration
 

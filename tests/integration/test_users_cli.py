@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from americano_pipelines.cli.users import users_app
 from americano_pipelines.db.connection import token_session
 from americano_pipelines.errors import InputError
-from americano_pipelines.users_cli import users_app
 
 pytestmark = pytest.mark.integration
 

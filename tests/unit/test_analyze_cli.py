@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from americano_pipelines.cli import app
+from americano_pipelines.cli.app import app
+from americano_pipelines.cli.table import parse_number_list, read_table
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats import sced
 from americano_pipelines.stats.effect_sizes import effect_sizes
 from americano_pipelines.stats.sequential import group_sequential_design, monitor
-from americano_pipelines.tabular import parse_number_list, read_table
 
 runner = CliRunner()
 

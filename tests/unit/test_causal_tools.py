@@ -1,4 +1,4 @@
-"""Tests of americano_pipelines.analysis.causal_tools: a protocol's synthetic control on
+"""Tests of americano_pipelines.protocol_analyses.causal_tools: a protocol's synthetic control on
 daily_metrics, and wearable-to-outcome links (lagged correlations and Granger tests).
 
 Frames are built here with the columns of marts.daily_metrics and marts.wearable_daily. The
@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from americano_pipelines.analysis.causal_tools import (
+from americano_pipelines.errors import InputError
+from americano_pipelines.protocol_analyses.causal_tools import (
     synthetic_control_for_protocol,
     synthetic_control_panel,
     wearable_outcome_links,
 )
-from americano_pipelines.errors import InputError
 
 START = dt.date(2024, 1, 1)
 N_DAYS = 60

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from americano_pipelines.cli import app
+from americano_pipelines.cli.app import app
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 INPUTS = GOLDEN / "inputs"

@@ -1,4 +1,4 @@
-"""Tests for americano_pipelines.analysis.its_analysis: the protocol's ITS windows, options and
+"""Tests for americano_pipelines.protocol_analyses.its: the protocol's ITS windows, options and
 the convergence check (pure; no sampling here; tests/e2e/test_its_asset.py runs the sampler)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from americano_pipelines.analysis.its_analysis import (
+from americano_pipelines.errors import InputError
+from americano_pipelines.protocol_analyses.its import (
     ESS_MIN,
     RHAT_MAX,
     ITSOptions,
@@ -19,8 +20,7 @@ from americano_pipelines.analysis.its_analysis import (
     its_options,
     its_window,
 )
-from americano_pipelines.analysis.warehouse import ITS_EFFECTS
-from americano_pipelines.errors import InputError
+from americano_pipelines.warehouse.tables import ITS_EFFECTS
 
 PROTOCOL = "p1"
 START = date(2025, 1, 1)

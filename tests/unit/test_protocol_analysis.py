@@ -1,4 +1,4 @@
-"""A protocol's pre-registered analyses (americano_pipelines.analysis.protocol_analysis).
+"""A protocol's pre-registered analyses (americano_pipelines.protocol_analyses.protocol_analysis).
 
 The per-protocol results must equal the stats functions called directly on the same series (so
 the CLI, the library and the Dagster assets agree), reproduce published SCRT / scan / rpact
@@ -19,8 +19,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from americano_pipelines.analysis import warehouse
-from americano_pipelines.analysis.protocol_analysis import (
+from americano_pipelines.protocol_analyses.protocol_analysis import (
     analyze_protocol,
     change_points_for_protocol,
     observed_series,
@@ -38,6 +37,7 @@ from americano_pipelines.stats.sced import (
     multiple_baseline_test,
 )
 from americano_pipelines.stats.sequential import group_sequential_design, monitor
+from americano_pipelines.warehouse import tables as warehouse
 
 START = dt.date(2025, 9, 1)
 

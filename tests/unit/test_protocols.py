@@ -1,4 +1,4 @@
-"""Protocol files and their randomized schedules (americano_pipelines.protocols).
+"""Protocol files and their randomized schedules (americano_pipelines.registration.protocol_file).
 
 Checks: every documented example parses and draws; each bad field gives an InputError whose
 message starts with that field; schedules are reproducible from their seed, admissible (phase
@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from americano_pipelines.errors import InputError
-from americano_pipelines.protocols import (
+from americano_pipelines.registration.protocol_file import (
     MAX_CONSECUTIVE_CAP,
     MAX_CRITERIA,
     MAX_FILE_BYTES,

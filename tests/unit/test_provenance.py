@@ -16,14 +16,16 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from americano_pipelines.analysis.its_analysis import its_for_protocol
-from americano_pipelines.analysis.protocol_analysis import (
+from americano_pipelines.cli.runs import runs_app
+from americano_pipelines.config import get_settings
+from americano_pipelines.protocol_analyses.its import its_for_protocol
+from americano_pipelines.protocol_analyses.protocol_analysis import (
     change_points_for_protocol,
     randomization_test_for_protocol,
     sequential_monitoring_for_protocol,
 )
-from americano_pipelines.config import get_settings
-from americano_pipelines.provenance import (
+from americano_pipelines.provenance.data_version import code_version
+from americano_pipelines.provenance.runs import (
     UNKNOWN_DATA_VERSION,
     describe_change_points,
     describe_its,
@@ -35,8 +37,6 @@ from americano_pipelines.provenance import (
     plain_json,
     record_analysis_run,
 )
-from americano_pipelines.runs_cli import runs_app
-from americano_pipelines.versioning import code_version
 
 # The guide's AnalysisRun model, in its order (seed/000_13b0253957e1ca28.txt, "AnalysisRun").
 ANALYSIS_RUN_KEYS = [

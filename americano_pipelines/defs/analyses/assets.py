@@ -1,9 +1,9 @@
 """Each protocol's pre-registered analyses, one partition per protocol.
 
 Every asset reads the protocol's row of `marts.protocols` and its `marts.phase_observations`,
-calls one function of `americano_pipelines.analysis.protocol_analysis`, replaces the protocol's
+calls one function of `americano_pipelines.protocol_analyses.protocol_analysis`, replaces the protocol's
 rows in its `analyses.*` table, records the run (an `analysis_runs` row written as the
-protocol's user and an MLflow run: `americano_pipelines.provenance`) and reports the headline
+protocol's user and an MLflow run: `americano_pipelines.provenance.runs`) and reports the headline
 numbers, the raw data version (the DVC hash of `raw/data_version`), the run's ids and a plot as
 materialization metadata.
 """
@@ -19,16 +19,15 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 
-from americano_pipelines.analysis import warehouse as tables
-from americano_pipelines.analysis.protocol_analysis import (
+from americano_pipelines.defs.analyses.partitions import protocols
+from americano_pipelines.defs.resources import SettingsResource
+from americano_pipelines.protocol_analyses.protocol_analysis import (
     ObservedSeries,
     change_points_for_protocol,
     randomization_test_for_protocol,
     sequential_monitoring_for_protocol,
 )
-from americano_pipelines.defs.analyses.partitions import protocols
-from americano_pipelines.defs.resources import SettingsResource
-from americano_pipelines.provenance import (
+from americano_pipelines.provenance.runs import (
     AnalysisRunRecord,
     RunDescription,
     describe_change_points,
@@ -37,6 +36,7 @@ from americano_pipelines.provenance import (
     record_analysis_run,
 )
 from americano_pipelines.reports.sced_plots import plot_phase_series
+from americano_pipelines.warehouse import tables
 
 GROUP = "analyses"
 PROTOCOLS = AssetKey(["marts", "protocols"])

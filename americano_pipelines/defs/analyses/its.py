@@ -2,7 +2,7 @@
 
 `analyses/its_posterior` reads the protocol's `marts.protocols` row and its user's daily series
 of the primary outcome from `marts.daily_metrics`, calls
-`americano_pipelines.analysis.its_analysis.its_for_protocol` (the intervention date is the
+`americano_pipelines.protocol_analyses.its.its_for_protocol` (the intervention date is the
 protocol's `first_intervention_date`; by default the post period is the first intervention
 phase, so the ITS estimates the first A-to-B change; see that module), and then
 
@@ -10,7 +10,7 @@ phase, so the ITS estimates the first A-to-B change; see that module), and then
   `$AMERICANO_HOME/posteriors/<protocol>/its.nc` (written to a temporary file, then renamed);
 - draws the counterfactual plot and the ArviZ posterior plot to `reports/<protocol>/`;
 - replaces the protocol's row of `analyses.its_effects`;
-- records the run (`analysis_runs` row + MLflow run, `americano_pipelines.provenance`);
+- records the run (`analysis_runs` row + MLflow run, `americano_pipelines.provenance.runs`);
 - reports the effect, its diagnostics, both plots and the data version as metadata, and the
   `its_converged` check (R-hat < 1.01, bulk and tail ESS >= 400; severity ERROR).
 
@@ -41,14 +41,6 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from americano_pipelines.analysis import warehouse as tables
-from americano_pipelines.analysis.its_analysis import (
-    ESS_MIN,
-    RHAT_MAX,
-    ProtocolITS,
-    its_for_protocol,
-    its_options,
-)
 from americano_pipelines.defs.analyses.assets import (
     GROUP,
     PROTOCOLS,
@@ -59,8 +51,16 @@ from americano_pipelines.defs.analyses.assets import (
 from americano_pipelines.defs.analyses.partitions import protocols
 from americano_pipelines.defs.resources import SettingsResource
 from americano_pipelines.errors import InputError
-from americano_pipelines.provenance import describe_its
+from americano_pipelines.protocol_analyses.its import (
+    ESS_MIN,
+    RHAT_MAX,
+    ProtocolITS,
+    its_for_protocol,
+    its_options,
+)
+from americano_pipelines.provenance.runs import describe_its
 from americano_pipelines.stats.its import ITSModelCache
+from americano_pipelines.warehouse import tables
 
 DAILY_METRICS = AssetKey(["marts", "daily_metrics"])
 ITS_POSTERIOR_KEY = AssetKey([GROUP, "its_posterior"])

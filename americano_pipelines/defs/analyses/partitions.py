@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import DagsterInstance, DynamicPartitionsDefinition
 from dagster_duckdb import DuckDBResource
 
-from americano_pipelines.analysis.warehouse import protocol_ids
+from americano_pipelines.warehouse.tables import protocol_ids
 
 protocols = DynamicPartitionsDefinition(name="protocols")
 

@@ -14,7 +14,7 @@ from dagster import (
 from americano_pipelines.db import extract
 from americano_pipelines.defs.extract.partitions import event_days
 from americano_pipelines.defs.resources import PostgresResource, SettingsResource
-from americano_pipelines.versioning import commit_data_version
+from americano_pipelines.provenance.data_version import commit_data_version
 
 GROUP = "extract"
 

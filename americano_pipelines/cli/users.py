@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from americano_pipelines.analyze_cli import OneLineUsageGroup
+from americano_pipelines.cli.analyze import OneLineUsageGroup
 from americano_pipelines.errors import InputError
 
 __all__ = ["users_app"]

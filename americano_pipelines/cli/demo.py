@@ -7,12 +7,12 @@ import pyarrow.dataset as ds
 from rich.console import Console
 from rich.table import Table
 
+from americano_pipelines.cli.materialize import materialize_all, run_log_path
 from americano_pipelines.config import Settings
 from americano_pipelines.db import extract
 from americano_pipelines.db.connection import connect
 from americano_pipelines.db.migrate import migrate
-from americano_pipelines.runner import materialize_all, run_log_path
-from americano_pipelines.seeding import seed_demo_study
+from americano_pipelines.synth.load import seed_demo_study
 
 MARTS = ("daily_metrics", "phase_observations", "protocols", "wearable_daily")
 

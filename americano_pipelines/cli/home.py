@@ -1,4 +1,4 @@
-"""`americano home …`: the state directory, AMERICANO_HOME (americano_pipelines/home.py).
+"""`americano home …`: the state directory, AMERICANO_HOME (americano_pipelines/db/home.py).
 
 `americano home forget [PATH]` drops what remembers that PATH (default: AMERICANO_HOME) held an
 embedded PostgreSQL cluster, its marker and its registry entry, so that the next command may
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from americano_pipelines.analyze_cli import OneLineUsageGroup
+from americano_pipelines.cli.analyze import OneLineUsageGroup
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 
@@ -35,8 +35,8 @@ def forget(
     ] = None,
 ) -> None:
     """Forget that a home held a cluster, so the next command may start a fresh one there."""
-    from americano_pipelines.home import forget as forget_home
-    from americano_pipelines.home import home_key, registry_path
+    from americano_pipelines.db.home import forget as forget_home
+    from americano_pipelines.db.home import home_key, registry_path
 
     settings = get_settings()
     target = home_key(path) if path is not None else settings.home

@@ -21,12 +21,12 @@ from americano_pipelines.config import Settings, dagster_home
 from americano_pipelines.db import extract
 from americano_pipelines.db.connection import database_url
 from americano_pipelines.defs.resources import build_resources
-from americano_pipelines.versioning import REPO_ROOT
+from americano_pipelines.provenance.data_version import REPO_ROOT
 
 
 def prepare_dagster_home(settings: Settings) -> DagsterInstance:
     """Point DAGSTER_HOME at AMERICANO_HOME/dagster (with the repo's dagster.yaml) and open it."""
-    from americano_pipelines.home import ensure_home, registry_path
+    from americano_pipelines.db.home import ensure_home, registry_path
 
     ensure_home(settings.home, registry_path(settings))  # never a vanished home's mount point
     home = dagster_home(settings)

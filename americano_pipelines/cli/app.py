@@ -15,13 +15,13 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from americano_pipelines.analyze_cli import OneLineUsageGroup, analyze_app
+from americano_pipelines.cli.analyze import OneLineUsageGroup, analyze_app
+from americano_pipelines.cli.home import home_app
+from americano_pipelines.cli.protocol import protocol_app
+from americano_pipelines.cli.runs import runs_app
+from americano_pipelines.cli.users import users_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
-from americano_pipelines.home_cli import home_app
-from americano_pipelines.protocol_cli import protocol_app
-from americano_pipelines.runs_cli import runs_app
-from americano_pipelines.users_cli import users_app
 
 app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, help="The OLTP database.")
@@ -62,13 +62,13 @@ def _say_interrupted(command: str | None = None) -> None:
 
 
 def changes_state(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run a command that changes state holding the home's lock (americano_pipelines/home.py):
+    """Run a command that changes state holding the home's lock (americano_pipelines/db/home.py):
     a second one exits 1 naming the holder and does nothing; Ctrl-C exits 130 with one line."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from americano_pipelines.home import HomeInUse, home_lock
+            from americano_pipelines.db.home import HomeInUse, home_lock
 
             try:
                 with home_lock(get_settings(), name):
@@ -95,7 +95,7 @@ def _stderr_to_run_log() -> Iterator[TextIO]:
     At the file descriptor, so that subprocesses follow: on Ctrl-C, Dagster logs the run's
     failure with its stack and the helpers that tail its step logs print tracebacks of their
     own, all for the run log, not the terminal."""
-    from americano_pipelines.runner import run_log_path
+    from americano_pipelines.cli.materialize import run_log_path
 
     path = run_log_path(get_settings())
     path.parent.mkdir(exist_ok=True)
@@ -144,7 +144,7 @@ def seed_demo(
     """Load the demo study into an empty database; print its ground truth as JSON."""
     from americano_pipelines.db.connection import connect
     from americano_pipelines.db.migrate import migrate
-    from americano_pipelines.seeding import seed_demo_study
+    from americano_pipelines.synth.load import seed_demo_study
 
     with connect() as conn:
         migrate(conn)
@@ -159,7 +159,7 @@ def seed_demo(
 @changes_state("extract")
 def extract_command() -> None:
     """Extract PostgreSQL to the versioned Parquet tree (the `extract` stage of dvc.yaml)."""
-    from americano_pipelines.runner import materialize_extract
+    from americano_pipelines.cli.materialize import materialize_extract
 
     with _stderr_to_run_log() as terminal:
         summary = materialize_extract(
@@ -180,7 +180,7 @@ def demo(
 ) -> None:
     """Migrate, seed the demo study when the database is empty, materialize every asset, and
     print a summary. Running it again extracts only what is new."""
-    from americano_pipelines.demo import run_demo
+    from americano_pipelines.cli.demo import run_demo
 
     with _stderr_to_run_log():
         run_demo(get_settings(), users=users, days=days, seed=seed)
@@ -192,8 +192,8 @@ def ui(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
     """Open the Dagster UI over the same state as the CLI."""
-    from americano_pipelines.runner import prepare_dagster_home
-    from americano_pipelines.versioning import REPO_ROOT
+    from americano_pipelines.cli.materialize import prepare_dagster_home
+    from americano_pipelines.provenance.data_version import REPO_ROOT
 
     prepare_dagster_home(get_settings())
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
@@ -210,7 +210,7 @@ def main() -> None:
     except Exception:
         # A home that cannot hold state fails commands deep inside libraries (PyTensor's
         # compile cache, MLflow's store): say that, not their traceback.
-        from americano_pipelines.home import home_problem
+        from americano_pipelines.db.home import home_problem
 
         problem = home_problem(get_settings().home)
         if problem is None:

@@ -23,8 +23,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from americano_pipelines.cli.table import Table, parse_date, parse_number_list, read_table
 from americano_pipelines.errors import InputError
-from americano_pipelines.tabular import Table, parse_date, parse_number_list, read_table
 
 try:  # Typer >= 0.20 vendors click as typer._click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError

@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 import psycopg
 import typer
 
-from americano_pipelines.analyze_cli import OneLineUsageGroup
+from americano_pipelines.cli.analyze import OneLineUsageGroup
 from americano_pipelines.errors import InputError
 
 __all__ = ["protocol_app", "register"]
@@ -55,7 +55,7 @@ def register(
     from americano_pipelines.db.connection import connect, token_session
     from americano_pipelines.db.migrate import migrate
     from americano_pipelines.db.protocols import register_protocol
-    from americano_pipelines.protocols import draw_schedule, load_protocol_file
+    from americano_pipelines.registration.protocol_file import draw_schedule, load_protocol_file
 
     try:
         registration = load_protocol_file(file)

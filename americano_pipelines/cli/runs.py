@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from americano_pipelines.analyze_cli import OneLineUsageGroup
+from americano_pipelines.cli.analyze import OneLineUsageGroup
 
 __all__ = ["list_runs", "runs_app"]
 
@@ -56,7 +56,7 @@ def list_runs(
     import psycopg
 
     from americano_pipelines.db.connection import database_url
-    from americano_pipelines.provenance import (
+    from americano_pipelines.provenance.runs import (
         list_analysis_runs,
         runs_missing_from_database,
         verify_with_mlflow,

@@ -44,8 +44,8 @@ from psycopg.types.json import Jsonb
 from americano_pipelines.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from americano_pipelines.analysis.its_analysis import ProtocolITS
-    from americano_pipelines.analysis.protocol_analysis import (
+    from americano_pipelines.protocol_analyses.its import ProtocolITS
+    from americano_pipelines.protocol_analyses.protocol_analysis import (
         ProtocolChangePoints,
         ProtocolSequentialMonitoring,
         ProtocolTestResult,
@@ -564,13 +564,13 @@ def record_analysis_run(
     """Record one finished analysis: an MLflow run, then its `analysis_runs` row written as
     `user_id` (the protocol's user). Returns the stored row.
 
-    `code_commit_hash` defaults to `versioning.code_version()`; a missing data version is
+    `code_commit_hash` defaults to `data_version.code_version()`; a missing data version is
     stored as "unknown". `completed_at` defaults to now. `tags` are extra MLflow tags (e.g. the
     Dagster run id). An MLflow error or a database error raises; when the row cannot be
     written the MLflow run is marked FAILED.
     """
     from americano_pipelines.db.connection import database_url as default_database_url
-    from americano_pipelines.versioning import code_version
+    from americano_pipelines.provenance.data_version import code_version
 
     settings = settings or get_settings()
     if not user_id:

@@ -13,6 +13,11 @@ from pathlib import Path
 
 from americano_pipelines.errors import InputError
 
+# The checkout: dbt project, dagster.yaml and dvc.yaml live beside the package (an editable
+# install, which is how `make install` installs it).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
 
 @dataclass(frozen=True)
 class Settings:

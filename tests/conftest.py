@@ -20,6 +20,26 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.americano' / 'pytensor'}")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The definitions read the dbt manifest when imported: `make install` prepares it, and so
+    does this, for a run after the dbt project changed."""
+    from americano_pipelines.defs.transform.project import prepare_manifest
+
+    prepare_manifest()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers from where a test lives and what it touches: `integration` and `e2e` by folder,
+    `database` for every test that reaches PostgreSQL (CI's pass against the server runs only
+    those: `-m database`)."""
+    for item in items:
+        folder = Path(str(item.path)).parent.name
+        if folder in ("integration", "e2e"):
+            item.add_marker(folder)
+        if "server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker("database")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def state_dir() -> Iterator[Path]:
     """XDG_STATE_HOME for the session: the registry of homes that held a cluster

@@ -25,6 +25,11 @@ from typer.core import TyperGroup
 
 from americano_pipelines.cli.table import Table, parse_date, parse_number_list, read_table
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.defaults import (
+    DEFAULT_MAX_EXACT,
+    DEFAULT_MIN_PHASE_LENGTH,
+    DEFAULT_PERMUTATIONS,
+)
 
 try:  # Typer >= 0.20 vendors click as typer._click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -282,11 +287,11 @@ def _phase_design(
 @_analysis
 def abab(
     input_path: InputPath,
-    min_phase_length: MinPhaseLength = 3,
+    min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
     statistic: StatisticOption = Statistic.b_minus_a,
-    permutations: Permutations = 10_000,
+    permutations: Permutations = DEFAULT_PERMUTATIONS,
     seed: Seed = 0,
-    max_exact: MaxExact = 100_000,
+    max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
 ) -> Any:
     """ABAB randomization test (SCRT "ABAB"). CSV: phase (A/B or A1,B1,A2,B2), value; rows in
@@ -308,11 +313,11 @@ def abab(
 @_analysis
 def ab(
     input_path: InputPath,
-    min_phase_length: MinPhaseLength = 3,
+    min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
     statistic: StatisticOption = Statistic.b_minus_a,
-    permutations: Permutations = 10_000,
+    permutations: Permutations = DEFAULT_PERMUTATIONS,
     seed: Seed = 0,
-    max_exact: MaxExact = 100_000,
+    max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
 ) -> Any:
     """AB randomization test (SCRT "AB"). CSV: phase (A then B), value; rows in time order;
@@ -359,11 +364,11 @@ def _cases(table: Table) -> dict[str, tuple[list[str], list[float]]]:
 @_analysis
 def multiple_baseline(
     input_path: InputPath,
-    min_phase_length: MinPhaseLength = 3,
+    min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
     statistic: StatisticOption = Statistic.b_minus_a,
-    permutations: Permutations = 10_000,
+    permutations: Permutations = DEFAULT_PERMUTATIONS,
     seed: Seed = 0,
-    max_exact: MaxExact = 100_000,
+    max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
 ) -> Any:
     """Multiple-baseline randomization test across cases. CSV: case, phase (A then B per case),
@@ -411,9 +416,9 @@ def alternating(
         ConditionStatistic,
         typer.Option("--statistic", help="Test statistic (SCRT names)."),
     ] = ConditionStatistic.b_minus_a,
-    permutations: Permutations = 10_000,
+    permutations: Permutations = DEFAULT_PERMUTATIONS,
     seed: Seed = 0,
-    max_exact: MaxExact = 100_000,
+    max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
 ) -> Any:
     """Alternating treatments randomization test (SCRT "ATD"). CSV: condition (A/B), value;

@@ -193,9 +193,11 @@ def ui(
 ) -> None:
     """Open the Dagster UI over the same state as the CLI."""
     from americano_pipelines.cli.materialize import prepare_dagster_home
-    from americano_pipelines.provenance.data_version import REPO_ROOT
+    from americano_pipelines.config import REPO_ROOT
+    from americano_pipelines.defs.transform.project import prepare_manifest
 
     prepare_dagster_home(get_settings())
+    prepare_manifest()
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     os.chdir(REPO_ROOT)
     os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)])

@@ -17,11 +17,10 @@ from typing import TextIO
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
-from americano_pipelines.config import Settings, dagster_home
+from americano_pipelines.config import REPO_ROOT, Settings, dagster_home
 from americano_pipelines.db import extract
 from americano_pipelines.db.connection import database_url
 from americano_pipelines.defs.resources import build_resources
-from americano_pipelines.provenance.data_version import REPO_ROOT
 
 
 def prepare_dagster_home(settings: Settings) -> DagsterInstance:
@@ -96,7 +95,10 @@ def materialize_all(
 ) -> MaterializationSummary:
     """Extract what is new, then snapshot the small tables, version the data and build the
     warehouse (or only the asset `groups` named)."""
-    from americano_pipelines.definitions import defs  # loading it parses dbt: do it late
+    from americano_pipelines.defs.transform.project import prepare_manifest
+
+    prepare_manifest()  # the definitions read the dbt manifest when they are imported
+    from americano_pipelines.definitions import defs
     from americano_pipelines.defs.analyses.assets import GROUP as ANALYSES_GROUP
     from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
     from americano_pipelines.defs.extract.assets import GROUP as EXTRACT_GROUP

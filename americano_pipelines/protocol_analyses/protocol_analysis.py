@@ -49,6 +49,11 @@ import numpy as np
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats.changepoints import ChangePointResult, detect_change_points
+from americano_pipelines.stats.defaults import (
+    DEFAULT_MAX_EXACT,
+    DEFAULT_MIN_PHASE_LENGTH,
+    DEFAULT_PERMUTATIONS,
+)
 from americano_pipelines.stats.effect_sizes import (
     ABABEffectSizes,
     EffectEstimate,
@@ -136,9 +141,9 @@ class AnalysisPlan:
 
     statistic: str = "B-A"
     spending: str = "obrien_fleming"
-    permutations: int = 10_000
+    permutations: int = DEFAULT_PERMUTATIONS
     seed: int = 0
-    max_exact: int = 100_000
+    max_exact: int = DEFAULT_MAX_EXACT
     max_consecutive: int | None = 2
     min_segment_length: int | None = None
     change_point_algorithm: str = "pelt"
@@ -282,7 +287,7 @@ class Protocol:
     design_type: str
     user_id: str | None = None
     primary_outcome: str | None = None
-    min_phase_length: int = 3
+    min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH
     alpha: float = 0.05
     interim_looks: int = 0
     sample_size_target: int | None = None
@@ -303,7 +308,7 @@ class Protocol:
             design_type=(text("design_type") or "").strip().upper(),
             user_id=text("user_id"),
             primary_outcome=text("primary_outcome"),
-            min_phase_length=_optional_int(row, "min_phase_length") or 3,
+            min_phase_length=_optional_int(row, "min_phase_length") or DEFAULT_MIN_PHASE_LENGTH,
             alpha=float(row["alpha"]) if _present(row.get("alpha")) else 0.05,
             interim_looks=_optional_int(row, "interim_looks") or 0,
             sample_size_target=_optional_int(row, "sample_size_target"),

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from americano_pipelines.config import Settings
+from americano_pipelines.config import REPO_ROOT, Settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 STAGE = "extract"
 
 

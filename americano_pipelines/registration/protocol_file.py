@@ -42,6 +42,7 @@ import yaml
 
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.defaults import DEFAULT_MIN_PHASE_LENGTH
 from americano_pipelines.stats.sced import (
     count_phase_assignments,
     draw_abab_schedule,
@@ -73,7 +74,6 @@ MAX_SEED = PG_INTEGER_MAX
 # square of the number of sessions, so it gets a smaller cap (a little over a year).
 MAX_PLANNED_LENGTH = 3660
 MAX_ALTERNATING_SESSIONS = 400
-DEFAULT_MIN_PHASE_LENGTH = 3
 DEFAULT_MAX_CONSECUTIVE = 2
 # The draw's completion table also grows with the cap; runs of more than 10 sessions of one
 # condition defeat the point of alternating.

@@ -91,8 +91,6 @@ __all__ = [
     "ITSModelCache",
     "ITSResult",
     "bayesian_its",
-    "plot_counterfactual",
-    "plot_posterior",
 ]
 
 Seasonality = Literal["none", "day_of_week", "month"]
@@ -987,20 +985,3 @@ def _summarize(
         seed=seed,
         idata=idata,
     )
-
-
-# ----------------------------------------------------------------------------- plots
-
-
-def plot_counterfactual(result: ITSResult, *, path: str | os.PathLike[str] | None = None) -> Any:
-    """Observed series, counterfactual mean and 95% HDI band, intervention line (Figure)."""
-    from americano_pipelines.reports.its_plots import plot_counterfactual as _plot
-
-    return _plot(result, path=path)
-
-
-def plot_posterior(result: ITSResult, *, path: str | os.PathLike[str] | None = None) -> Any:
-    """ArviZ posterior of the causal effect with its 95% HDI and zero marked (Figure)."""
-    from americano_pipelines.reports.its_plots import plot_posterior as _plot
-
-    return _plot(result, path=path)

@@ -60,6 +60,11 @@ from typing import Any
 import numpy as np
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.defaults import (
+    DEFAULT_MAX_EXACT,
+    DEFAULT_MIN_PHASE_LENGTH,
+    DEFAULT_PERMUTATIONS,
+)
 from americano_pipelines.stats.effect_sizes import cohens_d
 from americano_pipelines.stats.sced_standards import (
     StandardsRating,
@@ -647,11 +652,11 @@ def abab_randomization_test(
     phases: Sequence[str],
     values: Sequence[float],
     *,
-    min_phase_length: int = 3,
+    min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH,
     statistic: str = "B-A",
-    permutations: int = 10_000,
+    permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
-    max_exact: int = 100_000,
+    max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
 ) -> RandomizationTestResult:
     """Randomization test for an ABAB reversal design (SCRT design "ABAB"; Onghena 1992).
@@ -680,11 +685,11 @@ def ab_randomization_test(
     phases: Sequence[str],
     values: Sequence[float],
     *,
-    min_phase_length: int = 3,
+    min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH,
     statistic: str = "B-A",
-    permutations: int = 10_000,
+    permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
-    max_exact: int = 100_000,
+    max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
 ) -> RandomizationTestResult:
     """Randomization test for an AB phase design (SCRT design "AB"; Edgington 1975).
@@ -713,11 +718,11 @@ def ab_randomization_test(
 def multiple_baseline_test(
     cases: Mapping[str, tuple[Sequence[str], Sequence[float]]],
     *,
-    min_phase_length: int = 3,
+    min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH,
     statistic: str = "B-A",
-    permutations: int = 10_000,
+    permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
-    max_exact: int = 100_000,
+    max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
     start_points: Mapping[str, Sequence[int]] | None = None,
 ) -> RandomizationTestResult:
@@ -963,9 +968,9 @@ def alternating_treatments_test(
     *,
     max_consecutive: int | None = 2,
     statistic: str = "B-A",
-    permutations: int = 10_000,
+    permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
-    max_exact: int = 100_000,
+    max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
 ) -> RandomizationTestResult:
     """Randomization test for an alternating treatments design (SCRT "ATD" / "CRD").

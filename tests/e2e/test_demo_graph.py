@@ -20,8 +20,6 @@ from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from americano_pipelines.synth.demo_study import generate_demo_study
 
-pytestmark = pytest.mark.integration
-
 STAGING = {
     "users": "stg_app__users",
     "context_metadata": "stg_app__context_metadata",

@@ -27,8 +27,6 @@ import pytest
 
 from americano_pipelines.config import get_settings
 
-pytestmark = pytest.mark.integration
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AMERICANO = Path(sys.executable).with_name("americano")
 SMALL_DEMO = ("--users", "1", "--days", "49")

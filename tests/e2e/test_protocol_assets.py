@@ -35,8 +35,6 @@ from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
 from americano_pipelines.stats.sced import abab_randomization_test
 from americano_pipelines.synth.demo_study import generate_demo_study
 
-pytestmark = pytest.mark.integration
-
 BASE_GROUPS = ("extract", "staging", "intermediate", "marts")
 ANALYSES = ("sced_randomization_test", "change_points", "sequential_monitoring")
 TABLES = {

@@ -7,13 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from americano_pipelines.config import get_settings
+from americano_pipelines.config import REPO_ROOT, get_settings
 from americano_pipelines.db import extract
-from americano_pipelines.provenance.data_version import REPO_ROOT, commit_data_version
-
-pytestmark = pytest.mark.integration
+from americano_pipelines.provenance.data_version import commit_data_version
 
 
 def test_a_temporary_file_is_not_in_the_data_version(

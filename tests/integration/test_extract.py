@@ -24,8 +24,6 @@ from americano_pipelines.db import extract
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.synth.demo_study import generate_demo_study
 
-pytestmark = pytest.mark.integration
-
 START = dt.date(2025, 3, 3)
 
 

@@ -18,8 +18,6 @@ from psycopg.conninfo import make_conninfo
 from americano_pipelines.db import extract
 from americano_pipelines.db.migrate import MIGRATIONS_DIR, migrate
 
-pytestmark = pytest.mark.integration
-
 DAY = dt.date(2025, 1, 1)
 WEARABLE = (
     "INSERT INTO wearable_records (id, user_id, provider, record_type, source_record_id, day, value)"

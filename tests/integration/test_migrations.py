@@ -15,8 +15,6 @@ from americano_pipelines.db.migrate import (
     migrate,
 )
 
-pytestmark = pytest.mark.integration
-
 GUIDE_TABLES = {
     "users",
     "behavioral_events",

@@ -18,8 +18,6 @@ from americano_pipelines.db.protocols import read_protocol, record_deviation, re
 from americano_pipelines.errors import InputError
 from americano_pipelines.registration.protocol_file import validate_protocol
 
-pytestmark = pytest.mark.integration
-
 USER = "pr"
 FROZEN = {
     "hypothesis": "'a different hypothesis'",

@@ -30,8 +30,6 @@ from americano_pipelines.registration.protocol_file import (
     parse_protocol_yaml,
 )
 
-pytestmark = pytest.mark.integration
-
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol-yaml.md"
 OWNER, OWNER_EMAIL = "pr_owner", "owner@example.org"
 OTHER = "pr_other"

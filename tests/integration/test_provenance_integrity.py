@@ -19,8 +19,6 @@ from americano_pipelines.config import get_settings
 from americano_pipelines.db.connection import user_session
 from americano_pipelines.provenance.runs import list_analysis_runs, record_analysis_run
 
-pytestmark = pytest.mark.integration
-
 USER = "integrity_user"
 T0 = dt.datetime(2025, 11, 3, 9, 0, tzinfo=dt.UTC)
 

@@ -19,8 +19,6 @@ from americano_pipelines.db.connection import (
 from americano_pipelines.db.tokens import issue_token, revoke_token
 from americano_pipelines.errors import InputError
 
-pytestmark = pytest.mark.integration
-
 
 def _seed_user(conn: psycopg.Connection, user: str) -> None:
     conn.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (user, f"{user}@example.org"))

@@ -16,8 +16,6 @@ from americano_pipelines.cli.users import users_app
 from americano_pipelines.db.connection import token_session
 from americano_pipelines.errors import InputError
 
-pytestmark = pytest.mark.integration
-
 
 def _users(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(users_app, list(args))

@@ -16,12 +16,11 @@ import pytest
 
 import americano_pipelines  # noqa: F401  (routes the PyTensor cache before pymc is imported)
 from americano_pipelines.errors import InputError
+from americano_pipelines.reports.its_plots import plot_counterfactual, plot_posterior
 from americano_pipelines.stats.its import (
     ITSModelCache,
     ITSResult,
     bayesian_its,
-    plot_counterfactual,
-    plot_posterior,
 )
 
 SMALL = {"draws": 300, "tune": 300, "chains": 2}

@@ -90,6 +90,11 @@ class Settings:
         return self.home / "pytensor"
 
     @property
+    def run_log_path(self) -> Path:
+        """Where the runs' own output goes (dbt's progress lines, DVC's messages)."""
+        return self.home / "logs" / "runs.log"
+
+    @property
     def dbt_target_dir(self) -> Path:
         return self.home / "dbt_target"
 

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
+from americano_pipelines.cli.output import fail, group, print_json
 from americano_pipelines.cli.table import Table, parse_date, parse_number_list, read_table
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats.defaults import (
@@ -31,70 +30,10 @@ from americano_pipelines.stats.defaults import (
     DEFAULT_PERMUTATIONS,
 )
 
-try:  # Typer >= 0.20 vendors click as typer._click
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover - older Typer on the click package
-    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
-
-__all__ = ["OneLineUsageGroup", "analyze_app"]
+__all__ = ["analyze_app"]
 
 
-# ----------------------------------------------------------------------------- errors
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr, then exit with `code` (2: bad input)."""
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def _one_line_usage_errors() -> Iterator[None]:
-    """Click's usage errors (unknown option, invalid choice, missing option) as one line.
-
-    Click prints a multi-line "Usage: … Try --help" box by default; the contract asks for one
-    line naming the problem. A bare group still shows its help (NoArgsIsHelpError).
-    """
-    try:
-        yield
-    except NoArgsIsHelpError:
-        raise
-    except UsageError as error:
-        where = error.ctx.command_path if error.ctx is not None else "americano"
-        # Typer's coercion prefixes choice errors with "Value error, "; it adds nothing.
-        message = error.format_message().replace("Value error, ", "")
-        _fail(f"{where}: {message} (see '{where} --help')")
-
-
-class OneLineUsageGroup(TyperGroup):
-    """A Typer group whose usage errors, and those of every command under it, are one line.
-
-    Subcommands parse their options inside the group's `invoke`, so catching there covers them
-    all; the group's own options are parsed in `parse_args`.
-    """
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        with _one_line_usage_errors():
-            return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: Any) -> Any:
-        with _one_line_usage_errors():
-            return super().invoke(ctx)
-
-
-analyze_app = typer.Typer(
-    cls=OneLineUsageGroup,
-    no_args_is_help=True,
-    help="One analysis: CSV in, JSON out.",
-)
-
-
-def _emit(payload: dict[str, Any]) -> None:
-    try:
-        text = json.dumps(payload, allow_nan=False)
-    except ValueError as error:  # a NaN or infinity in a result is a bug, not bad input
-        _fail(f"internal error: the result is not valid JSON ({error})", code=1)
-    typer.echo(text)
+analyze_app = group("One analysis: CSV in, JSON out.")
 
 
 def _analysis(command: Callable[..., Any]) -> Callable[..., None]:
@@ -110,8 +49,8 @@ def _analysis(command: Callable[..., Any]) -> Callable[..., None]:
             with contextlib.redirect_stdout(sys.stderr):
                 result = command(*args, **kwargs)
         except InputError as error:
-            _fail(str(error))
-        _emit(result.to_json())
+            fail(str(error))
+        print_json(result.to_json())
 
     return wrapper
 

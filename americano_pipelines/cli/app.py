@@ -5,26 +5,31 @@ Every command exits 0 on success and 2 on bad input with one line on stderr nami
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TextIO
+from typing import Annotated
 
 import typer
 
-from americano_pipelines.cli.analyze import OneLineUsageGroup, analyze_app
+from americano_pipelines.cli.analyze import analyze_app
 from americano_pipelines.cli.home import home_app
+from americano_pipelines.cli.output import (
+    answered,
+    group,
+    holding_home_lock,
+    interrupted,
+    print_json,
+    say_interrupted,
+    stderr_to_run_log,
+)
 from americano_pipelines.cli.protocol import protocol_app
 from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.cli.users import users_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 
-app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False, help=__doc__)
-db_app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, help="The OLTP database.")
+app = group(__doc__)
+db_app = group("The OLTP database.")
 app.add_typer(db_app, name="db")
 app.add_typer(analyze_app, name="analyze")
 app.add_typer(protocol_app, name="protocol")
@@ -33,92 +38,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(home_app, name="home")
 
 
-def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input → one line on stderr and exit 2, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except InputError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def _interrupted(error: BaseException) -> bool:
-    """Ctrl-C: a KeyboardInterrupt, or what Dagster raises for it inside a run (a BaseException
-    too, which neither Typer nor Click turn into exit 130)."""
-    if isinstance(error, KeyboardInterrupt):
-        return True
-    dagster = sys.modules.get("dagster")  # never imported: not Dagster's
-    return dagster is not None and isinstance(error, dagster.DagsterExecutionInterruptedError)
-
-
-def _say_interrupted(command: str | None = None) -> None:
-    again = f": run `americano {command}` again to finish" if command else ""
-    typer.echo(f"interrupted{again}", err=True)
-
-
-def changes_state(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run a command that changes state holding the home's lock (americano_pipelines/db/home.py):
-    a second one exits 1 naming the holder and does nothing; Ctrl-C exits 130 with one line."""
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(command)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from americano_pipelines.db.home import HomeInUse, home_lock
-
-            try:
-                with home_lock(get_settings(), name):
-                    return command(*args, **kwargs)
-            except HomeInUse as error:
-                typer.echo(f"error: {error}", err=True)
-                raise typer.Exit(1) from None
-            except BaseException as error:
-                if not _interrupted(error):
-                    raise
-                _say_interrupted(name)
-                raise typer.Exit(130) from None
-
-        return wrapper
-
-    return decorate
-
-
-@contextlib.contextmanager
-def _stderr_to_run_log() -> Iterator[TextIO]:
-    """While the asset graph runs, what the process and its subprocesses write to stderr goes
-    to the run log, beside dbt's and DVC's output; yields the terminal for our own lines.
-
-    At the file descriptor, so that subprocesses follow: on Ctrl-C, Dagster logs the run's
-    failure with its stack and the helpers that tail its step logs print tracebacks of their
-    own, all for the run log, not the terminal."""
-    from americano_pipelines.cli.materialize import run_log_path
-
-    path = run_log_path(get_settings())
-    path.parent.mkdir(exist_ok=True)
-    sys.stderr.flush()
-    terminal_fd = os.dup(2)
-    try:
-        with open(path, "a") as log:
-            os.dup2(log.fileno(), 2)
-        with os.fdopen(os.dup(terminal_fd), "w", buffering=1) as terminal:
-            yield terminal
-    finally:
-        sys.stderr.flush()
-        os.dup2(terminal_fd, 2)
-        os.close(terminal_fd)
-
-
-def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, allow_nan=False, default=str))
-
-
 @db_app.command("migrate")
-@user_errors
-@changes_state("db migrate")
+@answered
+@holding_home_lock("db migrate")
 def db_migrate() -> None:
     """Apply pending migrations; print what was applied."""
     from americano_pipelines.db.connection import connect
@@ -134,8 +56,8 @@ def db_migrate() -> None:
 
 
 @app.command("seed-demo")
-@user_errors
-@changes_state("seed-demo")
+@answered
+@holding_home_lock("seed-demo")
 def seed_demo(
     users: Annotated[int, typer.Option(min=1, help="Number of study-app users.")] = 3,
     days: Annotated[int, typer.Option(min=49, help="Days of study history.")] = 120,
@@ -155,13 +77,13 @@ def seed_demo(
 
 
 @app.command("extract")
-@user_errors
-@changes_state("extract")
+@answered
+@holding_home_lock("extract")
 def extract_command() -> None:
     """Extract PostgreSQL to the versioned Parquet tree (the `extract` stage of dvc.yaml)."""
     from americano_pipelines.cli.materialize import materialize_extract
 
-    with _stderr_to_run_log() as terminal:
+    with stderr_to_run_log() as terminal:
         summary = materialize_extract(
             get_settings(), log=lambda line: typer.echo(line, file=terminal)
         )
@@ -171,8 +93,8 @@ def extract_command() -> None:
 
 
 @app.command("demo")
-@user_errors
-@changes_state("demo")
+@answered
+@holding_home_lock("demo")
 def demo(
     users: Annotated[int, typer.Option(min=1)] = 3,
     days: Annotated[int, typer.Option(min=49)] = 120,
@@ -182,7 +104,7 @@ def demo(
     print a summary. Running it again extracts only what is new."""
     from americano_pipelines.cli.demo import run_demo
 
-    with _stderr_to_run_log():
+    with stderr_to_run_log():
         run_demo(get_settings(), users=users, days=days, seed=seed)
 
 
@@ -220,9 +142,9 @@ def main() -> None:
         typer.echo(f"error: AMERICANO_HOME: {problem}", err=True)
         sys.exit(2)
     except BaseException as error:
-        if not _interrupted(error):
+        if not interrupted(error):
             raise
-        _say_interrupted()
+        say_interrupted()
         sys.exit(130)
 
 

@@ -7,7 +7,7 @@ import pyarrow.dataset as ds
 from rich.console import Console
 from rich.table import Table
 
-from americano_pipelines.cli.materialize import materialize_all, run_log_path
+from americano_pipelines.cli.materialize import materialize_all
 from americano_pipelines.config import Settings
 from americano_pipelines.db import extract
 from americano_pipelines.db.connection import connect
@@ -103,7 +103,7 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
     if summary.failed_checks:
         console.print(f"[red]failed checks: {', '.join(summary.failed_checks)}[/red]")
     console.print(f"Reports:        {settings.reports_dir}")
-    console.print(f"Run logs:       {run_log_path(settings)} (dbt, DVC)")
+    console.print(f"Run logs:       {settings.run_log_path} (dbt, DVC)")
     console.print(f"Parquet tree:   {settings.raw_dir}")
     console.print(f"Warehouse:      {settings.duckdb_path}")
     console.print("Dagster UI:     make ui  →  http://127.0.0.1:3000")

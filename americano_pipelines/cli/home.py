@@ -13,13 +13,12 @@ from typing import Annotated
 
 import typer
 
-from americano_pipelines.cli.analyze import OneLineUsageGroup
+from americano_pipelines.cli.output import answered, group
 from americano_pipelines.config import get_settings
-from americano_pipelines.errors import InputError
 
 __all__ = ["home_app"]
 
-home_app = typer.Typer(cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False)
+home_app = group()
 
 
 @home_app.callback()
@@ -29,6 +28,7 @@ def home() -> None:
 
 
 @home_app.command("forget")
+@answered
 def forget(
     path: Annotated[
         Path | None, typer.Argument(help="The home to forget (default: AMERICANO_HOME).")
@@ -40,11 +40,7 @@ def forget(
 
     settings = get_settings()
     target = home_key(path) if path is not None else settings.home
-    try:
-        forgotten = forget_home(target, registry_path(settings))
-    except InputError as error:
-        typer.echo(f"error: {' '.join(str(error).split())}", err=True)
-        raise typer.Exit(2) from None
+    forgotten = forget_home(target, registry_path(settings))
     if not forgotten:
         typer.echo(f"nothing recorded for {target}")
     for record in forgotten:

@@ -39,11 +39,6 @@ def prepare_dagster_home(settings: Settings) -> DagsterInstance:
 _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def run_log_path(settings: Settings) -> Path:
-    """Where the runs' own output goes (dbt's progress lines, DVC's messages)."""
-    return settings.home / "logs" / "runs.log"
-
-
 @functools.cache
 def _run_log(path: Path) -> TextIO:
     # Kept open for the life of the process: loggers (DVC's) hold on to the stream they were
@@ -55,7 +50,7 @@ def _run_log(path: Path) -> TextIO:
 def _materialize(settings: Settings, *args, **kwargs):
     """dagster.materialize, with what dbt and DVC print sent to the run log: the terminal keeps
     our summary, and a command whose stdout is JSON stays JSON."""
-    with contextlib.redirect_stdout(_run_log(run_log_path(settings))):
+    with contextlib.redirect_stdout(_run_log(settings.run_log_path)):
         return materialize(*args, **kwargs)
 
 

@@ -12,32 +12,21 @@ with one line on stderr naming the field; never a traceback.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import psycopg
 import typer
 
-from americano_pipelines.cli.analyze import OneLineUsageGroup
+from americano_pipelines.cli.output import answered, group, print_json
 from americano_pipelines.errors import InputError
 
 __all__ = ["protocol_app", "register"]
 
-protocol_app = typer.Typer(
-    cls=OneLineUsageGroup,
-    no_args_is_help=True,
-    add_completion=False,
-    help="Pre-registered experiment protocols.",
-)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    raise typer.Exit(code)
+protocol_app = group("Pre-registered experiment protocols.")
 
 
 @protocol_app.command("register")
+@answered
 def register(
     file: Annotated[
         Path,
@@ -57,19 +46,14 @@ def register(
     from americano_pipelines.db.protocols import register_protocol
     from americano_pipelines.registration.protocol_file import draw_schedule, load_protocol_file
 
-    try:
-        registration = load_protocol_file(file)
-        schedule = draw_schedule(registration)
-        token = _user_token(get_settings().user_token)
-        with connect() as conn:
-            migrate(conn)
-        with token_session(token) as session:
-            stored = register_protocol(session, registration, schedule)
-    except InputError as error:
-        _fail(str(error), 2)
-    except psycopg.OperationalError as error:
-        _fail(f"cannot reach the database: {error}", 1)
-    typer.echo(json.dumps(stored.to_json(), allow_nan=False))
+    registration = load_protocol_file(file)
+    schedule = draw_schedule(registration)
+    token = _user_token(get_settings().user_token)
+    with connect() as conn:
+        migrate(conn)
+    with token_session(token) as session:
+        stored = register_protocol(session, registration, schedule)
+    print_json(stored.to_json())
 
 
 def _user_token(token: str | None) -> str:
@@ -85,6 +69,7 @@ def _user_token(token: str | None) -> str:
 
 
 @protocol_app.command("deviation")
+@answered
 def deviation(
     protocol_id: Annotated[str, typer.Argument(metavar="PROTOCOL_ID")],
     reason: Annotated[str, typer.Option("--reason", help="Why the plan was departed from.")],
@@ -109,25 +94,20 @@ def deviation(
     from americano_pipelines.db.connection import token_session
     from americano_pipelines.db.protocols import record_deviation
 
-    try:
-        token = _user_token(get_settings().user_token)
-        when = _parse(timestamp, dt.datetime.fromisoformat, "timestamp") or dt.datetime.now(dt.UTC)
-        ended = _parse(actual_end_date, dt.date.fromisoformat, "actualEndDate")
-        with token_session(token) as session:
-            stored = record_deviation(
-                session,
-                protocol_id,
-                timestamp=when,
-                reason=reason,
-                description=description,
-                phase=phase,
-                actual_end_date=ended,
-            )
-    except InputError as error:
-        _fail(str(error), 2)
-    except psycopg.OperationalError as error:
-        _fail(f"cannot reach the database: {error}", 1)
-    typer.echo(json.dumps(stored.to_json(), allow_nan=False, default=str))
+    token = _user_token(get_settings().user_token)
+    when = _parse(timestamp, dt.datetime.fromisoformat, "timestamp") or dt.datetime.now(dt.UTC)
+    ended = _parse(actual_end_date, dt.date.fromisoformat, "actualEndDate")
+    with token_session(token) as session:
+        stored = record_deviation(
+            session,
+            protocol_id,
+            timestamp=when,
+            reason=reason,
+            description=description,
+            phase=phase,
+            actual_end_date=ended,
+        )
+    print_json(stored.to_json())
 
 
 def _parse(text: str | None, parse, name: str):

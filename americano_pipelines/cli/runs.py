@@ -14,20 +14,15 @@ role (row-level security would show the application role one user's runs only).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from americano_pipelines.cli.analyze import OneLineUsageGroup
+from americano_pipelines.cli.output import answered, fail, group, print_json
 
 __all__ = ["list_runs", "runs_app"]
 
-runs_app = typer.Typer(
-    cls=OneLineUsageGroup,
-    no_args_is_help=True,
-    add_completion=False,
-)
+runs_app = group()
 
 
 @runs_app.callback()
@@ -37,6 +32,7 @@ def runs() -> None:
 
 
 @runs_app.command("list")
+@answered
 def list_runs(
     protocol: Annotated[
         str | None,
@@ -65,8 +61,7 @@ def list_runs(
     try:
         runs = list_analysis_runs(database_url(), protocol)
     except psycopg.Error as error:
-        typer.echo(f"error: cannot read analysis_runs: {' '.join(str(error).split())}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"cannot read analysis_runs: {error}", 1)
     missing = []
     if verify_mlflow:
         runs = verify_with_mlflow(runs)
@@ -85,4 +80,4 @@ def list_runs(
             f"{protocol_id}, which analysis_runs no longer holds",
             err=True,
         )
-    typer.echo(json.dumps([run.to_json() for run in runs], allow_nan=False))
+    print_json([run.to_json() for run in runs])

@@ -9,31 +9,21 @@ holds it, from their next statement on.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from americano_pipelines.cli.analyze import OneLineUsageGroup
-from americano_pipelines.errors import InputError
+from americano_pipelines.cli.output import answered, group, print_json
 
 __all__ = ["users_app"]
 
-users_app = typer.Typer(
-    cls=OneLineUsageGroup, no_args_is_help=True, add_completion=False, help="Users and tokens."
-)
-token_app = typer.Typer(
-    cls=OneLineUsageGroup, no_args_is_help=True, help="API tokens: bearer tokens for one user."
-)
+users_app = group("Users and tokens.")
+token_app = group("API tokens: bearer tokens for one user.")
 users_app.add_typer(token_app, name="token")
 
 
-def _fail(error: InputError) -> None:
-    typer.echo(f"error: {' '.join(str(error).split())}", err=True)
-    raise typer.Exit(2)
-
-
 @token_app.command("create")
+@answered
 def create_token(
     user_id: Annotated[str, typer.Option("--user-id", metavar="U", help="The token's user.")],
     name: Annotated[
@@ -45,24 +35,19 @@ def create_token(
     from americano_pipelines.db.migrate import migrate
     from americano_pipelines.db.tokens import issue_token
 
-    try:
-        with connect() as conn:
-            migrate(conn)
-            issued = issue_token(conn, user_id, kind="api", name=name)
-    except InputError as error:
-        _fail(error)
-    typer.echo(json.dumps(issued.to_json()))
+    with connect() as conn:
+        migrate(conn)
+        issued = issue_token(conn, user_id, kind="api", name=name)
+    print_json(issued.to_json())
 
 
 @token_app.command("revoke")
+@answered
 def revoke(token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID")]) -> None:
     """Revoke an API token."""
     from americano_pipelines.db.connection import connect
     from americano_pipelines.db.tokens import revoke_token
 
-    try:
-        with connect() as conn:
-            revoked_at = revoke_token(conn, token_id)
-    except InputError as error:
-        _fail(error)
-    typer.echo(json.dumps({"tokenId": token_id, "revokedAt": revoked_at.isoformat()}))
+    with connect() as conn:
+        revoked_at = revoke_token(conn, token_id)
+    print_json({"tokenId": token_id, "revokedAt": revoked_at.isoformat()})

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import duckdb
-import pyarrow.dataset as ds
 from rich.console import Console
 from rich.table import Table
 
 from americano_pipelines.cli.materialize import materialize_all
 from americano_pipelines.config import Settings
 from americano_pipelines.db import extract
-from americano_pipelines.db.connection import connect
+from americano_pipelines.db.connection import connect, database_url
 from americano_pipelines.db.migrate import migrate
 from americano_pipelines.synth.load import seed_demo_study
 
@@ -37,22 +36,27 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
             console.print("database already has data: not seeding")
 
     summary = materialize_all(settings, log=console.print)
-    with connect() as conn:
-        postgres_rows = {
-            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in extract.EXTRACTED_TABLES
-        }
+    # The same comparison as the rows_match_postgres checks: one rule for "the rows match".
+    with extract.extract_connection(database_url()) as conn:
+        comparisons = [
+            extract.compare_with_postgres(
+                conn, name, raw_dir=settings.raw_dir, provenance_dir=settings.provenance_dir
+            )
+            for name in extract.EXTRACTED_TABLES
+        ]
 
     table = Table(title="PostgreSQL → Parquet")
     table.add_column("table")
     table.add_column("PostgreSQL rows", justify="right")
     table.add_column("Parquet rows", justify="right")
-    for name, rows in postgres_rows.items():
-        directory = extract.table_dir(
-            name, raw_dir=settings.raw_dir, provenance_dir=settings.provenance_dir
+    table.add_column("quarantined", justify="right")
+    for comparison in comparisons:
+        table.add_row(
+            comparison.table,
+            f"{comparison.postgres_rows:,}",
+            f"{comparison.parquet_rows:,}",
+            f"{comparison.quarantined_rows:,}",
         )
-        parquet_rows = ds.dataset(directory, format="parquet").count_rows()
-        table.add_row(name, f"{rows:,}", f"{parquet_rows:,}")
     console.print(table)
 
     with duckdb.connect(settings.duckdb_path, read_only=True) as warehouse:

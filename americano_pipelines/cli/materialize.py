@@ -54,17 +54,6 @@ def _materialize(settings: Settings, *args, **kwargs):
         return materialize(*args, **kwargs)
 
 
-def contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """[d1, d2, d3, d7] → [(d1, d3), (d7, d7)]: one run per unbroken stretch of days."""
-    ranges: list[tuple[dt.date, dt.date]] = []
-    for day in sorted(days):
-        if ranges and day == ranges[-1][1] + dt.timedelta(days=1):
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
-
-
 @dataclass
 class MaterializationSummary:
     event_days_extracted: list[dt.date] = field(default_factory=list)
@@ -115,7 +104,7 @@ def materialize_all(
     else:
         log("behavioral_events: no new or changed days; nothing to extract")
     events_key = AssetKey(["raw", extract.EVENTS_TABLE])
-    for first, last in contiguous_ranges(stale_days):
+    for first, last in extract.consecutive_runs(stale_days):
         result = _materialize(
             settings,
             assets,

@@ -640,7 +640,7 @@ def extract_events_days(
     too_large: list[dt.date] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-publish") as publisher:
         published: list[Future[ExtractedFile]] = []
-        for first, last in _consecutive_runs(wanted):
+        for first, last in consecutive_runs(wanted):
             run = _EventRun(first, last, raw_dir, plain, publisher, published, too_large)
             run.extract(conn, columns)
         files = [future.result() for future in published]
@@ -660,9 +660,10 @@ def extract_events_days(
     return sorted(files, key=lambda f: f.path.parent.name)
 
 
-def _consecutive_runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+def consecutive_runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """[d1, d2, d3, d7] → [(d1, d3), (d7, d7)]: one (first, last) per unbroken stretch of days."""
     runs: list[tuple[dt.date, dt.date]] = []
-    for day in days:
+    for day in sorted(days):
         if runs and day == runs[-1][1] + dt.timedelta(days=1):
             runs[-1] = (runs[-1][0], day)
         else:

@@ -23,7 +23,8 @@ from americano_pipelines.stats.its import (
     bayesian_its,
 )
 
-SMALL = {"draws": 300, "tune": 300, "chains": 2}
+SMALL = {"draws": 300, "tune": 300, "chains": 2}  # tests of the numbers the posterior gives
+TINY = {"draws": 30, "tune": 30, "chains": 1}  # tests of shapes, files and determinism
 
 
 def daily_dates(n: int, start: date = date(2025, 9, 15)) -> list[str]:
@@ -110,8 +111,8 @@ def test_effect_is_mean_of_observed_minus_counterfactual() -> None:
 
 def test_same_seed_same_answer() -> None:
     dates, values, start = level_shift_series(20, 8, 4.0, seed=5)
-    first = bayesian_its(dates, values, intervention_date=start, seed=7, **SMALL)
-    second = bayesian_its(dates, values, intervention_date=start, seed=7, **SMALL)
+    first = bayesian_its(dates, values, intervention_date=start, seed=7, **TINY)
+    second = bayesian_its(dates, values, intervention_date=start, seed=7, **TINY)
     assert first.causal_effect == second.causal_effect
 
 
@@ -261,17 +262,17 @@ def test_compiled_model_is_reused_across_series_lengths() -> None:
     compiled model does (same seed, same draws): the fast path does not change the answer."""
     warm = ITSModelCache()
     dates, values, start = level_shift_series(30, 10, 3.0, seed=40)
-    bayesian_its(dates, values, intervention_date=start, model_cache=warm, **SMALL)
+    bayesian_its(dates, values, intervention_date=start, model_cache=warm, **TINY)
     other_dates, other_values, other_start = level_shift_series(45, 12, -2.0, seed=41)
     refit = bayesian_its(
-        other_dates, other_values, intervention_date=other_start, model_cache=warm, **SMALL
+        other_dates, other_values, intervention_date=other_start, model_cache=warm, **TINY
     )
     fresh = bayesian_its(
         other_dates,
         other_values,
         intervention_date=other_start,
         model_cache=ITSModelCache(),
-        **SMALL,
+        **TINY,
     )
     np.testing.assert_allclose(
         refit.idata.posterior["causal_effect"].values,
@@ -344,7 +345,7 @@ def test_hdi_coverage_with_ar1_errors() -> None:
 
 def test_to_json_contract_keys_and_serializable() -> None:
     dates, values, start = level_shift_series(20, 7, 5.0, seed=1)
-    result = bayesian_its(dates, values, intervention_date=start, **SMALL)
+    result = bayesian_its(dates, values, intervention_date=start, **TINY)
     assert isinstance(result, ITSResult)
     payload = result.to_json()
     text = json.dumps(payload, allow_nan=False)
@@ -379,7 +380,7 @@ def test_plots(tmp_path) -> None:
     from matplotlib.figure import Figure
 
     dates, values, start = level_shift_series(20, 8, 5.0, seed=1)
-    result = bayesian_its(dates, values, intervention_date=start, **SMALL)
+    result = bayesian_its(dates, values, intervention_date=start, **TINY)
     counterfactual_png = tmp_path / "counterfactual.png"
     posterior_png = tmp_path / "posterior.png"
     assert isinstance(plot_counterfactual(result, path=counterfactual_png), Figure)
@@ -392,7 +393,7 @@ def test_inference_data_saves_to_netcdf(tmp_path) -> None:
     import arviz as az
 
     dates, values, start = level_shift_series(20, 8, 5.0, seed=1)
-    result = bayesian_its(dates, values, intervention_date=start, **SMALL)
+    result = bayesian_its(dates, values, intervention_date=start, **TINY)
     path = tmp_path / "its.nc"
     result.idata.to_netcdf(str(path))
     loaded = az.from_netcdf(str(path))

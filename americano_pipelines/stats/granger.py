@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from americano_pipelines.errors import InputError
@@ -75,15 +74,32 @@ def _column_names(data: Any) -> list[str]:
     return [str(name) for name in columns]
 
 
+def _is_missing(value: Any) -> bool:
+    """None or a float NaN (pandas' NA and NaT too): an empty cell, not a bad one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _as_number(value: Any) -> float:
+    """The value as a float, NaN when it is none (a number written as text counts). Plain
+    Python, so this module loads without pandas."""
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
 def _column(data: Any, name: str, *, allow_missing: bool) -> np.ndarray:
     """A column as float64; non-numbers raise InputError naming the column and row."""
     if not isinstance(name, str) or name not in _column_names(data):
         raise InputError(f"{name}: no such column", field=str(name))
     raw = data[name]
     raw = raw.to_list() if hasattr(raw, "to_list") else list(raw)
-    series = pd.Series(raw, dtype=object)
-    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-    missing = series.isna().to_numpy()
+    numeric = np.array([_as_number(value) for value in raw], dtype=float)
+    missing = np.array([_is_missing(value) for value in raw], dtype=bool)
     bad = (
         np.flatnonzero(~np.isfinite(numeric) & ~missing)
         if allow_missing
@@ -92,7 +108,7 @@ def _column(data: Any, name: str, *, allow_missing: bool) -> np.ndarray:
     if bad.size:
         row = int(bad[0])
         raise InputError(
-            f"{name}: row {row + 1} has {series.iloc[row]!r}, which is not a finite number",
+            f"{name}: row {row + 1} has {raw[row]!r}, which is not a finite number",
             field=name,
         )
     return numeric
@@ -156,7 +172,7 @@ def _rss(design: np.ndarray, target: np.ndarray) -> float:
 
 
 def granger_causality(
-    data: pd.DataFrame | Mapping[str, Sequence[float]],
+    data: Any,  # a DataFrame (pandas or polars) or a mapping of column name to values
     *,
     cause: str,
     effect: str,
@@ -297,7 +313,7 @@ def _correlate(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float]
 
 
 def lagged_correlations(
-    data: pd.DataFrame | Mapping[str, Sequence[float]],
+    data: Any,  # a DataFrame (pandas or polars) or a mapping of column name to values
     *,
     predictors: Sequence[str],
     outcome: str,

@@ -28,7 +28,6 @@ __all__ = [
     "RANDOMIZATION_TESTS",
     "SCHEMA",
     "SEQUENTIAL_LOOKS",
-    "TABLES",
     "Table",
     "change_point_dates",
     "daily_metric_series",
@@ -200,8 +199,6 @@ ITS_EFFECTS = Table(
     ),
     "One row per protocol: the Bayesian ITS effect of its first A-to-B change.",
 )
-
-TABLES = (RANDOMIZATION_TESTS, CHANGE_POINTS, SEQUENTIAL_LOOKS, ITS_EFFECTS)
 
 
 # ----------------------------------------------------------------------------- reading

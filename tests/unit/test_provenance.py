@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.config import get_settings
-from americano_pipelines.protocol_analyses.its import its_for_protocol
 from americano_pipelines.protocol_analyses.change_points import change_points_for_protocol
+from americano_pipelines.protocol_analyses.its import its_for_protocol
 from americano_pipelines.protocol_analyses.randomization_test import (
     randomization_test_for_protocol,
 )

@@ -157,3 +157,29 @@ def test_loading_the_definitions_imports_no_statistics_plotting_or_pandas() -> N
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+def test_asset_metadata_are_the_results_params_and_headline_in_snake_case() -> None:
+    from americano_pipelines.defs.analyses.factory import result_metadata, snake_case
+
+    assert [snake_case(k) for k in ("pValue", "passesSCEDStandards", "maxN", "nPre")] == [
+        "p_value",
+        "passes_sced_standards",
+        "max_n",
+        "n_pre",
+    ]
+
+    class Result:
+        notes = ("one", "two")
+
+        def params(self) -> dict:
+            return {"minPhaseLength": 3, "seed": None}
+
+        def headline(self) -> dict:
+            return {"pValue": 0.03, "changePoints": [{"index": 4}], "nested": {"a": 1}}
+
+    assert result_metadata(Result()) == {
+        "min_phase_length": 3,
+        "p_value": 0.03,
+        "notes": "one; two",
+    }

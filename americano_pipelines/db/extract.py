@@ -47,14 +47,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import adbc_driver_postgresql.dbapi as adbc
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from americano_pipelines.db.connection import EXTRACT_ROLE
+
+if TYPE_CHECKING:
+    # The driver (and the pandas it loads) is imported when a connection is opened.
+    import adbc_driver_postgresql.dbapi as adbc
 
 EVENTS_TABLE = "behavioral_events"
 # Small tables are extracted whole on every run; OAuth tokens never leave PostgreSQL.
@@ -224,6 +228,8 @@ class ContentComparison:
 @contextmanager
 def extract_connection(url: str) -> Iterator[adbc.Connection]:
     """An ADBC connection acting as the read-everything extraction role, in UTC."""
+    import adbc_driver_postgresql.dbapi as adbc
+
     conn = adbc.connect(url, autocommit=True)
     try:
         with conn.cursor() as cur:

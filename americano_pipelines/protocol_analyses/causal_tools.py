@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.protocol_analyses.inputs import present
 from americano_pipelines.stats.granger import (
     GrangerResult,
     LaggedCorrelationResult,
@@ -154,16 +155,6 @@ def _values(raw: pd.Series, name: str) -> np.ndarray:
             field=name,
         )
     return numeric
-
-
-def _present(value: Any) -> bool:
-    """False for None and the NaN / NaT / pd.NA a frame uses for SQL NULL."""
-    if value is None or type(value).__name__ == "NAType":
-        return False
-    try:
-        return not bool(value != value)
-    except (TypeError, ValueError):
-        return True
 
 
 def _day(value: Any, name: str) -> dt.date:
@@ -251,8 +242,8 @@ def _post_end(
         .drop_duplicates(subset=[_DATE])
         .sort_values(_DATE)
     )
-    owners = days["protocol_id"].map(lambda v: str(v) if _present(v) else None).to_numpy()
-    labels = days["phase_label"].map(lambda v: str(v) if _present(v) else None).to_numpy()
+    owners = days["protocol_id"].map(lambda v: str(v) if present(v) else None).to_numpy()
+    labels = days["phase_label"].map(lambda v: str(v) if present(v) else None).to_numpy()
     if days.empty or owners[0] != protocol_id or labels[0] is None:
         raise InputError(
             f"first_intervention_date: no observation in the first intervention phase "
@@ -288,12 +279,12 @@ def synthetic_control_panel(
             field="donor_metrics",
         )
     for key in ("user_id", "primary_outcome", "first_intervention_date"):
-        if not _present(protocol_row.get(key)):
+        if not present(protocol_row.get(key)):
             raise InputError(f"{key}: the protocol row has no {key}", field=key)
     user = str(protocol_row["user_id"])
     outcome = str(protocol_row["primary_outcome"])
     raw_protocol_id = protocol_row.get("protocol_id")
-    protocol_id = str(raw_protocol_id) if _present(raw_protocol_id) else None
+    protocol_id = str(raw_protocol_id) if present(raw_protocol_id) else None
     intervention = pd.Timestamp(
         _day(protocol_row["first_intervention_date"], "first_intervention_date")
     )
@@ -317,7 +308,7 @@ def synthetic_control_panel(
     # The user's days under another protocol may carry its intervention: left out.
     other_days: pd.Index = pd.Index([], dtype="datetime64[ns]")
     if "protocol_id" in frame.columns:
-        owner = user_rows["protocol_id"].map(lambda v: str(v) if _present(v) else None)
+        owner = user_rows["protocol_id"].map(lambda v: str(v) if present(v) else None)
         other_days = pd.Index(user_rows.loc[owner.notna() & (owner != protocol_id), _DATE].unique())
 
     if donors == "users":

@@ -34,10 +34,11 @@ Options
 -------
 `its_options(protocol_row, **overrides)`: the defaults (those of `americano analyze its`:
 no seasonality, independent errors, vague effect prior; sampler draws=1000, tune=1000,
-chains=2, the ESS >= 400 the convergence check asks for), then the analysis plan's JSON keys
-(top level or under `"its"`: `prePeriodDays`, `postWindow`, `seasonality`, `ar1`,
-`effectPriorMean`, `effectPriorSd`, `seed`; snake or camel case), then the overrides that are
-not None (a run's configuration).
+chains=2, the ESS >= 400 the convergence check asks for), then the ITS keys of the analysis plan
+(`protocol_analyses.inputs.parse_analysis_plan`: `prePeriodDays`, `postWindow`, `seasonality`,
+`ar1`, `effectPriorMean`, `effectPriorSd`, `seed`, at the top level or under `"its"`), then the
+overrides that are not None (a run's configuration). Sampler settings are checked by
+`stats.sampler.check_sampler_settings`.
 
 Convergence
 -----------
@@ -51,23 +52,31 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime
-from typing import Any, Literal
-
-import numpy as np
+from datetime import date
+from typing import Any, ClassVar
 
 from americano_pipelines.errors import InputError
-from americano_pipelines.stats.its import (
+from americano_pipelines.protocol_analyses.inputs import (
+    Protocol,
+    Status,
+    as_date,
+    column,
+    has_column,
+    parse_analysis_plan,
+    present,
+    text_or_none,
+)
+from americano_pipelines.registration.vocabulary import INTERVENTION_PHASE_TYPES
+from americano_pipelines.stats.its import SEASONALITIES, ITSModelCache, ITSResult, bayesian_its
+from americano_pipelines.stats.sampler import (
+    DEFAULT_CHAINS,
+    DEFAULT_DRAWS,
+    DEFAULT_TUNE,
     ESS_WARNING,
     RHAT_WARNING,
-    SAMPLERS,
-    SEASONALITIES,
-    ITSModelCache,
-    ITSResult,
-    bayesian_its,
+    check_sampler_settings,
 )
 
 __all__ = [
@@ -84,25 +93,11 @@ __all__ = [
     "its_window",
 ]
 
-Status = Literal["ok", "skipped"]
-
 POST_WINDOWS: tuple[str, ...] = ("first_phase", "protocol_end")
 RHAT_MAX = RHAT_WARNING
 """R-hat at or above this fails the convergence check (Vehtari et al. 2021)."""
 ESS_MIN = ESS_WARNING
 """Bulk or tail ESS below this fails the convergence check (Vehtari et al. 2021)."""
-
-_INTERVENTION_PHASE_TYPES = ("INTERVENTION_A", "INTERVENTION_B")
-# Plan keys compared without case, "_" or "-": "prePeriodDays" = "pre_period_days".
-_PLAN_KEYS = {
-    "preperioddays": "pre_period_days",
-    "postwindow": "post_window",
-    "seasonality": "seasonality",
-    "ar1": "ar1",
-    "effectpriormean": "effect_prior_mean",
-    "effectpriorsd": "effect_prior_sd",
-    "seed": "seed",
-}
 
 
 # ----------------------------------------------------------------------------- options
@@ -112,9 +107,9 @@ _PLAN_KEYS = {
 class ITSOptions:
     """Model, window and sampler settings of one protocol's ITS."""
 
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 2
+    draws: int = DEFAULT_DRAWS
+    tune: int = DEFAULT_TUNE
+    chains: int = DEFAULT_CHAINS
     seed: int = 0
     sampler: str = "auto"
     seasonality: str = "none"
@@ -143,31 +138,8 @@ class ITSOptions:
 _OPTION_NAMES = frozenset(f.name for f in fields(ITSOptions))
 
 
-def _plan_json(text: Any) -> dict[str, Any]:
-    """The plan's JSON object (keys under "its" win over top-level ones); {} for free text."""
-    if not _present(text) or not str(text).lstrip().startswith("{"):
-        return {}
-    try:
-        parsed = json.loads(str(text))
-    except json.JSONDecodeError:
-        return {}
-    if not isinstance(parsed, dict):
-        return {}
-    nested = parsed.get("its")
-    merged = {k: v for k, v in parsed.items() if k != "its"}
-    if isinstance(nested, dict):
-        merged.update(nested)
-    options: dict[str, Any] = {}
-    for raw_key, value in merged.items():
-        key = _PLAN_KEYS.get(re.sub(r"[^a-z0-9]", "", str(raw_key).lower()))
-        if key is not None:
-            options[key] = value
-    return options
-
-
 def _checked(options: ITSOptions) -> ITSOptions:
-    """Window and model options that bayesian_its does not check itself (sampler settings,
-    seasonality and the prior are checked there, naming the field)."""
+    """Window, model and sampler options (the prior is checked by bayesian_its)."""
     if options.post_window not in POST_WINDOWS:
         raise InputError(
             f"post_window: unknown option {options.post_window!r}; use one of "
@@ -180,11 +152,13 @@ def _checked(options: ITSOptions) -> ITSOptions:
             f"{', '.join(SEASONALITIES)}",
             field="seasonality",
         )
-    if options.sampler not in SAMPLERS:
-        raise InputError(
-            f"sampler: unknown sampler {options.sampler!r}; use one of {', '.join(SAMPLERS)}",
-            field="sampler",
-        )
+    check_sampler_settings(
+        seed=options.seed,
+        draws=options.draws,
+        tune=options.tune,
+        chains=options.chains,
+        sampler=options.sampler,
+    )
     if not isinstance(options.ar1, bool):
         raise InputError("ar1: must be true or false", field="ar1")
     return options
@@ -193,11 +167,11 @@ def _checked(options: ITSOptions) -> ITSOptions:
 def its_options(protocol_row: Mapping[str, Any], **overrides: Any) -> ITSOptions:
     """Defaults, then the analysis plan's ITS keys, then `overrides` that are not None.
 
-    Raises InputError for an unknown override name or an invalid window/model option."""
+    Raises InputError for an unknown override name, an unreadable plan or an invalid option."""
     unknown = sorted(set(overrides) - _OPTION_NAMES)
     if unknown:
         raise InputError(f"{unknown[0]}: not an ITS option", field=unknown[0])
-    values = _plan_json(protocol_row.get("analysis_plan"))
+    values = dict(parse_analysis_plan(text_or_none(protocol_row.get("analysis_plan"))).its)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return _checked(replace(ITSOptions(), **values))
 
@@ -268,44 +242,14 @@ def convergence_check(
 # ----------------------------------------------------------------------------- windows
 
 
-def _present(value: Any) -> bool:
-    """False for None and for the NaN / NaT / pd.NA a frame uses for SQL NULL."""
-    if value is None or type(value).__name__ == "NAType":
-        return False
-    try:
-        return not bool(value != value)
-    except (TypeError, ValueError):
-        return True
-
-
 def _column(frame: Any, name: str) -> list[Any]:
-    columns = frame.keys() if isinstance(frame, Mapping) else frame.columns
-    if name not in list(columns):
+    if not has_column(frame, name):
         raise InputError(f"{name}: the daily series has no {name} column", field=name)
-    column = frame[name]
-    return list(column) if isinstance(frame, Mapping) else column.to_list()
+    return column(frame, name)
 
 
 def _optional_column(frame: Any, name: str, n: int) -> list[Any]:
-    columns = frame.keys() if isinstance(frame, Mapping) else frame.columns
-    return _column(frame, name) if name in list(columns) else [None] * n
-
-
-def _as_date(value: Any, name: str) -> date:
-    if isinstance(value, datetime):  # also pandas Timestamp
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, np.datetime64):
-        return date.fromisoformat(str(value.astype("datetime64[D]")))
-    try:
-        return date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        raise InputError(f"{name}: {value!r} is not a date", field=name) from None
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if _present(value) else None
+    return column(frame, name) if has_column(frame, name) else [None] * n
 
 
 @dataclass(frozen=True)
@@ -353,21 +297,21 @@ def its_window(
         )
     protocol_id = str(protocol_row["protocol_id"])
     raw_intervention = protocol_row.get("first_intervention_date")
-    if not _present(raw_intervention):
+    if not present(raw_intervention):
         raise InputError(
             "first_intervention_date: the protocol has no intervention phase, so there is no "
             "intervention date",
             field="first_intervention_date",
         )
-    intervention = _as_date(raw_intervention, "first_intervention_date")
+    intervention = as_date(raw_intervention, "first_intervention_date")
     raw_dates = _column(daily_series, "metric_date")
     raw_values = _column(daily_series, "value")
     n = len(raw_dates)
-    owners = [_text(v) for v in _optional_column(daily_series, "protocol_id", n)]
-    labels = [_text(v) for v in _optional_column(daily_series, "phase_label", n)]
-    types = [_text(v) for v in _optional_column(daily_series, "phase_type", n)]
-    days = [_as_date(value, "metric_date") for value in raw_dates]
-    rows = sorted((i for i in range(n) if _present(raw_values[i])), key=lambda i: (days[i], i))
+    owners = [text_or_none(v) for v in _optional_column(daily_series, "protocol_id", n)]
+    labels = [text_or_none(v) for v in _optional_column(daily_series, "phase_label", n)]
+    types = [text_or_none(v) for v in _optional_column(daily_series, "phase_type", n)]
+    days = [as_date(value, "metric_date") for value in raw_dates]
+    rows = sorted((i for i in range(n) if present(raw_values[i])), key=lambda i: (days[i], i))
 
     pre = [i for i in rows if days[i] < intervention and owners[i] in (None, protocol_id)]
     elsewhere = sum(
@@ -388,7 +332,7 @@ def its_window(
         if (
             first is None
             or owners[first] != protocol_id
-            or types[first] not in _INTERVENTION_PHASE_TYPES
+            or types[first] not in INTERVENTION_PHASE_TYPES
         ):
             raise InputError(
                 f"first_intervention_date: no observation in the first intervention phase "
@@ -403,8 +347,8 @@ def its_window(
             post.append(i)
     else:
         end = protocol_row.get("schedule_end_date")
-        end = end if _present(end) else protocol_row.get("end_date")
-        last = _as_date(end, "schedule_end_date") if _present(end) else None
+        end = end if present(end) else protocol_row.get("end_date")
+        last = as_date(end, "schedule_end_date") if present(end) else None
         post = [i for i in after if owners[i] == protocol_id and (last is None or days[i] <= last)]
         if not post:
             raise InputError(
@@ -492,6 +436,36 @@ class ProtocolITS:
             "notes": list(self.notes),
         }
 
+    analysis_type: ClassVar[str] = "bayesian_its"
+    title: ClassVar[str] = "Bayesian ITS"
+
+    def params(self) -> dict[str, Any]:
+        """Model, window and sampler settings (its run's input parameters besides the
+        protocol's)."""
+        window = self.window
+        return {
+            **self.options.to_json(),
+            "interventionDate": None if window is None else window.intervention_date,
+        }
+
+    def headline(self) -> dict[str, Any]:
+        """The causal effect, its convergence diagnostics and what the post period is (its
+        run's results summary)."""
+        its, window = self.result, self.window
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "causalEffect": None if its is None else its.causal_effect.to_json(),
+            "diagnostics": None if its is None else its.diagnostics.to_json(),
+            "converged": None if self.convergence is None else self.convergence.passed,
+            "interventionDate": None if window is None else window.intervention_date,
+            "postWindow": None if window is None else window.post_window,
+            "postPhaseLabel": None if window is None else window.post_phase_label,
+            "postEndDate": None if window is None else window.post_end_date,
+            "nPre": None if its is None else its.n_pre,
+            "nPost": None if its is None else its.n_post,
+        }
+
     def to_rows(self, *, posterior_path: str | None = None) -> list[dict[str, Any]]:
         """One row for `analyses.its_effects` (without data_version/computed_at)."""
         result, window, check = self.result, self.window, self.convergence
@@ -551,11 +525,11 @@ def its_for_protocol(
     over the windows of the module docstring. Skipped (never raised) when the protocol, its
     plan or the data do not allow it; `options` default to
     `its_options(protocol_row, **overrides)`."""
-    protocol_id = str(protocol_row["protocol_id"])
+    identity = Protocol.identity(protocol_row)
     base: dict[str, Any] = {
-        "protocol_id": protocol_id,
-        "user_id": _text(protocol_row.get("user_id")),
-        "metric": _text(protocol_row.get("primary_outcome")),
+        "protocol_id": identity.protocol_id,
+        "user_id": identity.user_id,
+        "metric": identity.primary_outcome,
     }
     window: ITSWindow | None = None
     try:

@@ -19,8 +19,9 @@ tracking URI (the default `sqlite:///$AMERICANO_HOME/mlflow.db`) MLflow would pu
 `$AMERICANO_HOME/mlflow-artifacts/` instead. MLflow is imported only when a run is recorded
 (the import takes seconds).
 
-The `describe_*` helpers turn each per-protocol analysis result into its run name, analysis
-type, input parameters and results summary (the key findings), so the Dagster assets stay thin.
+`record(result, protocol_row, …)` records any per-protocol analysis result: each result states
+its analysis type, title, parameters (`params()`) and headline numbers (`headline()`) once, and
+`describe` turns them into the run's name, input parameters and results summary.
 """
 
 from __future__ import annotations
@@ -36,54 +37,27 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from americano_pipelines.config import Settings, get_settings
 
-if TYPE_CHECKING:
-    from americano_pipelines.protocol_analyses.its import ProtocolITS
-    from americano_pipelines.protocol_analyses.protocol_analysis import (
-        ProtocolChangePoints,
-        ProtocolSequentialMonitoring,
-        ProtocolTestResult,
-    )
-
 __all__ = [
-    "ANALYSIS_TYPES",
     "UNKNOWN_DATA_VERSION",
+    "AnalysisResult",
     "AnalysisRunRecord",
     "RunDescription",
-    "describe_change_points",
-    "describe_its",
-    "describe_randomization_test",
-    "describe_sequential_monitoring",
+    "describe",
     "experiment_name",
     "flatten",
     "list_analysis_runs",
     "plain_json",
+    "record",
     "record_analysis_run",
 ]
 
-ANALYSIS_TYPES: dict[str, str] = {
-    "ABAB": "abab_randomization",
-    "MULTIPLE_BASELINE": "multiple_baseline_randomization",
-    "ALTERNATING": "alternating_treatments_randomization",
-    "CHANGING_CRITERION": "changing_criterion_standards",
-    "change_points": "change_points",
-    "sequential_monitoring": "sequential_monitoring",
-    "its": "bayesian_its",
-}
-"""`analysis_type` of each analysis (the randomization test's by design type)."""
-
-_RANDOMIZATION_NAMES = {
-    "ABAB": "ABAB randomization test",
-    "MULTIPLE_BASELINE": "Multiple-baseline randomization test",
-    "ALTERNATING": "Alternating-treatments randomization test",
-    "CHANGING_CRITERION": "Changing-criterion standards rating",
-}
 UNKNOWN_DATA_VERSION = "unknown"
 """Stored as the data version when the raw data were never versioned (no DVC hash)."""
 
@@ -634,7 +608,25 @@ def record_analysis_run(
     return record
 
 
-# ----------------------------------------------------------------------------- descriptions
+# ----------------------------------------------------------------------------- analyses
+
+
+class AnalysisResult(Protocol):
+    """What every per-protocol analysis result states about itself, once: its analysis type,
+    the title of its runs, its parameters and its headline numbers."""
+
+    @property
+    def protocol_id(self) -> str: ...
+
+    @property
+    def analysis_type(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    def params(self) -> dict[str, Any]: ...
+
+    def headline(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -652,162 +644,50 @@ def _protocol_label(protocol_row: Mapping[str, Any]) -> str:
     return str(name) if isinstance(name, str) and name.strip() else str(protocol_row["protocol_id"])
 
 
-def _common_params(protocol_row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "protocolId": protocol_row.get("protocol_id"),
-        "designType": protocol_row.get("design_type"),
-        "primaryOutcome": protocol_row.get("primary_outcome"),
-        "analysisPlan": protocol_row.get("analysis_plan"),
-    }
-
-
-def describe_randomization_test(
-    protocol_row: Mapping[str, Any], result: ProtocolTestResult
-) -> RunDescription:
-    """The randomization test run: its design's analysis type, the test settings, and the
-    p-value, effect sizes and WWC rating."""
-    design = result.design or str(protocol_row.get("design_type") or "")
-    test = result.test
+def describe(result: AnalysisResult, protocol_row: Mapping[str, Any]) -> RunDescription:
+    """The run of `result`: named "<title> — <protocol name>", its input parameters the
+    protocol's (id, design, outcome, plan) then `result.params()`, its results summary
+    `result.headline()`; all as plain JSON."""
     return RunDescription(
-        run_name=f"{_RANDOMIZATION_NAMES.get(design, 'Randomization test')} — "
-        f"{_protocol_label(protocol_row)}",
-        analysis_type=ANALYSIS_TYPES.get(design, "randomization_test"),
+        run_name=f"{result.title} — {_protocol_label(protocol_row)}",
+        analysis_type=result.analysis_type,
         input_params=plain_json(
             {
-                **_common_params(protocol_row),
-                "statistic": result.statistic,
-                "minPhaseLength": result.min_phase_length,
-                "minPhaseLengthUsed": result.min_phase_length_used,
-                "permutations": result.permutations,
-                "seed": result.seed,
-                "alpha": None if test is None else test.alpha,
-                "nObservations": result.n_observations,
+                "protocolId": protocol_row.get("protocol_id"),
+                "designType": protocol_row.get("design_type"),
+                "primaryOutcome": protocol_row.get("primary_outcome"),
+                "analysisPlan": protocol_row.get("analysis_plan"),
+                **result.params(),
             }
         ),
-        results_summary=plain_json(
-            {
-                "status": result.status,
-                "reason": result.reason,
-                "pValue": None if test is None else test.p_value,
-                "observedEffect": None if test is None else test.observed_effect,
-                "effectSize": None if test is None else test.effect_size,
-                "significant": None if test is None else test.significant,
-                "nAssignments": None if test is None else test.n_assignments,
-                "exact": None if test is None else test.exact,
-                "nap": None if result.nap is None else result.nap.estimate,
-                "smd": None if result.smd is None else result.smd.estimate,
-                "rating": None if result.standards is None else result.standards.rating,
-                "passesSCEDStandards": None
-                if result.standards is None
-                else result.standards.passes,
-            }
-        ),
+        results_summary=plain_json(result.headline()),
     )
 
 
-def describe_change_points(
-    protocol_row: Mapping[str, Any], result: ProtocolChangePoints
-) -> RunDescription:
-    """The change-point run: algorithm settings, and each change point's date and means."""
-    found = result.result
-    points = [] if found is None else list(found.change_points)
-    return RunDescription(
-        run_name=f"Change points — {_protocol_label(protocol_row)}",
-        analysis_type=ANALYSIS_TYPES["change_points"],
-        input_params=plain_json(
-            {
-                **_common_params(protocol_row),
-                "metric": result.metric,
-                "minSegmentLength": result.min_segment_length,
-                "algorithm": None if found is None else found.algorithm,
-                "penalty": None if found is None else found.penalty,
-            }
-        ),
-        results_summary=plain_json(
-            {
-                "status": result.status,
-                "reason": result.reason,
-                "nChangePoints": len(points),
-                "changePoints": [
-                    {
-                        "date": point.date,
-                        "index": point.index,
-                        "confidence": point.confidence,
-                        "beforeMean": point.before_mean,
-                        "afterMean": point.after_mean,
-                        "percentChange": point.percent_change,
-                    }
-                    for point in points
-                ],
-            }
-        ),
-    )
-
-
-def describe_sequential_monitoring(
-    protocol_row: Mapping[str, Any], result: ProtocolSequentialMonitoring
-) -> RunDescription:
-    """The sequential-monitoring run: the design, and the decision at the last look reached."""
-    decision, design = result.decision, result.design
-    return RunDescription(
-        run_name=f"Sequential monitoring — {_protocol_label(protocol_row)}",
-        analysis_type=ANALYSIS_TYPES["sequential_monitoring"],
-        input_params=plain_json(
-            {
-                **_common_params(protocol_row),
-                "statistic": result.statistic,
-                "sides": result.sides,
-                "alpha": None if design is None else design.alpha,
-                "spending": None if design is None else design.spending,
-                "maxN": None if design is None else design.max_n,
-                "looks": len(result.looks),
-                "zMethod": result.z_method,
-            }
-        ),
-        results_summary=plain_json(
-            {
-                "status": result.status,
-                "reason": result.reason,
-                "decision": None if decision is None else decision.decision,
-                "stoppedAtLook": None if decision is None else decision.stopped_at_look,
-                "zStatistic": None if decision is None else decision.z_statistic,
-                "criticalValue": None if decision is None else decision.critical_value,
-                "looksReached": sum(1 for look in result.looks if look.reached),
-                "looksPlanned": len(result.looks),
-                "nObservations": result.n_observations,
-            }
-        ),
-    )
-
-
-def describe_its(protocol_row: Mapping[str, Any], result: ProtocolITS) -> RunDescription:
-    """The Bayesian ITS run: model, window and sampler settings, and the causal effect, its
-    convergence diagnostics and what the post period is."""
-    its = result.result
-    window = result.window
-    return RunDescription(
-        run_name=f"Bayesian ITS — {_protocol_label(protocol_row)}",
-        analysis_type=ANALYSIS_TYPES["its"],
-        input_params=plain_json(
-            {
-                **_common_params(protocol_row),
-                **result.options.to_json(),
-                "interventionDate": None if window is None else window.intervention_date,
-            }
-        ),
-        results_summary=plain_json(
-            {
-                "status": result.status,
-                "reason": result.reason,
-                "causalEffect": None if its is None else its.causal_effect.to_json(),
-                "diagnostics": None if its is None else its.diagnostics.to_json(),
-                "converged": None if result.convergence is None else result.convergence.passed,
-                "interventionDate": None if window is None else window.intervention_date,
-                "postWindow": None if window is None else window.post_window,
-                "postPhaseLabel": None if window is None else window.post_phase_label,
-                "postEndDate": None if window is None else window.post_end_date,
-                "nPre": None if its is None else its.n_pre,
-                "nPost": None if its is None else its.n_post,
-            }
-        ),
+def record(
+    result: AnalysisResult,
+    protocol_row: Mapping[str, Any],
+    *,
+    data_version_hash: str | None,
+    started_at: dt.datetime,
+    artifact_paths: Sequence[str | Path] = (),
+    settings: Settings | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> AnalysisRunRecord:
+    """Record a finished analysis of one protocol (`describe`, then `record_analysis_run` as
+    the protocol's user, completed now)."""
+    description = describe(result, protocol_row)
+    return record_analysis_run(
+        protocol_id=result.protocol_id,
+        user_id=str(protocol_row.get("user_id") or ""),
+        run_name=description.run_name,
+        analysis_type=description.analysis_type,
+        input_params=description.input_params,
+        results_summary=description.results_summary,
+        data_version_hash=data_version_hash,
+        started_at=started_at,
+        completed_at=dt.datetime.now(dt.UTC),
+        artifact_paths=artifact_paths,
+        settings=settings,
+        tags=tags,
     )

@@ -42,6 +42,7 @@ import yaml
 
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration.vocabulary import CONDITION_PHASE_TYPES, DESIGN_TYPES
 from americano_pipelines.stats.defaults import DEFAULT_MIN_PHASE_LENGTH
 from americano_pipelines.stats.sced import (
     count_phase_assignments,
@@ -52,7 +53,6 @@ from americano_pipelines.stats.sced import (
 )
 
 __all__ = [
-    "DESIGN_TYPES",
     "MAX_FILE_BYTES",
     "MAX_SEED",
     "PhaseSchedule",
@@ -66,7 +66,6 @@ __all__ = [
     "validate_protocol",
 ]
 
-DESIGN_TYPES = ("ABAB", "MULTIPLE_BASELINE", "ALTERNATING", "CHANGING_CRITERION")
 # Every integer field is stored in a PostgreSQL `integer` column; most have tighter caps below.
 PG_INTEGER_MAX = 2**31 - 1
 MAX_SEED = PG_INTEGER_MAX
@@ -118,8 +117,6 @@ MAX_YAML_DEPTH = 32
 MAX_YAML_VALUES = 5_000
 # Keys the schedule writes into each phase's intervention_params next to the condition's own.
 RESERVED_PARAM_KEYS = ("condition", "case", "criterion", "session")
-# Which phase_type each condition of a phase becomes (the schema's enum has no "B").
-CONDITION_PHASE_TYPES = {"A": "BASELINE", "B": "INTERVENTION_A"}
 _CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 

@@ -37,6 +37,7 @@ __all__ = [
     "abab_effect_sizes",
     "cohens_d",
     "effect_sizes",
+    "equal_weight_average",
     "ird",
     "lrrd",
     "lrri",
@@ -614,8 +615,11 @@ class ABABEffectSizes:
         }
 
 
-def _average(estimates: list[EffectEstimate | None]) -> EffectEstimate | None:
-    if any(estimate is None for estimate in estimates):
+def equal_weight_average(estimates: Sequence[EffectEstimate | None]) -> EffectEstimate | None:
+    """Mean of independent estimates (pairs or cases), SE = sqrt(sum SE^2) / k and a Wald 95%
+    interval from it, as SingleCaseES `batch_calc_ES(weighting = "equal")`; without an SE when
+    any estimate lacks one, and None when there is none or any is None."""
+    if not estimates or any(estimate is None for estimate in estimates):
         return None
     present = [estimate for estimate in estimates if estimate is not None]
     mean = float(np.mean([estimate.estimate for estimate in present]))
@@ -629,17 +633,17 @@ def _average(estimates: list[EffectEstimate | None]) -> EffectEstimate | None:
 def _average_summaries(summaries: list[EffectSizeSummary]) -> EffectSizeSummary:
     cohen_values = [summary.cohens_d for summary in summaries]
     return EffectSizeSummary(
-        nap=_average([s.nap for s in summaries]),  # type: ignore[arg-type]
-        tau=_average([s.tau for s in summaries]),  # type: ignore[arg-type]
-        tau_u=_average([s.tau_u for s in summaries]),  # type: ignore[arg-type]
-        pnd=_average([s.pnd for s in summaries]),  # type: ignore[arg-type]
-        pand=_average([s.pand for s in summaries]),  # type: ignore[arg-type]
-        ird=_average([s.ird for s in summaries]),  # type: ignore[arg-type]
-        pem=_average([s.pem for s in summaries]),  # type: ignore[arg-type]
-        smd=_average([s.smd for s in summaries]),
-        smd_pooled=_average([s.smd_pooled for s in summaries]),
-        lrri=_average([s.lrri for s in summaries]),
-        lrrd=_average([s.lrrd for s in summaries]),
+        nap=equal_weight_average([s.nap for s in summaries]),  # type: ignore[arg-type]
+        tau=equal_weight_average([s.tau for s in summaries]),  # type: ignore[arg-type]
+        tau_u=equal_weight_average([s.tau_u for s in summaries]),  # type: ignore[arg-type]
+        pnd=equal_weight_average([s.pnd for s in summaries]),  # type: ignore[arg-type]
+        pand=equal_weight_average([s.pand for s in summaries]),  # type: ignore[arg-type]
+        ird=equal_weight_average([s.ird for s in summaries]),  # type: ignore[arg-type]
+        pem=equal_weight_average([s.pem for s in summaries]),  # type: ignore[arg-type]
+        smd=equal_weight_average([s.smd for s in summaries]),
+        smd_pooled=equal_weight_average([s.smd_pooled for s in summaries]),
+        lrri=equal_weight_average([s.lrri for s in summaries]),
+        lrrd=equal_weight_average([s.lrrd for s in summaries]),
         cohens_d=None
         if any(value is None for value in cohen_values)
         else float(np.mean([v for v in cohen_values if v is not None])),

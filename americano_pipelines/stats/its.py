@@ -83,6 +83,14 @@ import numpy as np
 import pandas as pd
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.sampler import (
+    DEFAULT_CHAINS,
+    DEFAULT_DRAWS,
+    DEFAULT_TUNE,
+    ESS_WARNING,
+    RHAT_WARNING,
+    check_sampler_settings,
+)
 
 __all__ = [
     "CausalEffect",
@@ -97,15 +105,10 @@ Seasonality = Literal["none", "day_of_week", "month"]
 Sampler = Literal["auto", "nutpie", "pymc"]
 
 SEASONALITIES: tuple[str, ...] = ("none", "day_of_week", "month")
-SAMPLERS: tuple[str, ...] = ("auto", "nutpie", "pymc")
 MIN_PRE_POINTS = 8
 """Fewer pre-period points than this is an input error: level + trend cannot be learned."""
 SHORT_PRE_POINTS = 14
 """Below this the interpretation warns that the counterfactual trend is poorly determined."""
-# Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021): trust a posterior when the worst
-# rank-normalized r-hat is below 1.01 and bulk and tail ESS are at least 400.
-RHAT_WARNING = 1.01
-ESS_WARNING = 400
 
 # Prior scales in standardized units (outcome / pre-period SD; time / pre-period span).
 _VAGUE_SD = 10.0
@@ -393,17 +396,6 @@ def _effect_prior(mean: float | None, sd: float | None, scale: float) -> tuple[f
     return float(mean), float(sd), False
 
 
-def _check_sampler_settings(seed: int, draws: int, tune: int, chains: int) -> None:
-    for name, value, minimum in (
-        ("seed", seed, 0),
-        ("draws", draws, 10),
-        ("tune", tune, 0),
-        ("chains", chains, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-            raise InputError(f"{name}: must be a whole number of at least {minimum}", field=name)
-
-
 # ----------------------------------------------------------------------------- design
 
 
@@ -652,11 +644,7 @@ _DEFAULT_CACHE = ITSModelCache()
 
 
 def _resolve_sampler(sampler: str) -> str:
-    if sampler not in SAMPLERS:
-        raise InputError(
-            f"sampler: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}",
-            field="sampler",
-        )
+    check_sampler_settings(sampler=sampler)
     if sampler == "auto":
         return "nutpie" if _nutpie_available() else "pymc"
     if sampler == "nutpie" and not _nutpie_available():
@@ -846,9 +834,9 @@ def bayesian_its(
     effect_prior_mean: float | None = None,
     effect_prior_sd: float | None = None,
     seed: int = 0,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
+    chains: int = DEFAULT_CHAINS,
     sampler: Sampler | str = "auto",
     model_cache: ITSModelCache | None = None,
 ) -> ITSResult:
@@ -868,7 +856,7 @@ def bayesian_its(
         raise InputError("ar1: must be true or false", field="ar1")
     if not isinstance(trend, bool | np.bool_):
         raise InputError("trend: must be true or false", field="trend")
-    _check_sampler_settings(seed, draws, tune, chains)
+    check_sampler_settings(seed=seed, draws=draws, tune=tune, chains=chains, sampler=sampler)
     sampler_name = _resolve_sampler(sampler)
     series = _prepare_series(dates, values, intervention_date, pre_period_days, post_period_days)
     prior = _effect_prior(effect_prior_mean, effect_prior_sd, _standardize(series)[1])

@@ -753,3 +753,16 @@ def monitor(
         message=message,
         warning=design.warning,
     )
+
+
+def welch_z(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """(mean_b - mean_a) / sqrt(s_a^2 / n_a + s_b^2 / n_b), sample variances with n - 1 (the
+    Welch 1947 statistic, read on the normal scale): the z of a look of a two-group comparison.
+    None when a group has fewer than 2 observations or both are constant."""
+    a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a_arr.size < 2 or b_arr.size < 2:
+        return None
+    variance = float(np.var(a_arr, ddof=1)) / a_arr.size + float(np.var(b_arr, ddof=1)) / b_arr.size
+    if variance <= 0.0:
+        return None
+    return float((b_arr.mean() - a_arr.mean()) / math.sqrt(variance))

@@ -83,6 +83,12 @@ from americano_pipelines.stats.its import (
     probability_in_words,
     sampler_warnings,
 )
+from americano_pipelines.stats.sampler import (
+    DEFAULT_CHAINS,
+    DEFAULT_DRAWS,
+    DEFAULT_TUNE,
+    check_sampler_settings,
+)
 
 __all__ = [
     "DonorWeight",
@@ -404,14 +410,7 @@ def _prepare_panel(
 def _check_sampler_settings(
     seed: int, draws: int, tune: int, chains: int, target_accept: float, init: str
 ) -> None:
-    for name, value, minimum in (
-        ("seed", seed, 0),
-        ("draws", draws, 10),
-        ("tune", tune, 0),
-        ("chains", chains, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-            raise InputError(f"{name}: must be a whole number of at least {minimum}", field=name)
+    check_sampler_settings(seed=seed, draws=draws, tune=tune, chains=chains)
     if (
         isinstance(target_accept, bool)
         or not isinstance(target_accept, int | float | np.floating)
@@ -748,9 +747,9 @@ def synthetic_control(
     intervention_date: str | dt.date,
     scaling: Scaling | str = "treated_sd",
     seed: int = 0,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
+    chains: int = DEFAULT_CHAINS,
     target_accept: float = 0.95,
     init: str = "jitter+adapt_full",
 ) -> SyntheticControlResult:

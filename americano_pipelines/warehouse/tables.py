@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CHANGE_POINTS",
@@ -26,7 +28,6 @@ __all__ = [
     "RANDOMIZATION_TESTS",
     "SCHEMA",
     "SEQUENTIAL_LOOKS",
-    "TABLES",
     "Table",
     "change_point_dates",
     "daily_metric_series",
@@ -198,8 +199,6 @@ ITS_EFFECTS = Table(
     ),
     "One row per protocol: the Bayesian ITS effect of its first A-to-B change.",
 )
-
-TABLES = (RANDOMIZATION_TESTS, CHANGE_POINTS, SEQUENTIAL_LOOKS, ITS_EFFECTS)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from dagster import AssetKey, DynamicPartitionsDefinition
 
 from americano_pipelines.definitions import defs
@@ -127,3 +131,55 @@ def test_the_its_posterior_is_pinned_partitioned_by_protocol_with_its_convergenc
     # the partitioned job of every protocol analysis runs it too
     job = defs.resolve_job_def("protocol_analyses")
     assert AssetKey(["analyses", "its_posterior"]) in job.asset_layer.selected_asset_keys
+
+
+# Loaded when an analysis runs, never with the definitions (start-up time of `make ui`).
+HEAVY_MODULES = (
+    "pymc",
+    "pytensor",
+    "causalpy",
+    "ruptures",
+    "statsmodels",
+    "scipy.stats",
+    "matplotlib",
+    "pandas",
+)
+
+
+def test_loading_the_definitions_imports_no_statistics_plotting_or_pandas() -> None:
+    # A fresh interpreter: this test process has imported most of them already.
+    code = (
+        "import json, sys\n"
+        "import americano_pipelines.definitions\n"
+        f"print(json.dumps([m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+def test_asset_metadata_are_the_results_params_and_headline_in_snake_case() -> None:
+    from americano_pipelines.defs.analyses.factory import result_metadata, snake_case
+
+    assert [snake_case(k) for k in ("pValue", "passesSCEDStandards", "maxN", "nPre")] == [
+        "p_value",
+        "passes_sced_standards",
+        "max_n",
+        "n_pre",
+    ]
+
+    class Result:
+        notes = ("one", "two")
+
+        def params(self) -> dict:
+            return {"minPhaseLength": 3, "seed": None}
+
+        def headline(self) -> dict:
+            return {"pValue": 0.03, "changePoints": [{"index": 4}], "nested": {"a": 1}}
+
+    assert result_metadata(Result()) == {
+        "min_phase_length": 3,
+        "p_value": 0.03,
+        "notes": "one; two",
+    }

@@ -1,4 +1,4 @@
-"""A protocol's pre-registered analyses (americano_pipelines.protocol_analyses.protocol_analysis).
+"""A protocol's pre-registered analyses (americano_pipelines.protocol_analyses).
 
 The per-protocol results must equal the stats functions called directly on the same series (so
 the CLI, the library and the Dagster assets agree), reproduce published SCRT / scan / rpact
@@ -19,14 +19,13 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from americano_pipelines.protocol_analyses.protocol_analysis import (
-    analyze_protocol,
-    change_points_for_protocol,
-    observed_series,
-    parse_analysis_plan,
+from americano_pipelines.protocol_analyses.change_points import change_points_for_protocol
+from americano_pipelines.protocol_analyses.inputs import observed_series, parse_analysis_plan
+from americano_pipelines.protocol_analyses.randomization_test import (
     randomization_test_for_protocol,
+)
+from americano_pipelines.protocol_analyses.sequential_monitoring import (
     sequential_monitoring_for_protocol,
-    welch_z,
 )
 from americano_pipelines.reports.sced_plots import plot_phase_series
 from americano_pipelines.stats.changepoints import detect_change_points
@@ -36,7 +35,7 @@ from americano_pipelines.stats.sced import (
     alternating_treatments_test,
     multiple_baseline_test,
 )
-from americano_pipelines.stats.sequential import group_sequential_design, monitor
+from americano_pipelines.stats.sequential import group_sequential_design, monitor, welch_z
 from americano_pipelines.warehouse import tables as warehouse
 
 START = dt.date(2025, 9, 1)
@@ -450,14 +449,17 @@ def test_no_interim_looks_means_no_sequential_monitoring() -> None:
     assert result.to_rows() == []
 
 
-def test_analyze_protocol_bundles_the_three_results() -> None:
+def test_the_three_analyses_run_on_one_protocol() -> None:
     labels, values = _abab_series(8, effect=6.0)
     row = _protocol(interim_looks=1, sample_size_target=32)
-    analysis = analyze_protocol(row, _frame(labels, values))
-    assert analysis.randomization_test.status == "ok"
-    assert analysis.change_points.status == "ok"
-    assert analysis.sequential_monitoring.status == "ok"
-    json.dumps(analysis.to_json(), allow_nan=False)
+    frame = _frame(labels, values)
+    results = [
+        randomization_test_for_protocol(row, frame),
+        change_points_for_protocol(row, frame),
+        sequential_monitoring_for_protocol(row, frame),
+    ]
+    assert [result.status for result in results] == ["ok", "ok", "ok"]
+    json.dumps([result.to_json() for result in results], allow_nan=False)
 
 
 # ----------------------------------------------------------------------------- warehouse, plot

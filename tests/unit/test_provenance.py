@@ -18,19 +18,18 @@ from typer.testing import CliRunner
 
 from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.config import get_settings
+from americano_pipelines.protocol_analyses.change_points import change_points_for_protocol
 from americano_pipelines.protocol_analyses.its import its_for_protocol
-from americano_pipelines.protocol_analyses.protocol_analysis import (
-    change_points_for_protocol,
+from americano_pipelines.protocol_analyses.randomization_test import (
     randomization_test_for_protocol,
+)
+from americano_pipelines.protocol_analyses.sequential_monitoring import (
     sequential_monitoring_for_protocol,
 )
 from americano_pipelines.provenance.data_version import code_version
 from americano_pipelines.provenance.runs import (
     UNKNOWN_DATA_VERSION,
-    describe_change_points,
-    describe_its,
-    describe_randomization_test,
-    describe_sequential_monitoring,
+    describe,
     experiment_name,
     flatten,
     list_analysis_runs,
@@ -129,7 +128,7 @@ def _row(**changes) -> dict:
 
 def test_describe_randomization_test_names_the_design_and_keeps_the_findings() -> None:
     result = randomization_test_for_protocol(_row(), _abab_frame())
-    described = describe_randomization_test(_row(), result)
+    described = describe(result, _row())
     assert described.run_name == "ABAB randomization test — Reward probability 15% vs 20%"
     assert described.analysis_type == "abab_randomization"
     summary = described.results_summary
@@ -139,9 +138,9 @@ def test_describe_randomization_test_names_the_design_and_keeps_the_findings() -
     assert described.input_params["statistic"] == "B-A"
     assert described.input_params["minPhaseLength"] == 3
     json.dumps([described.input_params, summary], allow_nan=False)
-    multiple = describe_randomization_test(
-        _row(design_type="MULTIPLE_BASELINE"),
+    multiple = describe(
         randomization_test_for_protocol(_row(design_type="MULTIPLE_BASELINE"), _abab_frame()),
+        _row(design_type="MULTIPLE_BASELINE"),
     )
     assert multiple.analysis_type == "multiple_baseline_randomization"
 
@@ -149,7 +148,7 @@ def test_describe_randomization_test_names_the_design_and_keeps_the_findings() -
 def test_describe_change_points_sequential_and_its() -> None:
     frame = _abab_frame()
     points = change_points_for_protocol(_row(), frame)
-    described = describe_change_points(_row(), points)
+    described = describe(points, _row())
     assert (described.run_name, described.analysis_type) == (
         "Change points — Reward probability 15% vs 20%",
         "change_points",
@@ -159,11 +158,11 @@ def test_describe_change_points_sequential_and_its() -> None:
         d.isoformat() for d in points.change_point_dates
     ]
     monitoring = sequential_monitoring_for_protocol(_row(), frame)
-    described = describe_sequential_monitoring(_row(), monitoring)
+    described = describe(monitoring, _row())
     assert described.analysis_type == "sequential_monitoring"
     assert described.results_summary["status"] == "skipped"  # no interim looks planned
     its = its_for_protocol(_row(), {"metric_date": [], "value": []})
-    described = describe_its(_row(protocol_name=None), its)
+    described = describe(its, _row(protocol_name=None))
     assert (described.run_name, described.analysis_type) == (
         "Bayesian ITS — p_describe",
         "bayesian_its",

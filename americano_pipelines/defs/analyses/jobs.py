@@ -2,7 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from americano_pipelines.defs.analyses.assets import GROUP
+from americano_pipelines.defs.analyses.factory import GROUP
 from americano_pipelines.defs.analyses.partitions import protocols
 
 protocol_analyses_job = define_asset_job(

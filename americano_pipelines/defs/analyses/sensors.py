@@ -10,7 +10,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from americano_pipelines.defs.analyses.assets import PHASE_OBSERVATIONS
+from americano_pipelines.defs.analyses.factory import PHASE_OBSERVATIONS
 from americano_pipelines.defs.analyses.jobs import protocol_analyses_job
 from americano_pipelines.defs.analyses.partitions import new_protocol_ids, protocols
 from americano_pipelines.warehouse.tables import protocol_ids

@@ -1,0 +1,245 @@
+"""One factory for the per-protocol analysis assets, fed by a small spec.
+
+Every analysis asset does the same thing for its partition (a protocol): read its inputs from
+the warehouse, call one compute function, write any artifact (a posterior), replace the
+protocol's rows in its `analyses.*` table, draw its plots, record the run (`provenance.runs.record`:
+an `analysis_runs` row as the protocol's user and an MLflow run) and report metadata.
+
+The metadata derive from the result itself: its `params()` and `headline()` (the same
+dictionaries the run records), their scalar entries under snake_case names (`pValue` ->
+`p_value`), its notes, then what the spec adds for the UI (`metadata`: text, tables, figures the
+headline holds nested), the plots (inline image and path), the artifacts, the table and the
+run's ids. Entries without a value are left out.
+
+Compute functions import the statistics when they run (pymc, ruptures, scipy.stats and
+matplotlib are not loaded with the definitions).
+"""
+
+import base64
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from dagster_duckdb import DuckDBResource
+
+from americano_pipelines.config import Settings
+from americano_pipelines.defs.analyses.partitions import protocols
+from americano_pipelines.defs.resources import SettingsResource
+from americano_pipelines.provenance.runs import plain_json, record
+from americano_pipelines.warehouse import tables
+
+GROUP = "analyses"
+PROTOCOLS = AssetKey(["marts", "protocols"])
+PHASE_OBSERVATIONS = AssetKey(["marts", "phase_observations"])
+DAILY_METRICS = AssetKey(["marts", "daily_metrics"])
+RAW_DATA_VERSION = AssetKey(["raw", "data_version"])
+
+Inputs = tuple[dict[str, Any], Any]
+"""A protocol's `marts.protocols` row and the data its analysis reads."""
+
+
+@dataclass(frozen=True)
+class AnalysisCheck:
+    """An asset check evaluated on every result: its name, description and evaluation."""
+
+    name: str
+    description: str
+    evaluate: Callable[[Any], AssetCheckResult]
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """What makes one per-protocol analysis asset.
+
+    - `name`: the asset key is `analyses/<name>`;
+    - `inputs`: the upstream assets; `read(conn, protocol_id)` reads the protocol's row and
+      data from the warehouse;
+    - `compute(row, data, run_config)`: the analysis (a result with `params()`, `headline()`,
+      `to_rows()`, `analysis_type`, `title`);
+    - `table`: the result table the rows replace the protocol's rows in;
+    - `plot(result, row, folder, warehouse)`: draws PNGs into the protocol's reports folder and
+      returns them by metadata name;
+    - `store(result, settings)`: writes other artifacts (returned by metadata name, shown as
+      paths), and `rows(result, stored)` fills the table from the result and them;
+    - `metadata(result)`: what the UI shows besides the result's params and headline;
+    - `config`: the run config class, if any; `check`: an asset check, if any.
+    """
+
+    name: str
+    description: str
+    inputs: tuple[AssetKey, ...]
+    read: Callable[[Any, str], Inputs]
+    compute: Callable[[dict[str, Any], Any, dict[str, Any]], Any]
+    table: tables.Table
+    plot: Callable[[Any, dict[str, Any], Path, DuckDBResource], dict[str, Path]] | None = None
+    store: Callable[[Any, Settings], dict[str, Path]] | None = None
+    rows: Callable[[Any, Mapping[str, Path]], list[dict[str, Any]]] = lambda result, stored: (
+        result.to_rows()
+    )
+    metadata: Callable[[Any], dict[str, Any]] = lambda result: {}
+    config: type[Config] | None = None
+    check: AnalysisCheck | None = None
+    kinds: tuple[str, ...] = ("python", "duckdb")
+
+    @property
+    def key(self) -> AssetKey:
+        return AssetKey([GROUP, self.name])
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def protocol_folder(protocol_id: str) -> str:
+    """The protocol's folder name under reports/ and posteriors/."""
+    return re.sub(r"[^\w.-]", "_", protocol_id)
+
+
+def raw_data_version(context: AssetExecutionContext) -> str | None:
+    """The DVC hash of the raw data the marts were built from (latest `raw/data_version`)."""
+    event = context.instance.get_latest_materialization_event(RAW_DATA_VERSION)
+    materialization = None if event is None else event.asset_materialization
+    value = None if materialization is None else materialization.metadata.get("dvc_hash")
+    return None if value is None else str(value.value)
+
+
+def metadata_without_none(**items: Any) -> dict[str, Any]:
+    """Metadata without the entries that have no value."""
+    return {key: value for key, value in items.items() if value is not None}
+
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake_case(key: str) -> str:
+    """`pValue` -> `p_value`, `passesSCEDStandards` -> `passes_sced_standards`."""
+    return _WORD_BOUNDARY.sub("_", key).lower()
+
+
+def result_metadata(result: Any) -> dict[str, Any]:
+    """The scalar entries of the result's `params()` then `headline()`, snake_case, and its
+    notes joined; entries without a value left out."""
+    out: dict[str, Any] = {}
+    for source in (result.params(), result.headline()):
+        for key, value in plain_json(source).items():
+            if value is not None and not isinstance(value, dict | list):
+                out[snake_case(key)] = value
+    notes = "; ".join(getattr(result, "notes", ()))
+    if notes:
+        out["notes"] = notes
+    return out
+
+
+def image(path: Path, title: str) -> MetadataValue:
+    """A PNG inline, as markdown."""
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
+
+
+def _plot_metadata(plots: Mapping[str, Path]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, path in plots.items():
+        out[name] = image(path, name.replace("_", " "))
+        out[f"{name}_path"] = MetadataValue.path(str(path))
+    return out
+
+
+# ----------------------------------------------------------------------------- the factory
+
+
+def _materialize(
+    spec: AnalysisSpec,
+    context: AssetExecutionContext,
+    warehouse: DuckDBResource,
+    settings: SettingsResource,
+    run_config: dict[str, Any],
+) -> MaterializeResult:
+    started_at = dt.datetime.now(dt.UTC)
+    protocol_id = context.partition_key
+    current = settings.get()
+    with warehouse.get_connection() as conn:
+        row, data = spec.read(conn, protocol_id)
+    result = spec.compute(row, data, run_config)
+    stored = spec.store(result, current) if spec.store is not None else {}
+    data_version = raw_data_version(context)
+    with warehouse.get_connection() as conn:
+        written = tables.replace_protocol_rows(
+            conn, spec.table, protocol_id, spec.rows(result, stored), data_version=data_version
+        )
+    folder = Path(current.reports_dir) / protocol_folder(protocol_id)
+    plots = spec.plot(result, row, folder, warehouse) if spec.plot is not None else {}
+    run = record(
+        result,
+        row,
+        data_version_hash=data_version,
+        started_at=started_at,
+        artifact_paths=[*plots.values(), *stored.values()],
+        settings=current,
+        tags={"dagster.run_id": context.run_id},
+    )
+    metadata = {
+        **result_metadata(result),
+        **metadata_without_none(**spec.metadata(result)),
+        **_plot_metadata(plots),
+        **{name: MetadataValue.path(str(path)) for name, path in stored.items()},
+        **metadata_without_none(
+            rows_written=written,
+            table=spec.table.qualified_name,
+            data_version=data_version,
+            analysis_run_id=run.id,
+            mlflow_run_id=run.mlflow_run_id,
+        ),
+    }
+    checks = [] if spec.check is None else [spec.check.evaluate(result)]
+    return MaterializeResult(metadata=metadata, check_results=checks or None)
+
+
+def analysis_asset(spec: AnalysisSpec) -> AssetsDefinition:
+    """The partitioned asset `analyses/<spec.name>` (one partition per protocol)."""
+    check_specs = (
+        None
+        if spec.check is None
+        else [AssetCheckSpec(spec.check.name, asset=spec.key, description=spec.check.description)]
+    )
+    decorate = asset(
+        key=spec.key,
+        group_name=GROUP,
+        partitions_def=protocols,
+        deps=list(spec.inputs),
+        kinds=set(spec.kinds),
+        description=spec.description,
+        check_specs=check_specs,
+    )
+    if spec.config is None:
+
+        def materialize(
+            context: AssetExecutionContext, warehouse: DuckDBResource, settings: SettingsResource
+        ) -> MaterializeResult:
+            return _materialize(spec, context, warehouse, settings, {})
+
+        return decorate(materialize)
+
+    config_class = spec.config
+
+    def materialize_with_config(
+        context: AssetExecutionContext,
+        config: config_class,  # type: ignore[valid-type]
+        warehouse: DuckDBResource,
+        settings: SettingsResource,
+    ) -> MaterializeResult:
+        return _materialize(spec, context, warehouse, settings, config.model_dump())
+
+    return decorate(materialize_with_config)

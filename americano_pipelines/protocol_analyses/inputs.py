@@ -1,0 +1,432 @@
+"""What a protocol's analyses read: its registered fields (`Protocol`), its analysis plan
+(`AnalysisPlan`, parsed once, by one set of rules, for every analysis) and its observations in
+time order (`ObservedSeries`), from a `marts.protocols` row and a frame.
+
+Frames are pandas or polars DataFrames, or mappings of column name to values; nothing here reads
+or writes. Bad input raises `InputError` naming the field; the analyses turn it into a
+`status="skipped"` result that says why.
+
+The analysis plan (`analysis_plan`, free text or a JSON object):
+
+- free text: the first SCRT statistic name written in it ("B-A", "A-B", "PB-PA", "PA-PB",
+  "|A-B|", "|PA-PB|"; default "B-A") and the alpha-spending function ("Pocock",
+  "Hwang-Shih-DeCani" / "HSD"; default O'Brien-Fleming);
+- JSON: the keys of `AnalysisPlan` (`statistic`, `spending`, `permutations`, `seed`,
+  `maxExact`, `maxConsecutive`, `minSegmentLength`, `changePointAlgorithm`) and the ITS keys
+  (`prePeriodDays`, `postWindow`, `seasonality`, `ar1`, `effectPriorMean`, `effectPriorSd`,
+  `seed`) at the top level or under `"its"` (where they win). Keys are compared without case
+  and without anything but letters and digits: "maxExact" = "max_exact" = "max-exact".
+
+Defaults are the CLI's (`americano analyze abab`, `americano analyze its`), so the CLI, the
+library and the assets agree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from americano_pipelines.errors import InputError
+from americano_pipelines.stats.defaults import (
+    DEFAULT_MAX_EXACT,
+    DEFAULT_MIN_PHASE_LENGTH,
+    DEFAULT_PERMUTATIONS,
+)
+from americano_pipelines.stats.sced import STATISTICS
+from americano_pipelines.stats.sequential import SPENDING_FUNCTIONS
+
+__all__ = [
+    "AnalysisPlan",
+    "ObservedSeries",
+    "PhaseBlock",
+    "Protocol",
+    "Status",
+    "as_date",
+    "column",
+    "has_column",
+    "observed_series",
+    "parse_analysis_plan",
+    "present",
+    "text_or_none",
+]
+
+Status = Literal["ok", "skipped"]
+
+# SCRT statistic names in free text, longest first so "|A-B|" is not read as "A-B".
+_STATISTIC_IN_TEXT = re.compile(r"(?<![\w|])(\|PA-PB\||\|A-B\||PA-PB|PB-PA|A-B|B-A)(?![\w|])")
+_POCOCK_IN_TEXT = re.compile(r"pocock", re.IGNORECASE)
+_HSD_IN_TEXT = re.compile(r"hwang|decani|\bhsd\b", re.IGNORECASE)
+# JSON plan keys (see the module docstring): the randomization-test and monitoring options ...
+_PLAN_KEYS = {
+    "statistic": "statistic",
+    "spending": "spending",
+    "permutations": "permutations",
+    "seed": "seed",
+    "maxexact": "max_exact",
+    "maxconsecutive": "max_consecutive",
+    "minsegmentlength": "min_segment_length",
+    "changepointalgorithm": "change_point_algorithm",
+}
+# ... and the ITS options (`seed` is both).
+_ITS_KEYS = {
+    "preperioddays": "pre_period_days",
+    "postwindow": "post_window",
+    "seasonality": "seasonality",
+    "ar1": "ar1",
+    "effectpriormean": "effect_prior_mean",
+    "effectpriorsd": "effect_prior_sd",
+    "seed": "seed",
+}
+
+
+def _key(raw: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(raw).lower())
+
+
+# ----------------------------------------------------------------------------- frames
+
+
+def present(value: Any) -> bool:
+    """False for None and for the NaN / NaT / pd.NA a frame uses for SQL NULL."""
+    if value is None or type(value).__name__ == "NAType":  # pandas.NA
+        return False
+    try:
+        return not bool(value != value)  # NaN and NaT are not equal to themselves
+    except (TypeError, ValueError):
+        return True
+
+
+def text_or_none(value: Any) -> str | None:
+    return str(value) if present(value) else None
+
+
+def has_column(frame: Any, name: str) -> bool:
+    columns = frame.keys() if isinstance(frame, Mapping) else frame.columns
+    return name in list(columns)
+
+
+def column(frame: Any, name: str) -> list[Any]:
+    """The column's values as a list (KeyError when it is missing: check `has_column`)."""
+    values = frame[name]
+    return list(values) if isinstance(frame, Mapping) else values.to_list()
+
+
+def as_date(value: Any, name: str, row: int | None = None) -> date:
+    """A date from a date, datetime (pandas Timestamp), numpy datetime64 or ISO text; raises
+    InputError naming `name` (and the 0-based `row`, when given) otherwise."""
+    if isinstance(value, datetime):  # also pandas Timestamp
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, np.datetime64):
+        return date.fromisoformat(str(value.astype("datetime64[D]")))
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        where = (
+            f"{value!r} is not a date" if row is None else f"row {row + 1} is not a date: {value!r}"
+        )
+        raise InputError(f"{name}: {where}", field=name) from None
+
+
+def _optional_int(row: Mapping[str, Any], key: str) -> int | None:
+    value = row.get(key)
+    return int(value) if present(value) else None
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """The parts of a protocol's analysis plan the analyses follow (defaults: the CLI's).
+
+    `its` holds the ITS options the plan sets, as (name, value) pairs (`protocol_analyses.its`
+    checks them together with a run's overrides)."""
+
+    statistic: str = "B-A"
+    spending: str = "obrien_fleming"
+    permutations: int = DEFAULT_PERMUTATIONS
+    seed: int = 0
+    max_exact: int = DEFAULT_MAX_EXACT
+    max_consecutive: int | None = 2
+    min_segment_length: int | None = None
+    change_point_algorithm: str = "pelt"
+    its: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def sides(self) -> int:
+        """Sides of the sequential test: the absolute statistics are two-sided."""
+        return 2 if self.statistic.startswith("|") else 1
+
+    @property
+    def improvement(self) -> str:
+        """Direction of improvement for the effect sizes: A-B statistics expect B below A."""
+        return "decrease" if self.statistic in ("A-B", "PA-PB") else "increase"
+
+    @property
+    def orientation(self) -> float:
+        """+1 when the hypothesis is B above A (or two-sided), -1 when it is B below A."""
+        return -1.0 if self.improvement == "decrease" else 1.0
+
+
+def parse_analysis_plan(text: str | None) -> AnalysisPlan:
+    """The plan's statistic and options (module docstring); InputError (field `analysis_plan`)
+    for an unknown statistic or spending function or a bad number."""
+    if text is None or not present(text) or not str(text).strip():
+        return AnalysisPlan()
+    text = str(text)
+    parsed: Any = None
+    if text.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+    if isinstance(parsed, dict):
+        options: dict[str, Any] = {}
+        its: dict[str, Any] = {}
+        for raw_key, value in parsed.items():
+            if raw_key == "its":
+                continue
+            key = _key(raw_key)
+            if key in _PLAN_KEYS:
+                options[_PLAN_KEYS[key]] = value
+            if key in _ITS_KEYS:
+                its[_ITS_KEYS[key]] = value
+        nested = parsed.get("its")
+        if isinstance(nested, dict):
+            for raw_key, value in nested.items():
+                key = _key(raw_key)
+                if key in _ITS_KEYS:
+                    its[_ITS_KEYS[key]] = value
+        return replace(_checked_plan(options), its=tuple(its.items()))
+    options = {}
+    found = _STATISTIC_IN_TEXT.search(text)
+    if found:
+        options["statistic"] = found.group(1)
+    if _POCOCK_IN_TEXT.search(text):
+        options["spending"] = "pocock"
+    elif _HSD_IN_TEXT.search(text):
+        options["spending"] = "hsd"
+    return _checked_plan(options)
+
+
+def _plan_int(value: Any, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(
+            f"analysis_plan: {key} must be a whole number, got {value!r}", field="analysis_plan"
+        )
+    if value < minimum:
+        raise InputError(
+            f"analysis_plan: {key} must be at least {minimum}, got {value}", field="analysis_plan"
+        )
+    return value
+
+
+def _checked_plan(options: dict[str, Any]) -> AnalysisPlan:
+    values: dict[str, Any] = {}
+    if "statistic" in options:
+        statistic = str(options["statistic"]).replace(" ", "").upper()
+        if statistic not in STATISTICS:
+            raise InputError(
+                f"analysis_plan: unknown statistic {options['statistic']!r}; expected one of "
+                f"{', '.join(STATISTICS)}",
+                field="analysis_plan",
+            )
+        values["statistic"] = statistic
+    if "spending" in options:
+        spending = str(options["spending"]).strip().lower().replace("'", "").replace("-", "_")
+        spending = {"obrienfleming": "obrien_fleming", "of": "obrien_fleming"}.get(
+            spending, spending
+        )
+        if spending not in SPENDING_FUNCTIONS:
+            raise InputError(
+                f"analysis_plan: unknown spending function {options['spending']!r}; expected "
+                f"one of {', '.join(SPENDING_FUNCTIONS)}",
+                field="analysis_plan",
+            )
+        values["spending"] = spending
+    for key, minimum in (("permutations", 1), ("seed", 0), ("max_exact", 0)):
+        if key in options:
+            values[key] = _plan_int(options[key], key, minimum)
+    if "max_consecutive" in options:
+        raw = options["max_consecutive"]
+        values["max_consecutive"] = (
+            None
+            if raw is None or str(raw).lower() == "none"
+            else _plan_int(raw, "max_consecutive", 1)
+        )
+    if "min_segment_length" in options:
+        values["min_segment_length"] = _plan_int(
+            options["min_segment_length"], "min_segment_length", 1
+        )
+    if "change_point_algorithm" in options:
+        values["change_point_algorithm"] = str(options["change_point_algorithm"])
+    return replace(AnalysisPlan(), **values)
+
+
+# ----------------------------------------------------------------------------- the protocol
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The registered fields of a protocol that its analyses use (a `marts.protocols` row)."""
+
+    protocol_id: str
+    design_type: str
+    user_id: str | None = None
+    primary_outcome: str | None = None
+    min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH
+    alpha: float = 0.05
+    interim_looks: int = 0
+    sample_size_target: int | None = None
+    status: str | None = None
+    plan: AnalysisPlan = field(default_factory=AnalysisPlan)
+
+    @classmethod
+    def identity(cls, row: Mapping[str, Any]) -> Protocol:
+        """Only the protocol's id, design, user and outcome: what a skipped result still names
+        when the rest of the row cannot be read."""
+        return cls(
+            protocol_id=str(row["protocol_id"]),
+            design_type=str(row.get("design_type") or "").strip().upper(),
+            user_id=text_or_none(row.get("user_id")),
+            primary_outcome=text_or_none(row.get("primary_outcome")),
+        )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Protocol:
+        """From a `marts.protocols` row; NULLs take the database defaults (min_phase_length 3,
+        alpha 0.05, no interim looks). Raises InputError for an unreadable analysis plan."""
+        return replace(
+            cls.identity(row),
+            min_phase_length=_optional_int(row, "min_phase_length") or DEFAULT_MIN_PHASE_LENGTH,
+            alpha=float(row["alpha"]) if present(row.get("alpha")) else 0.05,
+            interim_looks=_optional_int(row, "interim_looks") or 0,
+            sample_size_target=_optional_int(row, "sample_size_target"),
+            status=text_or_none(row.get("status")),
+            plan=parse_analysis_plan(text_or_none(row.get("analysis_plan"))),
+        )
+
+
+# ----------------------------------------------------------------------------- observations
+
+
+@dataclass(frozen=True)
+class PhaseBlock:
+    """A run of consecutive observations in one phase: rows [start, stop) of the series."""
+
+    label: str
+    condition: str
+    start: int
+    stop: int
+    first_date: date
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class ObservedSeries:
+    """A protocol's observations in time order (rows sorted by date, then observation_index)."""
+
+    dates: tuple[date, ...]
+    values: tuple[float, ...]
+    conditions: tuple[str, ...]
+    phase_labels: tuple[str, ...]
+    cases: tuple[str, ...] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    def phase_blocks(self) -> tuple[PhaseBlock, ...]:
+        """Runs of the same phase label (and case), in time order."""
+        keys = list(
+            zip(self.cases or ("",) * self.n, self.phase_labels, self.conditions, strict=True)
+        )
+        blocks: list[PhaseBlock] = []
+        start = 0
+        for i in range(1, self.n + 1):
+            if i == self.n or keys[i] != keys[start]:
+                _, label, condition = keys[start]
+                blocks.append(PhaseBlock(label, condition, start, i, self.dates[start]))
+                start = i
+        return tuple(blocks)
+
+    def case_series(self) -> dict[str, ObservedSeries]:
+        """One series per case, cases in order of first appearance (one case without cases)."""
+        if self.cases is None:
+            return {"": self}
+        grouped: dict[str, list[int]] = {}
+        for row, case in enumerate(self.cases):
+            grouped.setdefault(case, []).append(row)
+        return {
+            case: ObservedSeries(
+                dates=tuple(self.dates[i] for i in rows),
+                values=tuple(self.values[i] for i in rows),
+                conditions=tuple(self.conditions[i] for i in rows),
+                phase_labels=tuple(self.phase_labels[i] for i in rows),
+            )
+            for case, rows in grouped.items()
+        }
+
+
+def observed_series(observations: Any, protocol_id: str | None = None) -> ObservedSeries:
+    """The observations (pandas/polars frame or mapping of columns with `observation_date`,
+    `condition`, `value`, and optionally `phase_label`, `observation_index`, `case`,
+    `protocol_id`) of one protocol, sorted by date then `observation_index`."""
+    for required in ("observation_date", "condition", "value"):
+        if not has_column(observations, required):
+            raise InputError(
+                f"{required}: phase_observations has no {required} column", field=required
+            )
+    rows = range(len(column(observations, "value")))
+    keep = list(rows)
+    if protocol_id is not None and has_column(observations, "protocol_id"):
+        ids = column(observations, "protocol_id")
+        keep = [i for i in rows if str(ids[i]) == protocol_id]
+    raw_dates = column(observations, "observation_date")
+    raw_values = column(observations, "value")
+    raw_conditions = column(observations, "condition")
+    raw_labels = (
+        column(observations, "phase_label")
+        if has_column(observations, "phase_label")
+        else raw_conditions
+    )
+    raw_index = (
+        column(observations, "observation_index")
+        if has_column(observations, "observation_index")
+        else list(rows)
+    )
+    raw_cases = column(observations, "case") if has_column(observations, "case") else None
+    dates = {i: as_date(raw_dates[i], "observation_date", i) for i in keep}
+    order = sorted(keep, key=lambda i: (dates[i], raw_index[i]))
+    values: list[float] = []
+    for i in order:
+        try:
+            value = float(raw_values[i])
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise InputError(
+                f"value: the observation of {dates[i].isoformat()} is missing or not a number "
+                f"({raw_values[i]!r})",
+                field="value",
+            )
+        values.append(value)
+    return ObservedSeries(
+        dates=tuple(dates[i] for i in order),
+        values=tuple(values),
+        conditions=tuple(str(raw_conditions[i]).strip().upper() for i in order),
+        phase_labels=tuple(str(raw_labels[i]) for i in order),
+        cases=None if raw_cases is None else tuple(str(raw_cases[i]) for i in order),
+    )

@@ -18,8 +18,9 @@ from americano_pipelines.defs.transform.project import dbt_project
 
 
 class AmericanoDbtTranslator(DagsterDbtTranslator):
-    """Keys by layer (`staging/stg_app__users`, `marts/daily_metrics`); a source is
-    `<source>/<table>` (`raw/users`, `provenance/analysis_runs`), the key of its extract asset."""
+    """Keys by layer (`staging/stg_app__users`, `marts/daily_metrics`, `seeds/phase_conditions`);
+    a source is `<source>/<table>` (`raw/users`, `provenance/analysis_runs`), the key of its
+    extract asset."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -31,6 +32,8 @@ class AmericanoDbtTranslator(DagsterDbtTranslator):
 
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"  # seeds/<name>.csv
         # models/<layer>/<name>.sql
         return dbt_resource_props["fqn"][1]
 

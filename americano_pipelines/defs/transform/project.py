@@ -27,6 +27,7 @@ def _manifest_is_stale() -> bool:
     sources = [
         *DBT_PROJECT_DIR.glob("models/**/*"),
         *DBT_PROJECT_DIR.glob("macros/**/*"),
+        *DBT_PROJECT_DIR.glob("seeds/**/*"),
         DBT_PROJECT_DIR / "dbt_project.yml",
     ]
     return any(path.stat().st_mtime > built for path in sources if path.is_file())

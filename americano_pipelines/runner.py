@@ -175,7 +175,7 @@ def materialize_all(
         summary.protocols_analysed = protocol_ids
         if protocol_ids:
             # The analyses recorded their runs: snapshot analysis_runs again, so the Parquet
-            # snapshot and its staging model end the run in step with PostgreSQL.
+            # snapshot ends the run in step with PostgreSQL.
             provenance = AssetSelection.assets(
                 *(AssetKey(["provenance", table]) for table in extract.PROVENANCE_TABLES)
             )

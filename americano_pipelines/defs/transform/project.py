@@ -29,6 +29,7 @@ def _manifest_is_stale() -> bool:
         *DBT_PROJECT_DIR.glob("macros/**/*"),
         *DBT_PROJECT_DIR.glob("seeds/**/*"),
         DBT_PROJECT_DIR / "dbt_project.yml",
+        DBT_PROJECT_DIR / "selectors.yml",
     ]
     return any(path.stat().st_mtime > built for path in sources if path.is_file())
 

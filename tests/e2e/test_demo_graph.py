@@ -66,8 +66,13 @@ def test_first_run_materializes_the_whole_graph(built) -> None:
         "marts/phase_observations",
         "marts/protocols",
         "marts/wearable_daily",
+        "seeds/phase_conditions",
+        "seeds/design_types",
     ):
         assert key in summary.asset_keys
+    # dbt's tests of the analyses' tables ran after the analyses, and passed
+    for key in ("sced_randomization_test", "change_points", "sequential_monitoring"):
+        assert f"analyses/{key}:dbt_source_tests" in summary.evaluated_checks
 
 
 def test_row_counts_are_conserved_postgres_parquet_staging(built) -> None:

@@ -32,7 +32,7 @@ from americano_pipelines.versioning import code_version
 
 pytestmark = pytest.mark.integration
 
-BASE_GROUPS = ("extract", "staging", "intermediate", "marts")
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
 ITS_KEY = AssetKey(["analyses", "its_posterior"])
 TINY = {"draws": 20, "tune": 20, "chains": 2}
 ANALYSIS_TYPES = {

@@ -37,7 +37,7 @@ from americano_pipelines.synth.demo_study import generate_demo_study
 
 pytestmark = pytest.mark.integration
 
-BASE_GROUPS = ("extract", "staging", "intermediate", "marts")
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
 ANALYSES = ("sced_randomization_test", "change_points", "sequential_monitoring")
 TABLES = {
     "sced_randomization_test": "analyses.sced_randomization_test",

@@ -149,7 +149,6 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return {
         "AMERICANO_DUCKDB_PATH": settings.duckdb_path,
         "AMERICANO_RAW_DIR": str(settings.raw_dir),
-        "AMERICANO_PROVENANCE_DIR": str(settings.provenance_dir),
     }
 
 

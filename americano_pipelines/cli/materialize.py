@@ -158,10 +158,18 @@ def materialize_all(
             keys |= {
                 e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
             }
+            # the analyses' own checks: convergence, and dbt's tests of their tables
+            # (one entry per check, however many protocols it ran for)
+            summary.failed_checks += sorted(
+                set(_failed_checks(result)) - set(summary.failed_checks)
+            )
+            summary.evaluated_checks += sorted(
+                set(_evaluated_checks(result)) - set(summary.evaluated_checks)
+            )
         summary.protocols_analysed = protocol_ids
         if protocol_ids:
             # The analyses recorded their runs: snapshot analysis_runs again, so the Parquet
-            # snapshot and its staging model end the run in step with PostgreSQL.
+            # snapshot ends the run in step with PostgreSQL.
             provenance = AssetSelection.assets(
                 *(AssetKey(["provenance", table]) for table in extract.PROVENANCE_TABLES)
             )

@@ -1,10 +1,16 @@
 """The words a protocol is registered in: design types and phase types, defined once.
 
-They mirror the PostgreSQL enums of migration 0001 (`experiment_design_type`, `phase_type`);
-registration, the analyses and provenance import them from here.
+The dbt seeds `design_types.csv` and `phase_conditions.csv` are the one statement of them:
+SQL joins the seeds, and this module reads the same files, so Python and the warehouse cannot
+disagree. They mirror the PostgreSQL enums of migration 0001 (`experiment_design_type`,
+`phase_type`; tests/unit/test_vocabulary.py checks that they do).
 """
 
 from __future__ import annotations
+
+import csv
+
+from americano_pipelines.config import DBT_PROJECT_DIR
 
 __all__ = [
     "ABAB",
@@ -14,17 +20,33 @@ __all__ = [
     "DESIGN_TYPES",
     "INTERVENTION_PHASE_TYPES",
     "MULTIPLE_BASELINE",
+    "PHASE_CONDITIONS",
     "PHASE_TYPES",
 ]
 
-ABAB = "ABAB"
-MULTIPLE_BASELINE = "MULTIPLE_BASELINE"
-ALTERNATING = "ALTERNATING"
-CHANGING_CRITERION = "CHANGING_CRITERION"
-DESIGN_TYPES = (ABAB, MULTIPLE_BASELINE, ALTERNATING, CHANGING_CRITERION)
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
-PHASE_TYPES = ("BASELINE", "INTERVENTION_A", "INTERVENTION_B", "WASHOUT")
-INTERVENTION_PHASE_TYPES = ("INTERVENTION_A", "INTERVENTION_B")
+
+def _seed(name: str) -> list[dict[str, str]]:
+    with (SEEDS_DIR / f"{name}.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+DESIGN_TYPES = tuple(row["design_type"] for row in _seed("design_types"))
+ABAB, MULTIPLE_BASELINE, ALTERNATING, CHANGING_CRITERION = DESIGN_TYPES
+
+_PHASES = _seed("phase_conditions")
+PHASE_TYPES = tuple(row["phase_type"] for row in _PHASES)
+PHASE_CONDITIONS = {row["phase_type"]: row["condition"] for row in _PHASES}
+"""phase_type → condition in single-case notation (baseline and washout are A)."""
+INTERVENTION_PHASE_TYPES = tuple(
+    row["phase_type"] for row in _PHASES if row["is_intervention"] == "true"
+)
 """The phase types in which an intervention is in force."""
-CONDITION_PHASE_TYPES = {"A": "BASELINE", "B": "INTERVENTION_A"}
-"""Which phase_type each condition of a phase becomes (the schema's enum has no "B")."""
+# A registered schedule writes conditions A and B; each becomes the first phase type that has it
+# (the schema's enum has no "B").
+CONDITION_PHASE_TYPES = {
+    condition: next(t for t, c in PHASE_CONDITIONS.items() if c == condition)
+    for condition in ("A", "B")
+}
+"""Which phase_type each condition of a drawn schedule becomes."""

@@ -30,7 +30,7 @@ from americano_pipelines.provenance.data_version import code_version
 from americano_pipelines.provenance.runs import list_analysis_runs
 from americano_pipelines.synth.demo_study import generate_demo_study
 
-BASE_GROUPS = ("extract", "staging", "intermediate", "marts")
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
 ITS_KEY = AssetKey(["analyses", "its_posterior"])
 TINY = {"draws": 20, "tune": 20, "chains": 2}
 ANALYSIS_TYPES = {

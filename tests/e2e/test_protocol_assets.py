@@ -35,7 +35,7 @@ from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
 from americano_pipelines.stats.sced import abab_randomization_test
 from americano_pipelines.synth.demo_study import generate_demo_study
 
-BASE_GROUPS = ("extract", "staging", "intermediate", "marts")
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
 ANALYSES = ("sced_randomization_test", "change_points", "sequential_monitoring")
 TABLES = {
     "sced_randomization_test": "analyses.sced_randomization_test",

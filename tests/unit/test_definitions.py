@@ -20,19 +20,18 @@ RAW = {
     "raw/wearable_records",
     "raw/data_version",
 }
+SEEDS = {"seeds/phase_conditions", "seeds/design_types"}
 STAGING = {
     "staging/stg_app__users",
     "staging/stg_app__behavioral_events",
     "staging/stg_app__context_metadata",
     "staging/stg_app__experiment_protocols",
     "staging/stg_app__phase_assignments",
-    "staging/stg_app__analysis_runs",
     "staging/stg_app__wearable_records",
 }
 INTERMEDIATE = {
     "intermediate/int_protocol_days",
     "intermediate/int_user_daily_activity",
-    "intermediate/int_events_with_phases",
     "intermediate/int_user_day_phases",
 }
 MARTS = {
@@ -53,14 +52,36 @@ def _graph():
     return defs.resolve_asset_graph()
 
 
+def _dbt_keys() -> set[str]:
+    """Every key of the dbt assets, with the sources they read."""
+    from americano_pipelines.defs.transform.assets import warehouse_models
+
+    graph = _graph()
+    own = set(warehouse_models.keys)
+    upstream = {parent for key in own for parent in graph.get(key).parent_keys}
+    return {key.to_user_string() for key in own | upstream}
+
+
 def test_asset_keys_are_pinned() -> None:
     keys = {key.to_user_string() for key in _graph().get_all_asset_keys()}
-    assert RAW | STAGING | INTERMEDIATE | MARTS <= keys
-    unexpected = keys - (RAW | STAGING | INTERMEDIATE | MARTS)
-    # Analyses add assets of their own groups; the spine's keys must not drift.
-    assert not {
-        k for k in unexpected if k.split("/")[0] in {"raw", "staging", "intermediate", "marts"}
-    }
+    assert keys == RAW | SEEDS | STAGING | INTERMEDIATE | MARTS | ANALYSES | ITS_ANALYSES
+
+
+def test_seeds_are_dbt_assets_upstream_of_the_models_that_join_them() -> None:
+    graph = _graph()
+    for key in SEEDS:
+        assert graph.get(AssetKey.from_user_string(key)).group_name == "seeds"
+    conditions = AssetKey(["seeds", "phase_conditions"])
+    assert conditions in graph.get(AssetKey(["intermediate", "int_protocol_days"])).parent_keys
+    assert conditions in graph.get(AssetKey(["marts", "protocols"])).parent_keys
+
+
+def test_every_analyses_table_has_its_dbt_tests_as_a_check() -> None:
+    check_keys = {(key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys}
+    for key in ANALYSES | ITS_ANALYSES:
+        assert (key, "dbt_source_tests") in check_keys
+    # the dbt build leaves the analyses' tables alone: no dbt source of theirs is an asset of it
+    assert not any(key.startswith("analyses/") for key in _dbt_keys())
 
 
 def test_lineage_runs_from_extraction_through_staging_to_marts() -> None:

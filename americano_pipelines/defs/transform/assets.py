@@ -18,12 +18,14 @@ from americano_pipelines.defs.transform.project import dbt_project
 
 
 class AmericanoDbtTranslator(DagsterDbtTranslator):
-    """Keys by layer (`staging/stg_app__users`, `marts/daily_metrics`); a source is
-    `<source>/<table>` (`raw/users`, `provenance/analysis_runs`), the key of its extract asset."""
+    """Keys by layer (`staging/stg_app__users`, `marts/daily_metrics`, `seeds/phase_conditions`);
+    a source is `<source>/<table>` (`raw/users`, `analyses/change_points`), the key of the asset
+    that writes it, or the key its `meta.dagster.asset_key` names (`analyses.its_effects` is
+    written by `analyses/its_posterior`)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+            return super().get_asset_key(dbt_resource_props)
         return AssetKey([self._layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -31,6 +33,8 @@ class AmericanoDbtTranslator(DagsterDbtTranslator):
 
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"  # seeds/<name>.csv
         # models/<layer>/<name>.sql
         return dbt_resource_props["fqn"][1]
 
@@ -38,8 +42,13 @@ class AmericanoDbtTranslator(DagsterDbtTranslator):
 translator = AmericanoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+# The `warehouse` selector (dbt_project/selectors.yml): everything but the tests of the
+# analyses' tables, which run after the analyses (defs/analyses/checks.py).
 @dbt_assets(
-    manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    selector="warehouse",
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     # dbt reads the warehouse path and the Parquet root from these (see profiles.yml).

@@ -1,15 +1,15 @@
 -- Grain: protocol. Registration, schedule and progress of each N-of-1 experiment.
 with schedule as (
     select
-        protocol_id,
+        p.protocol_id,
         count(*) as n_phases,
-        min(start_date) as schedule_start_date,
-        max(coalesce(end_date, start_date + planned_duration - 1)) as schedule_end_date,
+        min(p.start_date) as schedule_start_date,
+        max({{ phase_end_date('p') }}) as schedule_end_date,
         -- the first change from baseline to intervention: the intervention date of an ITS
-        min(start_date) filter (where phase_type in ('INTERVENTION_A', 'INTERVENTION_B'))
-            as first_intervention_date
-    from {{ ref('stg_app__phase_assignments') }}
-    group by protocol_id
+        min(p.start_date) filter (where c.is_intervention) as first_intervention_date
+    from {{ ref('stg_app__phase_assignments') }} as p
+    left join {{ ref('phase_conditions') }} as c using (phase_type)
+    group by p.protocol_id
 ),
 
 observed as (

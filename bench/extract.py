@@ -268,6 +268,7 @@ def run(args: argparse.Namespace, server: str, name: str, work: Path) -> dict:
     from americano_pipelines.db import extract
     from americano_pipelines.db.load import load_tables
     from americano_pipelines.db.migrate import migrate
+    from americano_pipelines.db.schema import EVENTS_TABLE
 
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -293,7 +294,7 @@ def run(args: argparse.Namespace, server: str, name: str, work: Path) -> dict:
         flush=True,
     )
     with extract.extract_connection(url) as conn:
-        select = extract.select_list(conn, extract.EVENTS_TABLE)
+        select = extract.select_list(conn, EVENTS_TABLE)
 
     options = {"select": select, "repeats": args.repeats}
     print(f"our path at {small_rows:,} rows:", flush=True)

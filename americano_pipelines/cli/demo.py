@@ -8,7 +8,7 @@ from rich.table import Table
 
 from americano_pipelines.cli.materialize import materialize_all
 from americano_pipelines.config import Settings
-from americano_pipelines.db import extract
+from americano_pipelines.db import extract, schema
 from americano_pipelines.db.connection import connect, database_url
 from americano_pipelines.db.migrate import migrate
 from americano_pipelines.synth.load import seed_demo_study
@@ -42,7 +42,7 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
             extract.compare_with_postgres(
                 conn, name, raw_dir=settings.raw_dir, provenance_dir=settings.provenance_dir
             )
-            for name in extract.EXTRACTED_TABLES
+            for name in schema.EXTRACTED_TABLES
         ]
 
     table = Table(title="PostgreSQL → Parquet")

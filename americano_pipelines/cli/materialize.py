@@ -18,7 +18,7 @@ from typing import TextIO
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from americano_pipelines.config import REPO_ROOT, Settings, dagster_home
-from americano_pipelines.db import extract
+from americano_pipelines.db import extract, schema
 from americano_pipelines.db.connection import database_url
 from americano_pipelines.defs.resources import build_resources
 
@@ -103,7 +103,7 @@ def materialize_all(
         log(f"extracting {len(stale_days)} new or changed day(s) of behavioral_events")
     else:
         log("behavioral_events: no new or changed days; nothing to extract")
-    events_key = AssetKey(["raw", extract.EVENTS_TABLE])
+    events_key = AssetKey(["raw", schema.EVENTS_TABLE])
     for first, last in extract.consecutive_runs(stale_days):
         result = _materialize(
             settings,
@@ -171,7 +171,7 @@ def materialize_all(
             # The analyses recorded their runs: snapshot analysis_runs again, so the Parquet
             # snapshot ends the run in step with PostgreSQL.
             provenance = AssetSelection.assets(
-                *(AssetKey(["provenance", table]) for table in extract.PROVENANCE_TABLES)
+                *(AssetKey(["provenance", table]) for table in schema.PROVENANCE_TABLES)
             )
             result = _materialize(
                 settings,

@@ -55,26 +55,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from americano_pipelines.db.connection import EXTRACT_ROLE
+from americano_pipelines.db.schema import (
+    EVENTS_TABLE,
+    PROVENANCE_TABLES,
+)
 
 if TYPE_CHECKING:
     # The driver (and the pandas it loads) is imported when a connection is opened.
     import adbc_driver_postgresql.dbapi as adbc
 
-EVENTS_TABLE = "behavioral_events"
-# Small tables are extracted whole on every run; OAuth tokens never leave PostgreSQL.
-SNAPSHOT_TABLES = (
-    "users",
-    "context_metadata",
-    "experiment_protocols",
-    "phase_assignments",
-    "wearable_records",
-)
-# The study's data: the versioned raw tree whose DVC hash is the data version.
-RAW_TABLES = (EVENTS_TABLE, *SNAPSHOT_TABLES)
-# What analyses record about themselves. Snapshotted beside the raw tree, not in it: recording
-# a run must not change the data version the next run reads.
-PROVENANCE_TABLES = ("analysis_runs",)
-EXTRACTED_TABLES = (*RAW_TABLES, *PROVENANCE_TABLES)
 _PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 _ROWS_PER_ROW_GROUP = 256 * 1024
 # The order of rows in an events file, in Arrow and in PostgreSQL (both compare text bytewise).

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from americano_pipelines.cli.demo import MARTS
-from americano_pipelines.db import extract
+from americano_pipelines.db import extract, schema
 from americano_pipelines.db.migrate import MIGRATIONS_DIR
 from americano_pipelines.warehouse.tables import RANDOMIZATION_TESTS
 
@@ -76,7 +76,7 @@ def test_extract_writes_what_postgres_holds_then_nothing_new(command_env: dict[s
     home = Path(command_env["AMERICANO_HOME"])
     data = Path(command_env["AMERICANO_DATA_DIR"])
     with extract.extract_connection(command_env["AMERICANO_DATABASE_URL"]) as conn:
-        for table in extract.EXTRACTED_TABLES:
+        for table in schema.EXTRACTED_TABLES:
             comparison = extract.compare_with_postgres(
                 conn, table, raw_dir=data / "raw", provenance_dir=data / "provenance"
             )

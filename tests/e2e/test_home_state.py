@@ -384,7 +384,7 @@ def assert_warehouse_complete(home: Path, monkeypatch: pytest.MonkeyPatch) -> No
     import pyarrow.dataset as ds
 
     from americano_pipelines.cli.demo import MARTS
-    from americano_pipelines.db import extract
+    from americano_pipelines.db import extract, schema
     from americano_pipelines.db.connection import database_url
 
     for name, value in env_for(home).items():
@@ -396,7 +396,7 @@ def assert_warehouse_complete(home: Path, monkeypatch: pytest.MonkeyPatch) -> No
     with psycopg.connect(database_url(settings)) as pg:
         postgres = {
             table: pg.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in extract.EXTRACTED_TABLES
+            for table in schema.EXTRACTED_TABLES
         }
         protocols = {row[0] for row in pg.execute("SELECT id FROM experiment_protocols")}
     parquet = {
@@ -406,7 +406,7 @@ def assert_warehouse_complete(home: Path, monkeypatch: pytest.MonkeyPatch) -> No
             ),
             format="parquet",
         ).count_rows()
-        for table in extract.EXTRACTED_TABLES
+        for table in schema.EXTRACTED_TABLES
     }
     assert parquet == postgres
     assert postgres["behavioral_events"] > 0 and protocols

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from americano_pipelines.config import REPO_ROOT, get_settings
-from americano_pipelines.db import extract
+from americano_pipelines.db import extract, schema
 from americano_pipelines.provenance.data_version import commit_data_version
 
 
@@ -19,7 +19,7 @@ def test_a_temporary_file_is_not_in_the_data_version(
     the file count nor the hash; a killed one's is removed by the next extraction."""
     settings = get_settings()
     with extract.extract_connection(migrated_database) as conn:
-        for table in extract.SNAPSHOT_TABLES:
+        for table in schema.SNAPSHOT_TABLES:
             extract.extract_snapshot(conn, table, settings.raw_dir)
     clean = commit_data_version(settings)
     assert clean.files == len(list(settings.raw_dir.rglob("*.parquet")))

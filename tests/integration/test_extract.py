@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from americano_pipelines.db import extract
+from americano_pipelines.db import extract, schema
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.synth.demo_study import generate_demo_study
 
@@ -38,18 +38,16 @@ def seeded(migrated_database: str) -> tuple[str, dict]:
 def test_every_table_round_trips_with_conserved_counts(seeded, tmp_path: Path) -> None:
     url, counts = seeded
     with extract.extract_connection(url) as conn:
-        snapshots = {
-            t: extract.extract_snapshot(conn, t, tmp_path) for t in extract.SNAPSHOT_TABLES
-        }
+        snapshots = {t: extract.extract_snapshot(conn, t, tmp_path) for t in schema.SNAPSHOT_TABLES}
         days = extract.event_counts_by_day(conn)
         events = [extract.extract_events_day(conn, day, tmp_path) for day in days]
     for table, extracted in snapshots.items():
         assert extracted.rows == counts.get(table, 0) == pq.read_metadata(extracted.path).num_rows
     assert sum(f.rows for f in events) == counts["behavioral_events"]
     # enums and JSON arrive as text, timestamps keep their time zone
-    schema = pq.read_schema(events[0].path)
-    assert str(schema.field("event_type").type) == "string"
-    assert str(schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+    arrow_schema = pq.read_schema(events[0].path)
+    assert str(arrow_schema.field("event_type").type) == "string"
+    assert str(arrow_schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
 
 
 def test_re_extracting_gives_identical_content(seeded, tmp_path: Path) -> None:
@@ -329,8 +327,8 @@ def test_a_change_to_an_old_day_is_found_and_extracted(
             assert stale == [day]
             extract.extract_events_days(conn, stale, tmp_path)
             assert extract.stale_event_days(conn, tmp_path) == []
-        assert _parquet_rows(tmp_path / extract.EVENTS_TABLE) == _postgres_rows(
-            url, extract.EVENTS_TABLE
+        assert _parquet_rows(tmp_path / schema.EVENTS_TABLE) == _postgres_rows(
+            url, schema.EVENTS_TABLE
         )
         if change is not _delete_one:
             assert pq.read_metadata(extract.events_partition_path(tmp_path, day)).num_rows == before
@@ -358,7 +356,7 @@ def test_the_row_check_compares_content_and_passes_again_after_extraction(
     with extract.extract_connection(url) as conn:
         extract.extract_events_days(conn, extract.stale_event_days(conn, raw_dir), raw_dir)
         extract.extract_snapshot(conn, "wearable_records", raw_dir)
-    assert _run_row_check(url, extract.EVENTS_TABLE).passed
+    assert _run_row_check(url, schema.EVENTS_TABLE).passed
     assert _run_row_check(url, "wearable_records").passed
 
     with _day_restored_afterwards(url, day):
@@ -371,7 +369,7 @@ def test_the_row_check_compares_content_and_passes_again_after_extraction(
                 "UPDATE wearable_records SET value = value + 1 WHERE id = %s", (wearable_id,)
             )
         try:
-            events = _run_row_check(url, extract.EVENTS_TABLE)
+            events = _run_row_check(url, schema.EVENTS_TABLE)
             wearables = _run_row_check(url, "wearable_records")
             assert not events.passed, "same counts, other scores: the Parquet is stale"
             assert events.metadata["stale"].value == [day.isoformat()]
@@ -379,7 +377,7 @@ def test_the_row_check_compares_content_and_passes_again_after_extraction(
             with extract.extract_connection(url) as conn:
                 extract.extract_events_days(conn, extract.stale_event_days(conn, raw_dir), raw_dir)
                 extract.extract_snapshot(conn, "wearable_records", raw_dir)
-            assert _run_row_check(url, extract.EVENTS_TABLE).passed
+            assert _run_row_check(url, schema.EVENTS_TABLE).passed
             assert _run_row_check(url, "wearable_records").passed
             assert _parquet_rows(raw_dir / "wearable_records") == _postgres_rows(
                 url, "wearable_records"

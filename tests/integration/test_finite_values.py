@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from americano_pipelines.db import extract
+from americano_pipelines.db import extract, schema
 from americano_pipelines.db.migrate import MIGRATIONS_DIR, migrate
 
 DAY = dt.date(2025, 1, 1)
@@ -157,7 +157,7 @@ def test_extraction_quarantines_old_non_finite_rows_with_a_count(
         wearables = extract.extract_snapshot(conn, "wearable_records", tmp_path)
         comparisons = [
             extract.compare_with_postgres(conn, table, raw_dir=tmp_path, provenance_dir=tmp_path)
-            for table in (extract.EVENTS_TABLE, "wearable_records")
+            for table in (schema.EVENTS_TABLE, "wearable_records")
         ]
 
     assert days == [DAY, DAY + dt.timedelta(days=1)]

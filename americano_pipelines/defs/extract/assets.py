@@ -11,7 +11,7 @@ from dagster import (
     asset,
 )
 
-from americano_pipelines.db import extract
+from americano_pipelines.db import schema
 from americano_pipelines.defs.extract.partitions import event_days
 from americano_pipelines.defs.resources import PostgresResource, SettingsResource
 from americano_pipelines.provenance.data_version import commit_data_version
@@ -24,7 +24,7 @@ def raw_key(table: str) -> AssetKey:
 
 
 @asset(
-    key=raw_key(extract.EVENTS_TABLE),
+    key=raw_key(schema.EVENTS_TABLE),
     group_name=GROUP,
     partitions_def=event_days,
     # A backfill of many days runs as one run that streams each day in turn.
@@ -42,6 +42,8 @@ def raw_behavioral_events(
     first, end = window.start.date(), window.end.date()
     days = [first + dt.timedelta(days=i) for i in range((end - first).days)]
     raw_dir = settings.get().raw_dir
+    from americano_pipelines.db import extract  # numpy and pyarrow: when the asset runs
+
     with extract.extract_connection(postgres.get_url()) as conn:
         extracted = extract.extract_events(conn, days, raw_dir)
     return MaterializeResult(
@@ -54,7 +56,7 @@ def provenance_key(table: str) -> AssetKey:
 
 
 def extracted_key(table: str) -> AssetKey:
-    return provenance_key(table) if table in extract.PROVENANCE_TABLES else raw_key(table)
+    return provenance_key(table) if table in schema.PROVENANCE_TABLES else raw_key(table)
 
 
 def _snapshot_asset(table: str):
@@ -69,7 +71,9 @@ def _snapshot_asset(table: str):
     )
     def _snapshot(postgres: PostgresResource, settings: SettingsResource) -> MaterializeResult:
         current = settings.get()
-        root = current.provenance_dir if table in extract.PROVENANCE_TABLES else current.raw_dir
+        root = current.provenance_dir if table in schema.PROVENANCE_TABLES else current.raw_dir
+        from americano_pipelines.db import extract  # numpy and pyarrow: when the asset runs
+
         with extract.extract_connection(postgres.get_url()) as conn:
             extracted = extract.extract_snapshot(conn, table, root)
         return MaterializeResult(
@@ -79,14 +83,14 @@ def _snapshot_asset(table: str):
     return _snapshot
 
 
-raw_snapshots = [_snapshot_asset(table) for table in extract.SNAPSHOT_TABLES]
-provenance_snapshots = [_snapshot_asset(table) for table in extract.PROVENANCE_TABLES]
+raw_snapshots = [_snapshot_asset(table) for table in schema.SNAPSHOT_TABLES]
+provenance_snapshots = [_snapshot_asset(table) for table in schema.PROVENANCE_TABLES]
 
 
 @asset(
     key=AssetKey(["raw", "data_version"]),
     group_name=GROUP,
-    deps=[raw_key(table) for table in extract.RAW_TABLES],
+    deps=[raw_key(table) for table in schema.RAW_TABLES],
     kinds={"dvc"},
     description="The raw Parquet tree committed to DVC; its hash is the data version.",
 )

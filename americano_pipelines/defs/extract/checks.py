@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
-from americano_pipelines.db import extract
+from americano_pipelines.db import schema
 from americano_pipelines.defs.extract.assets import extracted_key
 from americano_pipelines.defs.resources import PostgresResource, SettingsResource
 
@@ -21,6 +21,8 @@ def _rows_conserved_check(table: str):
     )
     def _check(postgres: PostgresResource, settings: SettingsResource) -> AssetCheckResult:
         current = settings.get()
+        from americano_pipelines.db import extract  # numpy and pyarrow: when the asset runs
+
         with extract.extract_connection(postgres.get_url()) as conn:
             comparison = extract.compare_with_postgres(
                 conn, table, raw_dir=current.raw_dir, provenance_dir=current.provenance_dir
@@ -34,4 +36,4 @@ def _rows_conserved_check(table: str):
     return _check
 
 
-row_conservation_checks = [_rows_conserved_check(t) for t in extract.EXTRACTED_TABLES]
+row_conservation_checks = [_rows_conserved_check(t) for t in schema.EXTRACTED_TABLES]

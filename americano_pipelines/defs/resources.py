@@ -6,7 +6,6 @@ from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
 from americano_pipelines.config import Settings, get_settings
-from americano_pipelines.db.connection import database_url
 from americano_pipelines.defs.transform.project import dbt_cli
 
 
@@ -16,6 +15,8 @@ class PostgresResource(ConfigurableResource):
     url: str | None = None
 
     def get_url(self) -> str:
+        from americano_pipelines.db.connection import database_url  # psycopg: when used
+
         return self.url or database_url()
 
 

@@ -39,7 +39,6 @@ from dagster_duckdb import DuckDBResource
 from americano_pipelines.config import Settings
 from americano_pipelines.defs.analyses.partitions import protocols
 from americano_pipelines.defs.resources import SettingsResource
-from americano_pipelines.provenance.runs import plain_json, record
 from americano_pipelines.warehouse import tables
 
 GROUP = "analyses"
@@ -132,6 +131,8 @@ def snake_case(key: str) -> str:
 def result_metadata(result: Any) -> dict[str, Any]:
     """The scalar entries of the result's `params()` then `headline()`, snake_case, and its
     notes joined; entries without a value left out."""
+    from americano_pipelines.provenance.runs import plain_json  # psycopg, MLflow: when run
+
     out: dict[str, Any] = {}
     for source in (result.params(), result.headline()):
         for key, value in plain_json(source).items():
@@ -181,6 +182,8 @@ def _materialize(
         )
     folder = Path(current.reports_dir) / protocol_folder(protocol_id)
     plots = spec.plot(result, row, folder, warehouse) if spec.plot is not None else {}
+    from americano_pipelines.provenance.runs import record
+
     run = record(
         result,
         row,

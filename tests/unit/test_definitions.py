@@ -204,3 +204,39 @@ def test_asset_metadata_are_the_results_params_and_headline_in_snake_case() -> N
         "p_value": 0.03,
         "notes": "one; two",
     }
+
+
+OUR_CHECKS = {
+    *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
+    *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES),
+    ("analyses/its_posterior", "its_converged"),
+}
+
+
+def _dbt_test_checks() -> set[tuple[str, str]]:
+    """Every dbt data test on one model or seed, as dagster-dbt names its check."""
+    from americano_pipelines.defs.transform.project import dbt_project
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    nodes = manifest["nodes"]
+    checks = set()
+    for node in nodes.values():
+        if node["resource_type"] != "test" or not node.get("attached_node"):
+            continue
+        parent = nodes[node["attached_node"]]
+        if parent["resource_type"] in ("model", "seed"):
+            checks.add((f"{parent['schema']}/{parent['name']}", node["name"]))
+    return checks
+
+
+def test_checks_are_pinned() -> None:
+    """Every check, exactly: ours by name, dbt's one per test of a model or seed."""
+    checks = {(k.asset_key.to_user_string(), k.name) for k in _graph().asset_check_keys}
+    assert checks == OUR_CHECKS | _dbt_test_checks()
+    assert len(_dbt_test_checks()) > 50
+
+
+def test_jobs_sensors_and_schedules_are_pinned() -> None:
+    assert {job.name for job in defs.resolve_all_job_defs()} == {"__ASSET_JOB", "protocol_analyses"}
+    assert {sensor.name for sensor in defs.sensors or []} == {"protocol_partitions"}
+    assert list(defs.schedules or []) == []

@@ -1,9 +1,10 @@
 """The one DbtProject. Its manifest is prepared by `make install` (`python -m` this module), by
-the CLI before it loads the definitions, and by `dagster dev` (`prepare_if_dev`): never as a
-side effect of importing the definitions."""
+the CLI before it loads the definitions, and under `dagster dev` (as `prepare_if_dev` would):
+never as a side effect of importing the definitions elsewhere."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,8 +16,6 @@ from americano_pipelines.config import DBT_PROJECT_DIR
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
-# `dagster dev` (make ui) parses when the manifest is missing; a no-op everywhere else.
-dbt_project.prepare_if_dev()
 
 
 def dbt_cli() -> DbtCliResource:
@@ -42,6 +41,11 @@ def prepare_manifest() -> None:
     if manifest_is_stale():
         dbt_cli().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
 
+
+# What `DbtProject.prepare_if_dev()` does, with the dbt beside this interpreter (its own looks on
+# PATH): under `dagster dev` (make ui), parse a stale manifest; a no-op everywhere else.
+if os.environ.get("DAGSTER_IS_DEV_CLI"):
+    prepare_manifest()
 
 if __name__ == "__main__":
     prepare_manifest()

@@ -29,6 +29,7 @@ from americano_pipelines.stats.defaults import (
     DEFAULT_MIN_PHASE_LENGTH,
     DEFAULT_PERMUTATIONS,
 )
+from americano_pipelines.stats.sampler import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TUNE
 
 __all__ = ["analyze_app"]
 
@@ -544,9 +545,11 @@ def its(
     ] = None,
     seed: Seed = 0,
     ar1: Annotated[bool, typer.Option("--ar1/--no-ar1", help="AR(1) errors.")] = False,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = 2,
+    draws: Annotated[
+        int, typer.Option("--draws", help="Posterior draws per chain.")
+    ] = DEFAULT_DRAWS,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = DEFAULT_TUNE,
+    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = DEFAULT_CHAINS,
     sampler: Annotated[
         Sampler, typer.Option("--sampler", help="NUTS implementation.")
     ] = Sampler.auto,
@@ -652,9 +655,11 @@ def synthetic_control(
         ),
     ] = SyntheticControlScaling.treated_sd,
     seed: Seed = 0,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = 2,
+    draws: Annotated[
+        int, typer.Option("--draws", help="Posterior draws per chain.")
+    ] = DEFAULT_DRAWS,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = DEFAULT_TUNE,
+    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = DEFAULT_CHAINS,
     target_accept: Annotated[
         float, typer.Option("--target-accept", help="NUTS target acceptance rate.")
     ] = 0.95,

@@ -57,9 +57,18 @@ def test_each_analyses_table_maps_to_the_asset_writing_it() -> None:
 
 
 def test_the_project_declares_every_table_the_analyses_write() -> None:
-    from americano_pipelines.analysis.warehouse import TABLES
+    """Each analysis asset's result table is a dbt source, mapped to that asset."""
+    from americano_pipelines.defs.analyses.assets import (
+        CHANGE_POINTS,
+        RANDOMIZATION_TEST,
+        SEQUENTIAL_MONITORING,
+    )
+    from americano_pipelines.defs.analyses.its import ITS
 
-    assert set(TABLE_ASSETS) == {table.name for table in TABLES}
+    specs = (CHANGE_POINTS, RANDOMIZATION_TEST, SEQUENTIAL_MONITORING, ITS)
+    assert {table: key.to_user_string() for table, key in TABLE_ASSETS.items()} == {
+        spec.table.name: f"analyses/{spec.name}" for spec in specs
+    }
 
 
 def test_outcomes_are_grouped_by_table_and_other_sources_ignored() -> None:

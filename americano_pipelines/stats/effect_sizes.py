@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.limits import check_magnitudes, first_too_large, too_large_message
 
 __all__ = [
     "ABABEffectSizes",
@@ -92,6 +93,12 @@ def _phase_array(values: PhaseValues, phase: str, min_points: int) -> np.ndarray
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
         raise InputError(
             f"value: phase {phase} has a missing or non-finite value at position {bad + 1}",
+            field="value",
+        )
+    beyond = first_too_large(array)
+    if beyond is not None:
+        raise InputError(
+            too_large_message("value", f"phase {phase} at position {beyond + 1}", array[beyond]),
             field="value",
         )
     if array.size < min_points:
@@ -609,7 +616,32 @@ def _labels_and_values(
     if not np.all(np.isfinite(array)):
         row = int(np.flatnonzero(~np.isfinite(array))[0])
         raise InputError(f"value: missing or non-finite value at row {row + 1}", field="value")
+    check_magnitudes(array, "value")
     return labels, array
+
+
+_SCALE_RANGES = {"proportion": 1.0, "percentage": 100.0}
+
+
+def _check_scale(scale: str, array: np.ndarray) -> Scale:
+    """A known scale, and values that lie on it: a proportion in [0, 1], a percentage in
+    [0, 100]. Counts and rates may be any number (the log response ratios are then left out
+    for negative values, as undefined for those data)."""
+    if scale not in _SCALES:
+        raise InputError(
+            f"scale: must be one of {', '.join(_SCALES)}, got {scale!r}", field="scale"
+        )
+    top = _SCALE_RANGES.get(scale)
+    if top is not None:
+        outside = np.flatnonzero((array < 0) | (array > top))
+        if outside.size:
+            row = int(outside[0])
+            raise InputError(
+                f"value: row {row + 1} has {array[row]:g}, outside [0, {top:g}], so the values are "
+                f"not on the {scale} scale given (use scale 'count' or 'other')",
+                field="value",
+            )
+    return scale  # type: ignore[return-value]
 
 
 def _blocks(labels: list[str]) -> list[tuple[str, int, int]]:
@@ -630,10 +662,13 @@ def effect_sizes(
     """Every index for an AB series: one block of "A" rows, then one block of "B" rows.
 
     At least 2 observations per phase (the SEs need them). `scale` only affects the log response
-    ratios (see `lrri`); SMD, LRR and Cohen's d come back as None when undefined for the data.
+    ratios (see `lrri`), but the values must lie on it (a proportion in [0, 1], a percentage in
+    [0, 100]: InputError otherwise); SMD, LRR and Cohen's d come back as None when undefined for
+    the data. Values beyond +/-1e150 (`limits.MAX_ABS_VALUE`) are an InputError.
     """
     direction = _check_improvement(improvement)
     labels, array = _labels_and_values(phases, values)
+    scale = _check_scale(scale, array)
     unknown = sorted(set(labels) - {"A", "B"})
     if unknown:
         raise InputError(
@@ -733,6 +768,7 @@ def abab_effect_sizes(
     """
     direction = _check_improvement(improvement)
     labels, array = _labels_and_values(phases, values)
+    scale = _check_scale(scale, array)
     blocks = _blocks(labels)
     found = "-".join(label for label, _, _ in blocks)
     plain = [label for label, _, _ in blocks] == ["A", "B", "A", "B"]

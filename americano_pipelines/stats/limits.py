@@ -20,6 +20,7 @@ __all__ = [
     "MAX_ALTERNATING_SESSIONS",
     "MAX_ALTERNATING_TABLE",
     "MAX_BOOTSTRAP",
+    "MAX_BOOTSTRAP_WORK",
     "MAX_CHAINS",
     "MAX_DRAWS",
     "MAX_EXACT",
@@ -45,6 +46,11 @@ MAX_EXACT = 1_000_000
 
 MAX_BOOTSTRAP = 10_000
 """Most bootstrap refits behind a change point's confidence."""
+
+MAX_BOOTSTRAP_WORK = 800_000_000
+"""Most steps of those refits, refits x candidate change points^2 (each refit is an exact
+segmentation): the default 200 refits over 2,000 rows, or 800 over the 1,000 candidates of a
+longer series (seconds; beyond 2,000 rows the candidates are every ceil(rows / 1,000)-th row)."""
 
 MAX_RANDOMIZATION_WORK = 200_000_000
 """Most steps of a randomization test whose assignments cost a step per session or per case:

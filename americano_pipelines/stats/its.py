@@ -83,6 +83,14 @@ import numpy as np
 import pandas as pd
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.limits import (
+    MAX_CHAINS,
+    MAX_DRAWS,
+    MAX_TUNE,
+    check_at_most,
+    first_too_large,
+    too_large_message,
+)
 
 __all__ = [
     "CausalEffect",
@@ -101,6 +109,8 @@ Sampler = Literal["auto", "nutpie", "pymc"]
 SEASONALITIES: tuple[str, ...] = ("none", "day_of_week", "month")
 SAMPLERS: tuple[str, ...] = ("auto", "nutpie", "pymc")
 MIN_PRE_POINTS = 8
+# The post period has its own level and slope; one observation cannot tell an effect from a day.
+MIN_POST_POINTS = 2
 """Fewer pre-period points than this is an input error: level + trend cannot be learned."""
 SHORT_PRE_POINTS = 14
 """Below this the interpretation warns that the counterfactual trend is poorly determined."""
@@ -306,6 +316,12 @@ def _parse_values(values: Sequence[Any], dates: np.ndarray) -> np.ndarray:
             f"value: row {row + 1} ({dates[row]}) has {raw.iloc[row]!r}, which is not a finite number",
             field="value",
         )
+    beyond = first_too_large(numeric)
+    if beyond is not None:
+        raise InputError(
+            too_large_message("value", f"row {beyond + 1} ({dates[beyond]})", numeric[beyond]),
+            field="value",
+        )
     return numeric
 
 
@@ -365,6 +381,13 @@ def _prepare_series(
     if n_post == 0:
         name = "post_period_days" if post_days is not None else "intervention_date"
         raise InputError(f"{name}: no post-period observations from {intervention}", field=name)
+    if n_post < MIN_POST_POINTS:
+        name = "post_period_days" if post_days is not None else "intervention_date"
+        raise InputError(
+            f"{name}: {n_post} post-period observation from {intervention} on; need at least "
+            f"{MIN_POST_POINTS} (the post period has its own level and slope)",
+            field=name,
+        )
     keep = in_pre | in_post
     return _Series(
         dates=day_dates[keep],
@@ -404,6 +427,9 @@ def _check_sampler_settings(seed: int, draws: int, tune: int, chains: int) -> No
     ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
             raise InputError(f"{name}: must be a whole number of at least {minimum}", field=name)
+    check_at_most(int(draws), MAX_DRAWS, "draws", "per chain")
+    check_at_most(int(tune), MAX_TUNE, "tune", "per chain")
+    check_at_most(int(chains), MAX_CHAINS, "chains")
 
 
 # ----------------------------------------------------------------------------- design

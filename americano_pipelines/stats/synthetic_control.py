@@ -83,6 +83,14 @@ from americano_pipelines.stats.its import (
     probability_in_words,
     sampler_warnings,
 )
+from americano_pipelines.stats.limits import (
+    MAX_CHAINS,
+    MAX_DRAWS,
+    MAX_TUNE,
+    check_at_most,
+    first_too_large,
+    too_large_message,
+)
 
 __all__ = [
     "DonorWeight",
@@ -307,6 +315,10 @@ def _numbers(raw: pd.Series, name: str, dates: np.ndarray) -> np.ndarray:
             )
         kind = "not a finite number" if np.isinf(numeric[row]) else "not a number"
         raise InputError(f"{name}: {where} has {cell!r}, which is {kind}", field=name)
+    beyond = first_too_large(numeric)
+    if beyond is not None:
+        where = f"row {beyond + 1} ({dates[beyond]})"
+        raise InputError(too_large_message(name, where, numeric[beyond]), field=name)
     return numeric
 
 
@@ -412,6 +424,9 @@ def _check_sampler_settings(
     ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
             raise InputError(f"{name}: must be a whole number of at least {minimum}", field=name)
+    check_at_most(int(draws), MAX_DRAWS, "draws", "per chain")
+    check_at_most(int(tune), MAX_TUNE, "tune", "per chain")
+    check_at_most(int(chains), MAX_CHAINS, "chains")
     if (
         isinstance(target_accept, bool)
         or not isinstance(target_accept, int | float | np.floating)

@@ -24,6 +24,7 @@ import typer
 from typer.core import TyperGroup
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats import limits
 from americano_pipelines.tabular import Table, parse_date, parse_number_list, read_table
 
 try:  # Typer >= 0.20 vendors click as typer._click
@@ -189,14 +190,18 @@ StatisticOption = Annotated[
 Permutations = Annotated[
     int,
     typer.Option(
-        "--permutations", help="Monte Carlo assignments (the observed one included) when not exact."
+        "--permutations",
+        max=limits.MAX_PERMUTATIONS,
+        help="Monte Carlo assignments (the observed one included) when not exact.",
     ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same answer.")]
 MaxExact = Annotated[
     int,
     typer.Option(
-        "--max-exact", help="Enumerate every assignment when there are at most this many."
+        "--max-exact",
+        max=limits.MAX_EXACT,
+        help="Enumerate every assignment when there are at most this many.",
     ),
 ]
 Alpha = Annotated[
@@ -219,6 +224,11 @@ InformationRates = Annotated[
         help="Comma-separated information rates, increasing, ending at 1 (default: equal).",
     ),
 ]
+Draws = Annotated[
+    int, typer.Option("--draws", max=limits.MAX_DRAWS, help="Posterior draws per chain.")
+]
+Tune = Annotated[int, typer.Option("--tune", max=limits.MAX_TUNE, help="Tuning steps per chain.")]
+Chains = Annotated[int, typer.Option("--chains", max=limits.MAX_CHAINS, help="Markov chains.")]
 HsdGamma = Annotated[
     float, typer.Option("--hsd-gamma", help="Gamma of the Hwang-Shih-DeCani spending function.")
 ]
@@ -554,7 +564,12 @@ def changepoints(
         typer.Option("--penalty", help="Penalty per change point (default: BIC, 2 sigma^2 ln n)."),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Block-bootstrap refits behind `confidence`.")
+        int,
+        typer.Option(
+            "--bootstrap",
+            max=limits.MAX_BOOTSTRAP,
+            help="Block-bootstrap refits behind `confidence`.",
+        ),
     ] = 200,
     seed: Seed = 0,
 ) -> Any:
@@ -600,9 +615,9 @@ def its(
     ] = None,
     seed: Seed = 0,
     ar1: Annotated[bool, typer.Option("--ar1/--no-ar1", help="AR(1) errors.")] = False,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = 2,
+    draws: Draws = 1000,
+    tune: Tune = 1000,
+    chains: Chains = 2,
     sampler: Annotated[
         Sampler, typer.Option("--sampler", help="NUTS implementation.")
     ] = Sampler.auto,
@@ -708,9 +723,9 @@ def synthetic_control(
         ),
     ] = SyntheticControlScaling.treated_sd,
     seed: Seed = 0,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = 2,
+    draws: Draws = 1000,
+    tune: Tune = 1000,
+    chains: Chains = 2,
     target_accept: Annotated[
         float, typer.Option("--target-accept", help="NUTS target acceptance rate.")
     ] = 0.95,

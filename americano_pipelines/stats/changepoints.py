@@ -50,6 +50,7 @@ from americano_pipelines.errors import InputError
 from americano_pipelines.stats.limits import (
     MAX_BOOTSTRAP,
     MAX_BOOTSTRAP_WORK,
+    MAX_PENALTY,
     check_at_most,
     check_magnitudes,
 )
@@ -657,6 +658,9 @@ def detect_change_points(
             raise InputError(
                 f"penalty: must be a non-negative number, got {penalty!r}", field="penalty"
             )
+        check_at_most(penalty, MAX_PENALTY, "penalty", "(squared units of the values)")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed: must be a whole number of at least 0, got {seed!r}", field="seed")
 
     signal = _values_array(values)
     observed_dates: list[date] | None = None

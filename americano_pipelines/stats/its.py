@@ -88,6 +88,7 @@ from americano_pipelines.stats.limits import (
     MAX_DRAWS,
     MAX_TUNE,
     check_at_most,
+    check_not_all_tiny,
     first_too_large,
     too_large_message,
 )
@@ -322,6 +323,7 @@ def _parse_values(values: Sequence[Any], dates: np.ndarray) -> np.ndarray:
             too_large_message("value", f"row {beyond + 1} ({dates[beyond]})", numeric[beyond]),
             field="value",
         )
+    check_not_all_tiny(numeric, "value")
     return numeric
 
 

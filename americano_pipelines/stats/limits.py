@@ -24,11 +24,14 @@ __all__ = [
     "MAX_CHAINS",
     "MAX_DRAWS",
     "MAX_EXACT",
+    "MAX_PENALTY",
     "MAX_PERMUTATIONS",
     "MAX_RANDOMIZATION_WORK",
     "MAX_TUNE",
+    "MIN_SCALE",
     "check_at_most",
     "check_magnitudes",
+    "check_not_all_tiny",
     "first_too_large",
     "too_large_message",
 ]
@@ -36,6 +39,14 @@ __all__ = [
 MAX_ABS_VALUE = 1e150
 """Largest magnitude of an observed value. Squares and sums of squares of millions of such values
 stay far below the largest float (1.8e308), so no mean, variance or regression overflows."""
+
+MIN_SCALE = 1e-150
+"""Smallest magnitude of the largest value of a series that is not all zeros: below it, squares
+underflow to 0 and a varying series would look constant."""
+
+MAX_PENALTY = 1e300
+"""Largest change-point penalty (in squared units of the values, so MAX_ABS_VALUE squared):
+sums of penalties and segment costs stay finite."""
 
 MAX_PERMUTATIONS = 1_000_000
 """Most Monte Carlo assignments of a randomization test (Monte Carlo error of a p-value near 0.05
@@ -78,13 +89,18 @@ MAX_CHAINS = 64
 """Most Markov chains."""
 
 
-def check_at_most(value: Any, limit: int, field: str, what: str = "") -> None:
-    """InputError naming `field` when the whole number `value` exceeds `limit`."""
+def check_at_most(value: Any, limit: float, field: str, what: str = "") -> None:
+    """InputError naming `field` when `value` exceeds `limit`."""
     if value > limit:
         described = f" {what}" if what else ""
         raise InputError(
-            f"{field}: must be at most {limit:,}{described}, got {value:,}", field=field
+            f"{field}: must be at most {_number(limit)}{described}, got {_number(value)}",
+            field=field,
         )
+
+
+def _number(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{float(value):g}"
 
 
 def first_too_large(values: np.ndarray) -> int | None:
@@ -95,12 +111,14 @@ def first_too_large(values: np.ndarray) -> int | None:
 
 def check_magnitudes(values: np.ndarray, field: str, where: str = "", first_row: int = 1) -> None:
     """InputError naming `field` and the row (counted from `first_row`) of the first value whose
-    magnitude exceeds MAX_ABS_VALUE; `where` prefixes the row ("case 'x': ")."""
+    magnitude exceeds MAX_ABS_VALUE, or saying that every value is below MIN_SCALE; `where`
+    prefixes the row ("case 'x': ")."""
     index = first_too_large(values)
     if index is not None:
         raise InputError(
             too_large_message(field, f"{where}row {index + first_row}", values[index]), field=field
         )
+    check_not_all_tiny(values, field, where)
 
 
 def too_large_message(field: str, where: str, value: float) -> str:
@@ -109,3 +127,16 @@ def too_large_message(field: str, where: str, value: float) -> str:
         f"{field}: {where} has {float(value):g}, beyond the limit of +/-{MAX_ABS_VALUE:g} on "
         "values (rescale the series, e.g. to other units)"
     )
+
+
+def check_not_all_tiny(values: np.ndarray, field: str, where: str = "") -> None:
+    """InputError naming `field` when the values are not all zero yet none reaches MIN_SCALE in
+    magnitude (their squares would underflow); `where` prefixes the message ("case 'x': ")."""
+    largest = float(abs(values).max()) if values.size else 0.0
+    if 0.0 < largest < MIN_SCALE:
+        raise InputError(
+            f"{field}: {where}every value is within +/-{MIN_SCALE:g} (the largest is "
+            f"{largest:g}); squares underflow at that scale (rescale the series, e.g. to other "
+            "units)",
+            field=field,
+        )

@@ -88,6 +88,7 @@ from americano_pipelines.stats.limits import (
     MAX_DRAWS,
     MAX_TUNE,
     check_at_most,
+    check_not_all_tiny,
     first_too_large,
     too_large_message,
 )
@@ -319,6 +320,7 @@ def _numbers(raw: pd.Series, name: str, dates: np.ndarray) -> np.ndarray:
     if beyond is not None:
         where = f"row {beyond + 1} ({dates[beyond]})"
         raise InputError(too_large_message(name, where, numeric[beyond]), field=name)
+    check_not_all_tiny(numeric, name)
     return numeric
 
 

@@ -768,14 +768,6 @@ def multiple_baseline_test(
     min_cases = _check_int(min_cases, "min_cases", 1)
     if not isinstance(cases, Mapping) or not cases:
         raise InputError("case: give at least one case as {name: (phases, values)}", field="case")
-    if len(cases) < min_cases:
-        names = ", ".join(repr(str(name)) for name in list(cases)[:3])
-        raise InputError(
-            f"case: {len(cases)} case{'s' if len(cases) != 1 else ''} ({names}); a multiple "
-            f"baseline design needs at least {min_cases} (one case is an AB design: use the AB "
-            "test)",
-            field="case",
-        )
     if start_points is not None:
         unknown = sorted(set(map(str, start_points)) - set(map(str, cases)))
         if unknown:
@@ -842,6 +834,14 @@ def multiple_baseline_test(
         phase_lengths[str(name)] = [start, n - start]
         starts.append(start)
 
+    if len(cases) < min_cases:
+        names = ", ".join(repr(str(name)) for name in list(cases)[:3])
+        raise InputError(
+            f"case: {len(cases)} case{'s' if len(cases) != 1 else ''} ({names}); a multiple "
+            f"baseline design needs at least {min_cases} (one case is an AB design: use the AB "
+            "test)",
+            field="case",
+        )
     n_cases = len(case_statistics)
     n_admissible = math.prod(len(s) for s in case_statistics)
     observed = case_statistics[0][observed_index[0]]

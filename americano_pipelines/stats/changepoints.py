@@ -32,6 +32,18 @@ binary segmentation as ruptures does it), vectorized over the bootstrap replicat
 
 percent_change = 100 * (after_mean - before_mean) / |before_mean|; None (JSON null) when
 before_mean is 0.
+
+Long series. Up to 2,000 rows the above holds exactly as written. Beyond, ruptures gets the same
+l2 cost from cumulative sums (O(1) per segment instead of a pass over it) and first searches
+every ceil(n / 1000)-th row (`jump`). When that finds at most 100 change points, ruptures
+searches every row (PELT only up to 5,000 rows: its partitions keep a dict per row), allowed 3
+million cost evaluations, and that is the answer. Otherwise the grid's change points are made
+exact by optimal partitioning over the rows within +/- (jump - 1) of them, which also removes
+grid artifacts (a change between two grid rows fitted as two change points around a short
+segment). The bootstrap refits then search the grid (ruptures' Pelt/Binseg(jump) objective) in
+chunks of replicates, and the tolerance widens by jump - 1. 100,000 rows take seconds.
+Values beyond +/-1e150, series entirely within +/-1e-150, penalties above 1e300 and bootstrap
+work beyond `limits.MAX_BOOTSTRAP_WORK` are refused (InputError naming the field).
 """
 
 from __future__ import annotations
@@ -64,7 +76,7 @@ _ALGORITHMS = {
     "binarysegmentation": "BinarySegmentation",
     "binary_segmentation": "BinarySegmentation",
 }
-# Long series (module docstring, "Long series"). Up to _EXACT_SEARCH_ROWS rows nothing changes:
+# Long series (see the module docstring). Up to _EXACT_SEARCH_ROWS rows nothing changes:
 # ruptures' own "l2" cost, every row a candidate, exact bootstrap refits. Beyond, the cost comes
 # from cumulative sums (O(1) per segment, the same values); ruptures searches every
 # ceil(n / _GRID_POINTS)-th row, then every row when that is cheap enough (`_search`), else the

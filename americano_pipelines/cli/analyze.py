@@ -24,6 +24,7 @@ import typer
 from americano_pipelines.cli.output import fail, group, print_json
 from americano_pipelines.cli.table import Table, parse_date, parse_number_list, read_table
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats import limits
 from americano_pipelines.stats.defaults import (
     DEFAULT_MAX_EXACT,
     DEFAULT_MIN_PHASE_LENGTH,
@@ -134,14 +135,18 @@ StatisticOption = Annotated[
 Permutations = Annotated[
     int,
     typer.Option(
-        "--permutations", help="Monte Carlo assignments (the observed one included) when not exact."
+        "--permutations",
+        max=limits.MAX_PERMUTATIONS,
+        help="Monte Carlo assignments (the observed one included) when not exact.",
     ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same answer.")]
 MaxExact = Annotated[
     int,
     typer.Option(
-        "--max-exact", help="Enumerate every assignment when there are at most this many."
+        "--max-exact",
+        max=limits.MAX_EXACT,
+        help="Enumerate every assignment when there are at most this many.",
     ),
 ]
 Alpha = Annotated[
@@ -164,6 +169,11 @@ InformationRates = Annotated[
         help="Comma-separated information rates, increasing, ending at 1 (default: equal).",
     ),
 ]
+Draws = Annotated[
+    int, typer.Option("--draws", max=limits.MAX_DRAWS, help="Posterior draws per chain.")
+]
+Tune = Annotated[int, typer.Option("--tune", max=limits.MAX_TUNE, help="Tuning steps per chain.")]
+Chains = Annotated[int, typer.Option("--chains", max=limits.MAX_CHAINS, help="Markov chains.")]
 HsdGamma = Annotated[
     float, typer.Option("--hsd-gamma", help="Gamma of the Hwang-Shih-DeCani spending function.")
 ]
@@ -499,7 +509,12 @@ def changepoints(
         typer.Option("--penalty", help="Penalty per change point (default: BIC, 2 sigma^2 ln n)."),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Block-bootstrap refits behind `confidence`.")
+        int,
+        typer.Option(
+            "--bootstrap",
+            max=limits.MAX_BOOTSTRAP,
+            help="Block-bootstrap refits behind `confidence`.",
+        ),
     ] = 200,
     seed: Seed = 0,
 ) -> Any:
@@ -545,11 +560,9 @@ def its(
     ] = None,
     seed: Seed = 0,
     ar1: Annotated[bool, typer.Option("--ar1/--no-ar1", help="AR(1) errors.")] = False,
-    draws: Annotated[
-        int, typer.Option("--draws", help="Posterior draws per chain.")
-    ] = DEFAULT_DRAWS,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = DEFAULT_TUNE,
-    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = DEFAULT_CHAINS,
+    draws: Draws = DEFAULT_DRAWS,
+    tune: Tune = DEFAULT_TUNE,
+    chains: Chains = DEFAULT_CHAINS,
     sampler: Annotated[
         Sampler, typer.Option("--sampler", help="NUTS implementation.")
     ] = Sampler.auto,
@@ -655,11 +668,9 @@ def synthetic_control(
         ),
     ] = SyntheticControlScaling.treated_sd,
     seed: Seed = 0,
-    draws: Annotated[
-        int, typer.Option("--draws", help="Posterior draws per chain.")
-    ] = DEFAULT_DRAWS,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = DEFAULT_TUNE,
-    chains: Annotated[int, typer.Option("--chains", help="Markov chains.")] = DEFAULT_CHAINS,
+    draws: Draws = DEFAULT_DRAWS,
+    tune: Tune = DEFAULT_TUNE,
+    chains: Chains = DEFAULT_CHAINS,
     target_accept: Annotated[
         float, typer.Option("--target-accept", help="NUTS target acceptance rate.")
     ] = 0.95,

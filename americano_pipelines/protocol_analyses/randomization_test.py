@@ -331,6 +331,7 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
         test = multiple_baseline_test(
             {case: (s.conditions, s.values) for case, s in named.items()},
             min_phase_length=used,
+            min_cases=1,  # a one-series protocol reduces to an AB test (noted above)
             **options,
         )
         per_case: list[tuple[str, EffectSizeSummary]] = []

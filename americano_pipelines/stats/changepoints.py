@@ -32,10 +32,23 @@ binary segmentation as ruptures does it), vectorized over the bootstrap replicat
 
 percent_change = 100 * (after_mean - before_mean) / |before_mean|; None (JSON null) when
 before_mean is 0.
+
+Long series. Up to 2,000 rows the above holds exactly as written. Beyond, ruptures gets the same
+l2 cost from cumulative sums (O(1) per segment instead of a pass over it) and first searches
+every ceil(n / 1000)-th row (`jump`). When that finds at most 100 change points, ruptures
+searches every row (PELT only up to 5,000 rows: its partitions keep a dict per row), allowed 3
+million cost evaluations, and that is the answer. Otherwise the grid's change points are made
+exact by optimal partitioning over the rows within +/- (jump - 1) of them, which also removes
+grid artifacts (a change between two grid rows fitted as two change points around a short
+segment). The bootstrap refits then search the grid (ruptures' Pelt/Binseg(jump) objective) in
+chunks of replicates, and the tolerance widens by jump - 1. 100,000 rows take seconds.
+Values beyond +/-1e150, series entirely within +/-1e-150, penalties above 1e300 and bootstrap
+work beyond `limits.MAX_BOOTSTRAP_WORK` are refused (InputError naming the field).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +59,13 @@ import numpy as np
 import ruptures
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.limits import (
+    MAX_BOOTSTRAP,
+    MAX_BOOTSTRAP_WORK,
+    MAX_PENALTY,
+    check_at_most,
+    check_magnitudes,
+)
 
 __all__ = ["ChangePoint", "ChangePointResult", "detect_change_points"]
 
@@ -56,6 +76,21 @@ _ALGORITHMS = {
     "binarysegmentation": "BinarySegmentation",
     "binary_segmentation": "BinarySegmentation",
 }
+# Long series (see the module docstring). Up to _EXACT_SEARCH_ROWS rows nothing changes:
+# ruptures' own "l2" cost, every row a candidate, exact bootstrap refits. Beyond, the cost comes
+# from cumulative sums (O(1) per segment, the same values); ruptures searches every
+# ceil(n / _GRID_POINTS)-th row, then every row when that is cheap enough (`_search`), else the
+# grid's change points are made exact in windows around them; the bootstrap refits search the
+# grid.
+_EXACT_SEARCH_ROWS = 2_000
+_GRID_POINTS = 1_000
+_SEARCH_EVALUATIONS = 3_000_000
+_EXACT_CHANGES = 100
+_EXACT_PELT_ROWS = 5_000
+# The exact pass around the grid's change points takes at most this many candidate rows.
+_REFINE_POSITIONS = 20_000
+# Bootstrap replicates are built this many values at a time on long series.
+_BOOTSTRAP_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -97,8 +132,22 @@ class ChangePointResult:
     bootstrap_block_length: int
     confidence_tolerance: int
     segment_means: tuple[float, ...]
+    search_step: int = 1  # the search's candidates: every search_step-th row (then refined)
+    refit_step: int = 1  # the bootstrap refits' candidates: every refit_step-th row
 
     def to_json(self) -> dict[str, Any]:
+        method = (
+            f"moving-block residual bootstrap ({self.n_bootstrap} refits, blocks of "
+            f"{self.bootstrap_block_length}): share of refits with a change point within "
+            f"+/-{self.confidence_tolerance} observations"
+        )
+        if self.refit_step > 1:
+            method += f"; the refits search every {self.refit_step} rows"
+        if self.search_step > 1:
+            method += (
+                f"; change points searched every {self.search_step} rows, then exactly within "
+                f"+/-{self.search_step - 1} rows of those found"
+            )
         return {
             "changePoints": [point.to_json() for point in self.change_points],
             "algorithm": self.algorithm,
@@ -110,11 +159,7 @@ class ChangePointResult:
             "nObservations": self.n_observations,
             "missingDays": self.missing_days,
             "segmentMeans": [float(mean) for mean in self.segment_means],
-            "confidenceMethod": (
-                f"moving-block residual bootstrap ({self.n_bootstrap} refits, blocks of "
-                f"{self.bootstrap_block_length}): share of refits with a change point within "
-                f"+/-{self.confidence_tolerance} observations"
-            ),
+            "confidenceMethod": method,
             "confidenceTolerance": self.confidence_tolerance,
             "nBootstrap": self.n_bootstrap,
         }
@@ -143,6 +188,7 @@ def _values_array(values: Sequence[float]) -> np.ndarray:
         raise InputError(
             f"value: row {bad[0] + 1} is missing or not finite ({array[bad[0]]!r})", field="value"
         )
+    check_magnitudes(array, "value")
     return array
 
 
@@ -255,18 +301,26 @@ def _optimal_partition_l2(
     return change_points
 
 
-def _binary_segmentation_l2(signal: np.ndarray, penalty: float, min_size: int) -> list[int]:
-    """Greedy binary segmentation with the l2 cost, as ruptures' Binseg(jump=1).predict(pen=).
+def _binary_segmentation_l2(
+    signal: np.ndarray, penalty: float, min_size: int, jump: int = 1
+) -> list[int]:
+    """Greedy binary segmentation with the l2 cost, as ruptures' Binseg(jump).predict(pen=).
 
     Split the segment whose best split lowers the cost most, while that gain exceeds the penalty.
-    Ties: the largest split point within a segment, the first segment across segments (as
-    ruptures' `max` over (gain, bkp) tuples and over segments).
+    Split points are the multiples of `jump` (every row when 1) leaving both sides at least
+    `min_size` long, as in ruptures. Ties: the largest split point within a segment, the first
+    segment across segments (as ruptures' `max` over (gain, bkp) tuples and over segments). The
+    segments' best splits wait in a heap ordered by (gain, start), so many change points cost
+    O(k log k), not O(k^2), and the choices are those of a scan in segment order.
     """
     n = signal.size
     s1, s2 = _cumulative_sums(signal)
 
     def best_split(start: int, stop: int) -> tuple[int | None, float]:
-        candidates = np.arange(start + min_size, stop - min_size + 1)
+        first = start + min_size
+        if jump > 1:
+            first = -(-first // jump) * jump  # the first multiple of jump at or after it
+        candidates = np.arange(first, stop - min_size + 1, jump)
         if candidates.size == 0:
             return None, 0.0
         gains = (
@@ -277,39 +331,214 @@ def _binary_segmentation_l2(signal: np.ndarray, penalty: float, min_size: int) -
         top = candidates.size - 1 - int(np.argmax(gains[::-1]))
         return int(candidates[top]), float(gains[top])
 
-    splits: dict[tuple[int, int], tuple[int | None, float]] = {}
-    bounds = [0, n]
-    while True:
-        best_point: int | None = None
-        best_gain = -np.inf
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-            if (start, stop) not in splits:
-                splits[(start, stop)] = best_split(start, stop)
-            point, gain = splits[(start, stop)]
-            if point is not None and gain > best_gain:
-                best_point, best_gain = point, gain
-        if best_point is None or not best_gain > penalty:
+    waiting: list[tuple[float, int, int, int]] = []
+
+    def push(start: int, stop: int) -> None:
+        point, gain = best_split(start, stop)
+        if point is not None:
+            heapq.heappush(waiting, (-gain, start, stop, point))
+
+    push(0, n)
+    change_points: list[int] = []
+    while waiting:
+        negative_gain, start, stop, point = heapq.heappop(waiting)
+        if not -negative_gain > penalty:
             break
-        bounds = sorted([*bounds, best_point])
-    return bounds[1:-1]
+        change_points.append(point)
+        push(start, point)
+        push(point, stop)
+    return sorted(change_points)
 
 
-def _ruptures_fit(signal: np.ndarray, algorithm: str, penalty: float, min_size: int) -> list[int]:
+def _optimal_partition_on_grid(
+    s1: np.ndarray, s2: np.ndarray, positions: np.ndarray, penalties: np.ndarray, min_size: int
+) -> list[list[int]]:
+    """`_optimal_partition_l2` with segment boundaries restricted to `positions` (0, the
+    multiples of jump from min_size on, and n): the objective of ruptures' Pelt(jump). `s1`,
+    `s2` are the rows' cumulative sums taken at those positions, so a refit costs O(G^2) for G
+    positions whatever the length of the series."""
+    n_series, n_positions = s1.shape
+    best = np.full((n_series, n_positions), np.inf)
+    best[:, 0] = -penalties
+    previous = np.zeros((n_series, n_positions), dtype=np.int64)
+    rows = np.arange(n_series)
+    first_start = int(np.searchsorted(positions, min_size, side="left"))
+    for j in range(1, n_positions):
+        stop = int(positions[j])
+        last = int(np.searchsorted(positions, stop - min_size, side="right"))
+        starts = np.concatenate(([0], np.arange(max(first_start, 1), last)))
+        lengths = stop - positions[starts]
+        sums = s1[:, j, None] - s1[:, starts]
+        costs = (s2[:, j, None] - s2[:, starts]) - sums**2 / lengths
+        totals = best[:, starts] + costs + penalties[:, None]
+        choice = np.argmin(totals, axis=1)
+        best[:, j] = totals[rows, choice]
+        previous[:, j] = starts[choice]
+    change_points = []
+    for row in range(n_series):
+        points = []
+        j = n_positions - 1
+        while j > 0:
+            j = int(previous[row, j])
+            if j > 0:
+                points.append(int(positions[j]))
+        change_points.append(points[::-1])
+    return change_points
+
+
+class _CumulativeL2Cost(ruptures.base.BaseCost):
+    """ruptures' "l2" cost (sum of squared deviations from the segment mean) from cumulative
+    sums of the centred signal: O(1) per segment instead of a pass over it, which makes the
+    search over long series fast. Used only beyond `_EXACT_SEARCH_ROWS` rows; the answers
+    below stay those of ruptures' own CostL2."""
+
+    model = "l2_cumulative"
+
+    def __init__(self) -> None:
+        self.min_size = 1
+        self.signal: np.ndarray | None = None
+        self._s1: list[float] = []
+        self._s2: list[float] = []
+
+    def fit(self, signal: np.ndarray) -> _CumulativeL2Cost:
+        self.signal = signal.reshape(-1, 1) if signal.ndim == 1 else signal
+        s1, s2 = _cumulative_sums(np.asarray(signal, dtype=float).reshape(-1))
+        self._s1, self._s2 = s1.tolist(), s2.tolist()
+        return self
+
+    def error(self, start: int, end: int) -> float:
+        total = self._s1[end] - self._s1[start]
+        return (self._s2[end] - self._s2[start]) - total * total / (end - start)
+
+
+def _grid_step(n: int) -> int:
+    """1 (every row a candidate change point) up to `_EXACT_SEARCH_ROWS` rows; beyond, the step
+    that leaves about `_GRID_POINTS` candidates."""
+    return 1 if n <= _EXACT_SEARCH_ROWS else math.ceil(n / _GRID_POINTS)
+
+
+class _SearchTooLong(Exception):
+    """The exact search has used up its cost evaluations (`_BudgetedL2Cost`)."""
+
+
+class _BudgetedL2Cost(_CumulativeL2Cost):
+    """The cumulative-sum l2 cost, refusing to be evaluated more than `budget` times: ruptures'
+    work is its number of cost evaluations, so this bounds the time of an exact search."""
+
+    model = "l2_cumulative_budgeted"
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self._left = budget
+
+    def error(self, start: int, end: int) -> float:
+        self._left -= 1
+        if self._left < 0:
+            raise _SearchTooLong
+        return super().error(start, end)
+
+
+def _search(
+    signal: np.ndarray, algorithm: str, penalty: float, min_size: int
+) -> tuple[list[int], int]:
+    """ruptures' change points of `signal` and the step of the rows it searched (1: all).
+
+    Up to `_EXACT_SEARCH_ROWS` rows: ruptures with its own "l2" cost at every row, as always.
+    Longer: ruptures first searches every `_grid_step(n)`-th row with the cumulative-sum cost.
+    When that finds at most `_EXACT_CHANGES` change points (and, for PELT, whose partitions
+    hold a dict per row and change point, the series has at most `_EXACT_PELT_ROWS` rows),
+    ruptures searches every row, allowed `_SEARCH_EVALUATIONS` cost evaluations; that is the
+    answer. Otherwise, or when it runs out, the grid's change points refined (`_refine`).
+    """
+    n = signal.size
+    if n <= _EXACT_SEARCH_ROWS:
+        return _ruptures_fit(signal, algorithm, penalty, min_size), 1
+    step = _grid_step(n)
+    coarse = _ruptures_fit(signal, algorithm, penalty, min_size, step, _CumulativeL2Cost())
+    if len(coarse) <= _EXACT_CHANGES and (algorithm != "PELT" or n <= _EXACT_PELT_ROWS):
+        budget = _BudgetedL2Cost(_SEARCH_EVALUATIONS)
+        try:
+            return _ruptures_fit(signal, algorithm, penalty, min_size, cost=budget), 1
+        except _SearchTooLong:
+            pass
+    return _refine(signal, coarse, penalty, min_size, step), step
+
+
+def _grid_positions(n: int, min_size: int, jump: int) -> np.ndarray:
+    """Where segments may start or end on a search grid: 0, the multiples of `jump` from
+    `min_size` on, and n (ruptures' admissible breakpoints)."""
+    inner = np.arange(jump, n, jump)
+    return np.concatenate(([0], inner[inner >= min_size], [n])).astype(np.int64)
+
+
+def _ruptures_fit(
+    signal: np.ndarray,
+    algorithm: str,
+    penalty: float,
+    min_size: int,
+    jump: int = 1,
+    cost: ruptures.base.BaseCost | None = None,
+) -> list[int]:
+    """ruptures' Pelt or Binseg with `min_size` and `jump`, cost "l2" unless `cost` is given."""
+    settings: dict[str, Any] = {"model": "l2"} if cost is None else {"custom_cost": cost}
     if algorithm == "PELT":
-        estimator = ruptures.Pelt(model="l2", min_size=min_size, jump=1)
+        estimator = ruptures.Pelt(min_size=min_size, jump=jump, **settings)
     else:
-        estimator = ruptures.Binseg(model="l2", min_size=min_size, jump=1)
+        estimator = ruptures.Binseg(min_size=min_size, jump=jump, **settings)
     breakpoints = estimator.fit(signal).predict(pen=penalty)
     return [int(point) for point in breakpoints[:-1]]  # the last one is n
 
 
+def _refine(
+    signal: np.ndarray, change_points: list[int], penalty: float, min_size: int, jump: int
+) -> list[int]:
+    """The change points found on the grid, made exact near where they are.
+
+    The penalized l2 segmentation is solved again, exactly (optimal partitioning), with every
+    row within +/- (jump - 1) of a grid change point as a candidate. Each change point so moves
+    to its best row, and grid artifacts go: a change between two grid rows is otherwise fitted
+    as two change points around a short middle segment. When those windows hold more than
+    `_REFINE_POSITIONS` rows (hundreds of change points), each change point is instead moved,
+    left to right, to the best row of its window with its neighbours held fixed. Either way the
+    grid solution is among the candidates, so the penalized cost never rises.
+    """
+    if jump == 1 or not change_points:
+        return change_points
+    n = signal.size
+    offsets = np.arange(-(jump - 1), jump)
+    windows = (np.asarray(change_points)[:, None] + offsets[None, :]).ravel()
+    windows = windows[(windows >= min_size) & (windows <= n - min_size)]
+    positions = np.unique(np.concatenate(([0, n], windows))).astype(np.int64)
+    s1, s2 = _cumulative_sums(signal)
+    if positions.size <= _REFINE_POSITIONS:
+        return _optimal_partition_on_grid(
+            s1[None, positions], s2[None, positions], positions, np.array([penalty]), min_size
+        )[0]
+    bounds = [0, *change_points, n]
+    for k in range(1, len(bounds) - 1):
+        low = max(bounds[k - 1] + min_size, bounds[k] - jump + 1)
+        high = min(bounds[k + 1] - min_size, bounds[k] + jump - 1)
+        candidates = np.arange(low, high + 1)
+        costs = _segment_cost(s1, s2, bounds[k - 1], candidates) + _segment_cost(
+            s1, s2, candidates, bounds[k + 1]
+        )
+        bounds[k] = int(candidates[int(np.argmin(costs))])
+    return bounds[1:-1]
+
+
 def _refit(
-    signals: np.ndarray, algorithm: str, penalties: np.ndarray, min_size: int
+    signals: np.ndarray, algorithm: str, penalties: np.ndarray, min_size: int, jump: int = 1
 ) -> list[list[int]]:
     if algorithm == "PELT":
-        return _optimal_partition_l2(signals, penalties, min_size)
+        if jump == 1:
+            return _optimal_partition_l2(signals, penalties, min_size)
+        positions = _grid_positions(signals.shape[1], min_size, jump)
+        s1, s2 = _cumulative_sums(signals)
+        return _optimal_partition_on_grid(
+            s1[:, positions], s2[:, positions], positions, penalties, min_size
+        )
     return [
-        _binary_segmentation_l2(row, float(pen), min_size)
+        _binary_segmentation_l2(row, float(pen), min_size, jump)
         for row, pen in zip(signals, penalties, strict=True)
     ]
 
@@ -317,14 +546,19 @@ def _refit(
 # ----------------------------------------------------------------------------- confidence
 
 
-def _block_bootstrap_residuals(
-    residuals: np.ndarray, n_bootstrap: int, block_length: int, rng: np.random.Generator
+def _block_starts(
+    n: int, n_bootstrap: int, block_length: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Moving-block bootstrap (Kuensch, 1989) of the residual series: (n_bootstrap, n)."""
-    n = residuals.size
+    """Moving-block bootstrap (Kuensch, 1989): each replicate's block starts, (n_bootstrap,
+    ceil(n / block_length)), all drawn at once (one random stream whatever the chunking)."""
     n_blocks = math.ceil(n / block_length)
-    starts = rng.integers(0, n - block_length + 1, size=(n_bootstrap, n_blocks))
-    positions = (starts[:, :, None] + np.arange(block_length)).reshape(n_bootstrap, -1)[:, :n]
+    return rng.integers(0, n - block_length + 1, size=(n_bootstrap, n_blocks))
+
+
+def _resampled_blocks(residuals: np.ndarray, starts: np.ndarray, block_length: int) -> np.ndarray:
+    """The residual series rebuilt from the blocks at `starts`, one row per replicate."""
+    n = residuals.size
+    positions = (starts[:, :, None] + np.arange(block_length)).reshape(starts.shape[0], -1)[:, :n]
     return residuals[positions]
 
 
@@ -340,22 +574,46 @@ def _confidences(
     block_length: int,
     tolerance: int,
     rng: np.random.Generator,
+    jump: int = 1,
 ) -> list[float]:
     if not change_points:
         return []
-    replicates = fitted + _block_bootstrap_residuals(residuals, n_bootstrap, block_length, rng)
-    if penalty_given:
-        penalties = np.full(n_bootstrap, penalty)
-    else:
-        penalties = _bic_penalty(_robust_sigma(replicates), fitted.size)
-    refits = _refit(replicates, algorithm, penalties, min_size)
+    n = fitted.size
+    starts = _block_starts(n, n_bootstrap, block_length, rng)
+    # Replicates are built and refitted a chunk of rows at a time (all at once up to
+    # `_EXACT_SEARCH_ROWS` rows), so memory stays bounded for long series.
+    rows_per_chunk = n_bootstrap if n <= _EXACT_SEARCH_ROWS else max(1, _BOOTSTRAP_CELLS // n)
     hits = np.zeros((n_bootstrap, len(change_points)), dtype=bool)
     targets = np.asarray(change_points)
-    for row, points in enumerate(refits):
-        if points:
-            distance = np.abs(np.asarray(points)[:, None] - targets[None, :])
-            hits[row] = (distance <= tolerance).any(axis=0)
+    for first in range(0, n_bootstrap, rows_per_chunk):
+        chunk = starts[first : first + rows_per_chunk]
+        replicates = fitted + _resampled_blocks(residuals, chunk, block_length)
+        if penalty_given:
+            penalties = np.full(chunk.shape[0], penalty)
+        else:
+            penalties = _bic_penalty(_robust_sigma(replicates), n)
+        refits = _refit(replicates, algorithm, penalties, min_size, jump)
+        for offset, points in enumerate(refits):
+            if points:
+                distance = np.abs(np.asarray(points)[:, None] - targets[None, :])
+                hits[first + offset] = (distance <= tolerance).any(axis=0)
     return [float(share) for share in hits.mean(axis=0)]
+
+
+def _check_bootstrap_work(n_bootstrap: int, n: int, min_size: int, refit_step: int) -> None:
+    """A refit is an exact segmentation over the candidate rows, O(candidates^2) for PELT (and
+    bounded so for binary segmentation, which splits at most once per candidate). Refuse more
+    than MAX_BOOTSTRAP_WORK steps in all, naming the bootstrap."""
+    candidates = n if refit_step == 1 else _grid_positions(n, min_size, refit_step).size
+    per_refit = candidates**2
+    work = n_bootstrap * per_refit
+    if work > MAX_BOOTSTRAP_WORK:
+        raise InputError(
+            f"n_bootstrap: {n_bootstrap:,} refits over {candidates:,} candidate change points "
+            f"take {work:,} steps (refits x candidates^2), above the limit of "
+            f"{MAX_BOOTSTRAP_WORK:,}; use at most {max(1, MAX_BOOTSTRAP_WORK // per_refit):,}",
+            field="n_bootstrap",
+        )
 
 
 # ----------------------------------------------------------------------------- public
@@ -400,6 +658,7 @@ def detect_change_points(
         )
     if n_bootstrap < 1:
         raise InputError(f"n_bootstrap: must be at least 1, got {n_bootstrap}", field="n_bootstrap")
+    check_at_most(int(n_bootstrap), MAX_BOOTSTRAP, "n_bootstrap", "refits")
     if penalty is not None:
         try:
             penalty = float(penalty)
@@ -411,6 +670,9 @@ def detect_change_points(
             raise InputError(
                 f"penalty: must be a non-negative number, got {penalty!r}", field="penalty"
             )
+        check_at_most(penalty, MAX_PENALTY, "penalty", "(squared units of the values)")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed: must be a whole number of at least 0, got {seed!r}", field="seed")
 
     signal = _values_array(values)
     observed_dates: list[date] | None = None
@@ -425,7 +687,10 @@ def detect_change_points(
             field="value",
         )
 
-    tolerance = max(2, min_size // 2)
+    refit_step = _grid_step(n)
+    _check_bootstrap_work(int(n_bootstrap), n, min_size, refit_step)
+    # a refit on the grid can miss a change point's row by up to refit_step - 1
+    tolerance = max(2, min_size // 2) + refit_step - 1
     block_length = max(1, round(n ** (1 / 3)))
     sigma: float | None
     if penalty is None:
@@ -438,9 +703,10 @@ def detect_change_points(
         penalty_method = "user"
 
     constant = bool(np.all(signal == signal[0]))
-    change_points = (
-        [] if constant else _ruptures_fit(signal, algorithm_name, used_penalty, min_size)
-    )
+    change_points: list[int] = []
+    search_step = 1
+    if not constant:
+        change_points, search_step = _search(signal, algorithm_name, used_penalty, min_size)
 
     bounds = [0, *change_points, n]
     segment_means = [
@@ -459,6 +725,7 @@ def detect_change_points(
         block_length,
         tolerance,
         np.random.default_rng(seed),
+        refit_step,
     )
 
     points = []
@@ -488,4 +755,6 @@ def detect_change_points(
         bootstrap_block_length=block_length,
         confidence_tolerance=tolerance,
         segment_means=tuple(segment_means),
+        search_step=search_step,
+        refit_step=refit_step,
     )

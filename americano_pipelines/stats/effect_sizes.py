@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.limits import check_magnitudes, first_too_large, too_large_message
 
 __all__ = [
     "ABABEffectSizes",
@@ -93,6 +94,12 @@ def _phase_array(values: PhaseValues, phase: str, min_points: int) -> np.ndarray
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
         raise InputError(
             f"value: phase {phase} has a missing or non-finite value at position {bad + 1}",
+            field="value",
+        )
+    beyond = first_too_large(array)
+    if beyond is not None:
+        raise InputError(
+            too_large_message("value", f"phase {phase} at position {beyond + 1}", array[beyond]),
             field="value",
         )
     if array.size < min_points:
@@ -171,23 +178,58 @@ def _nap_score_interval(nap_est: float, m: int, n: int) -> tuple[float, float]:
     return lower, upper
 
 
+@dataclass(frozen=True)
+class _PairComparisons:
+    """The m x n pair matrix q[i, j] = 1[b_j > a_i] + 0.5 * 1[b_j == a_i], summarized.
+
+    `row_sums[i]` sums q over B for A observation i, `column_sums[j]` over A for B observation j;
+    `wins` and `ties` count the pairs with b_j > a_i and b_j == a_i, `losses` those with b_j < a_i.
+    All come from sorting and binary search, O((m + n) log(m + n)), never the m x n pairs, so
+    100,000 observations take milliseconds; they are whole or half numbers, hence exact.
+    """
+
+    row_sums: np.ndarray
+    column_sums: np.ndarray
+    wins: int
+    ties: int
+    losses: int
+
+
+def _pair_comparisons(a_arr: np.ndarray, b_arr: np.ndarray) -> _PairComparisons:
+    a_sorted, b_sorted = np.sort(a_arr), np.sort(b_arr)
+    b_at_most = np.searchsorted(b_sorted, a_arr, side="right")
+    b_below = np.searchsorted(b_sorted, a_arr, side="left")
+    a_below = np.searchsorted(a_sorted, b_arr, side="left")
+    a_at_most = np.searchsorted(a_sorted, b_arr, side="right")
+    wins = int(np.sum(a_below))
+    ties = int(np.sum(a_at_most - a_below))
+    return _PairComparisons(
+        row_sums=(b_arr.size - b_at_most) + 0.5 * (b_at_most - b_below),
+        column_sums=a_below + 0.5 * (a_at_most - a_below),
+        wins=wins,
+        ties=ties,
+        losses=a_arr.size * b_arr.size - wins - ties,
+    )
+
+
 def nap(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
     """Non-overlap of all pairs (Parker & Vannest, 2009), as SingleCaseES `NAP()`.
 
-    NAP = mean over all (A, B) pairs of 1[B improves on A] + 0.5 * 1[tie]. SE: the "unbiased"
-    estimator of Sen (1967) / Mee (1990) with NAP truncated to [0.5/(mn), 1 - 0.5/(mn)] in the
-    leading term (SingleCaseES default `SE = "unbiased"`). CI: Newcombe (2006) score interval.
+    NAP = mean over all (A, B) pairs of 1[B improves on A] + 0.5 * 1[tie]: the Mann-Whitney U of B
+    against A over m n, counted from ranks (`_pair_comparisons`). SE: the "unbiased" estimator of
+    Sen (1967) / Mee (1990) with NAP truncated to [0.5/(mn), 1 - 0.5/(mn)] in the leading term
+    (SingleCaseES default `SE = "unbiased"`), whose sums of squares over the rows and columns of
+    the pair matrix come from the per-observation counts. CI: Newcombe (2006) score interval.
     Needs at least 2 observations in each phase.
     """
     a_arr, b_arr = _phases(a, b, improvement, min_points=2)
     m, n = a_arr.size, b_arr.size
-    # q[i, j] compares B observation j with A observation i
-    q = (b_arr[None, :] > a_arr[:, None]) + 0.5 * (b_arr[None, :] == a_arr[:, None])
-    estimate = float(q.mean())
-    centred = q - estimate
-    q1 = float(np.sum(centred.sum(axis=1) ** 2)) / (m * n**2)
-    q2 = float(np.sum(centred.sum(axis=0) ** 2)) / (m**2 * n)
-    x = float(np.sum(centred**2)) / (m * n)
+    pairs = _pair_comparisons(a_arr, b_arr)
+    estimate = (pairs.wins + 0.5 * pairs.ties) / (m * n)
+    q1 = float(np.sum((pairs.row_sums - n * estimate) ** 2)) / (m * n**2)
+    q2 = float(np.sum((pairs.column_sums - m * estimate) ** 2)) / (m**2 * n)
+    # mean over pairs of (q - NAP)^2 = mean of q^2 - NAP^2; q^2 is 1 for a win, 1/4 for a tie
+    x = max((pairs.wins + 0.25 * pairs.ties) / (m * n) - estimate**2, 0.0)
     trunc = 0.5 / (m * n)
     nap_trunc = min(max(estimate, trunc), 1.0 - trunc)
     variance = (nap_trunc * (1.0 - nap_trunc) + n * q1 + m * q2 - 2.0 * x) / ((m - 1) * (n - 1))
@@ -207,19 +249,51 @@ def tau(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> Effect
     )
 
 
+def _kendall_s_over_time(values: np.ndarray) -> int:
+    """Kendall's S of a series against session order, sum over i < k of sign(x_k - x_i).
+
+    Counted level by level as in a merge sort, O(n log^2 n): at width w the rows fall into blocks
+    of 2w, and each row of a block's right half is compared, by binary search among the sorted
+    left half of its block, with the w rows before it. Every pair i < k meets exactly once, at
+    the level where they share a block but not a half. Values are replaced by their ranks so
+    that block and rank pack into one sortable integer key.
+    """
+    n = values.size
+    _, ranks = np.unique(values, return_inverse=True)
+    ranks = ranks.astype(np.int64).reshape(-1)
+    n_ranks = int(ranks.max()) + 1 if n else 0
+    index = np.arange(n, dtype=np.int64)
+    total = 0
+    width = 1
+    while width < n:
+        block = index // (2 * width)
+        right = (index // width) % 2 == 1
+        left_keys = np.sort(block[~right] * n_ranks + ranks[~right])
+        base = block[right] * n_ranks
+        keys = base + ranks[right]
+        below = np.searchsorted(left_keys, keys, side="left")
+        at_most = np.searchsorted(left_keys, keys, side="right")
+        block_start = np.searchsorted(left_keys, base, side="left")
+        block_stop = np.searchsorted(left_keys, base + n_ranks, side="left")
+        total += int(np.sum(below - block_start)) - int(np.sum(block_stop - at_most))
+        width *= 2
+    return total
+
+
 def tau_u(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
     """Tau-U with baseline trend correction (Parker, Vannest, Davis & Sauber, 2011).
 
     As SingleCaseES `Tau_U()`: (S_AB - S_A) / (m n), where S_AB = sum of sign(B_j - A_i) over all
     pairs and S_A = Kendall's S of the baseline against session order (sum over i < k of
-    sign(A_k - A_i)). `a` must be in session order. No SE (SingleCaseES gives none).
+    sign(A_k - A_i)). `a` must be in session order. No SE (SingleCaseES gives none). Both sums are
+    counted from ranks (`_pair_comparisons`, `_kendall_s_over_time`), not over the pairs.
     """
     a_arr, b_arr = _phases(a, b, improvement, min_points=1)
     m, n = a_arr.size, b_arr.size
-    s_ab = float(np.sign(b_arr[None, :] - a_arr[:, None]).sum())
-    baseline_signs = np.sign(a_arr[None, :] - a_arr[:, None])  # [i, k] = sign(A_k - A_i)
-    s_a = float(np.triu(baseline_signs, k=1).sum())
-    return EffectEstimate((s_ab - s_a) / (m * n))
+    pairs = _pair_comparisons(a_arr, b_arr)
+    s_ab = pairs.wins - pairs.losses
+    s_a = _kendall_s_over_time(a_arr)
+    return EffectEstimate(float(s_ab - s_a) / (m * n))
 
 
 def pnd(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
@@ -232,13 +306,16 @@ def pnd(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> Effect
 
 
 def _pand_estimate(a_arr: np.ndarray, b_arr: np.ndarray) -> float:
+    """Most observations kept, as a share, when only the highest A and lowest B points may go and
+    every kept A point must lie below every kept B point. Keeping the k lowest A points, the B
+    points kept are those above the k-th lowest A point; the best k is found in one pass over
+    the sorted A points (O((m + n) log(m + n)))."""
     m, n = a_arr.size, b_arr.size
-    # keep the kept_a lowest A points and the B points from sorted position first_b on
-    a_sorted = np.concatenate(([-np.inf], np.sort(a_arr)))  # a_sorted[kept_a] = highest kept A
-    b_sorted = np.concatenate((np.sort(b_arr), [np.inf]))  # b_sorted[first_b] = lowest kept B
-    kept = np.arange(m + 1)[:, None] + (n - np.arange(n + 1)[None, :])
-    no_overlap = a_sorted[:, None] < b_sorted[None, :]
-    return float(np.max(np.where(no_overlap, kept, 0))) / (m + n)
+    b_sorted = np.sort(b_arr)
+    # B points at or below the highest kept A point must go; keeping no A point keeps every B
+    removed_b = np.concatenate(([0], np.searchsorted(b_sorted, np.sort(a_arr), side="right")))
+    kept = np.arange(m + 1) + (n - removed_b)
+    return float(np.max(kept)) / (m + n)
 
 
 def pand(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
@@ -540,7 +617,32 @@ def _labels_and_values(
     if not np.all(np.isfinite(array)):
         row = int(np.flatnonzero(~np.isfinite(array))[0])
         raise InputError(f"value: missing or non-finite value at row {row + 1}", field="value")
+    check_magnitudes(array, "value")
     return labels, array
+
+
+_SCALE_RANGES = {"proportion": 1.0, "percentage": 100.0}
+
+
+def _check_scale(scale: str, array: np.ndarray) -> Scale:
+    """A known scale, and values that lie on it: a proportion in [0, 1], a percentage in
+    [0, 100]. Counts and rates may be any number (the log response ratios are then left out
+    for negative values, as undefined for those data)."""
+    if scale not in _SCALES:
+        raise InputError(
+            f"scale: must be one of {', '.join(_SCALES)}, got {scale!r}", field="scale"
+        )
+    top = _SCALE_RANGES.get(scale)
+    if top is not None:
+        outside = np.flatnonzero((array < 0) | (array > top))
+        if outside.size:
+            row = int(outside[0])
+            raise InputError(
+                f"value: row {row + 1} has {array[row]:g}, outside [0, {top:g}], so the values are "
+                f"not on the {scale} scale given (use scale 'count' or 'other')",
+                field="value",
+            )
+    return scale  # type: ignore[return-value]
 
 
 def _blocks(labels: list[str]) -> list[tuple[str, int, int]]:
@@ -561,10 +663,13 @@ def effect_sizes(
     """Every index for an AB series: one block of "A" rows, then one block of "B" rows.
 
     At least 2 observations per phase (the SEs need them). `scale` only affects the log response
-    ratios (see `lrri`); SMD, LRR and Cohen's d come back as None when undefined for the data.
+    ratios (see `lrri`), but the values must lie on it (a proportion in [0, 1], a percentage in
+    [0, 100]: InputError otherwise); SMD, LRR and Cohen's d come back as None when undefined for
+    the data. Values beyond +/-1e150 (`limits.MAX_ABS_VALUE`) are an InputError.
     """
     direction = _check_improvement(improvement)
     labels, array = _labels_and_values(phases, values)
+    scale = _check_scale(scale, array)
     unknown = sorted(set(labels) - {"A", "B"})
     if unknown:
         raise InputError(
@@ -667,6 +772,7 @@ def abab_effect_sizes(
     """
     direction = _check_improvement(improvement)
     labels, array = _labels_and_values(phases, values)
+    scale = _check_scale(scale, array)
     blocks = _blocks(labels)
     found = "-".join(label for label, _, _ in blocks)
     plain = [label for label, _, _ in blocks] == ["A", "B", "A", "B"]

@@ -34,6 +34,11 @@ import numpy as np
 from scipy import stats
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.limits import (
+    check_not_all_tiny,
+    first_too_large,
+    too_large_message,
+)
 
 __all__ = [
     "GrangerLag",
@@ -111,6 +116,11 @@ def _column(data: Any, name: str, *, allow_missing: bool) -> np.ndarray:
             f"{name}: row {row + 1} has {raw[row]!r}, which is not a finite number",
             field=name,
         )
+    observed = np.where(np.isfinite(numeric), numeric, 0.0)
+    beyond = first_too_large(observed)
+    if beyond is not None:
+        raise InputError(too_large_message(name, f"row {beyond + 1}", numeric[beyond]), field=name)
+    check_not_all_tiny(observed, name)
     return numeric
 
 

@@ -83,6 +83,11 @@ import numpy as np
 import pandas as pd
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.limits import (
+    check_not_all_tiny,
+    first_too_large,
+    too_large_message,
+)
 from americano_pipelines.stats.sampler import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
@@ -106,6 +111,8 @@ Sampler = Literal["auto", "nutpie", "pymc"]
 
 SEASONALITIES: tuple[str, ...] = ("none", "day_of_week", "month")
 MIN_PRE_POINTS = 8
+# The post period has its own level and slope; one observation cannot tell an effect from a day.
+MIN_POST_POINTS = 2
 """Fewer pre-period points than this is an input error: level + trend cannot be learned."""
 SHORT_PRE_POINTS = 14
 """Below this the interpretation warns that the counterfactual trend is poorly determined."""
@@ -307,6 +314,13 @@ def _parse_values(values: Sequence[Any], dates: np.ndarray) -> np.ndarray:
             f"value: row {row + 1} ({dates[row]}) has {raw.iloc[row]!r}, which is not a finite number",
             field="value",
         )
+    beyond = first_too_large(numeric)
+    if beyond is not None:
+        raise InputError(
+            too_large_message("value", f"row {beyond + 1} ({dates[beyond]})", numeric[beyond]),
+            field="value",
+        )
+    check_not_all_tiny(numeric, "value")
     return numeric
 
 
@@ -366,6 +380,13 @@ def _prepare_series(
     if n_post == 0:
         name = "post_period_days" if post_days is not None else "intervention_date"
         raise InputError(f"{name}: no post-period observations from {intervention}", field=name)
+    if n_post < MIN_POST_POINTS:
+        name = "post_period_days" if post_days is not None else "intervention_date"
+        raise InputError(
+            f"{name}: {n_post} post-period observation from {intervention} on; need at least "
+            f"{MIN_POST_POINTS} (the post period has its own level and slope)",
+            field=name,
+        )
     keep = in_pre | in_post
     return _Series(
         dates=day_dates[keep],

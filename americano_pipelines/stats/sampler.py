@@ -12,6 +12,7 @@ import numbers
 from typing import Any
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.limits import MAX_CHAINS, MAX_DRAWS, MAX_TUNE, check_at_most
 
 __all__ = [
     "DEFAULT_CHAINS",
@@ -45,7 +46,8 @@ def check_sampler_settings(
     sampler: Any = None,
 ) -> None:
     """Raise InputError naming the field unless seed >= 0, draws >= 10, tune >= 0 and
-    chains >= 1 are whole numbers and `sampler` (when given) is one of SAMPLERS."""
+    chains >= 1 are whole numbers within their upper bounds (stats/limits.py) and `sampler`
+    (when given) is one of SAMPLERS."""
     for name, value, minimum in (
         ("seed", seed, 0),
         ("draws", draws, MIN_DRAWS),
@@ -54,6 +56,9 @@ def check_sampler_settings(
     ):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
             raise InputError(f"{name}: must be a whole number of at least {minimum}", field=name)
+    check_at_most(int(draws), MAX_DRAWS, "draws", "per chain")
+    check_at_most(int(tune), MAX_TUNE, "tune", "per chain")
+    check_at_most(int(chains), MAX_CHAINS, "chains")
     if sampler is not None and sampler not in SAMPLERS:
         raise InputError(
             f"sampler: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}",

@@ -66,6 +66,15 @@ from americano_pipelines.stats.defaults import (
     DEFAULT_PERMUTATIONS,
 )
 from americano_pipelines.stats.effect_sizes import cohens_d
+from americano_pipelines.stats.limits import (
+    MAX_ALTERNATING_SESSIONS,
+    MAX_ALTERNATING_TABLE,
+    MAX_EXACT,
+    MAX_PERMUTATIONS,
+    MAX_RANDOMIZATION_WORK,
+    check_at_most,
+    check_magnitudes,
+)
 from americano_pipelines.stats.sced_standards import (
     StandardsRating,
     alternating_treatments_standards,
@@ -104,6 +113,8 @@ _TIE_TOLERANCE = 1e-9
 # Ranks of admissible assignments are drawn as int64.
 _MAX_RANKABLE = 2**62
 _INT64_MAX = int(np.iinfo(np.int64).max)
+_MIN_SESSIONS_PER_CONDITION = 2
+_MIN_CASES = 2
 
 
 # ----------------------------------------------------------------------------- results
@@ -217,8 +228,10 @@ def _check_common(
 ) -> tuple[str, int, int, int, float]:
     statistic = _check_statistic(statistic, allowed)
     permutations = _check_int(permutations, "permutations", 1)
+    check_at_most(permutations, MAX_PERMUTATIONS, "permutations", "Monte Carlo assignments")
     seed = _check_int(seed, "seed", 0)
     max_exact = _check_int(max_exact, "max_exact", 0)
+    check_at_most(max_exact, MAX_EXACT, "max_exact", "enumerated assignments")
     try:
         alpha = float(alpha)
     except (TypeError, ValueError):
@@ -250,6 +263,7 @@ def _values(values: Sequence[float], where: str = "") -> np.ndarray:
         raise InputError(
             f"value: {where}row {row + 1} is missing or not finite ({raw[row]})", field="value"
         )
+    check_magnitudes(array, "value", where)
     return array
 
 
@@ -483,6 +497,15 @@ def _effect_size(a: np.ndarray, b: np.ndarray) -> float | None:
         return None
 
 
+def _count_text(count: int) -> str:
+    """A count for the text: with thousands separators, or as 1.23e+456 when it has more than 15
+    digits (an alternating design's admissible orderings can outgrow any float)."""
+    digits = str(count)
+    if len(digits) <= 15:
+        return f"{count:,}"
+    return f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+
+
 def _format_p(p: float) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.2g}"
 
@@ -509,13 +532,13 @@ def _interpretation(
         f"{n_assignments:,} admissible assignments"
         if exact
         else f"{n_assignments:,} Monte Carlo assignments (observed included) out of "
-        f"{n_admissible:,} admissible"
+        f"{_count_text(n_admissible)} admissible"
     )
     text = (
         f"{verdict}: {description} = {observed:.4g}; {n_as_extreme:,} of {pool} gave a "
         "statistic at least this large."
     )
-    if 1.0 / n_admissible > alpha:
+    if n_admissible < 1.0 / alpha:  # int vs float compares exactly, however large the count
         text += (
             f" With only {n_admissible:,} admissible assignments the smallest attainable p-value "
             f"is {_format_p(1.0 / n_admissible)}, so this design cannot reach p <= {alpha:g}."
@@ -725,6 +748,7 @@ def multiple_baseline_test(
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
     start_points: Mapping[str, Sequence[int]] | None = None,
+    min_cases: int = _MIN_CASES,
 ) -> RandomizationTestResult:
     """Randomization test for a multiple baseline AB design across cases or behaviors.
 
@@ -738,12 +762,15 @@ def multiple_baseline_test(
     start-point counts (cases are not also permuted over start-point sets as in SCRT "MBD").
 
     The WWC rating assumes the cases share one time axis, so distinct start indices mean
-    staggered intervention starts.
+    staggered intervention starts. At least `min_cases` cases (2: with one the design is an AB
+    design, and `ab_randomization_test` is its test; a caller that knowingly reduces a one-case
+    series to it passes 1).
     """
     statistic, permutations, seed, max_exact, alpha = _check_common(
         statistic, permutations, seed, max_exact, alpha
     )
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    min_cases = _check_int(min_cases, "min_cases", 1)
     if not isinstance(cases, Mapping) or not cases:
         raise InputError("case: give at least one case as {name: (phases, values)}", field="case")
     if start_points is not None:
@@ -812,6 +839,14 @@ def multiple_baseline_test(
         phase_lengths[str(name)] = [start, n - start]
         starts.append(start)
 
+    if len(cases) < min_cases:
+        names = ", ".join(repr(str(name)) for name in list(cases)[:3])
+        raise InputError(
+            f"case: {len(cases)} case{'s' if len(cases) != 1 else ''} ({names}); a multiple "
+            f"baseline design needs at least {min_cases} (one case is an AB design: use the AB "
+            "test)",
+            field="case",
+        )
     n_cases = len(case_statistics)
     n_admissible = math.prod(len(s) for s in case_statistics)
     observed = case_statistics[0][observed_index[0]]
@@ -827,11 +862,20 @@ def multiple_baseline_test(
             total = (total[:, None] + stats[None, :]).ravel()
         distribution = total / n_cases
     else:
+        work = n_cases * permutations
+        if work > MAX_RANDOMIZATION_WORK:
+            raise InputError(
+                f"permutations: {permutations:,} Monte Carlo assignments of {n_cases:,} cases "
+                f"take {work:,} draws, above the limit of {MAX_RANDOMIZATION_WORK:,}; use at "
+                f"most {MAX_RANDOMIZATION_WORK // n_cases:,} permutations",
+                field="permutations",
+            )
+        # Each case's starts are drawn in case order and added as they come (the same stream
+        # and sums as drawing them all first), so memory holds one case's draws at a time.
         rng = np.random.default_rng(seed)
-        draws = [rng.integers(0, len(s), size=permutations - 1) for s in case_statistics]
-        total = case_statistics[0][draws[0]]
-        for stats, draw in zip(case_statistics[1:], draws[1:], strict=True):
-            total = total + stats[draw]
+        total = case_statistics[0][rng.integers(0, len(case_statistics[0]), size=permutations - 1)]
+        for stats in case_statistics[1:]:
+            total = total + stats[rng.integers(0, len(stats), size=permutations - 1)]
         distribution = np.concatenate(([observed], total / n_cases))
 
     return _result(
@@ -855,44 +899,56 @@ def multiple_baseline_test(
 # ----------------------------------------------------------------------------- alternating
 
 
-def _run_capped_levels(n_a: int, n_b: int, cap: int) -> tuple[list[np.ndarray], int]:
+def _run_capped_levels(
+    n_a: int, n_b: int, cap: int
+) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     """Completion counts for A/B sequences with n_a A's, n_b B's and runs of at most `cap`.
 
-    levels[t][a, last, run] (exact Python ints) is the number of ways to finish a sequence whose
+    level[t][a, last, run] (exact Python ints) is the number of ways to finish a sequence whose
     first t entries hold `a` A's and end in a run of `run` copies of `last` (0 = A, 1 = B);
     slot run = cap + 1 stays zero so a run that would exceed the cap has no completions.
-    Returns the levels 1..n (index 0 unused) and the number of admissible sequences."""
+    Returns, for levels 1..n (index 0 unused), each level scaled to [0, 1] as floats (only
+    ratios within a level matter to the sampler, and floats cannot overflow), shape
+    (n_a + 2, 2, cap + 2) with a zero row for a = n_a + 1 so that "one A too many" weighs 0
+    without a mask; whether each state can be completed (count > 0, for the enumeration); and
+    the number of admissible sequences. The big integers are kept one level at a time, so memory
+    is 9 bytes per state."""
     n = n_a + n_b
     shape = (n_a + 1, 2, cap + 2)
     a_index = np.arange(n_a + 1)
-    levels: list[np.ndarray] = [np.zeros(0, dtype=object)] * (n + 1)
-    final = np.zeros(shape, dtype=object)
-    final[n_a, :, 1 : cap + 1] = 1
-    levels[n] = final
+
+    def scaled(level: np.ndarray) -> np.ndarray:
+        out = np.zeros((n_a + 2, 2, cap + 2))
+        out[: n_a + 1] = np.asarray(level / max(int(level.max()), 1), dtype=float)
+        return out
+
+    levels: list[np.ndarray] = [np.zeros(0)] * (n + 1)
+    feasible: list[np.ndarray] = [np.zeros(0, dtype=bool)] * (n + 1)
+    level = np.zeros(shape, dtype=object)
+    level[n_a, :, 1 : cap + 1] = 1
+    levels[n], feasible[n] = scaled(level), level > 0
     for t in range(n - 1, 0, -1):
-        following = levels[t + 1]
-        current = np.zeros(shape, dtype=object)
+        following = level
+        level = np.zeros(shape, dtype=object)
         # Next is A: a run of A grows, a run of B resets to an A run of 1.
-        current[:-1, 0, 1 : cap + 1] += following[1:, 0, 2 : cap + 2]
-        current[:-1, 1, 1 : cap + 1] += following[1:, 0, 1:2]
+        level[:-1, 0, 1 : cap + 1] += following[1:, 0, 2 : cap + 2]
+        level[:-1, 1, 1 : cap + 1] += following[1:, 0, 1:2]
         # Next is B.
-        current[:, 1, 1 : cap + 1] += following[:, 1, 2 : cap + 2]
-        current[:, 0, 1 : cap + 1] += following[:, 1, 1:2]
+        level[:, 1, 1 : cap + 1] += following[:, 1, 2 : cap + 2]
+        level[:, 0, 1 : cap + 1] += following[:, 1, 1:2]
         unreachable = (a_index > t) | (t - a_index > n_b)
-        current[unreachable] = 0
-        levels[t] = current
-    first = levels[1]
-    total = (int(first[1, 0, 1]) if n_a >= 1 else 0) + (int(first[0, 1, 1]) if n_b >= 1 else 0)
-    return levels, total
+        level[unreachable] = 0
+        levels[t], feasible[t] = scaled(level), level > 0
+    total = (int(level[1, 0, 1]) if n_a >= 1 else 0) + (int(level[0, 1, 1]) if n_b >= 1 else 0)
+    return levels, feasible, total
 
 
 def _enumerate_run_capped(
-    x: np.ndarray, levels: list[np.ndarray], n_a: int, n_b: int, cap: int
+    x: np.ndarray, feasible: list[np.ndarray], n_a: int, n_b: int, cap: int
 ) -> np.ndarray:
     """Sum of x over the B positions of every admissible sequence, built level by level and
-    pruned to prefixes that can still be completed."""
+    pruned to prefixes that can still be completed (`feasible`, from `_run_capped_levels`)."""
     n = x.size
-    feasible = [None] + [np.asarray(level > 0, dtype=bool) for level in levels[1:]]
     a = np.zeros(1, dtype=np.int64)
     last = np.full(1, -1, dtype=np.int64)
     run = np.zeros(1, dtype=np.int64)
@@ -924,20 +980,15 @@ def _sample_run_capped(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Sum of x over the B positions of `draws` sequences drawn uniformly from the admissible
-    set: each step picks A or B with probability proportional to its completion count."""
+    set: each step picks A or B with probability proportional to its completion count
+    (`levels`: the scaled weights). One session's uniforms are drawn at a time, the same stream
+    as drawing them all at once, so memory stays proportional to `draws`."""
     n = x.size
     width = cap + 2  # run slots 0..cap+1; slot cap+1 is zero, so over-long runs get weight 0
-    flat: list[np.ndarray] = [np.zeros(0)]
-    for level in levels[1:]:
-        # Scale each level to [0, 1]: only ratios within a level matter, and floats cannot
-        # overflow. A zero row for a = n_a + 1 makes "one A too many" weigh 0 without a mask.
-        scaled = np.zeros((n_a + 2, 2, width))
-        scaled[: n_a + 1] = np.asarray(level / max(int(level.max()), 1), dtype=float)
-        flat.append(scaled.ravel())
-    uniforms = rng.random((n, draws))
+    flat = [level.ravel() for level in levels]
     # The first session: A or B by their completion counts.
     w_a0, w_b0 = flat[1][(1 * 2 + 0) * width + 1], flat[1][(0 * 2 + 1) * width + 1]
-    pick_a = uniforms[0] * (w_a0 + w_b0) < w_a0
+    pick_a = rng.random(draws) * (w_a0 + w_b0) < w_a0
     a = pick_a.astype(np.int64)
     last_is_a = pick_a
     run = np.ones(draws, dtype=np.int64)
@@ -948,12 +999,50 @@ def _sample_run_capped(
         run_b = np.where(last_is_a, 1, run + 1)
         w_a = weights.take((a + 1) * (2 * width) + run_a)
         w_b = weights.take(a * (2 * width) + width + run_b)
-        pick_a = uniforms[t] * (w_a + w_b) < w_a
+        pick_a = rng.random(draws) * (w_a + w_b) < w_a
         sum_b = np.where(pick_a, sum_b, sum_b + x[t])
         run = np.where(pick_a, run_a, run_b)
         last_is_a = pick_a
         a += pick_a
     return sum_b
+
+
+def _check_session_draws(
+    n_sessions: int, n_sequences: int, exact: bool, steps_per_sequence: int | None = None
+) -> None:
+    """Building each of `n_sequences` orderings costs a step per session (or
+    `steps_per_sequence`); refuse more than MAX_RANDOMIZATION_WORK steps, naming the option that
+    sets the count."""
+    work = (n_sessions if steps_per_sequence is None else steps_per_sequence) * n_sequences
+    if work <= MAX_RANDOMIZATION_WORK:
+        return
+    if exact:
+        raise InputError(
+            f"max_exact: enumerating {n_sequences:,} orderings of {n_sessions:,} sessions takes "
+            f"{work:,} steps, above the limit of {MAX_RANDOMIZATION_WORK:,}; lower max_exact "
+            "for a Monte Carlo test",
+            field="max_exact",
+        )
+    raise InputError(
+        f"permutations: {n_sequences:,} Monte Carlo orderings of {n_sessions:,} sessions take "
+        f"{work:,} steps, above the limit of {MAX_RANDOMIZATION_WORK:,}; use at most "
+        f"{MAX_RANDOMIZATION_WORK // n_sessions:,} permutations",
+        field="permutations",
+    )
+
+
+def _permuted_sums(
+    is_b: np.ndarray, x: np.ndarray, draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Sum of x over the B positions of `draws` uniformly shuffled copies of `is_b`, shuffled a
+    block of rows at a time (the same stream as all at once) so memory stays bounded."""
+    rows_per_block = max(1, 2_000_000 // max(is_b.size, 1))
+    sums = []
+    for start in range(0, draws, rows_per_block):
+        rows = min(rows_per_block, draws - start)
+        membership = rng.permuted(np.tile(is_b, (rows, 1)), axis=1)
+        sums.append(membership.astype(float) @ x)
+    return np.concatenate(sums) if sums else np.zeros(0)
 
 
 def _longest_run(is_b: np.ndarray) -> int:
@@ -1003,9 +1092,19 @@ def alternating_treatments_test(
     is_b = np.array([label == "B" for label in labels], dtype=bool)
     n_b = int(is_b.sum())
     n_a = x.size - n_b
-    if n_a == 0 or n_b == 0:
+    if x.size > MAX_ALTERNATING_SESSIONS:
         raise InputError(
-            "condition: both conditions A and B need at least one session", field="condition"
+            f"condition: {x.size:,} sessions, above the limit of {MAX_ALTERNATING_SESSIONS:,} for "
+            "an alternating treatments design (its admissible orderings are counted exactly)",
+            field="condition",
+        )
+    if min(n_a, n_b) < _MIN_SESSIONS_PER_CONDITION:
+        fewer, count = ("A", n_a) if n_a <= n_b else ("B", n_b)
+        raise InputError(
+            f"condition: {fewer} has {count} session{'s' if count != 1 else ''}; an alternating "
+            f"treatments design needs at least {_MIN_SESSIONS_PER_CONDITION} of each condition "
+            "(with one, nothing alternates and the condition has no spread)",
+            field="condition",
         )
     if max_consecutive is not None and _longest_run(is_b) > max_consecutive:
         raise InputError(
@@ -1025,6 +1124,10 @@ def alternating_treatments_test(
     if max_consecutive is None:
         n_admissible = math.comb(x.size, n_b)
         exact = n_admissible <= max_exact
+        if exact:  # listing an ordering costs a step per session of the smaller condition
+            _check_session_draws(x.size, n_admissible, exact, min(n_a, n_b))
+        else:
+            _check_session_draws(x.size, permutations, exact)
         if exact:
             # List the positions of the smaller condition (keeps the rank table in int64).
             minority_is_b = n_b <= n_a
@@ -1034,13 +1137,22 @@ def alternating_treatments_test(
             minority_sums = np.cumsum(centered[positions], axis=1)[:, -1]
             sum_b = minority_sums if minority_is_b else grand_total - minority_sums
         else:
-            membership = rng.permuted(np.tile(is_b, (permutations - 1, 1)), axis=1)
-            sum_b = membership.astype(float) @ centered
+            sum_b = _permuted_sums(is_b, centered, permutations - 1, rng)
     else:
-        levels, n_admissible = _run_capped_levels(n_a, n_b, max_consecutive)
+        cells = x.size * (n_a + 1) * (max_consecutive + 2)
+        if cells > MAX_ALTERNATING_TABLE:
+            raise InputError(
+                f"condition: {x.size:,} sessions ({n_a:,} A) with max_consecutive "
+                f"{max_consecutive} need a table of {cells:,} completion counts, above the limit "
+                f"of {MAX_ALTERNATING_TABLE:,}; use fewer sessions, a smaller max_consecutive, or "
+                "no cap (a completely randomized design)",
+                field="condition",
+            )
+        levels, feasible, n_admissible = _run_capped_levels(n_a, n_b, max_consecutive)
         exact = n_admissible <= max_exact
+        _check_session_draws(x.size, n_admissible if exact else permutations, exact)
         if exact:
-            sum_b = _enumerate_run_capped(centered, levels, n_a, n_b, max_consecutive)
+            sum_b = _enumerate_run_capped(centered, feasible, n_a, n_b, max_consecutive)
         else:
             sum_b = _sample_run_capped(
                 centered, levels, n_a, n_b, max_consecutive, permutations - 1, rng

@@ -620,8 +620,8 @@ def _observed_schedule(
     design: SequentialDesign, observed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Rates for the looks seen plus the planned looks still ahead, their cumulative alpha, and
-    the number of looks seen. The final analysis (the last planned look, or any look at or past
-    full information) spends all that is left of alpha."""
+    the number of looks seen. The final analysis (the last planned look, or a look at full
+    information) spends all that is left of alpha."""
     seen = len(observed)
     planned = np.asarray(design.information_rates)
     reached_full = observed[-1] >= 1.0 or seen == design.looks
@@ -648,8 +648,9 @@ def monitor(
     (``|z|`` when two-sided). ``information_rates_observed`` are the information fractions actually
     reached at each look, relative to the planned maximum; when they differ from the plan, the
     boundaries are recomputed by evaluating the spending function at them (Lan & DeMets 1983), and
-    the final analysis (the last planned look, or a look at or past full information) spends all
-    remaining alpha, as in rpact's boundary update.
+    the final analysis (the last planned look, or a look at full information) spends all
+    remaining alpha, as in rpact's boundary update. Rates are at most 1 (InputError above): a
+    final look that overran the planned information is given as 1.
     """
     if not isinstance(design, SequentialDesign):
         raise InputError("design must be a SequentialDesign", field="design")
@@ -679,6 +680,14 @@ def monitor(
                 f"got {len(observed)}",
                 field="information_rates_observed",
             )
+        if observed[-1] > 1.0 + 1e-9:
+            raise InputError(
+                f"information_rates_observed must not exceed 1, got {observed[-1]:g}: rates are "
+                "fractions of the planned maximum information; a final look that overran the "
+                "plan is given as 1",
+                field="information_rates_observed",
+            )
+        observed = np.minimum(observed, 1.0)
         if np.any(observed[:-1] >= 1.0):
             raise InputError(
                 "information_rates_observed reaches full information (1) before the last look "

@@ -83,6 +83,11 @@ from americano_pipelines.stats.its import (
     probability_in_words,
     sampler_warnings,
 )
+from americano_pipelines.stats.limits import (
+    check_not_all_tiny,
+    first_too_large,
+    too_large_message,
+)
 from americano_pipelines.stats.sampler import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
@@ -313,6 +318,11 @@ def _numbers(raw: pd.Series, name: str, dates: np.ndarray) -> np.ndarray:
             )
         kind = "not a finite number" if np.isinf(numeric[row]) else "not a number"
         raise InputError(f"{name}: {where} has {cell!r}, which is {kind}", field=name)
+    beyond = first_too_large(numeric)
+    if beyond is not None:
+        where = f"row {beyond + 1} ({dates[beyond]})"
+        raise InputError(too_large_message(name, where, numeric[beyond]), field=name)
+    check_not_all_tiny(numeric, name)
     return numeric
 
 

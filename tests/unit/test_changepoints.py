@@ -260,3 +260,46 @@ def test_duplicate_date_message_names_the_date() -> None:
     dates[7] = dates[3]
     with pytest.raises(InputError, match="2025-01-04"):
         detect_change_points([1.0] * 20, dates)
+
+
+# ----------------------------------------------------------------------------- long series
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grid_solvers_match_ruptures_with_jump(seed: int) -> None:
+    """Beyond 2,000 rows the search runs on every jump-th row: our cumulative-sum cost inside
+    ruptures, and the bootstrap's grid solvers, give ruptures' own Pelt/Binseg(jump) answers."""
+    rng = np.random.default_rng(100 + seed)
+    n, min_size, jump = int(rng.integers(80, 240)), int(rng.integers(1, 8)), int(rng.integers(2, 8))
+    signal = np.round(rng.normal(size=n) + np.repeat(rng.integers(0, 4, 6), n // 6 + 1)[:n], 2)
+    penalty = float(rng.uniform(2.0, 15.0))
+    pelt = ruptures.Pelt(model="l2", min_size=min_size, jump=jump).fit(signal).predict(pen=penalty)
+    binseg = (
+        ruptures.Binseg(model="l2", min_size=min_size, jump=jump).fit(signal).predict(pen=penalty)
+    )
+    assert changepoints._ruptures_fit(signal, "PELT", penalty, min_size, jump) == pelt[:-1]
+    assert (
+        changepoints._ruptures_fit(signal, "BinarySegmentation", penalty, min_size, jump)
+        == binseg[:-1]
+    )
+    positions = changepoints._grid_positions(n, min_size, jump)
+    s1, s2 = changepoints._cumulative_sums(signal[None, :])
+    grid = changepoints._optimal_partition_on_grid(
+        s1[:, positions], s2[:, positions], positions, np.array([penalty]), min_size
+    )
+    assert grid[0] == pelt[:-1]
+    assert changepoints._binary_segmentation_l2(signal, penalty, min_size, jump) == binseg[:-1]
+
+
+@pytest.mark.parametrize("algorithm", ["pelt", "binseg"])
+def test_long_series_found_to_the_row(algorithm: str) -> None:
+    """20,000 rows: the steps are found at their exact rows, with full confidence; the refits
+    search every 20th row, and the method text says so."""
+    truth = [4_013, 9_990, 15_007]
+    signal = np.repeat([0.0, 3.0, -1.0, 2.0], np.diff([0, *truth, 20_000]))
+    signal = signal + np.random.default_rng(0).normal(0, 0.5, signal.size)
+    result = detect_change_points(signal, algorithm=algorithm, n_bootstrap=50)
+    assert [point.index for point in result.change_points] == truth
+    assert all(point.confidence == 1.0 for point in result.change_points)
+    assert result.refit_step == 20
+    assert "the refits search every 20 rows" in result.to_json()["confidenceMethod"]

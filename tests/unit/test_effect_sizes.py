@@ -502,3 +502,37 @@ def test_effect_estimate_json_shape() -> None:
     full = EffectEstimate(np.float64(0.5), np.float64(0.1), (np.float64(0.3), 0.7)).to_json()
     assert full == {"estimate": 0.5, "se": 0.1, "ci95": [0.3, 0.7]}
     assert all(type(v) is float for v in (full["estimate"], full["se"], *full["ci95"]))
+
+
+# ----------------------------------------------------------------------------- counted from ranks
+
+
+def _pairwise_reference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """The definitions over all pairs, as SingleCaseES writes them (the O(m n) way)."""
+    m, n = a.size, b.size
+    q = (b[None, :] > a[:, None]) + 0.5 * (b[None, :] == a[:, None])
+    s_ab = float(np.sign(b[None, :] - a[:, None]).sum())
+    s_a = float(np.triu(np.sign(a[None, :] - a[:, None]), k=1).sum())
+    # PAND: keep the ka lowest A points and the B points from sorted position fb on, over every
+    # (ka, fb) that leaves no overlap
+    a_sorted = np.concatenate(([-np.inf], np.sort(a)))
+    b_sorted = np.concatenate((np.sort(b), [np.inf]))
+    kept = np.arange(m + 1)[:, None] + (n - np.arange(n + 1)[None, :])
+    no_overlap = a_sorted[:, None] < b_sorted[None, :]
+    pand_value = float(np.max(np.where(no_overlap, kept, 0))) / (m + n)
+    return {"nap": float(q.mean()), "tau_u": (s_ab - s_a) / (m * n), "pand": pand_value}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rank_counts_equal_the_pairwise_definitions(seed: int) -> None:
+    """NAP, Tau-U and PAND come from sorting and binary search (O(n log n)); on data with many
+    ties they equal the all-pairs definitions exactly."""
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(1, 40)), int(rng.integers(2, 40))
+    a = rng.integers(0, 6, m).astype(float)
+    b = rng.integers(0, 7, n).astype(float)
+    reference = _pairwise_reference(a, b)
+    if m >= 2:
+        assert nap(a, b).estimate == reference["nap"]
+    assert tau_u(a, b).estimate == pytest.approx(reference["tau_u"], abs=1e-15)
+    assert pand(a, b).estimate == pytest.approx(reference["pand"], abs=1e-15)

@@ -628,12 +628,15 @@ def test_multiple_baseline_bad_input_names_the_field() -> None:
         multiple_baseline_test({})
     assert caught.value.field == "case"
     with pytest.raises(InputError) as caught:
+        multiple_baseline_test({"x": (list("AAABBB"), [1, 2, 3, 4, 5, 6])})
+    assert caught.value.field == "case" and "at least 2" in str(caught.value)
+    with pytest.raises(InputError) as caught:
         multiple_baseline_test(
-            {"x": (list("AAABBB"), [1, 2, 3, 4, 5, 6])}, start_points={"x": [4, 5]}
+            {"x": (list("AAABBB"), [1, 2, 3, 4, 5, 6])}, start_points={"x": [4, 5]}, min_cases=1
         )
     assert caught.value.field == "start_points"
     with pytest.raises(InputError) as caught:
-        multiple_baseline_test({"x": (list("AAABBBA"), [1, 2, 3, 4, 5, 6, 7])})
+        multiple_baseline_test({"x": (list("AAABBBA"), [1, 2, 3, 4, 5, 6, 7])}, min_cases=1)
     assert caught.value.field == "phase" and "case 'x'" in str(caught.value)
 
 

@@ -30,18 +30,21 @@ from dagster_duckdb import DuckDBResource
 from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
 from americano_pipelines.config import get_settings
 from americano_pipelines.db.load import load_tables
+from americano_pipelines.defs.analyses.assets import (
+    CHANGE_POINTS,
+    RANDOMIZATION_TEST,
+    SEQUENTIAL_MONITORING,
+)
 from americano_pipelines.defs.analyses.partitions import protocols, register_protocol_partitions
 from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
 from americano_pipelines.stats.sced import abab_randomization_test
 from americano_pipelines.synth.demo_study import generate_demo_study
 
 BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
-ANALYSES = ("sced_randomization_test", "change_points", "sequential_monitoring")
-TABLES = {
-    "sced_randomization_test": "analyses.sced_randomization_test",
-    "change_points": "analyses.change_points",
-    "sequential_monitoring": "analyses.sequential_monitoring",
-}
+# The three analyses this module materializes, and their tables, as the definitions state them.
+SPECS = (RANDOMIZATION_TEST, CHANGE_POINTS, SEQUENTIAL_MONITORING)
+ANALYSES = tuple(spec.name for spec in SPECS)
+TABLES = {spec.name: spec.table.qualified_name for spec in SPECS}
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 

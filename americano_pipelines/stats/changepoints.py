@@ -686,6 +686,12 @@ def detect_change_points(
             "are needed",
             field="value",
         )
+    if penalty is None and n < 3:
+        raise InputError(
+            f"value: {n} observations; the default penalty estimates the noise from the "
+            "differences of at least 3 (or give a penalty)",
+            field="value",
+        )
 
     refit_step = _grid_step(n)
     _check_bootstrap_work(int(n_bootstrap), n, min_size, refit_step)

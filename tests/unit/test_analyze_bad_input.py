@@ -250,6 +250,11 @@ OPTION_CASES = {
         changepoints(noise(40)),
         ["seed", "at least 0"],
     ),
+    "changepoints two rows, default penalty": (
+        ["changepoints", "--min-segment-length", "1"],
+        changepoints([1.0, 2.0]),
+        ["value", "2 observations", "at least 3"],
+    ),
     "changepoints huge min segment": (
         ["changepoints", "--min-segment-length", "99999999999999999999"],
         changepoints(noise(40)),

@@ -222,6 +222,18 @@ def protocol_ids(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+def phase_end_dates(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dt.date]]:
+    """(protocol_id, phase_label, end_date) of every scheduled phase, from
+    `intermediate.int_protocol_days` (whose days follow the dbt macro `phase_end_date`); empty
+    before the warehouse is built."""
+    if not _table_exists(conn, "intermediate", "int_protocol_days"):
+        return []
+    return conn.execute(
+        "SELECT protocol_id, phase_label, max(protocol_date) FROM intermediate.int_protocol_days "
+        "GROUP BY protocol_id, phase_label ORDER BY protocol_id, 3, phase_label"
+    ).fetchall()
+
+
 def protocol_row(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> dict[str, Any]:
     """The protocol's `marts.protocols` row as a dict; KeyError when it is not there."""
     cursor = conn.execute("SELECT * FROM marts.protocols WHERE protocol_id = ?", [protocol_id])

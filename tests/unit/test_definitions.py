@@ -238,5 +238,8 @@ def test_checks_are_pinned() -> None:
 
 def test_jobs_sensors_and_schedules_are_pinned() -> None:
     assert {job.name for job in defs.resolve_all_job_defs()} == {"__ASSET_JOB", "protocol_analyses"}
-    assert {sensor.name for sensor in defs.sensors or []} == {"protocol_partitions"}
+    assert {sensor.name for sensor in defs.sensors or []} == {
+        "protocol_partitions",
+        "protocol_phase_end",
+    }
     assert list(defs.schedules or []) == []

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from americano_pipelines.cli.output import fail, group, print_json
+from americano_pipelines.cli.output import answered, group, print_json
 from americano_pipelines.cli.table import Table, parse_date, parse_number_list, read_table
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats import limits
@@ -41,20 +41,17 @@ analyze_app = group("One analysis: CSV in, JSON out.")
 def _analysis(command: Callable[..., Any]) -> Callable[..., None]:
     """Run a command body that returns a result with `to_json()`; print it as one JSON object.
 
-    InputError → one line on stderr and exit 2. While the analysis runs, anything a library
-    prints goes to stderr, so stdout holds only the JSON.
+    Errors are `answered` (cli/output.py). While the analysis runs, anything a library prints
+    goes to stderr, so stdout holds only the JSON.
     """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                result = command(*args, **kwargs)
-        except InputError as error:
-            fail(str(error))
+        with contextlib.redirect_stdout(sys.stderr):
+            result = command(*args, **kwargs)
         print_json(result.to_json())
 
-    return wrapper
+    return answered(wrapper)
 
 
 # ----------------------------------------------------------------------------- choices

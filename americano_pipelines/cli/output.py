@@ -91,14 +91,17 @@ def answered(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import psycopg
-
         try:
             return command(*args, **kwargs)
         except InputError as error:
             fail(str(error))
-        except psycopg.OperationalError as error:
-            fail(f"cannot reach the database: {error}", 1)
+        except Exception as error:
+            # A command that never loaded psycopg cannot have failed to connect; looking it up
+            # instead of importing it keeps the analyses' start-up free of it.
+            psycopg = sys.modules.get("psycopg")
+            if psycopg is not None and isinstance(error, psycopg.OperationalError):
+                fail(f"cannot reach the database: {error}", 1)
+            raise
 
     return wrapper
 

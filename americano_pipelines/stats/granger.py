@@ -92,8 +92,6 @@ def _is_missing(value: Any) -> bool:
 def _as_number(value: Any) -> float:
     """The value as a float, NaN when it is none (a number written as text counts). Plain
     Python, so this module loads without pandas."""
-    if isinstance(value, bool):
-        return float(value)
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):

@@ -9,7 +9,6 @@ import contextlib
 import datetime as dt
 import functools
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,20 +16,22 @@ from typing import TextIO
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
-from americano_pipelines.config import REPO_ROOT, Settings, dagster_home
+from americano_pipelines.config import Settings, dagster_home
 from americano_pipelines.db import extract, schema
 from americano_pipelines.db.connection import database_url
 from americano_pipelines.defs.resources import build_resources
 
 
 def prepare_dagster_home(settings: Settings) -> DagsterInstance:
-    """Point DAGSTER_HOME at AMERICANO_HOME/dagster (with the repo's dagster.yaml) and open it."""
+    """Point DAGSTER_HOME at AMERICANO_HOME/dagster (with the repo's dagster.yaml and the
+    storage AMERICANO_DAGSTER_STORAGE names) and open it."""
     from americano_pipelines.db.home import ensure_home, registry_path
+    from americano_pipelines.defs.instance import write_instance_yaml
 
     ensure_home(settings.home, registry_path(settings))  # never a vanished home's mount point
     home = dagster_home(settings)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    write_instance_yaml(settings, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
 

@@ -16,6 +16,7 @@ A Redis broker is tested the same way with one worker and one protocol.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -145,6 +146,10 @@ def test_three_protocols_run_on_two_celery_workers(study: dict, celery_env) -> N
     assert register_protocol_partitions(instance, settings.duckdb_path) == study["protocol_ids"]
     tag = uuid.uuid4().hex[:6]
     with running_workers([f"w1-{tag}", f"w2-{tag}"], study["root"] / "logs") as workers:
+        status = subprocess.run(
+            [AMERICANO, "workers", "status"], capture_output=True, text=True, check=True
+        )
+        assert {w["name"] for w in json.loads(status.stdout)} == set(workers)
         results = {
             protocol_id: execute_protocol_analyses(
                 instance, protocol_id, run_config=RUN_CONFIG, asset_selection=SELECTION

@@ -8,14 +8,30 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import in_process_executor, multiprocess_executor
+from dagster import (
+    DagsterEventType,
+    DagsterRunStatus,
+    execute_job,
+    in_process_executor,
+    job,
+    multiprocess_executor,
+    op,
+    reconstructable,
+)
 from dagster._config import process_config, validate_config
+from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.instance.config import dagster_instance_config_schema
+from dagster._core.test_utils import instance_for_test
 from dagster_celery import celery_executor
 from dagster_postgres import DagsterPostgresStorage
 
 from americano_pipelines.config import get_settings
-from americano_pipelines.defs.executors import celery_config, chosen_executor
+from americano_pipelines.defs.analyses.jobs import protocol_analyses_job
+from americano_pipelines.defs.executors import (
+    celery_config,
+    chosen_executor,
+    protocol_analyses_executor,
+)
 from americano_pipelines.defs.instance import instance_config, storage_url
 from americano_pipelines.errors import InputError
 
@@ -82,6 +98,49 @@ def test_a_bad_value_is_an_input_error_naming_the_variable(env, variable, value,
     with pytest.raises(InputError, match=f"^{variable}: .*{re.escape(value)}") as raised:
         read(settings)
     assert raised.value.field == variable
+
+
+@op
+def one_step() -> int:
+    return 1
+
+
+@job(executor_def=protocol_analyses_executor)
+def one_step_job() -> None:
+    one_step()
+
+
+def _engine_messages(instance, run_id: str) -> list[str]:
+    return [
+        entry.message
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event is not None
+        and entry.dagster_event.event_type in (DagsterEventType.ENGINE_EVENT,)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("in_process", "Executing steps in process"), ("multiprocess", "multiprocess executor")],
+)
+def test_the_executor_is_the_one_named_when_the_run_starts(env, value, says) -> None:
+    assert protocol_analyses_job.executor_def is protocol_analyses_executor
+    env.setenv("AMERICANO_EXECUTOR", value)
+    with instance_for_test() as instance:
+        # by file: a multiprocess step's process loads the job from this file
+        job = ReconstructableJob.for_file(__file__, "one_step_job")
+        result = execute_job(job, instance=instance)
+        assert result.success
+        assert any(says in message for message in _engine_messages(instance, result.run_id))
+
+
+def test_a_bad_executor_fails_the_run_naming_the_variable(env) -> None:
+    env.setenv("AMERICANO_EXECUTOR", "kubernetes")
+    with instance_for_test() as instance:
+        with pytest.raises(InputError, match="^AMERICANO_EXECUTOR: unknown value 'kubernetes'"):
+            execute_job(reconstructable(one_step_job), instance=instance)
+        (run,) = instance.get_runs()  # the run exists and never started
+        assert run.status == DagsterRunStatus.NOT_STARTED
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,7 @@ def materialize_all(
     prepare_manifest()  # the definitions read the dbt manifest when they are imported
     from americano_pipelines.definitions import defs
     from americano_pipelines.defs.analyses.assets import GROUP as ANALYSES_GROUP
+    from americano_pipelines.defs.analyses.jobs import execute_protocol_analyses
     from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
     from americano_pipelines.defs.extract.assets import GROUP as EXTRACT_GROUP
 
@@ -146,15 +147,11 @@ def materialize_all(
         if protocol_ids:
             log(f"analysing {len(protocol_ids)} protocol(s)")
         for protocol_id in protocol_ids:
-            result = _materialize(
-                settings,
-                [*assets, *checks],
-                selection=analyses,
-                partition_key=protocol_id,
-                instance=instance,
-                resources=resources,
-                run_config=_QUIET_RUN_CONFIG,
-            )
+            # the `protocol_analyses` job, on the executor AMERICANO_EXECUTOR names
+            with contextlib.redirect_stdout(_run_log(settings.run_log_path)):
+                result = execute_protocol_analyses(
+                    instance, protocol_id, run_config=_QUIET_RUN_CONFIG
+                )
             summary.runs.append(result.run_id)
             keys |= {
                 e.asset_key.to_user_string() for e in result.get_asset_materialization_events()

@@ -13,6 +13,7 @@ the workers' app (`defs.workers`), so both sides always name the same broker and
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from dagster import (
@@ -55,14 +56,16 @@ def chosen_executor(settings: Settings) -> tuple[Any, dict[str, Any]]:
         from dagster_celery import celery_executor  # celery and kombu: only when chosen
 
         return celery_executor, celery_config(settings)
-    return (in_process_executor if name == "in_process" else multiprocess_executor), {}
+    if name == "in_process":
+        return in_process_executor, {}
+    return multiprocess_executor, {"max_concurrent": os.cpu_count() or 1}
 
 
 @executor(
     name="americano",
     config_schema={},
     # all three run reconstructable jobs against a persistent instance (the launched runs and
-    # `execute_protocol_analyses` both do)
+    # `americano demo` (cli/materialize.launch) both do)
     requirements=multiple_process_executor_requirements(),
 )
 def protocol_analyses_executor(init_context: InitExecutorContext) -> Executor:

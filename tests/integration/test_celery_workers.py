@@ -7,8 +7,9 @@ test's PostgreSQL (AMERICANO_DAGSTER_STORAGE=postgres), as on several hosts. The
 show every step executed in a worker, both workers used, and the steps' processes children of
 the workers. Then the workers are stopped with SIGTERM (a warm shutdown) and must exit 0.
 
-The three protocols run one after another, each run's steps side by side on the two workers:
-runs of different protocols at once wait for the analyses' per-partition Parquet outputs.
+The three protocols' runs are launched as `americano demo` launches them (`launch_all`: several
+runs at once, each in a process of its own), their steps side by side on the two workers; each
+analysis writes its own Parquet file, so no two steps contend for one writer.
 
 A Redis broker is tested the same way with one worker and one protocol.
 """
@@ -30,11 +31,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import build_demo_study
-from dagster import AssetKey, DagsterEventType, EventRecordsFilter
+from dagster import AssetKey, DagsterEventType, EventRecordsFilter, RunRequest
 
-from americano_pipelines.cli.materialize import prepare_dagster_home
+from americano_pipelines.cli.materialize import launch, launch_all, prepare_dagster_home
 from americano_pipelines.config import get_settings
-from americano_pipelines.defs.analyses.jobs import execute_protocol_analyses
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
 from americano_pipelines.defs.executors import celery_config
 
@@ -42,7 +42,7 @@ from americano_pipelines.defs.executors import celery_config
 # worker would double this test's time and show nothing more about the workers.
 ANALYSES = ("change_points", "sced_randomization_test", "sequential_monitoring")
 SELECTION = [AssetKey(["analyses", name]) for name in ANALYSES]
-RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+JOB = "protocol_analyses"
 AMERICANO = str(Path(sys.executable).with_name("americano"))
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -142,7 +142,7 @@ def test_three_protocols_run_on_two_celery_workers(study: dict, celery_env) -> N
     settings = get_settings()
     instance = prepare_dagster_home(settings)
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    # a new instance: the protocols become its partitions, as `new_protocols` would do
+    # a new instance: the protocols become its partitions, as `new_protocols` does
     assert register_protocol_partitions(instance, settings.duckdb_path) == study["protocol_ids"]
     tag = uuid.uuid4().hex[:6]
     with running_workers([f"w1-{tag}", f"w2-{tag}"], study["root"] / "logs") as workers:
@@ -150,12 +150,13 @@ def test_three_protocols_run_on_two_celery_workers(study: dict, celery_env) -> N
             [AMERICANO, "workers", "status"], capture_output=True, text=True, check=True
         )
         assert {w["name"] for w in json.loads(status.stdout)} == set(workers)
-        results = {
-            protocol_id: execute_protocol_analyses(
-                instance, protocol_id, run_config=RUN_CONFIG, asset_selection=SELECTION
-            )
+        requests = [
+            RunRequest(partition_key=protocol_id, asset_selection=SELECTION)
             for protocol_id in study["protocol_ids"]
-        }
+        ]
+        results = dict(
+            zip(study["protocol_ids"], launch_all(JOB, requests), strict=True)
+        )  # each raises RunFailed unless it succeeded
         # read while the workers (and their pool processes) are alive
         children = {}
         for protocol_id, result in results.items():
@@ -166,12 +167,9 @@ def test_three_protocols_run_on_two_celery_workers(study: dict, celery_env) -> N
 
     used = set()
     for protocol_id, result in results.items():
-        assert result.success, protocol_id
-        materialized = {
-            (e.asset_key.to_user_string(), e.partition)
-            for e in result.get_asset_materialization_events()
-        }
-        assert materialized == {(f"analyses/{name}", protocol_id) for name in ANALYSES}
+        assert result.asset_keys == tuple(f"analyses/{name}" for name in sorted(ANALYSES))
+        run = instance.get_run_by_id(result.run_id)
+        assert run.tags["dagster/partition"] == protocol_id
         # the engine event each worker writes for the step it takes: its node name
         delegated = {
             entry.step_key: entry.dagster_event.engine_event_data.metadata["Celery worker"].value
@@ -203,10 +201,7 @@ def test_a_redis_broker_serves_the_same_runs(study: dict, celery_env) -> None:
     protocol_id = study["protocol_ids"][0]
     tag = uuid.uuid4().hex[:6]
     with running_workers([f"redis-{tag}"], study["root"] / "logs") as workers:
-        result = execute_protocol_analyses(
-            instance, protocol_id, run_config=RUN_CONFIG, asset_selection=SELECTION
-        )
-    assert result.success
+        result = launch(JOB, RunRequest(partition_key=protocol_id, asset_selection=SELECTION))
     (node,) = workers
     delegated = {
         entry.dagster_event.engine_event_data.metadata["Celery worker"].value

@@ -3,6 +3,7 @@ config both sides share, the instance's dagster.yaml, and the cluster document's
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def test_the_defaults_are_the_contracts(env) -> None:
     assert settings.checked_celery_broker == "amqp://guest:guest@127.0.0.1:5672//"
     assert settings.celery_queue == "dagster"
     assert settings.dagster_storage_backend == "sqlite"
-    assert chosen_executor(settings) == (multiprocess_executor, {})
+    # as many step processes as cores
+    assert chosen_executor(settings) == (multiprocess_executor, {"max_concurrent": os.cpu_count()})
 
 
 @pytest.mark.parametrize(
@@ -65,7 +67,7 @@ def test_the_defaults_are_the_contracts(env) -> None:
 )
 def test_the_setting_names_the_executor(env, value, definition) -> None:
     env.setenv("AMERICANO_EXECUTOR", value)
-    assert chosen_executor(get_settings()) == (definition, {})
+    assert chosen_executor(get_settings())[0] is definition
 
 
 def test_celery_gets_the_broker_queue_and_a_result_backend_that_fits(env) -> None:

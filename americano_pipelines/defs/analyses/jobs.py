@@ -1,27 +1,24 @@
-"""The per-protocol analyses as one partitioned job (launch a protocol from the UI), run on the
-executor AMERICANO_EXECUTOR names (`defs.executors`)."""
+"""The per-protocol analyses as one partitioned job (launch a protocol from the UI).
 
-from __future__ import annotations
+Its steps run on the executor AMERICANO_EXECUTOR names (`defs.executors`): in their own processes
+by default (multiprocess), so one protocol's analyses run side by side, or on dagster-celery
+workers; and the runs of several protocols at once, since each writes its own result files.
+"""
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from dagster import AssetSelection, define_asset_job
 
-from dagster import (
-    AssetKey,
-    AssetSelection,
-    DagsterInstance,
-    JobExecutionResult,
-    define_asset_job,
-    execute_job,
+from americano_pipelines.defs.analyses.assets import (
+    CHANGE_POINTS,
+    RANDOMIZATION_TEST,
+    SEQUENTIAL_MONITORING,
 )
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-
-from americano_pipelines.config import REPO_ROOT
 from americano_pipelines.defs.analyses.factory import GROUP
+from americano_pipelines.defs.analyses.its import ITS
 from americano_pipelines.defs.analyses.partitions import protocols
 from americano_pipelines.defs.executors import protocol_analyses_executor
 
-__all__ = ["execute_protocol_analyses", "protocol_analyses_job"]
+# Every per-protocol analysis, in the order the UI lists them.
+ANALYSES = (CHANGE_POINTS, RANDOMIZATION_TEST, SEQUENTIAL_MONITORING, ITS)
 
 protocol_analyses_job = define_asset_job(
     "protocol_analyses",
@@ -31,29 +28,3 @@ protocol_analyses_job = define_asset_job(
     description="Every pre-registered analysis of one protocol (a `protocols` partition), on the "
     "executor AMERICANO_EXECUTOR names (in_process, multiprocess or celery).",
 )
-
-# Where the code location is loaded from (workspace.yaml): the processes that run the steps,
-# multiprocess children or celery workers, load the job from here by name.
-DEFINITIONS_MODULE = "americano_pipelines.definitions"
-
-
-def execute_protocol_analyses(
-    instance: DagsterInstance,
-    protocol_id: str,
-    *,
-    run_config: Mapping[str, Any] | None = None,
-    asset_selection: Sequence[AssetKey] | None = None,
-    tags: Mapping[str, str] | None = None,
-) -> JobExecutionResult:
-    """Run `protocol_analyses` for one protocol from this process, its steps on the executor
-    AMERICANO_EXECUTOR names; the result's events are in `instance`."""
-    job = ReconstructableRepository.for_module(
-        DEFINITIONS_MODULE, "defs", working_directory=str(REPO_ROOT)
-    ).get_reconstructable_job(protocol_analyses_job.name)
-    return execute_job(
-        job,
-        instance=instance,
-        run_config=dict(run_config or {}),
-        tags={"dagster/partition": protocol_id, **(tags or {})},
-        asset_selection=asset_selection,
-    )

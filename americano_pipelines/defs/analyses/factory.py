@@ -1,7 +1,8 @@
 """One factory for the per-protocol analysis assets, fed by a small spec.
 
 Every analysis asset does the same thing for its partition (a protocol): read its inputs from
-the warehouse, call one compute function, write any artifact (a posterior), replace the
+the warehouse, stop there when the protocol did not register the analysis
+(`defs.analyses.registered`), call one compute function, write any artifact (a posterior), replace the
 protocol's rows in its `analyses.*` table, draw its plots, record the run (`provenance.runs.record`:
 an `analysis_runs` row as the protocol's user and an MLflow run) and report metadata.
 
@@ -38,6 +39,7 @@ from dagster_duckdb import DuckDBResource
 
 from americano_pipelines.config import Settings
 from americano_pipelines.defs.analyses.partitions import protocols
+from americano_pipelines.defs.analyses.registered import unregistered_result
 from americano_pipelines.defs.resources import SettingsResource
 from americano_pipelines.warehouse import tables
 
@@ -75,7 +77,9 @@ class AnalysisSpec:
     - `store(result, settings)`: writes other artifacts (returned by metadata name, shown as
       paths), and `rows(result, stored)` fills the table from the result and them;
     - `metadata(result)`: what the UI shows besides the result's params and headline;
-    - `config`: the run config class, if any; `check`: an asset check, if any.
+    - `config`: the run config class, if any; `check`: an asset check, if any;
+    - `analysis`: its name in a protocol's registered analyses (`registration.analyses`): a
+      protocol that did not register it is not analysed (None: every protocol is).
     """
 
     name: str
@@ -93,6 +97,7 @@ class AnalysisSpec:
     config: type[Config] | None = None
     check: AnalysisCheck | None = None
     kinds: tuple[str, ...] = ("python", "duckdb")
+    analysis: str | None = None
 
     @property
     def key(self) -> AssetKey:
@@ -173,6 +178,11 @@ def _materialize(
     current = settings.get()
     with warehouse.get_connection() as conn:
         row, data = spec.read(conn, protocol_id)
+    not_run = unregistered_result(
+        spec.analysis, row, context.run.tags, None if spec.check is None else spec.check.name
+    )
+    if not_run is not None:
+        return not_run
     result = spec.compute(row, data, run_config)
     stored = spec.store(result, current) if spec.store is not None else {}
     data_version = raw_data_version(context)

@@ -717,7 +717,7 @@ def synthetic_control(
     )
 
 
-# ----------------------------------------------------------------------------- a registered protocol
+# ----------------------------------------------------------------------------- a protocol
 
 AnalysisName = StrEnum("AnalysisName", {name: name for name in ANALYSIS_NAMES})
 """The analyses as protocol files name them (docs/protocol-yaml.md, `analyses:`)."""

@@ -467,9 +467,9 @@ def parse_analyses(
         analysis = _item(raw, item_where)
         earlier = [a.name for a in analyses]
         if analysis.name in earlier:
+            first = f"{where}[{earlier.index(analysis.name) + 1}]"
             raise InputError(
-                f"{item_where}: {analysis.name} is already {where}[{earlier.index(analysis.name) + 1}]; "
-                "list each analysis once",
+                f"{item_where}: {analysis.name} is already {first}; list each analysis once",
                 field=item_where,
             )
         if design_type is not None:
@@ -530,6 +530,16 @@ def _for_design(
             f"{where}.minSegmentLength: two segments of {analysis.min_segment_length} need "
             f"{2 * analysis.min_segment_length} days, more than plannedLength = {planned_length}",
             field=f"{where}.minSegmentLength",
+        )
+    if (
+        isinstance(analysis, InterruptedTimeSeries)
+        and analysis.effect_prior_mean is not None
+        and analysis.effect_prior_sd is None
+    ):
+        raise InputError(
+            f"{where}.effectPriorMean: give effectPriorSd with it (the prior is "
+            "Normal(effectPriorMean, effectPriorSd))",
+            field=f"{where}.effectPriorMean",
         )
     if isinstance(analysis, SequentialMonitoring) and interim_looks < 1:
         raise InputError(

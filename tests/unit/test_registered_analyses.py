@@ -366,6 +366,11 @@ def test_bad_items_and_settings_name_the_field(items, field: str, fragment: str)
             "the primary outcome",
         ),
         (
+            "analyses:\n  - analysis: its\n    effectPriorMean: 5\n",
+            "analyses[1].effectPriorMean",
+            "give effectPriorSd with it",
+        ),
+        (
             "analyses:\n  - analysis: wearable_links\n    predictors: [engagement_score]\n",
             "analyses[1].predictors",
             "the primary outcome",

@@ -1,10 +1,10 @@
 """One factory for the per-protocol analysis assets, fed by a small spec.
 
 Every analysis asset does the same thing for its partition (a protocol): read its inputs from
-the warehouse, stop there when the protocol did not register the analysis
-(`defs.analyses.registered`), call one compute function, write any artifact (a posterior), replace the
+the warehouse, call one compute function, write any artifact (a posterior), replace the
 protocol's rows in its `analyses.*` table, draw its plots, record the run (`provenance.runs.record`:
-an `analysis_runs` row as the protocol's user and an MLflow run) and report metadata.
+an `analysis_runs` row as the protocol's user and an MLflow run) and report metadata. A protocol
+that did not register the analysis stops after the read (`defs.analyses.registered`).
 
 The metadata derive from the result itself: its `params()` and `headline()` (the same
 dictionaries the run records), their scalar entries under snake_case names (`pValue` ->

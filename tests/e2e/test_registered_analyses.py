@@ -187,6 +187,12 @@ def test_analyze_protocol_by_hand_is_exploratory_and_runs_list_says_so(study) ->
     assert run["exploratory"] is True and run["inputParams"]["exploratory"] is True
     assert run["mlflowRunId"] == printed["mlflowRunId"]
     assert run["analysisType"] == "change_points"
+    # the data version the scheduled runs recorded: the raw tree the warehouse was built from
+    with psycopg.connect(study["url"]) as conn:
+        versions = conn.execute(
+            "SELECT DISTINCT data_version_hash FROM analysis_runs WHERE protocol_id = %s", (FULL,)
+        ).fetchall()
+    assert [(run["dataVersionHash"],)] == versions and run["dataVersionHash"] != "unknown"
 
     registered = _americano(
         "analyze", "protocol", "--protocol", PARTIAL, "--analysis", "randomization_test"

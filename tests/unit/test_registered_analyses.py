@@ -599,3 +599,36 @@ def test_the_demo_protocols_register_an_explicit_list() -> None:
         assert all(is_registered(row, name) for name in DEFAULT_ANALYSES)
         assert not is_registered(row, SYNTHETIC_CONTROL)
         assert listed.get(WEARABLE_LINKS).predictors
+
+
+# ----------------------------------------------------------------------------- by hand
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--protocol", "p1", "--analysis", "its"],
+            "error: --protocol: no warehouse at ",
+        ),
+        (
+            ["--protocol", "p1", "--analysis", "wearable_links"],
+            "error: --analysis: wearable_links can be registered, but has no per-protocol "
+            "analysis to run yet; these do: randomization_test, its, change_points, "
+            "sequential_monitoring",
+        ),
+        (["--protocol", "p1", "--analysis", "granger"], "error: "),
+        (["--analysis", "its"], "error: "),
+    ],
+)
+def test_analyze_protocol_refuses_in_one_line(tmp_path, monkeypatch, args, message: str) -> None:
+    from typer.testing import CliRunner
+
+    from americano_pipelines.cli.app import app
+
+    monkeypatch.setenv("AMERICANO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    result = CliRunner().invoke(app, ["analyze", "protocol", *args])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1

@@ -124,3 +124,20 @@ def platform_env(migrated_database: str, tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("AMERICANO_DATA_DIR", str(tmp_path / "project" / "data"))
     monkeypatch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def module_platform(
+    migrated_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """For a module's fixtures: the platform on the module's database with all its state under
+    a folder of its own (returned), Dagster's home included as the CLI sets it."""
+    root = tmp_path_factory.mktemp("platform")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AMERICANO_DATABASE_URL", migrated_database)
+    patch.setenv("AMERICANO_HOME", str(root / "home"))
+    patch.setenv("AMERICANO_DATA_DIR", str(root / "project" / "data"))
+    patch.setenv("DAGSTER_HOME", str(root / "unused"))
+    patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    yield root
+    patch.undo()

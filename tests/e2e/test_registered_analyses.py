@@ -39,14 +39,7 @@ SPECS = (CHANGE_POINTS, SEQUENTIAL_MONITORING)
 
 
 @pytest.fixture(scope="module")
-def study(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("registered")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AMERICANO_DATABASE_URL", migrated_database)
-    patch.setenv("AMERICANO_HOME", str(root / "home"))
-    patch.setenv("AMERICANO_DATA_DIR", str(root / "project" / "data"))
-    patch.setenv("DAGSTER_HOME", str(root / "unused"))
-    patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+def study(migrated_database: str, module_platform: Path):
     demo = generate_demo_study(users=2, days=63, seed=11, start_date=dt.date(2025, 9, 1))
     only_the_test = json.dumps([{"analysis": "randomization_test"}])
     protocols = demo.tables["experiment_protocols"].with_columns(
@@ -88,7 +81,6 @@ def study(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
         "scheduled": scheduled,
         "exploratory": run(PARTIAL, **{EXPLORATORY_TAG: "true"}),
     }
-    patch.undo()
 
 
 def _metadata(result, spec) -> dict:

@@ -49,7 +49,10 @@ class Settings:
     token_key: str | None
     """Key that encrypts OAuth tokens at rest; generated into `home` when unset."""
     timezone: str
-    """The platform's IANA timezone: what "today" is, e.g. for a protocol's registration day."""
+    """The platform's IANA timezone: what "today" is, e.g. for a protocol's registration day,
+    and the zone of the nightly schedule."""
+    nightly_cron: str
+    """When the `nightly_refresh` schedule runs (a cron expression, in `timezone`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -80,6 +83,12 @@ class Settings:
     def provenance_dir(self) -> Path:
         """Snapshots of what analyses recorded (analysis_runs): beside the raw tree, unversioned."""
         return self.data_dir / "provenance"
+
+    @property
+    def results_dir(self) -> Path:
+        """The analyses' results, one Parquet file per table and protocol
+        (`analyses/<table>/<protocol>.parquet`): what the warehouse's `analyses.*` views read."""
+        return self.data_dir / "analyses"
 
     @property
     def reports_dir(self) -> Path:
@@ -127,6 +136,7 @@ def get_settings() -> Settings:
         whoop_client_secret=_env("WHOOP_CLIENT_SECRET"),
         token_key=_env("AMERICANO_TOKEN_KEY"),
         timezone=_env("AMERICANO_TIMEZONE") or "UTC",
+        nightly_cron=_env("AMERICANO_NIGHTLY_CRON") or "0 2 * * *",
     )
 
 
@@ -145,10 +155,12 @@ def configure_pytensor_cache() -> None:
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """What the dbt project reads (profiles.yml, sources): the warehouse and the Parquet root."""
+    """What the dbt project reads (profiles.yml, sources): the warehouse, the raw Parquet root
+    and the analyses' result files."""
     return {
         "AMERICANO_DUCKDB_PATH": settings.duckdb_path,
         "AMERICANO_RAW_DIR": str(settings.raw_dir),
+        "AMERICANO_RESULTS_DIR": str(settings.results_dir),
     }
 
 

@@ -40,14 +40,14 @@ import datetime as dt
 import gc
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+from _scratch import create_database, scratch
 
 DEFAULT_ROWS = 2_000_000
 DAYS = 170
@@ -248,33 +248,19 @@ def main() -> None:
     if args.rows < 8 or args.repeats < 1:
         parser.error("--rows must be at least 8 and --repeats at least 1")
 
-    work = Path(tempfile.mkdtemp(prefix="americano_bench_extract_"))
-    server, embedded_pgdata = server_url(args.database_url, work)
-    name = f"americano_bench_{uuid.uuid4().hex[:8]}"
-    try:
+    with scratch(args.database_url, "americano_bench_extract_") as (server, name, work):
         summary = run(args, server, name, work)
-    finally:
-        drop_database(server, name)
-        if embedded_pgdata is not None:
-            stop_embedded(embedded_pgdata)
-        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(summary))
 
 
 def run(args: argparse.Namespace, server: str, name: str, work: Path) -> dict:
     import psycopg
-    from psycopg.conninfo import make_conninfo
 
     from americano_pipelines.db import extract
     from americano_pipelines.db.load import load_tables
-    from americano_pipelines.db.migrate import migrate
     from americano_pipelines.db.schema import EVENTS_TABLE
 
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(server, dbname=name)
-    with psycopg.connect(url) as conn:
-        migrate(conn)
+    url = create_database(server, name)
 
     started = time.perf_counter()
     users, tables, events = generate_events(args.rows)
@@ -360,33 +346,6 @@ def run(args: argparse.Namespace, server: str, name: str, work: Path) -> dict:
         f"{summary['peak_rss_mb_idle']:.0f} MB)"
     )
     return summary
-
-
-def server_url(given: str | None, work: Path) -> tuple[str, Path | None]:
-    """The server's admin URL, and the embedded server's data directory if we started one."""
-    configured = given or os.environ.get("AMERICANO_DATABASE_URL")
-    if configured:
-        return configured, None
-    os.environ["AMERICANO_HOME"] = str(work / "home")
-    from americano_pipelines.config import get_settings
-    from americano_pipelines.db.connection import database_url
-
-    settings = get_settings()
-    return database_url(settings), settings.embedded_pg_dir
-
-
-def drop_database(server: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def stop_embedded(pgdata: Path) -> None:
-    from pgserver._commands import pg_ctl
-
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
 
 
 if __name__ == "__main__":

@@ -739,18 +739,12 @@ class _ProtocolRun:
 
 
 def _specs() -> dict[str, Any]:
-    """The per-protocol analyses that can run, by their registered name (the assets' specs)."""
-    from americano_pipelines.defs.analyses.assets import (
-        CHANGE_POINTS,
-        RANDOMIZATION_TEST,
-        SEQUENTIAL_MONITORING,
-    )
-    from americano_pipelines.defs.analyses.its import ITS
+    """The per-protocol analyses that can run (the assets' specs), by their registered name in
+    the order protocol files list them."""
+    from americano_pipelines.defs.analyses.jobs import ANALYSES
 
-    return {
-        spec.analysis: spec
-        for spec in (RANDOMIZATION_TEST, ITS, CHANGE_POINTS, SEQUENTIAL_MONITORING)
-    }
+    specs = {spec.analysis: spec for spec in ANALYSES if spec.analysis is not None}
+    return {name: specs[name] for name in ANALYSIS_NAMES if name in specs}
 
 
 @analyze_app.command("protocol")
@@ -783,6 +777,7 @@ def protocol(
     import duckdb
 
     from americano_pipelines.config import get_settings
+    from americano_pipelines.defs.resources import WarehouseResource
     from americano_pipelines.provenance.data_version import recorded_data_version
     from americano_pipelines.provenance.runs import record
     from americano_pipelines.warehouse.tables import protocol_ids
@@ -804,17 +799,17 @@ def protocol(
         )
     started_at = dt.datetime.now(dt.UTC)
     try:
-        warehouse = duckdb.connect(path, read_only=local)
-    except duckdb.IOException as error:  # a run is writing it
+        # Read-only, waiting for a build that holds the writer's lock, as the assets do.
+        with WarehouseResource(database=path).get_connection(read_only=True) as conn:
+            if protocol_id not in protocol_ids(conn):
+                raise InputError(
+                    f"--protocol: no protocol {protocol_id!r} in the warehouse (marts.protocols);"
+                    " a newly registered protocol reaches it with the next build of the marts",
+                    field="--protocol",
+                )
+            row, data = spec.read(conn, protocol_id)
+    except duckdb.IOException as error:
         fail(f"cannot open the warehouse: {' '.join(str(error).split())}", 1)
-    with warehouse as conn:
-        if protocol_id not in protocol_ids(conn):
-            raise InputError(
-                f"--protocol: no protocol {protocol_id!r} in the warehouse (marts.protocols); "
-                "a newly registered protocol reaches it with the next build of the marts",
-                field="--protocol",
-            )
-        row, data = spec.read(conn, protocol_id)
     overrides = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler.value}
     result = spec.compute(row, data, overrides if spec.config is not None else {})
     run = record(

@@ -12,8 +12,19 @@ from americano_pipelines.db import extract, schema
 from americano_pipelines.db.connection import connect, database_url
 from americano_pipelines.db.migrate import migrate
 from americano_pipelines.synth.load import seed_demo_study
+from americano_pipelines.warehouse import tables
 
 MARTS = ("daily_metrics", "phase_observations", "protocols", "wearable_daily")
+_TEST_COLUMNS = (
+    "protocol_id",
+    "design",
+    "statistic",
+    "p_value",
+    "n_assignments",
+    "effect_size",
+    "nap",
+    "rating",
+)
 
 
 def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
@@ -66,15 +77,11 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
         for mart in MARTS:
             rows = warehouse.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0]
             marts.add_row(f"marts.{mart}", f"{rows:,}")
-        analyses = (
-            warehouse.execute(
-                "SELECT protocol_id, design, statistic, p_value, n_assignments, effect_size, nap, "
-                "rating FROM analyses.sced_randomization_test ORDER BY protocol_id"
-            ).fetchall()
-            if summary.protocols_analysed
-            else []
-        )
     console.print(marts)
+    analyses = [
+        [row[name] for name in _TEST_COLUMNS]
+        for row in tables.read_results(settings.results_dir, tables.RANDOMIZATION_TESTS)
+    ]
     if analyses:
         results = Table(
             title="Pre-registered randomization tests (analyses.sced_randomization_test)"
@@ -103,7 +110,11 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
             )
         console.print(results)
 
-    console.print(f"materialized {len(summary.asset_keys)} assets in {len(summary.runs)} run(s)")
+    console.print(
+        f"materialized {len(summary.asset_keys)} assets in {len(summary.runs)} run(s)"
+        if summary.runs
+        else "nothing changed since the last run: no asset materialized"
+    )
     if summary.failed_checks:
         console.print(f"[red]failed checks: {', '.join(summary.failed_checks)}[/red]")
     console.print(f"Reports:        {settings.reports_dir}")

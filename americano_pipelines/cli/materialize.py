@@ -1,26 +1,38 @@
-"""Materialize the asset graph in-process, incrementally: what `make demo` and the CLI run.
+"""Launch, in this process, what the schedule and the sensors launch: `americano demo`,
+`americano extract` and the tests run the graph this way.
 
-The same Dagster instance backs `make ui`, so runs started here appear in the UI's history.
+1. The `nightly_refresh` plan (`defs.refresh.plan`): the new or changed event days and tables,
+   the assets of new code, and what depends on them, as one `refresh_warehouse` run.
+2. The `new_protocols` plan (`defs.analyses.plan`): one `protocol_analyses` run per protocol
+   whose inputs changed, several at once, each on its job's executor.
+3. The refresh plan again: the analyses recorded their runs in PostgreSQL, and their snapshot
+   (provenance/analysis_runs) catches up, as the next night's refresh would do.
+
+Nothing runs when nothing changed. The runs go to the Dagster instance under AMERICANO_HOME,
+which `make ui` shows, with the same job names and tags as the daemon's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
+import itertools
+import multiprocessing
 import os
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
+from dagster import DagsterInstance, RunRequest, build_reconstructable_job, execute_job
 
 from americano_pipelines.config import REPO_ROOT, Settings, dagster_home
-from americano_pipelines.db import extract, schema
-from americano_pipelines.db.connection import database_url
-from americano_pipelines.defs.resources import build_resources
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 
 def prepare_dagster_home(settings: Settings) -> DagsterInstance:
@@ -47,11 +59,22 @@ def _run_log(path: Path) -> TextIO:
     return open(path, "a", buffering=1)  # noqa: SIM115
 
 
-def _materialize(settings: Settings, *args, **kwargs):
-    """dagster.materialize, with what dbt and DVC print sent to the run log: the terminal keeps
-    our summary, and a command whose stdout is JSON stays JSON."""
-    with contextlib.redirect_stdout(_run_log(settings.run_log_path)):
-        return materialize(*args, **kwargs)
+@contextlib.contextmanager
+def _output_to_run_log(settings: Settings) -> Iterator[None]:
+    """What the runs print (dbt, DVC, samplers; in this process and in the step processes, which
+    inherit file descriptor 1) goes to the run log: the terminal keeps our summary, and a
+    command whose stdout is JSON stays JSON."""
+    log = _run_log(settings.run_log_path)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(log.fileno(), 1)
+    try:
+        with contextlib.redirect_stdout(log):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @dataclass
@@ -63,11 +86,83 @@ class MaterializationSummary:
     failed_checks: list[str] = field(default_factory=list)
     evaluated_checks: list[str] = field(default_factory=list)
 
+    def add(self, run: LaunchedRun) -> None:
+        self.runs.append(run.run_id)
+        self.asset_keys = sorted(set(self.asset_keys) | set(run.asset_keys))
+        # one entry per check, however many protocols it ran for
+        self.evaluated_checks += sorted(set(run.evaluated_checks) - set(self.evaluated_checks))
+        self.failed_checks += sorted(set(run.failed_checks) - set(self.failed_checks))
+
+
+@dataclass(frozen=True)
+class LaunchedRun:
+    run_id: str
+    asset_keys: tuple[str, ...]
+    evaluated_checks: tuple[str, ...]
+    failed_checks: tuple[str, ...]
+
+
+class RunFailed(RuntimeError):
+    """A launched run did not succeed; the message names it and its failed steps."""
+
+
+def launch(job_name: str, request: RunRequest) -> LaunchedRun:
+    """Execute one run request of the job `job_name`, as the daemon would launch it, and wait."""
+    job = build_reconstructable_job(
+        "americano_pipelines.definitions", "job_named", reconstructable_args=(job_name,)
+    )
+    tags = dict(request.tags)
+    if request.partition_key is not None:
+        tags["dagster/partition"] = request.partition_key
+    with execute_job(
+        job,
+        instance=DagsterInstance.get(),
+        run_config=_QUIET_RUN_CONFIG,
+        tags=tags,
+        asset_selection=request.asset_selection,
+    ) as result:
+        if not result.success:
+            failed = [event.step_key for event in result.get_step_failure_events()]
+            raise RunFailed(
+                f"run {result.run_id} of {job_name} failed (steps: {', '.join(failed)}); "
+                "its logs are in the Dagster UI (make ui)"
+            )
+        evaluations = result.get_asset_check_evaluations()
+        return LaunchedRun(
+            run_id=result.run_id,
+            asset_keys=tuple(
+                sorted(
+                    {
+                        e.asset_key.to_user_string()
+                        for e in result.get_asset_materialization_events()
+                    }
+                )
+            ),
+            evaluated_checks=tuple(_check_name(e) for e in evaluations),
+            failed_checks=tuple(_check_name(e) for e in evaluations if not e.passed),
+        )
+
+
+def launch_all(job_name: str, requests: Sequence[RunRequest]) -> list[LaunchedRun]:
+    """The runs of `requests` at once, one process each, as the daemon launches them (Dagster's
+    run set-up is not thread-safe); each run's steps run on its job's executor."""
+    if not requests:
+        return []
+    with ProcessPoolExecutor(
+        max_workers=min(len(requests), os.cpu_count() or 1),
+        mp_context=multiprocessing.get_context("spawn"),
+    ) as pool:
+        return list(pool.map(launch, itertools.repeat(job_name), requests))
+
+
+def _check_name(evaluation) -> str:
+    return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+
 
 def materialize_extract(
     settings: Settings, *, log: Callable[[str], None] = print
 ) -> MaterializationSummary:
-    """Only the extract group: new event days, table snapshots and the DVC data version."""
+    """Only the extract group: new event days, changed tables and the DVC data version."""
     return materialize_all(settings, log=log, groups=("extract",))
 
 
@@ -75,126 +170,87 @@ def materialize_all(
     settings: Settings,
     *,
     log: Callable[[str], None] = print,
-    groups: tuple[str, ...] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> MaterializationSummary:
-    """Extract what is new, then snapshot the small tables, version the data and build the
-    warehouse (or only the asset `groups` named)."""
+    """Refresh what changed, then analyse the protocols whose inputs changed (only the asset
+    `groups` named, when given)."""
     from americano_pipelines.defs.transform.project import prepare_manifest
 
     prepare_manifest()  # the definitions read the dbt manifest when they are imported
-    from americano_pipelines.definitions import defs
-    from americano_pipelines.defs.analyses.assets import GROUP as ANALYSES_GROUP
-    from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
-    from americano_pipelines.defs.extract.assets import GROUP as EXTRACT_GROUP
+    from americano_pipelines.defs.analyses.factory import GROUP as ANALYSES_GROUP
 
-    instance = prepare_dagster_home(settings)
-    assets = list(defs.assets or [])
-    checks = list(defs.asset_checks or [])
-    # Resources are built from the settings of this call, not those of the definitions' import
-    # (tests and the CLI may change AMERICANO_HOME or the database after that).
-    resources = build_resources(settings)
-    analyses = AssetSelection.groups(ANALYSES_GROUP)
+    prepare_dagster_home(settings)
     summary = MaterializationSummary()
-
-    with extract.extract_connection(database_url(settings)) as conn:
-        stale_days = extract.stale_event_days(conn, settings.raw_dir)
-    summary.event_days_extracted = stale_days
-    if stale_days:
-        log(f"extracting {len(stale_days)} new or changed day(s) of behavioral_events")
-    else:
-        log("behavioral_events: no new or changed days; nothing to extract")
-    events_key = AssetKey(["raw", schema.EVENTS_TABLE])
-    for first, last in extract.consecutive_runs(stale_days):
-        result = _materialize(
-            settings,
-            assets,
-            selection=AssetSelection.assets(events_key),
-            instance=instance,
-            resources=resources,
-            run_config=_QUIET_RUN_CONFIG,
-            tags={
-                "dagster/asset_partition_range_start": first.isoformat(),
-                "dagster/asset_partition_range_end": last.isoformat(),
-            },
-        )
-        summary.runs.append(result.run_id)
-
-    selection = AssetSelection.groups(*groups) if groups else AssetSelection.all()
-    keys: set[str] = set()
-    # The per-protocol analyses are partitioned: they run below, one run per protocol.
-    if groups is None or set(groups) - {ANALYSES_GROUP}:
-        rest = selection - AssetSelection.assets(events_key) - analyses
-        if groups is None or EXTRACT_GROUP in groups:
-            # The events' partition runs above carry no checks: their row check runs here,
-            # once over every day.
-            rest |= AssetSelection.checks_for_assets(events_key)
-        result = _materialize(
-            settings,
-            [*assets, *checks],
-            selection=rest,
-            instance=instance,
-            resources=resources,
-            run_config=_QUIET_RUN_CONFIG,
-        )
-        summary.runs.append(result.run_id)
-        keys |= {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-        summary.failed_checks = _failed_checks(result)
-        summary.evaluated_checks = _evaluated_checks(result)
-    if groups is None or ANALYSES_GROUP in groups:
-        protocol_ids = register_protocol_partitions(instance, settings.duckdb_path)
-        if protocol_ids:
-            log(f"analysing {len(protocol_ids)} protocol(s)")
-        for protocol_id in protocol_ids:
-            result = _materialize(
-                settings,
-                [*assets, *checks],
-                selection=analyses,
-                partition_key=protocol_id,
-                instance=instance,
-                resources=resources,
-                run_config=_QUIET_RUN_CONFIG,
-            )
-            summary.runs.append(result.run_id)
-            keys |= {
-                e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
-            }
-            # the analyses' own checks: convergence, and dbt's tests of their tables
-            # (one entry per check, however many protocols it ran for)
-            summary.failed_checks += sorted(
-                set(_failed_checks(result)) - set(summary.failed_checks)
-            )
-            summary.evaluated_checks += sorted(
-                set(_evaluated_checks(result)) - set(summary.evaluated_checks)
-            )
-        summary.protocols_analysed = protocol_ids
-        if protocol_ids:
-            # The analyses recorded their runs: snapshot analysis_runs again, so the Parquet
-            # snapshot ends the run in step with PostgreSQL.
-            provenance = AssetSelection.assets(
-                *(AssetKey(["provenance", table]) for table in schema.PROVENANCE_TABLES)
-            )
-            result = _materialize(
-                settings,
-                [*assets, *checks],
-                selection=provenance.downstream(),
-                instance=instance,
-                resources=resources,
-                run_config=_QUIET_RUN_CONFIG,
-            )
-            summary.runs.append(result.run_id)
-            summary.failed_checks += _failed_checks(result)
-            summary.evaluated_checks += _evaluated_checks(result)
-    summary.asset_keys = sorted(keys)
+    _refresh(settings, summary, log=log, groups=groups)
+    if (groups is None or ANALYSES_GROUP in groups) and _analyse(settings, summary, log=log):
+        # The analyses recorded their runs: their snapshot catches up with PostgreSQL.
+        _refresh(settings, summary, log=lambda _: None, groups=groups)
+    if not summary.runs:
+        log("everything is current: no run launched, nothing materialized")
     return summary
 
 
-def _failed_checks(result) -> list[str]:
-    return _evaluated_checks(result, failed_only=True)
+def _refresh(
+    settings: Settings,
+    summary: MaterializationSummary,
+    *,
+    log: Callable[[str], None],
+    groups: Sequence[str] | None,
+) -> RunRequest | None:
+    from americano_pipelines.definitions import defs
+    from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
+    from americano_pipelines.defs.refresh.plan import plan_refresh
+    from americano_pipelines.defs.refresh.schedules import record_what_is_current
+
+    graph = defs.resolve_asset_graph()
+    instance = DagsterInstance.get()
+    plan = plan_refresh(
+        instance, graph, refresh_warehouse_job.selection.resolve(graph), settings, groups=groups
+    )
+    if groups is None and not summary.runs:
+        record_what_is_current(instance, graph, plan)  # as the nightly tick does
+    if not summary.runs:
+        summary.event_days_extracted = list(plan.stale_days)
+    if plan.stale_days:
+        log(f"extracting {len(plan.stale_days)} new or changed day(s) of behavioral_events")
+    request = plan.run_request()
+    if request is None:
+        log("refresh: nothing changed in PostgreSQL, the code or the marts")
+        return None
+    log(f"refresh_warehouse: {plan.reason} → {len(plan.selection)} asset(s)")
+    with _output_to_run_log(settings):
+        summary.add(launch(refresh_warehouse_job.name, request))
+    return request
 
 
-def _evaluated_checks(result, *, failed_only: bool = False) -> list[str]:
-    return [
-        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        for evaluation in result.get_asset_check_evaluations()
-        if not (failed_only and evaluation.passed)
-    ]
+def _analyse(
+    settings: Settings, summary: MaterializationSummary, *, log: Callable[[str], None]
+) -> list[str]:
+    from americano_pipelines.definitions import defs
+    from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
+    from americano_pipelines.defs.analyses.partitions import protocols
+    from americano_pipelines.defs.analyses.plan import stale_protocols, with_downstream
+    from americano_pipelines.defs.resources import WarehouseResource
+    from americano_pipelines.warehouse.tables import protocol_input_fingerprints
+
+    instance = DagsterInstance.get()
+    with WarehouseResource(database=settings.duckdb_path).get_connection(read_only=True) as conn:
+        fingerprints = protocol_input_fingerprints(conn)
+    known = set(instance.get_dynamic_partitions(protocols.name))
+    new = [protocol_id for protocol_id in sorted(fingerprints) if protocol_id not in known]
+    if new:
+        instance.add_dynamic_partitions(protocols.name, new)
+    plans = stale_protocols(instance, ANALYSES, fingerprints)
+    if not plans:
+        log(f"analyses: all {len(fingerprints)} protocol(s) current")
+        return []
+    log(f"analysing {len(plans)} protocol(s) whose inputs changed")
+    graph = defs.resolve_asset_graph()
+    keys = [spec.key for spec in ANALYSES]
+    requests = [plan.run_request(with_downstream(plan.stale, keys, graph)) for plan in plans]
+    with _output_to_run_log(settings):
+        runs = launch_all(protocol_analyses_job.name, requests)
+    for run in runs:
+        summary.add(run)
+    summary.protocols_analysed = [plan.protocol_id for plan in plans]
+    return summary.protocols_analysed

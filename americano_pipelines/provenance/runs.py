@@ -364,6 +364,25 @@ def _millis(moment: dt.datetime) -> int:
     return int(_utc(moment).timestamp() * 1000)
 
 
+def _mlflow_lock(settings: Settings):
+    """Runs of several protocols start at once: the first to open a new store creates its
+    tables (MLflow's migrations), and two doing so together fail; so do two creating one
+    experiment. Those steps take this lock, one process at a time."""
+    from filelock import FileLock
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return FileLock(settings.home / "mlflow.lock")
+
+
+def mlflow_client(settings: Settings) -> Any:
+    """An MlflowClient of `settings.mlflow_tracking_uri`, its store opened under the lock."""
+    from mlflow.tracking import MlflowClient
+
+    _quiet_mlflow_logs()
+    with _mlflow_lock(settings):
+        return MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+
+
 def _open_mlflow_run(
     settings: Settings,
     *,
@@ -372,17 +391,15 @@ def _open_mlflow_run(
     started_at: dt.datetime,
     tags: Mapping[str, str],
 ) -> tuple[Any, str]:
-    from mlflow.tracking import MlflowClient
-
-    _quiet_mlflow_logs()
-    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-    experiment_id = _experiment_id(client, experiment_name(protocol_id), settings)
-    run = client.create_run(
-        experiment_id,
-        start_time=_millis(started_at),
-        tags={key: value[:_MAX_TAG_VALUE] for key, value in tags.items()},
-        run_name=run_name,
-    )
+    client = mlflow_client(settings)
+    with _mlflow_lock(settings):
+        experiment_id = _experiment_id(client, experiment_name(protocol_id), settings)
+        run = client.create_run(
+            experiment_id,
+            start_time=_millis(started_at),
+            tags={key: value[:_MAX_TAG_VALUE] for key, value in tags.items()},
+            run_name=run_name,
+        )
     return client, run.info.run_id
 
 
@@ -471,11 +488,9 @@ def verify_with_mlflow(
     tag must be the row's hash. A superuser can rewrite rows and recompute the chain inside
     PostgreSQL; the copy in the MLflow store is what catches that. Slow (imports MLflow)."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     settings = settings or get_settings()
-    _quiet_mlflow_logs()
-    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    client = mlflow_client(settings)
     checked = []
     for record in records:
         if record.mlflow_run_id is None:
@@ -503,11 +518,9 @@ def runs_missing_from_database(
     """(protocol id, analysis run id, MLflow run id) of each run that MLflow holds as recorded
     (finished, with its row hash) for these protocols but that is not among `records`: rows
     deleted from the end of a chain, which leave no gap in PostgreSQL."""
-    from mlflow.tracking import MlflowClient
 
     settings = settings or get_settings()
-    _quiet_mlflow_logs()
-    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    client = mlflow_client(settings)
     present = {record.id for record in records}
     missing = []
     for protocol_id in protocol_ids:

@@ -1,20 +1,26 @@
-"""The analyses' warehouse I/O: read a protocol's inputs from the marts, write tidy result tables.
+"""The analyses' warehouse I/O: read a protocol's inputs from the marts, write tidy result files.
 
-Every table lives in the DuckDB schema `analyses` and is keyed by `protocol_id`: re-running a
-protocol's analysis deletes its rows and inserts the new ones in one transaction, so reruns
-are idempotent and readers never see a half-written protocol. Each table's columns are
-defined once, here (`Table`); the result dataclasses' `to_rows()` fill them, and
-`data_version` (the DVC hash of the raw data) and `computed_at` (UTC) are added on write.
+An analysis reads the warehouse and never writes it: each result table is a folder of Parquet
+files, one per protocol (`<results_dir>/<table>/<protocol>.parquet`), which a run replaces
+whole by an atomic rename. Runs of different protocols therefore write different files and
+can run at once, a reader never sees a half-written protocol, and a rerun is idempotent. The
+warehouse reads the folders as the views `analyses.<table>` (dbt models in
+`dbt_project/models/results/`). Each table's columns are defined once, here (`Table`): the
+result dataclasses' `to_rows()` fill them, `data_version` (the DVC hash of the raw data) and
+`computed_at` (UTC) are added on write, and `_columns.parquet`, a file of the columns and no
+rows, gives the view its columns before any protocol has a result.
 
-Connections are DuckDB connections (the Dagster `DuckDBResource` hands them out); nothing here
-imports Dagster.
+Connections are DuckDB connections; nothing here imports Dagster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -29,12 +35,18 @@ __all__ = [
     "SCHEMA",
     "SEQUENTIAL_LOOKS",
     "Table",
+    "RESULT_TABLES",
     "change_point_dates",
     "daily_metric_series",
+    "ensure_result_columns",
     "phase_observations",
+    "protocol_folder",
     "protocol_ids",
+    "protocol_input_fingerprints",
     "protocol_row",
-    "replace_protocol_rows",
+    "read_results",
+    "result_path",
+    "write_protocol_results",
 ]
 
 SCHEMA = "analyses"
@@ -75,7 +87,7 @@ RANDOMIZATION_TESTS = Table(
         ("observed_effect", "DOUBLE"),
         ("p_value", "DOUBLE"),
         ("n_assignments", "BIGINT"),
-        ("n_admissible", "HUGEINT"),
+        ("n_admissible", "DECIMAL(38,0)"),  # Parquet has no HUGEINT
         ("exact", "BOOLEAN"),
         ("alpha", "DOUBLE"),
         ("significant", "BOOLEAN"),
@@ -200,6 +212,9 @@ ITS_EFFECTS = Table(
     "One row per protocol: the Bayesian ITS effect of its first A-to-B change.",
 )
 
+RESULT_TABLES = (RANDOMIZATION_TESTS, CHANGE_POINTS, SEQUENTIAL_LOOKS, ITS_EFFECTS)
+_COLUMNS_FILE = "_columns.parquet"
+
 
 # ----------------------------------------------------------------------------- reading
 
@@ -234,6 +249,35 @@ def phase_end_dates(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dt.
     ).fetchall()
 
 
+def protocol_input_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """For every protocol in `marts.protocols`, an MD5 of everything its analyses read: its row,
+    its `marts.phase_observations` and its user's `marts.daily_metrics` of the primary outcome.
+    Equal fingerprints, equal inputs: what decides that a protocol's analyses are current.
+    Empty before the marts are built."""
+    if not _table_exists(conn, "marts", "protocols"):
+        return {}
+    rows = conn.execute(
+        """
+        WITH observed AS (
+            SELECT o.protocol_id, md5(string_agg(CAST(o AS VARCHAR), '|'
+                ORDER BY o.case_name, o.observation_index)) AS digest
+            FROM marts.phase_observations AS o GROUP BY 1
+        ), metric AS (
+            SELECT p.protocol_id, md5(string_agg(CAST(d AS VARCHAR), '|'
+                ORDER BY d.metric_date)) AS digest
+            FROM marts.protocols AS p JOIN marts.daily_metrics AS d
+                ON d.user_id = p.user_id AND d.metric = p.primary_outcome
+            GROUP BY 1
+        )
+        SELECT p.protocol_id, md5(CAST(p AS VARCHAR) || '|' || coalesce(observed.digest, '')
+            || '|' || coalesce(metric.digest, ''))
+        FROM marts.protocols AS p
+        LEFT JOIN observed USING (protocol_id) LEFT JOIN metric USING (protocol_id)
+        """
+    ).fetchall()
+    return {str(protocol_id): digest for protocol_id, digest in rows}
+
+
 def protocol_row(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> dict[str, Any]:
     """The protocol's `marts.protocols` row as a dict; KeyError when it is not there."""
     cursor = conn.execute("SELECT * FROM marts.protocols WHERE protocol_id = ?", [protocol_id])
@@ -265,37 +309,22 @@ def daily_metric_series(conn: duckdb.DuckDBPyConnection, user_id: str, metric: s
     ).df()
 
 
-def change_point_dates(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> list[dt.date]:
-    """Dates of the protocol's change points in `analyses.change_points` (none before a run)."""
-    if not _table_exists(conn, SCHEMA, CHANGE_POINTS.name):
-        return []
-    rows = conn.execute(
-        f"SELECT change_date FROM {CHANGE_POINTS.qualified_name} WHERE protocol_id = ? "
-        "ORDER BY change_date",
-        [protocol_id],
-    ).fetchall()
-    return [row[0] for row in rows if row[0] is not None]
+def change_point_dates(results_dir: Path, protocol_id: str) -> list[dt.date]:
+    """Dates of the protocol's change points in its `change_points` result (none before a run)."""
+    rows = read_results(results_dir, CHANGE_POINTS, protocol_id)
+    return sorted(row["change_date"] for row in rows if row["change_date"] is not None)
 
 
-# ----------------------------------------------------------------------------- writing
+# ----------------------------------------------------------------------------- result files
 
 
-def _ensure_table(conn: duckdb.DuckDBPyConnection, table: Table) -> None:
-    """Create the schema and table, adding any column a newer version defines."""
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    columns = ", ".join(f"{name} {kind}" for name, kind in table.all_columns)
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {table.qualified_name} ({columns})")
-    existing = {
-        row[0]
-        for row in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-            "AND table_name = ?",
-            [SCHEMA, table.name],
-        ).fetchall()
-    }
-    for name, kind in table.all_columns:
-        if name not in existing:
-            conn.execute(f"ALTER TABLE {table.qualified_name} ADD COLUMN {name} {kind}")
+def protocol_folder(protocol_id: str) -> str:
+    """The protocol's file and folder name under the results, reports/ and posteriors/."""
+    return re.sub(r"[^\w.-]", "_", protocol_id)
+
+
+def result_path(results_dir: Path, table: Table, protocol_id: str) -> Path:
+    return Path(results_dir) / table.name / f"{protocol_folder(protocol_id)}.parquet"
 
 
 def _check_rows(table: Table, protocol_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -314,8 +343,43 @@ def _check_rows(table: Table, protocol_id: str, rows: Sequence[Mapping[str, Any]
             )
 
 
-def replace_protocol_rows(
-    conn: duckdb.DuckDBPyConnection,
+def _write_parquet(table: Table, values: list[list[Any]], path: Path) -> None:
+    """`values` as `table`'s typed columns, to `path` by an atomic rename (a reader sees the old
+    file or the new one, never part of one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    names = [name for name, _ in table.all_columns]
+    with duckdb.connect() as conn:
+        columns = ", ".join(f'"{name}" {kind}' for name, kind in table.all_columns)
+        conn.execute(f"CREATE TABLE result ({columns})")
+        if values:
+            placeholders = ", ".join("?" for _ in names)
+            conn.executemany(f"INSERT INTO result VALUES ({placeholders})", values)
+        conn.execute(f"COPY result TO '{_sql_text(temporary)}' (FORMAT parquet)")
+    os.replace(temporary, path)
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def ensure_result_columns(results_dir: Path) -> None:
+    """Write each table's `_columns.parquet` (its columns, no rows) where it is missing or a
+    newer version defines other columns."""
+    for table in RESULT_TABLES:
+        path = Path(results_dir) / table.name / _COLUMNS_FILE
+        if path.exists():
+            with duckdb.connect() as conn:
+                present = conn.execute(
+                    f"DESCRIBE SELECT * FROM read_parquet('{_sql_text(path)}')"
+                ).fetchall()
+            if [(row[0], row[1]) for row in present] == list(table.all_columns):
+                continue
+        _write_parquet(table, [], path)
+
+
+def write_protocol_results(
+    results_dir: Path,
     table: Table,
     protocol_id: str,
     rows: Sequence[Mapping[str, Any]],
@@ -323,24 +387,31 @@ def replace_protocol_rows(
     data_version: str | None,
     computed_at: dt.datetime | None = None,
 ) -> int:
-    """Replace the protocol's rows of `table` with `rows` (delete + insert, one transaction);
-    returns the number of rows written. `computed_at` defaults to now, in UTC."""
+    """Replace the protocol's result file of `table` with `rows`; returns the number of rows
+    written. `computed_at` defaults to now, in UTC."""
     _check_rows(table, protocol_id, rows)
     stamp = (computed_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
-    names = [name for name, _ in table.all_columns]
     values = [[*(row[name] for name in table.column_names), data_version, stamp] for row in rows]
-    _ensure_table(conn, table)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(f"DELETE FROM {table.qualified_name} WHERE protocol_id = ?", [protocol_id])
-        if values:
-            placeholders = ", ".join("?" for _ in names)
-            conn.executemany(
-                f"INSERT INTO {table.qualified_name} ({', '.join(names)}) VALUES ({placeholders})",
-                values,
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    ensure_result_columns(results_dir)
+    _write_parquet(table, values, result_path(results_dir, table, protocol_id))
     return len(values)
+
+
+def read_results(
+    results_dir: Path, table: Table, protocol_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The rows of `table` (of one protocol, or of all), ordered by protocol; none before a run."""
+    if protocol_id is not None:
+        paths = [result_path(results_dir, table, protocol_id)]
+    else:
+        paths = sorted((Path(results_dir) / table.name).glob("*.parquet"))
+    paths = [path for path in paths if path.exists()]
+    if not paths:
+        return []
+    files = ", ".join(f"'{_sql_text(path)}'" for path in paths)
+    with duckdb.connect() as conn:
+        cursor = conn.execute(
+            f"SELECT * FROM read_parquet([{files}], union_by_name = true) ORDER BY protocol_id"
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

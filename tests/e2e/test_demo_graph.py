@@ -135,7 +135,8 @@ def test_second_run_extracts_only_what_is_new(built) -> None:
     settings, _, first = built
     second = materialize_all(settings, log=lambda _: None, groups=("extract",))
     assert second.event_days_extracted == []
-    assert len(second.runs) == 1  # no event-partition run at all
+    assert second.runs == []  # nothing changed: no run at all
+    assert second.asset_keys == []
     new_day = max(first.event_days_extracted) + dt.timedelta(days=1)
     with psycopg.connect(settings.database_url) as pg:
         pg.execute(
@@ -185,3 +186,43 @@ def test_a_changed_old_day_is_extracted_and_checked_on_the_next_run(built) -> No
     assert run.event_days_extracted == [day]
     assert run.failed_checks == []
     assert "raw/behavioral_events:rows_match_postgres" in run.evaluated_checks
+
+
+def test_after_one_new_day_only_what_depends_on_it_runs(built) -> None:
+    """The marts left behind by the extract-only runs above catch up; then one new event day
+    runs that day's partition, the models downstream of the events and the analyses of the
+    protocols whose inputs changed, and nothing else; then nothing at all."""
+    settings, study, first = built
+    caught_up = materialize_all(settings, log=lambda _: None)
+    assert "marts/phase_observations" in caught_up.asset_keys
+    assert caught_up.failed_checks == []
+
+    new_day = max(first.event_days_extracted) + dt.timedelta(days=2)
+    with psycopg.connect(settings.database_url) as pg:
+        pg.execute(
+            'INSERT INTO behavioral_events (user_id, event_type, "timestamp") '
+            "VALUES ('user_001', 'SESSION_STARTED', %s)",
+            (dt.datetime.combine(new_day, dt.time(9), tzinfo=dt.UTC),),
+        )
+    run = materialize_all(settings, log=lambda _: None)
+    assert run.event_days_extracted == [new_day]
+    assert run.failed_checks == []
+    keys = set(run.asset_keys)
+    assert {"raw/behavioral_events", "raw/data_version", "staging/stg_app__behavioral_events"} <= (
+        keys
+    )
+    # what does not read the events is not rebuilt
+    for untouched in (
+        "raw/users",
+        "raw/wearable_records",
+        "staging/stg_app__users",
+        "marts/wearable_daily",
+        "seeds/phase_conditions",
+        "results/sced_randomization_test",
+    ):
+        assert untouched not in keys
+    own = {p["protocolId"] for p in study.ground_truth["protocols"] if p["userId"] == "user_001"}
+    assert set(run.protocols_analysed) <= own
+
+    nothing = materialize_all(settings, log=lambda _: None)
+    assert nothing.runs == [] and nothing.asset_keys == []

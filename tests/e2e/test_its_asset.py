@@ -17,7 +17,6 @@ import duckdb
 import psycopg
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
-from dagster_duckdb import DuckDBResource
 from typer.testing import CliRunner
 
 from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
@@ -25,12 +24,13 @@ from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
+from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.errors import InputError
 from americano_pipelines.provenance.data_version import code_version
 from americano_pipelines.provenance.runs import list_analysis_runs
 from americano_pipelines.synth.demo_study import generate_demo_study
 
-BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 ITS_KEY = AssetKey(["analyses", "its_posterior"])
 TINY = {"draws": 20, "tune": 20, "chains": 2}
 ANALYSIS_TYPES = {
@@ -70,7 +70,7 @@ def analysed(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
     instance = prepare_dagster_home(settings)
     resources = {
         **(defs.resources or {}),
-        "warehouse": DuckDBResource(database=settings.duckdb_path),
+        "warehouse": WarehouseResource(database=settings.duckdb_path),
     }
     (protocol_id,) = register_protocol_partitions(instance, settings.duckdb_path)
     assets = list(defs.assets or [])

@@ -22,17 +22,19 @@ import polars as pl
 import psycopg
 import pytest
 from dagster import AssetSelection, materialize
-from dagster_duckdb import DuckDBResource
 
 from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
 from americano_pipelines.config import get_settings
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.analyses.assets import CHANGE_POINTS, SEQUENTIAL_MONITORING
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
+from americano_pipelines.defs.analyses.plan import stale_protocols
 from americano_pipelines.defs.analyses.registered import EXPLORATORY_TAG
+from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.synth.demo_study import generate_demo_study
+from americano_pipelines.warehouse.tables import protocol_input_fingerprints
 
-BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 FULL, PARTIAL = "protocol_001", "protocol_002"
 SPECS = (CHANGE_POINTS, SEQUENTIAL_MONITORING)
@@ -59,7 +61,7 @@ def study(migrated_database: str, module_platform: Path):
     instance = prepare_dagster_home(settings)
     resources = {
         **(defs.resources or {}),
-        "warehouse": DuckDBResource(database=settings.duckdb_path),
+        "warehouse": WarehouseResource(database=settings.duckdb_path),
     }
     assert register_protocol_partitions(instance, settings.duckdb_path) == [FULL, PARTIAL]
 
@@ -74,13 +76,31 @@ def study(migrated_database: str, module_platform: Path):
             tags=tags or None,
         )
 
-    scheduled = {protocol_id: run(protocol_id) for protocol_id in (FULL, PARTIAL)}
-    yield {
-        "settings": settings,
-        "url": migrated_database,
-        "scheduled": scheduled,
-        "exploratory": run(PARTIAL, **{EXPLORATORY_TAG: "true"}),
-    }
+    def due() -> dict[str, list[str]]:
+        """What the planner would run next, by protocol (the analyses of this module)."""
+        with WarehouseResource(database=settings.duckdb_path).get_connection(
+            read_only=True
+        ) as conn:
+            fingerprints = protocol_input_fingerprints(conn)
+        plans = stale_protocols(instance, SPECS, fingerprints)
+        return {plan.protocol_id: [key.path[-1] for key in plan.stale] for plan in plans}
+
+    def looks() -> int:
+        with duckdb.connect(settings.duckdb_path, read_only=True) as wh:
+            return wh.execute(
+                "SELECT count(*) FROM analyses.sequential_monitoring WHERE protocol_id = ?",
+                [PARTIAL],
+            ).fetchone()[0]
+
+    steps: dict = {"scheduled": {protocol_id: run(protocol_id) for protocol_id in (FULL, PARTIAL)}}
+    steps["due_after_scheduled"] = due()
+    steps["exploratory"] = run(PARTIAL, **{EXPLORATORY_TAG: "true"})
+    steps["looks_after_exploratory"] = looks()
+    steps["due_after_exploratory"] = due()
+    steps["rescheduled"] = run(PARTIAL)
+    steps["looks_after_rescheduled"] = looks()
+    steps["due_after_rescheduled"] = due()
+    yield {"settings": settings, "url": migrated_database, **steps}
 
 
 def _metadata(result, spec) -> dict:
@@ -158,12 +178,18 @@ def test_a_run_tagged_exploratory_computes_and_marks_it(study) -> None:
     recorded = _runs(study["url"], PARTIAL)
     assert {kind for kind, _ in recorded} == {"change_points", "sequential_monitoring"}
     assert all(params["exploratory"] is True for _, params in recorded)
-    with duckdb.connect(study["settings"].duckdb_path, read_only=True) as wh:
-        (looks,) = wh.execute(
-            "SELECT count(*) FROM analyses.sequential_monitoring WHERE protocol_id = ?",
-            [PARTIAL],
-        ).fetchone()
-    assert looks == 3  # the exploratory run wrote its rows: two interim looks and the final
+    # it wrote its rows (two interim looks and the final analysis) ...
+    assert study["looks_after_exploratory"] == 3
+
+
+def test_the_planner_counts_a_skip_as_current_and_an_exploratory_result_as_not(study) -> None:
+    assert study["due_after_scheduled"] == {}  # nothing due: the skips are current
+    assert study["due_after_exploratory"] == {PARTIAL: ["change_points", "sequential_monitoring"]}
+    # ... and the next scheduled run puts the warehouse back to what was registered
+    result = study["rescheduled"]
+    assert all(_metadata(result, spec)["registered"] is False for spec in SPECS)
+    assert study["looks_after_rescheduled"] == 0
+    assert study["due_after_rescheduled"] == {}
 
 
 def test_analyze_protocol_by_hand_is_exploratory_and_runs_list_says_so(study) -> None:

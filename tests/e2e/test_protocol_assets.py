@@ -21,11 +21,9 @@ from dagster import (
     AssetKey,
     AssetSelection,
     SensorResult,
-    SkipReason,
     build_sensor_context,
     materialize,
 )
-from dagster_duckdb import DuckDBResource
 
 from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
 from americano_pipelines.config import get_settings
@@ -36,11 +34,12 @@ from americano_pipelines.defs.analyses.assets import (
     SEQUENTIAL_MONITORING,
 )
 from americano_pipelines.defs.analyses.partitions import protocols, register_protocol_partitions
-from americano_pipelines.defs.analyses.sensors import protocol_partitions_sensor
+from americano_pipelines.defs.refresh.sensors import new_protocols_sensor
+from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.stats.sced import abab_randomization_test
 from americano_pipelines.synth.demo_study import generate_demo_study
 
-BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts")
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 # The three analyses this module materializes, and their tables, as the definitions state them.
 SPECS = (RANDOMIZATION_TEST, CHANGE_POINTS, SEQUENTIAL_MONITORING)
 ANALYSES = tuple(spec.name for spec in SPECS)
@@ -97,20 +96,20 @@ def analysed(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
     instance = prepare_dagster_home(settings)
     # The definitions may have been loaded under another AMERICANO_HOME: point the warehouse
     # resource at this one (the other resources read the settings when a run starts).
-    warehouse = DuckDBResource(database=settings.duckdb_path)
+    warehouse = WarehouseResource(database=settings.duckdb_path)
     resources = {**(defs.resources or {}), "warehouse": warehouse}
-    sensor_before = protocol_partitions_sensor(
-        build_sensor_context(instance=instance, resources={"warehouse": warehouse})
-    )
-    protocol_ids = register_protocol_partitions(instance, settings.duckdb_path)
-    sensor_after = protocol_partitions_sensor(
-        build_sensor_context(
-            instance=instance,
-            resources={"warehouse": warehouse},
-            cursor=sensor_before.cursor,
+
+    def sensor():
+        return new_protocols_sensor(
+            build_sensor_context(
+                instance=instance, resources={"warehouse": warehouse}, definitions=defs
+            )
         )
-    )
+
+    sensor_before = sensor()
+    protocol_ids = register_protocol_partitions(instance, settings.duckdb_path)
     first = _materialize_protocols(protocol_ids, instance, resources)
+    sensor_after = sensor()
     yield {
         "settings": settings,
         "study": study,
@@ -148,14 +147,22 @@ def test_a_partition_is_registered_for_every_protocol(analysed) -> None:
     assert sorted(instance.get_dynamic_partitions(protocols.name)) == truth
 
 
-def test_the_sensor_adds_new_protocols_and_then_waits_for_new_data(analysed) -> None:
+def test_the_sensor_adds_new_protocols_and_then_runs_only_what_is_out_of_date(analysed) -> None:
     before, after = analysed["sensor_before"], analysed["sensor_after"]
     truth = analysed["protocol_ids"]
     assert isinstance(before, SensorResult)
     (request,) = before.dynamic_partitions_requests
     assert sorted(request.partition_keys) == truth
     assert sorted(r.partition_key for r in before.run_requests) == truth
-    assert isinstance(after, SkipReason)
+    every = {AssetKey(["analyses", name]) for name in (*ANALYSES, "its_posterior")}
+    assert all(set(r.asset_selection) == every for r in before.run_requests)
+    # the three analyses are current now: only the ITS, which this module does not run, is due
+    assert isinstance(after, SensorResult)
+    assert after.dynamic_partitions_requests == []
+    assert sorted(r.partition_key for r in after.run_requests) == truth
+    assert all(
+        r.asset_selection == [AssetKey(["analyses", "its_posterior"])] for r in after.run_requests
+    )
 
 
 def test_every_protocol_partition_materializes_all_three_analyses(analysed) -> None:

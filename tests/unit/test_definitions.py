@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from dagster import AssetKey, DynamicPartitionsDefinition
 
 from americano_pipelines.definitions import defs
@@ -46,6 +47,13 @@ ANALYSES = {
     "analyses/sequential_monitoring",
 }
 ITS_ANALYSES = {"analyses/its_posterior"}
+# Views over the analyses' result files (dbt_project/models/results).
+RESULTS = {
+    "results/sced_randomization_test",
+    "results/change_points",
+    "results/sequential_monitoring",
+    "results/its_effects",
+}
 
 
 def _graph():
@@ -64,7 +72,30 @@ def _dbt_keys() -> set[str]:
 
 def test_asset_keys_are_pinned() -> None:
     keys = {key.to_user_string() for key in _graph().get_all_asset_keys()}
-    assert keys == RAW | SEEDS | STAGING | INTERMEDIATE | MARTS | ANALYSES | ITS_ANALYSES
+    assert keys == RAW | SEEDS | STAGING | INTERMEDIATE | MARTS | ANALYSES | ITS_ANALYSES | RESULTS
+
+
+def test_every_asset_has_a_code_version_and_an_owner() -> None:
+    graph = _graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.code_version, key
+        if key.path[0] not in ("staging", "intermediate", "marts", "seeds", "results"):
+            assert node.owners == ["team:americano"], key
+
+
+def test_the_results_views_read_what_each_analysis_writes() -> None:
+    graph = _graph()
+    writers = {
+        "results/sced_randomization_test": "analyses/sced_randomization_test",
+        "results/change_points": "analyses/change_points",
+        "results/sequential_monitoring": "analyses/sequential_monitoring",
+        "results/its_effects": "analyses/its_posterior",
+    }
+    for view, writer in writers.items():
+        node = graph.get(AssetKey.from_user_string(view))
+        assert node.parent_keys == {AssetKey.from_user_string(writer)}
+        assert node.group_name == "results"
 
 
 def test_seeds_are_dbt_assets_upstream_of_the_models_that_join_them() -> None:
@@ -132,7 +163,7 @@ def test_protocol_analyses_are_pinned_partitioned_by_protocol_and_read_the_marts
         AssetKey(["analyses", "change_points"])
         in graph.get(AssetKey(["analyses", "sced_randomization_test"])).parent_keys
     )
-    assert defs.resolve_sensor_def("protocol_partitions").name == "protocol_partitions"
+    assert defs.resolve_sensor_def("new_protocols").name == "new_protocols"
     assert defs.resolve_job_def("protocol_analyses").partitions_def.name == "protocols"
 
 
@@ -210,6 +241,7 @@ OUR_CHECKS = {
     *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
     *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
+    *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES),
 }
 
 
@@ -237,9 +269,59 @@ def test_checks_are_pinned() -> None:
 
 
 def test_jobs_sensors_and_schedules_are_pinned() -> None:
-    assert {job.name for job in defs.resolve_all_job_defs()} == {"__ASSET_JOB", "protocol_analyses"}
-    assert {sensor.name for sensor in defs.sensors or []} == {
-        "protocol_partitions",
-        "protocol_phase_end",
+    """CONTRACTS.md §5b: the names, each running by default when the daemon runs."""
+    from dagster import DefaultScheduleStatus, DefaultSensorStatus
+
+    assert {job.name for job in defs.resolve_all_job_defs()} == {
+        "__ASSET_JOB",
+        "protocol_analyses",
+        "refresh_warehouse",
     }
-    assert list(defs.schedules or []) == []
+    sensors = {sensor.name: sensor for sensor in defs.sensors or []}
+    assert set(sensors) == {"new_protocols", "protocol_phase_end", "freshness_checks"}
+    for sensor in sensors.values():
+        assert sensor.default_status == DefaultSensorStatus.RUNNING
+    schedules = {schedule.name: schedule for schedule in defs.schedules or []}
+    assert set(schedules) == {"nightly_refresh"}
+    nightly = schedules["nightly_refresh"]
+    assert nightly.default_status == DefaultScheduleStatus.RUNNING
+    assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "UTC")
+    assert nightly.job_name == "refresh_warehouse"
+
+
+def test_the_nightly_cron_and_timezone_come_from_the_environment(monkeypatch) -> None:
+    from americano_pipelines.defs.refresh.schedules import nightly_refresh_schedule
+    from americano_pipelines.errors import InputError
+
+    monkeypatch.setenv("AMERICANO_NIGHTLY_CRON", "30 4 * * 1-5")
+    monkeypatch.setenv("AMERICANO_TIMEZONE", "Europe/Berlin")
+    schedule = nightly_refresh_schedule()
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (
+        "30 4 * * 1-5",
+        "Europe/Berlin",
+    )
+    monkeypatch.setenv("AMERICANO_NIGHTLY_CRON", "every night")
+    with pytest.raises(InputError, match="AMERICANO_NIGHTLY_CRON"):
+        nightly_refresh_schedule()
+    monkeypatch.setenv("AMERICANO_NIGHTLY_CRON", "0 2 * * *")
+    monkeypatch.setenv("AMERICANO_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(InputError, match="AMERICANO_TIMEZONE"):
+        nightly_refresh_schedule()
+
+
+def test_the_refresh_job_runs_in_process_and_the_analyses_on_the_multiprocess_executor() -> None:
+    refresh = defs.resolve_job_def("refresh_warehouse")
+    analyses = defs.resolve_job_def("protocol_analyses")
+    assert refresh.executor_def.name == "in_process"
+    assert analyses.executor_def.name == "multiprocess"
+    assert not any(k.path[0] == "analyses" for k in refresh.asset_layer.selected_asset_keys)
+
+
+def test_freshness_allows_the_longest_gap_between_nightly_ticks_plus_grace() -> None:
+    import datetime as dt
+
+    from americano_pipelines.defs.freshness import GRACE, allowed_age
+
+    assert allowed_age("0 2 * * *", "UTC") == dt.timedelta(days=1) + GRACE
+    # weekdays only: Friday to Monday is the longest gap
+    assert allowed_age("30 4 * * 1-5", "Europe/Berlin") == dt.timedelta(days=3) + GRACE

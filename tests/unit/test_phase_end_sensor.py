@@ -11,10 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context
-from dagster_duckdb import DuckDBResource
 
 from americano_pipelines.defs.analyses import sensors
-from americano_pipelines.defs.resources import SettingsResource
+from americano_pipelines.defs.resources import SettingsResource, WarehouseResource
 from americano_pipelines.registration.phase_ends import PhaseEnd, due_phase_ends
 
 START = dt.date(2026, 3, 2)
@@ -47,7 +46,7 @@ class Daemon:
     def __init__(self, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.instance = DagsterInstance.ephemeral()
         self.resources = {
-            "warehouse": DuckDBResource(database=str(warehouse)),
+            "warehouse": WarehouseResource(database=str(warehouse)),
             "settings": SettingsResource(),
         }
         self.monkeypatch = monkeypatch

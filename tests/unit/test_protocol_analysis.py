@@ -465,55 +465,74 @@ def test_the_three_analyses_run_on_one_protocol() -> None:
 # ----------------------------------------------------------------------------- warehouse, plot
 
 
-def test_replacing_a_protocols_rows_is_idempotent_and_leaves_others_alone() -> None:
+def test_replacing_a_protocols_results_is_idempotent_and_leaves_others_alone(tmp_path) -> None:
     labels, values = _abab_series(8, effect=6.0)
-    conn = duckdb.connect(":memory:")
     for protocol_id in ("p1", "p2"):
         frame = _frame(labels, values, protocol_id=protocol_id)
         rows = change_points_for_protocol(_protocol(protocol_id=protocol_id), frame).to_rows()
         assert rows
-        written = warehouse.replace_protocol_rows(
-            conn, warehouse.CHANGE_POINTS, protocol_id, rows, data_version="abc"
+        written = warehouse.write_protocol_results(
+            tmp_path, warehouse.CHANGE_POINTS, protocol_id, rows, data_version="abc"
         )
         assert written == len(rows)
-    before = conn.execute(
-        "SELECT protocol_id, count(*) FROM analyses.change_points GROUP BY 1 ORDER BY 1"
-    ).fetchall()
+
+    def counts() -> dict[str, int]:
+        rows = warehouse.read_results(tmp_path, warehouse.CHANGE_POINTS)
+        return {p: sum(r["protocol_id"] == p for r in rows) for p in ("p1", "p2")}
+
+    before = counts()
     again = change_points_for_protocol(
         _protocol(protocol_id="p1"), _frame(labels, values, protocol_id="p1")
     )
-    warehouse.replace_protocol_rows(
-        conn, warehouse.CHANGE_POINTS, "p1", again.to_rows(), data_version="def"
+    warehouse.write_protocol_results(
+        tmp_path, warehouse.CHANGE_POINTS, "p1", again.to_rows(), data_version="def"
     )
-    after = conn.execute(
-        "SELECT protocol_id, count(*) FROM analyses.change_points GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    assert before == after
-    versions = dict(
-        conn.execute(
-            "SELECT DISTINCT protocol_id, data_version FROM analyses.change_points"
-        ).fetchall()
-    )
+    assert counts() == before
+    versions = {
+        r["protocol_id"]: r["data_version"]
+        for r in warehouse.read_results(tmp_path, warehouse.CHANGE_POINTS)
+    }
     assert versions == {"p1": "def", "p2": "abc"}
+    # one file per protocol, and no temporary file left behind
+    names = sorted(p.name for p in (tmp_path / "change_points").iterdir())
+    assert names == ["_columns.parquet", "p1.parquet", "p2.parquet"]
 
 
-def test_rows_that_do_not_fit_the_table_are_refused_before_anything_is_deleted() -> None:
+def test_a_view_over_the_result_files_has_the_tables_columns_before_any_result(tmp_path) -> None:
+    warehouse.ensure_result_columns(tmp_path)
     conn = duckdb.connect(":memory:")
+    folder = tmp_path / "sced_randomization_test"
+    conn.execute(
+        f"CREATE VIEW tests AS SELECT * FROM read_parquet('{folder}/*.parquet', "
+        "union_by_name = true)"
+    )
+    columns = conn.execute("DESCRIBE tests").fetchall()
+    assert [(c[0], c[1]) for c in columns] == list(warehouse.RANDOMIZATION_TESTS.all_columns)
+    assert conn.execute("SELECT count(*) FROM tests").fetchone() == (0,)
+    # a file written after the view is in it, with no rebuild
     result = randomization_test_for_protocol(_protocol(), _frame(ONGHENA_PHASES, ONGHENA_VALUES))
-    warehouse.replace_protocol_rows(
-        conn, warehouse.RANDOMIZATION_TESTS, "protocol_x", result.to_rows(), data_version=None
+    warehouse.write_protocol_results(
+        tmp_path, warehouse.RANDOMIZATION_TESTS, "protocol_x", result.to_rows(), data_version=None
+    )
+    assert conn.execute("SELECT p_value FROM tests").fetchall() == [(result.p_value,)]
+
+
+def test_rows_that_do_not_fit_the_table_are_refused_before_anything_is_replaced(tmp_path) -> None:
+    result = randomization_test_for_protocol(_protocol(), _frame(ONGHENA_PHASES, ONGHENA_VALUES))
+    warehouse.write_protocol_results(
+        tmp_path, warehouse.RANDOMIZATION_TESTS, "protocol_x", result.to_rows(), data_version=None
     )
     bad = [{**result.to_rows()[0], "extra": 1}]
     with pytest.raises(ValueError, match="unexpected"):
-        warehouse.replace_protocol_rows(
-            conn, warehouse.RANDOMIZATION_TESTS, "protocol_x", bad, data_version=None
+        warehouse.write_protocol_results(
+            tmp_path, warehouse.RANDOMIZATION_TESTS, "protocol_x", bad, data_version=None
         )
     with pytest.raises(ValueError, match="protocol"):
-        warehouse.replace_protocol_rows(
-            conn, warehouse.RANDOMIZATION_TESTS, "other", result.to_rows(), data_version=None
+        warehouse.write_protocol_results(
+            tmp_path, warehouse.RANDOMIZATION_TESTS, "other", result.to_rows(), data_version=None
         )
-    p_value = conn.execute("SELECT p_value FROM analyses.sced_randomization_test").fetchall()
-    assert p_value == [(result.p_value,)]
+    rows = warehouse.read_results(tmp_path, warehouse.RANDOMIZATION_TESTS)
+    assert [row["p_value"] for row in rows] == [result.p_value]
 
 
 def test_observed_series_sorts_by_date_and_rejects_missing_values() -> None:

@@ -31,7 +31,7 @@ from americano_pipelines.defs.analyses.assets import (
     SEQUENTIAL_MONITORING as SEQUENTIAL_MONITORING_SPEC,
 )
 from americano_pipelines.defs.analyses.its import ITS as ITS_SPEC
-from americano_pipelines.defs.analyses.registered import EXPLORATORY_TAG, unregistered_result
+from americano_pipelines.defs.analyses.registered import EXPLORATORY_TAG, registration
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_analyses.change_points import change_points_for_protocol
 from americano_pipelines.protocol_analyses.inputs import (
@@ -566,24 +566,32 @@ def test_the_asset_specs_name_their_registered_analysis() -> None:
     assert [spec.analysis for spec in specs] == list(DEFAULT_ANALYSES)
 
 
-def test_an_unregistered_analysis_is_not_run_and_says_so() -> None:
+def test_an_unregistered_analysis_is_not_run_and_says_so(tmp_path) -> None:
     row = _row(AnalysisList((RandomizationTest(),)))
-    assert unregistered_result(RANDOMIZATION_TEST, row, {}) is None
-    assert unregistered_result(None, row, {}) is None  # not a registrable analysis
-    skipped = unregistered_result(
-        ITS, row, {"dagster/schedule_name": "nightly_refresh"}, "its_converged"
-    )
+    registered = registration(RANDOMIZATION_TEST, row, {})
+    assert registered.runs and not registered.exploratory
+    assert registered.data_version("abc") == "abc"
+    assert registration(None, row, {}).runs  # not a registrable analysis
+    scheduled = registration(ITS, row, {"dagster/schedule_name": "nightly_refresh"})
+    assert not scheduled.runs and scheduled.exploratory
+    left_over = tmp_path / "protocol_x.parquet"  # what an exploratory run wrote
+    left_over.write_bytes(b"PAR1")
+    skipped = scheduled.not_run("abc", left_over, "its_converged")
     assert isinstance(skipped, MaterializeResult)
+    assert not left_over.exists()
     metadata = {key: getattr(value, "value", value) for key, value in skipped.metadata.items()}
     assert metadata["registered"] is False and metadata["status"] == "skipped"
     assert metadata["registered_analyses"] == "randomization_test"
     assert EXPLORATORY_TAG in metadata["reason"]
+    assert skipped.data_version.value == "abc"  # current for the planner until inputs change
     (check,) = skipped.check_results
     assert check.check_name == "its_converged" and not check.passed
-    assert not unregistered_result(ITS, row, {}).check_results
-    # asked for by hand: it runs, and its result marks itself exploratory
-    assert unregistered_result(ITS, row, {EXPLORATORY_TAG: "true"}) is None
-    assert unregistered_result(ITS, row, {EXPLORATORY_TAG: "false"}) is not None
+    assert not scheduled.not_run("abc", left_over).check_results
+    # asked for by hand: it runs, marks itself exploratory, and is due again afterwards
+    by_hand = registration(ITS, row, {EXPLORATORY_TAG: "true"})
+    assert by_hand.runs and by_hand.exploratory
+    assert by_hand.data_version("abc") != "abc"
+    assert not registration(ITS, row, {EXPLORATORY_TAG: "false"}).runs
 
 
 # ----------------------------------------------------------------------------- the demo

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagster import MetadataValue
-from dagster_duckdb import DuckDBResource
 
+from americano_pipelines.config import Settings
 from americano_pipelines.defs.analyses.factory import (
     GROUP,
     PHASE_OBSERVATIONS,
@@ -87,7 +87,7 @@ def _change_points(row: dict[str, Any], observations: Any, _: dict[str, Any]) ->
 
 
 def _plot_change_points(
-    result: ProtocolChangePoints, row: dict[str, Any], folder: Path, warehouse: DuckDBResource
+    result: ProtocolChangePoints, row: dict[str, Any], folder: Path, settings: Settings
 ) -> dict[str, Path]:
     dates = result.change_point_dates
     return _plot_series(
@@ -129,10 +129,9 @@ def _randomization_test(row: dict[str, Any], observations: Any, _: dict[str, Any
 
 
 def _plot_randomization_test(
-    result: ProtocolTestResult, row: dict[str, Any], folder: Path, warehouse: DuckDBResource
+    result: ProtocolTestResult, row: dict[str, Any], folder: Path, settings: Settings
 ) -> dict[str, Path]:
-    with warehouse.get_connection() as conn:
-        marked = tables.change_point_dates(conn, result.protocol_id)
+    marked = tables.change_point_dates(settings.results_dir, result.protocol_id)
     test = result.test
     title = (
         f"{result.protocol_id} ({result.design}): {result.statistic} = "

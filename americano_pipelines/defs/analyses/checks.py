@@ -1,7 +1,7 @@
 """dbt's tests of the analyses' result tables, as Dagster checks of the assets that write them.
 
-The tables are the dbt source `analyses` (dbt_project/models/staging/_analyses_sources.yml),
-each mapped to the asset that writes it. dbt's build leaves their tests out
+The tables are the dbt source `analyses` (dbt_project/models/staging/_analyses_sources.yml), the
+analyses' Parquet result files, each mapped to the asset that writes it. dbt's build leaves their tests out
 (dbt_project/selectors.yml): it runs before the analyses, and on a new warehouse before the
 tables exist. Here one `dbt test` runs them after a protocol's analyses have written, and each
 table's tests become the check `dbt_source_tests` of its asset. The tests read the whole table,
@@ -92,11 +92,14 @@ def analyses_source_tests(
         for table, key in TABLE_ASSETS.items()
         if AssetCheckKey(key, CHECK_NAME) in context.selected_asset_check_keys
     }
-    # dbt reads the warehouse path from these (see profiles.yml).
+    # dbt reads the result files' folder from these (see the source's external_location); the
+    # target `results` is an in-memory database, so the tests never hold the warehouse's lock.
     os.environ.update(dbt_environment(settings.get()))
     selection = " ".join(f"source:{SOURCE}.{table}" for table in sorted(selected))
     invocation = dbt.cli(
-        ["test", "--select", selection], manifest=_MANIFEST, raise_on_error=False
+        ["test", "--target", "results", "--select", selection],
+        manifest=_MANIFEST,
+        raise_on_error=False,
     ).wait()
     try:
         run_results = invocation.get_artifact("run_results.json")

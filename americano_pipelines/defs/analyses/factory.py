@@ -1,8 +1,9 @@
 """One factory for the per-protocol analysis assets, fed by a small spec.
 
 Every analysis asset does the same thing for its partition (a protocol): read its inputs from
-the warehouse, call one compute function, write any artifact (a posterior), replace the
-protocol's rows in its `analyses.*` table, draw its plots, record the run (`provenance.runs.record`:
+the warehouse (read-only), call one compute function, write any artifact (a posterior), replace
+the protocol's result file of its table (`warehouse.tables.write_protocol_results`; the
+warehouse reads the files as the views `analyses.*`), draw its plots, record the run (`provenance.runs.record`:
 an `analysis_runs` row as the protocol's user and an MLflow run) and report metadata. A protocol
 that did not register the analysis stops after the read (`defs.analyses.registered`).
 
@@ -12,12 +13,19 @@ dictionaries the run records), their scalar entries under snake_case names (`pVa
 headline holds nested), the plots (inline image and path), the artifacts, the table and the
 run's ids. Entries without a value are left out.
 
+Each asset has a `code_version`, and its data version comes from its inputs: a hash of that
+code version, the protocol's input fingerprint (`warehouse.tables.protocol_input_fingerprints`)
+and the run config (`analysis_data_version`). The planner (`defs.analyses.plan`) compares it
+with the data version of the partition's last materialization and runs only what differs.
+
 Compute functions import the statistics when they run (pymc, ruptures, scipy.stats and
 matplotlib are not loaded with the definitions).
 """
 
 import base64
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,19 +39,21 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     Config,
+    DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from dagster_duckdb import DuckDBResource
 
 from americano_pipelines.config import Settings
 from americano_pipelines.defs.analyses.partitions import protocols
-from americano_pipelines.defs.analyses.registered import unregistered_result
-from americano_pipelines.defs.resources import SettingsResource
+from americano_pipelines.defs.analyses.registered import registration
+from americano_pipelines.defs.ownership import OWNER
+from americano_pipelines.defs.resources import SettingsResource, WarehouseResource
 from americano_pipelines.warehouse import tables
 
 GROUP = "analyses"
+
 PROTOCOLS = AssetKey(["marts", "protocols"])
 PHASE_OBSERVATIONS = AssetKey(["marts", "phase_observations"])
 DAILY_METRICS = AssetKey(["marts", "daily_metrics"])
@@ -71,13 +81,14 @@ class AnalysisSpec:
       data from the warehouse;
     - `compute(row, data, run_config)`: the analysis (a result with `params()`, `headline()`,
       `to_rows()`, `analysis_type`, `title`);
-    - `table`: the result table the rows replace the protocol's rows in;
-    - `plot(result, row, folder, warehouse)`: draws PNGs into the protocol's reports folder and
+    - `table`: the result table whose protocol file the rows replace;
+    - `plot(result, row, folder, settings)`: draws PNGs into the protocol's reports folder and
       returns them by metadata name;
     - `store(result, settings)`: writes other artifacts (returned by metadata name, shown as
       paths), and `rows(result, stored)` fills the table from the result and them;
     - `metadata(result)`: what the UI shows besides the result's params and headline;
     - `config`: the run config class, if any; `check`: an asset check, if any;
+    - `code_version`: raise it when a change to the analysis changes its results;
     - `analysis`: its name in a protocol's registered analyses (`registration.analyses`): a
       protocol that did not register it is not analysed (None: every protocol is).
     """
@@ -88,7 +99,7 @@ class AnalysisSpec:
     read: Callable[[Any, str], Inputs]
     compute: Callable[[dict[str, Any], Any, dict[str, Any]], Any]
     table: tables.Table
-    plot: Callable[[Any, dict[str, Any], Path, DuckDBResource], dict[str, Path]] | None = None
+    plot: Callable[[Any, dict[str, Any], Path, Settings], dict[str, Path]] | None = None
     store: Callable[[Any, Settings], dict[str, Path]] | None = None
     rows: Callable[[Any, Mapping[str, Path]], list[dict[str, Any]]] = lambda result, stored: (
         result.to_rows()
@@ -96,20 +107,29 @@ class AnalysisSpec:
     metadata: Callable[[Any], dict[str, Any]] = lambda result: {}
     config: type[Config] | None = None
     check: AnalysisCheck | None = None
-    kinds: tuple[str, ...] = ("python", "duckdb")
+    kinds: tuple[str, ...] = ("python", "parquet")
+    code_version: str = "1"
     analysis: str | None = None
 
     @property
     def key(self) -> AssetKey:
         return AssetKey([GROUP, self.name])
 
+    def default_run_config(self) -> dict[str, Any]:
+        """The run config of a run that sets none (scheduled and sensor runs)."""
+        return {} if self.config is None else self.config().model_dump()
+
+
+def analysis_data_version(
+    code_version: str | None, input_fingerprint: str | None, run_config: Mapping[str, Any]
+) -> str:
+    """The data version of a protocol's analysis: it changes when the code, the inputs or the
+    run config do, and only then."""
+    text = json.dumps([code_version, input_fingerprint, run_config], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def protocol_folder(protocol_id: str) -> str:
-    """The protocol's folder name under reports/ and posteriors/."""
-    return re.sub(r"[^\w.-]", "_", protocol_id)
 
 
 def raw_data_version(context: AssetExecutionContext) -> str | None:
@@ -169,29 +189,38 @@ def _plot_metadata(plots: Mapping[str, Path]) -> dict[str, Any]:
 def _materialize(
     spec: AnalysisSpec,
     context: AssetExecutionContext,
-    warehouse: DuckDBResource,
+    warehouse: WarehouseResource,
     settings: SettingsResource,
     run_config: dict[str, Any],
 ) -> MaterializeResult:
     started_at = dt.datetime.now(dt.UTC)
     protocol_id = context.partition_key
     current = settings.get()
-    with warehouse.get_connection() as conn:
+    with warehouse.get_connection(read_only=True) as conn:
         row, data = spec.read(conn, protocol_id)
-    not_run = unregistered_result(
-        spec.analysis, row, context.run.tags, None if spec.check is None else spec.check.name
+        fingerprint = tables.protocol_input_fingerprints(conn).get(protocol_id)
+    registered = registration(spec.analysis, row, context.run.tags)
+    version = registered.data_version(
+        analysis_data_version(spec.code_version, fingerprint, run_config)
     )
-    if not_run is not None:
-        return not_run
+    if not registered.runs:
+        return registered.not_run(
+            version,
+            tables.result_path(current.results_dir, spec.table, protocol_id),
+            None if spec.check is None else spec.check.name,
+        )
     result = spec.compute(row, data, run_config)
     stored = spec.store(result, current) if spec.store is not None else {}
     data_version = raw_data_version(context)
-    with warehouse.get_connection() as conn:
-        written = tables.replace_protocol_rows(
-            conn, spec.table, protocol_id, spec.rows(result, stored), data_version=data_version
-        )
-    folder = Path(current.reports_dir) / protocol_folder(protocol_id)
-    plots = spec.plot(result, row, folder, warehouse) if spec.plot is not None else {}
+    written = tables.write_protocol_results(
+        current.results_dir,
+        spec.table,
+        protocol_id,
+        spec.rows(result, stored),
+        data_version=data_version,
+    )
+    folder = Path(current.reports_dir) / tables.protocol_folder(protocol_id)
+    plots = spec.plot(result, row, folder, current) if spec.plot is not None else {}
     from americano_pipelines.provenance.runs import record
 
     run = record(
@@ -211,13 +240,21 @@ def _materialize(
         **metadata_without_none(
             rows_written=written,
             table=spec.table.qualified_name,
+            result_file=MetadataValue.path(
+                str(tables.result_path(current.results_dir, spec.table, protocol_id))
+            ),
             data_version=data_version,
+            input_fingerprint=fingerprint,
             analysis_run_id=run.id,
             mlflow_run_id=run.mlflow_run_id,
         ),
     }
     checks = [] if spec.check is None else [spec.check.evaluate(result)]
-    return MaterializeResult(metadata=metadata, check_results=checks or None)
+    return MaterializeResult(
+        metadata=metadata,
+        check_results=checks or None,
+        data_version=DataVersion(version),
+    )
 
 
 def analysis_asset(spec: AnalysisSpec) -> AssetsDefinition:
@@ -235,11 +272,15 @@ def analysis_asset(spec: AnalysisSpec) -> AssetsDefinition:
         kinds=set(spec.kinds),
         description=spec.description,
         check_specs=check_specs,
+        code_version=spec.code_version,
+        owners=[OWNER],
     )
     if spec.config is None:
 
         def materialize(
-            context: AssetExecutionContext, warehouse: DuckDBResource, settings: SettingsResource
+            context: AssetExecutionContext,
+            warehouse: WarehouseResource,
+            settings: SettingsResource,
         ) -> MaterializeResult:
             return _materialize(spec, context, warehouse, settings, {})
 
@@ -250,7 +291,7 @@ def analysis_asset(spec: AnalysisSpec) -> AssetsDefinition:
     def materialize_with_config(
         context: AssetExecutionContext,
         config: config_class,  # type: ignore[valid-type]
-        warehouse: DuckDBResource,
+        warehouse: WarehouseResource,
         settings: SettingsResource,
     ) -> MaterializeResult:
         return _materialize(spec, context, warehouse, settings, config.model_dump())

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, Config, MetadataValue
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from americano_pipelines.config import Settings
@@ -41,7 +40,6 @@ from americano_pipelines.defs.analyses.factory import (
     AnalysisSpec,
     analysis_asset,
     metadata_without_none,
-    protocol_folder,
 )
 from americano_pipelines.errors import InputError
 from americano_pipelines.registration import analyses
@@ -114,7 +112,7 @@ def _compute(row: dict[str, Any], series: Any, overrides: dict[str, Any]) -> Pro
 
 
 def _posterior_path(settings: Settings, protocol_id: str) -> Path:
-    return settings.home / "posteriors" / protocol_folder(protocol_id) / "its.nc"
+    return settings.home / "posteriors" / tables.protocol_folder(protocol_id) / "its.nc"
 
 
 def _save_posterior(idata: Any, path: Path) -> None:
@@ -144,7 +142,7 @@ def _rows(analysis: ProtocolITS, stored: dict[str, Path]) -> list[dict[str, Any]
 
 
 def _plots(
-    analysis: ProtocolITS, row: dict[str, Any], folder: Path, warehouse: DuckDBResource
+    analysis: ProtocolITS, row: dict[str, Any], folder: Path, settings: Settings
 ) -> dict[str, Path]:
     """The counterfactual plot and the ArviZ posterior plot, as PNG files."""
     from americano_pipelines.reports.its_plots import plot_counterfactual, plot_posterior

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagster import DagsterInstance, DynamicPartitionsDefinition
-from dagster_duckdb import DuckDBResource
 
+from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.warehouse.tables import protocol_ids
 
 protocols = DynamicPartitionsDefinition(name="protocols")
@@ -26,7 +26,7 @@ def register_protocol_partitions(instance: DagsterInstance, warehouse_path: str)
     """
     if not warehouse_path.startswith("md:") and not Path(warehouse_path).exists():
         return []
-    with DuckDBResource(database=warehouse_path).get_connection() as conn:
+    with WarehouseResource(database=warehouse_path).get_connection(read_only=True) as conn:
         current = protocol_ids(conn)
     new = new_protocol_ids(instance, current)
     if new:

@@ -1,5 +1,6 @@
-"""A partition for every new protocol, a run of its analyses when its data change, and a run
-once per phase end."""
+"""A run of a protocol's analyses once per phase end. The sensor reads the warehouse read-only,
+so it runs beside the analyses. (The analyses of protocols whose inputs changed follow the
+nightly refresh: defs/refresh/sensors.py.)"""
 
 import datetime as dt
 
@@ -12,53 +13,17 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster_duckdb import DuckDBResource
 
-from americano_pipelines.defs.analyses.factory import PHASE_OBSERVATIONS
 from americano_pipelines.defs.analyses.jobs import protocol_analyses_job
 from americano_pipelines.defs.analyses.partitions import new_protocol_ids, protocols
-from americano_pipelines.defs.resources import SettingsResource
+from americano_pipelines.defs.resources import SettingsResource, WarehouseResource
 from americano_pipelines.registration.phase_ends import (
     PhaseEnd,
     due_phase_ends,
     read_fired,
     write_fired,
 )
-from americano_pipelines.warehouse.tables import phase_end_dates, protocol_ids
-
-
-@sensor(
-    name="protocol_partitions",
-    job=protocol_analyses_job,
-    minimum_interval_seconds=120,
-    # Off until switched on in the UI: `make demo` materializes the same partitions itself,
-    # and two processes must not write the DuckDB warehouse at once.
-    default_status=DefaultSensorStatus.STOPPED,
-    description="Adds a `protocols` partition for every protocol in marts.protocols not yet "
-    "known and runs its analyses; re-runs every protocol after marts/phase_observations is "
-    "materialized again.",
-)
-def protocol_partitions_sensor(
-    context: SensorEvaluationContext, warehouse: DuckDBResource
-) -> SensorResult | SkipReason:
-    with warehouse.get_connection() as conn:
-        current = protocol_ids(conn)
-    new = new_protocol_ids(context.instance, current)
-    # The cursor is the storage id of the phase_observations materialization last analysed.
-    latest = context.instance.fetch_materializations(PHASE_OBSERVATIONS, limit=1).records
-    marker = str(latest[0].storage_id) if latest else ""
-    refreshed = bool(marker) and marker != (context.cursor or "")
-    targets = current if refreshed else new
-    if not targets:
-        return SkipReason("no new protocols and no new phase_observations")
-    return SensorResult(
-        run_requests=[
-            RunRequest(run_key=f"{protocol_id}:{marker}", partition_key=protocol_id)
-            for protocol_id in targets
-        ],
-        dynamic_partitions_requests=[protocols.build_add_request(new)] if new else [],
-        cursor=marker or context.cursor,
-    )
+from americano_pipelines.warehouse.tables import phase_end_dates
 
 
 def now() -> dt.datetime:
@@ -70,19 +35,17 @@ def now() -> dt.datetime:
     name="protocol_phase_end",
     job=protocol_analyses_job,
     minimum_interval_seconds=300,
-    # Stopped until the analyses write one file per partition (issue 8): today every run
-    # writes the one DuckDB warehouse, which admits a single writer.
-    default_status=DefaultSensorStatus.STOPPED,
+    default_status=DefaultSensorStatus.RUNNING,
     description="Runs a protocol's pre-registered analyses once per phase end: when a phase's "
     "end date has passed in AMERICANO_TIMEZONE. The cursor remembers the phases answered, so a "
     "phase that ended while the daemon was down fires once when it is back; several phases "
     "ended since the last look fire as one run.",
 )
 def protocol_phase_end_sensor(
-    context: SensorEvaluationContext, warehouse: DuckDBResource, settings: SettingsResource
+    context: SensorEvaluationContext, warehouse: WarehouseResource, settings: SettingsResource
 ) -> SensorResult | SkipReason:
     try:
-        with warehouse.get_connection() as conn:
+        with warehouse.get_connection(read_only=True, retries=2) as conn:
             phases = [PhaseEnd(*row) for row in phase_end_dates(conn)]
     except duckdb.IOException as error:  # a run holds the warehouse: look again next tick
         return SkipReason(f"warehouse busy: {error}")
@@ -97,7 +60,10 @@ def protocol_phase_end_sensor(
             RunRequest(
                 run_key=ends.run_key,
                 partition_key=ends.protocol_id,
-                tags={"americano/phase_end": ",".join(p.phase_label for p in ends.phases)},
+                tags={
+                    "americano/phase_end": ",".join(p.phase_label for p in ends.phases),
+                    "americano/reason": "phase end",
+                },
             )
             for ends in due
         ],

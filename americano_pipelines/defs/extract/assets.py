@@ -13,10 +13,13 @@ from dagster import (
 
 from americano_pipelines.db import schema
 from americano_pipelines.defs.extract.partitions import event_days
+from americano_pipelines.defs.ownership import OWNER
 from americano_pipelines.defs.resources import PostgresResource, SettingsResource
 from americano_pipelines.provenance.data_version import commit_data_version
 
 GROUP = "extract"
+# Raise when a change to the extraction changes what the files hold.
+CODE_VERSION = "1"
 
 
 def raw_key(table: str) -> AssetKey:
@@ -30,6 +33,8 @@ def raw_key(table: str) -> AssetKey:
     # A backfill of many days runs as one run that streams each day in turn.
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"postgres", "parquet"},
+    code_version=CODE_VERSION,
+    owners=[OWNER],
     description=(
         "behavioral_events, one Parquet file per UTC day; rows with a non-finite timestamp, "
         "date or float are quarantined (counted, never written)."
@@ -64,6 +69,8 @@ def _snapshot_asset(table: str):
         key=extracted_key(table),
         group_name=GROUP,
         kinds={"postgres", "parquet"},
+        code_version=CODE_VERSION,
+        owners=[OWNER],
         description=(
             f"{table}, snapshotted whole to Parquet on every run; rows with a non-finite "
             "timestamp, date or float are quarantined (counted, never written)."
@@ -92,6 +99,8 @@ provenance_snapshots = [_snapshot_asset(table) for table in schema.PROVENANCE_TA
     group_name=GROUP,
     deps=[raw_key(table) for table in schema.RAW_TABLES],
     kinds={"dvc"},
+    code_version=CODE_VERSION,
+    owners=[OWNER],
     description="The raw Parquet tree committed to DVC; its hash is the data version.",
 )
 def raw_data_version(settings: SettingsResource) -> MaterializeResult:

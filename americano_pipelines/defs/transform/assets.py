@@ -15,6 +15,7 @@ from dagster_dbt import (
 
 from americano_pipelines.config import dbt_environment, get_settings
 from americano_pipelines.defs.transform.project import dbt_project
+from americano_pipelines.warehouse.tables import ensure_result_columns
 
 
 class AmericanoDbtTranslator(DagsterDbtTranslator):
@@ -42,8 +43,9 @@ class AmericanoDbtTranslator(DagsterDbtTranslator):
 translator = AmericanoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-# The `warehouse` selector (dbt_project/selectors.yml): everything but the tests of the
-# analyses' tables, which run after the analyses (defs/analyses/checks.py).
+# The `warehouse` selector (dbt_project/selectors.yml): everything but the views over the
+# analyses' results and the tests of those results, which run after the analyses
+# (defs/analyses/checks.py).
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=translator,
@@ -54,3 +56,22 @@ def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     # dbt reads the warehouse path and the Parquet root from these (see profiles.yml).
     os.environ.update(dbt_environment(get_settings()))
     yield from dbt.cli(["build"], context=context).stream()
+
+
+# The `results` selector: the views analyses.<table> over the analyses' result files. A view
+# reads the files when it is queried, so it is built once, or when its SQL changes.
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    selector="results",
+    name="analysis_result_views",
+)
+def analysis_result_views(context: AssetExecutionContext, dbt: DbtCliResource):
+    settings = get_settings()
+    os.environ.update(dbt_environment(settings))
+    ensure_result_columns(settings.results_dir)  # the views' columns before any result
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+dbt_assets_defs = [warehouse_models, analysis_result_views]

@@ -1,0 +1,67 @@
+"""`new_protocols`: the second half of the nightly chain. Once a refresh has run, every new
+protocol gets a `protocols` partition, and every protocol whose inputs changed a run of its
+analyses (`defs.analyses.plan`). It reads the warehouse read-only, so it runs beside the
+analyses, and waits while a refresh is in progress."""
+
+import duckdb
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
+from americano_pipelines.defs.analyses.partitions import new_protocol_ids, protocols
+from americano_pipelines.defs.analyses.plan import stale_protocols, with_downstream
+from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
+from americano_pipelines.defs.resources import WarehouseResource
+from americano_pipelines.warehouse.tables import protocol_input_fingerprints
+
+_IN_PROGRESS = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def _refresh_in_progress(instance) -> bool:
+    filters = RunsFilter(job_name=refresh_warehouse_job.name, statuses=_IN_PROGRESS)
+    return bool(instance.get_runs(filters=filters, limit=1))
+
+
+@sensor(
+    name="new_protocols",
+    job=protocol_analyses_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Adds a `protocols` partition for every protocol in marts.protocols not yet "
+    "known, and runs the analyses of every protocol whose inputs changed (a new protocol's "
+    "included): those whose last materialization has another data version than the "
+    "protocol's inputs give now (defs/analyses/plan.py). Waits while a refresh_warehouse run "
+    "is in progress.",
+)
+def new_protocols_sensor(
+    context: SensorEvaluationContext, warehouse: WarehouseResource
+) -> SensorResult | SkipReason:
+    if _refresh_in_progress(context.instance):
+        return SkipReason("a refresh_warehouse run is in progress")
+    try:
+        with warehouse.get_connection(read_only=True, retries=2) as conn:
+            fingerprints = protocol_input_fingerprints(conn)
+    except duckdb.IOException as error:  # a run holds the warehouse: look again next tick
+        return SkipReason(f"warehouse busy: {error}")
+    new = new_protocol_ids(context.instance, sorted(fingerprints))
+    plans = stale_protocols(context.instance, ANALYSES, fingerprints)
+    if not plans and not new:
+        return SkipReason(f"the analyses of all {len(fingerprints)} protocol(s) are current")
+    graph = context.repository_def.asset_graph
+    keys = [spec.key for spec in ANALYSES]
+    return SensorResult(
+        run_requests=[plan.run_request(with_downstream(plan.stale, keys, graph)) for plan in plans],
+        dynamic_partitions_requests=[protocols.build_add_request(new)] if new else [],
+    )

@@ -573,7 +573,8 @@ def test_an_unregistered_analysis_is_not_run_and_says_so(tmp_path) -> None:
     assert registered.data_version("abc") == "abc"
     assert registration(None, row, {}).runs  # not a registrable analysis
     scheduled = registration(ITS, row, {"dagster/schedule_name": "nightly_refresh"})
-    assert not scheduled.runs and scheduled.exploratory
+    assert not scheduled.runs and not scheduled.exploratory
+    assert scheduled.data_version("abc") == "abc"
     left_over = tmp_path / "protocol_x.parquet"  # what an exploratory run wrote
     left_over.write_bytes(b"PAR1")
     skipped = scheduled.not_run("abc", left_over, "its_converged")

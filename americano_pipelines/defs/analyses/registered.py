@@ -50,7 +50,8 @@ class Registration:
 
     @property
     def exploratory(self) -> bool:
-        return not self.registered
+        """Runs although its protocol did not register it."""
+        return self.requested and not self.registered
 
     def data_version(self, inputs_version: str) -> str:
         """The data version of the materialization: its inputs' one, marked when exploratory."""

@@ -150,3 +150,20 @@ def build_demo_study(patch: pytest.MonkeyPatch, root: Path, database_url: str, *
     base = materialize_all(settings, log=lambda _: None, groups=BASE_GROUPS)
     assert base.failed_checks == []
     return study, settings
+
+
+@pytest.fixture(scope="module")
+def module_platform(
+    migrated_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """For a module's fixtures: the platform on the module's database with all its state under
+    a folder of its own (returned), Dagster's home included as the CLI sets it."""
+    root = tmp_path_factory.mktemp("platform")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AMERICANO_DATABASE_URL", migrated_database)
+    patch.setenv("AMERICANO_HOME", str(root / "home"))
+    patch.setenv("AMERICANO_DATA_DIR", str(root / "project" / "data"))
+    patch.setenv("DAGSTER_HOME", str(root / "unused"))
+    patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    yield root
+    patch.undo()

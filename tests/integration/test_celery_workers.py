@@ -38,6 +38,8 @@ from americano_pipelines.config import get_settings
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
 from americano_pipelines.defs.executors import celery_config
 
+pytestmark = pytest.mark.once
+
 # The Bayesian ITS has its own e2e test (tests/e2e/test_its_asset.py): its first compile in each
 # worker would double this test's time and show nothing more about the workers.
 ANALYSES = ("change_points", "sced_randomization_test", "sequential_monitoring")

@@ -21,6 +21,8 @@ from americano_pipelines.cli.materialize import prepare_dagster_home
 from americano_pipelines.config import dagster_home, get_settings
 from americano_pipelines.defs.instance import DAGSTER_SCHEMA
 
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def fresh_database(server_url: str) -> Iterator[str]:

@@ -52,6 +52,7 @@ __all__ = [
     "column",
     "has_column",
     "observed_series",
+    "option_overrides",
     "parse_analysis_plan",
     "present",
     "text_or_none",
@@ -270,6 +271,17 @@ def _checked_plan(options: dict[str, Any]) -> AnalysisPlan:
     if "change_point_algorithm" in options:
         values["change_point_algorithm"] = str(options["change_point_algorithm"])
     return replace(AnalysisPlan(), **values)
+
+
+def option_overrides(
+    overrides: Mapping[str, Any], names: frozenset[str], what: str
+) -> dict[str, Any]:
+    """A run's overrides of an analysis's options that are not None; InputError naming an
+    unknown one (`what`: the analysis, for the message)."""
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise InputError(f"{unknown[0]}: not {what} option", field=unknown[0])
+    return {key: value for key, value in overrides.items() if value is not None}
 
 
 # ----------------------------------------------------------------------------- the protocol

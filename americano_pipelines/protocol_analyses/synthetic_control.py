@@ -15,9 +15,21 @@ intervention phase of its own protocol are left out, since an exposed donor is n
 the user's other metrics (`donors="metrics"`, optionally only `donor_metrics`); the
 intervention date is `first_intervention_date`, and the post period is the first intervention
 phase, as in the ITS. The causal effect is the mean over the post period of observed minus
-synthetic control. A post period of fewer than 3 complete dates (every donor observed and
-unexposed) is skipped: fewer points than the What Works Clearinghouse asks of any phase
-(`stats.sced_standards.POINTS_PER_PHASE_RESERVATIONS`) say nothing about the phase.
+synthetic control.
+
+When it is skipped
+------------------
+- A post period of fewer than 3 complete dates (every donor observed and unexposed): fewer
+  points than the What Works Clearinghouse asks of any phase
+  (`stats.sced_standards.POINTS_PER_PHASE_RESERVATIONS`) say nothing about the phase.
+- A poor pre-period fit, a root mean square error above half the treated series' pre-period SD
+  (`stats.synthetic_control.POOR_FIT_RATIO`: the weighted donors explain less than 75% of its
+  variance). A synthetic control that does not track the outcome before the intervention is no
+  counterfactual after it (Abadie 2021, "Using Synthetic Controls", Journal of Economic
+  Literature 59(2), 391-425: do not use one without a good pre-intervention fit); its causal
+  effect would be the donors' own noise, with a posterior that, leaving the observation noise
+  out, looks precise. The fit is kept (weights, pre-period RMSE, the plot, `result_json`) so
+  the skip can be seen; the effect is not reported.
 
 Options
 -------
@@ -50,6 +62,7 @@ from americano_pipelines.protocol_analyses.its import (
     convergence_columns,
     effect_columns,
 )
+from americano_pipelines.stats.its import CausalEffect
 from americano_pipelines.stats.sampler import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
@@ -57,7 +70,11 @@ from americano_pipelines.stats.sampler import (
     check_sampler_settings,
 )
 from americano_pipelines.stats.sced_standards import POINTS_PER_PHASE_RESERVATIONS
-from americano_pipelines.stats.synthetic_control import SCALINGS, SyntheticControlResult
+from americano_pipelines.stats.synthetic_control import (
+    POOR_FIT_RATIO,
+    SCALINGS,
+    SyntheticControlResult,
+)
 
 __all__ = [
     "MIN_POST_POINTS",
@@ -162,8 +179,14 @@ class ProtocolSyntheticControl:
         return () if self.result is None else self.result.warnings
 
     @property
+    def effect(self) -> CausalEffect | None:
+        """The causal effect: only when the synthetic control is fit to be one's
+        counterfactual (status ok)."""
+        return None if self.result is None or self.status != "ok" else self.result.causal_effect
+
+    @property
     def interpretation(self) -> str | None:
-        return None if self.result is None else self.result.interpretation
+        return None if self.effect is None else self.result.interpretation
 
     @property
     def pre_start_date(self) -> date | None:
@@ -217,7 +240,7 @@ class ProtocolSyntheticControl:
         return {
             "status": self.status,
             "reason": self.reason,
-            "causalEffect": None if result is None else result.causal_effect.to_json(),
+            "causalEffect": None if self.effect is None else self.effect.to_json(),
             "donorWeights": None
             if result is None
             else {weight.donor: weight.mean for weight in result.donor_weights},
@@ -232,7 +255,7 @@ class ProtocolSyntheticControl:
     def to_rows(self) -> list[dict[str, Any]]:
         """One row for `analyses.synthetic_control` (without data_version/computed_at)."""
         result, panel, check = self.result, self.panel, self.convergence
-        effect = None if result is None else result.causal_effect
+        effect = self.effect
         diagnostics = None if result is None else result.diagnostics
         options = self.options
         return [
@@ -327,10 +350,23 @@ def protocol_synthetic_control(
         )
     diagnostics = result.diagnostics
     return ProtocolSyntheticControl(
-        status="ok",
+        status="ok" if result.pre_fit_rmse_to_sd <= POOR_FIT_RATIO else "skipped",
+        reason=None if result.pre_fit_rmse_to_sd <= POOR_FIT_RATIO else _poor_fit(result),
         options=options,
         panel=panel,
         result=result,
         convergence=convergence_check(diagnostics.rhat, diagnostics.ess_bulk, diagnostics.ess_tail),
         **base,
+    )
+
+
+def _poor_fit(result: SyntheticControlResult) -> str:
+    weights = ", ".join(
+        f"{w.donor} {w.mean:.2f}" for w in sorted(result.donor_weights, key=lambda w: -w.mean)
+    )
+    return (
+        f"pre_fit: the synthetic control ({weights}) tracks {result.treated} poorly before the "
+        f"intervention (pre-period RMSE {result.pre_fit_rmse_to_sd:.2f} times its SD, above "
+        f"{POOR_FIT_RATIO}), so it is no counterfactual after it (Abadie 2021); no effect is "
+        "reported"
     )

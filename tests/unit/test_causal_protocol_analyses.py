@@ -189,6 +189,23 @@ def test_the_synthetic_control_recovers_the_planted_effect_and_fills_its_row(tmp
     plot_donor_weights(result, path=path)
     assert path.read_bytes().startswith(b"\x89PNG")
 
+    # donors unrelated to the treated series: fitted, then refused for the poor fit
+    pool = _donor_pool()
+    treated = pool.user_id == "u1"
+    noise = np.random.default_rng(1).normal(0, 3, int(treated.sum()))
+    pool.loc[treated, "value"] = 50 + noise
+    poor = protocol_synthetic_control(
+        _row(), pool, overrides={"draws": 200, "tune": 200, "seed": 5}
+    )
+    assert poor.status == "skipped" and poor.result is not None
+    assert poor.reason.startswith("pre_fit: the synthetic control (")
+    assert poor.result.pre_fit_rmse_to_sd > 0.5
+    assert poor.effect is None and poor.headline()["causalEffect"] is None
+    assert poor.interpretation is None
+    (row,) = poor.to_rows()
+    assert row["effect_mean"] is None and row["pre_fit_rmse_to_sd"] > 0.5
+    assert json.loads(row["donor_weights"]) and row["rhat"] is not None
+
 
 # ----------------------------------------------------------------------------- wearable links
 

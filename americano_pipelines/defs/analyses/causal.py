@@ -108,7 +108,8 @@ def _synthetic_control(row: dict[str, Any], pool: Any, run_config: dict[str, Any
 def _plot_synthetic_control(
     analysis: ProtocolSyntheticControl, row: dict[str, Any], folder: Path, settings: Settings
 ) -> dict[str, Path]:
-    """The counterfactual (as the ITS draws it) and the donor weights, as PNG files."""
+    """The counterfactual (as the ITS draws it) and the donor weights, as PNG files; drawn
+    for a fit skipped for its poor pre-period fit too, which the plot shows."""
     paths = {
         "counterfactual_plot": folder / "synthetic_control.png",
         "donor_weights_plot": folder / "synthetic_control_weights.png",
@@ -120,14 +121,17 @@ def _plot_synthetic_control(
     from americano_pipelines.reports.its_plots import plot_counterfactual
 
     folder.mkdir(parents=True, exist_ok=True)
-    effect = result.causal_effect
-    lo, hi = effect.hdi95
+    effect = analysis.effect
+    verdict = (
+        f"pre-period fit too poor (RMSE {result.pre_fit_rmse_to_sd:.2f} of its SD): no effect"
+        if effect is None
+        else f"effect {effect.mean:.3g} (95% HDI {effect.hdi95[0]:.3g} to {effect.hdi95[1]:.3g})"
+    )
     plot_counterfactual(
         result,
         path=paths["counterfactual_plot"],
         title=f"{analysis.protocol_id}: {analysis.metric} against its synthetic control "
-        f"({', '.join(w.donor for w in result.donor_weights)}); effect {effect.mean:.3g} "
-        f"(95% HDI {lo:.3g} to {hi:.3g})",
+        f"({', '.join(w.donor for w in result.donor_weights)}); {verdict}",
     )
     plot_donor_weights(result, path=paths["donor_weights_plot"])
     return _fresh(paths, drawn=True)
@@ -150,7 +154,10 @@ def _synthetic_control_metadata(analysis: ProtocolSyntheticControl) -> dict[str,
     """The effect, the fit and the diagnostics by their own names, and the texts."""
     panel = analysis.panel
     return {
-        **posterior_metadata(analysis.result, analysis.convergence),
+        # the effect only when it is one (a poor pre-period fit reports none)
+        **posterior_metadata(
+            None if analysis.effect is None else analysis.result, analysis.convergence
+        ),
         "donor_weights": _weights_markdown(analysis),
         "n_exposed_donor_days": None if panel is None else panel.n_exposed_donor_days,
         "interpretation": analysis.interpretation,

@@ -53,6 +53,15 @@ class Settings:
     and the zone of the nightly schedule."""
     nightly_cron: str
     """When the `nightly_refresh` schedule runs (a cron expression, in `timezone`)."""
+    executor: str
+    """AMERICANO_EXECUTOR as given: how the protocol analyses run (`analyses_executor` checks it)."""
+    celery_broker: str
+    """AMERICANO_CELERY_BROKER as given: the dagster-celery broker (`checked_celery_broker`)."""
+    celery_queue: str
+    """AMERICANO_CELERY_QUEUE: the broker queue the runs send steps to and the workers serve."""
+    dagster_storage: str
+    """AMERICANO_DAGSTER_STORAGE as given: where the Dagster instance keeps runs and events
+    (`dagster_storage_backend` checks it)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -70,6 +79,30 @@ class Settings:
                 "such as UTC or Europe/Berlin",
                 field="AMERICANO_TIMEZONE",
             ) from None
+
+    # The three below are checked where they are used, not in `get_settings` (see `tzinfo`).
+
+    @property
+    def analyses_executor(self) -> str:
+        """`in_process`, `multiprocess` or `celery`; another value is an InputError."""
+        return _one_of("AMERICANO_EXECUTOR", self.executor, EXECUTORS)
+
+    @property
+    def dagster_storage_backend(self) -> str:
+        """`sqlite` (files under `home`) or `postgres` (the OLTP database's `dagster` schema)."""
+        return _one_of("AMERICANO_DAGSTER_STORAGE", self.dagster_storage, DAGSTER_STORAGES)
+
+    @property
+    def checked_celery_broker(self) -> str:
+        """The broker URL, when it names a transport the workers speak (RabbitMQ or Redis)."""
+        scheme = self.celery_broker.partition("://")[0]
+        if "://" not in self.celery_broker or scheme not in CELERY_BROKER_SCHEMES:
+            raise InputError(
+                f"AMERICANO_CELERY_BROKER: {self.celery_broker!r} is not a broker URL; use "
+                "amqp://user:password@host:5672// (RabbitMQ) or redis://host:6379/0 (Redis)",
+                field="AMERICANO_CELERY_BROKER",
+            )
+        return self.celery_broker
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -108,6 +141,21 @@ class Settings:
         return self.home / "dbt_target"
 
 
+EXECUTORS = ("in_process", "multiprocess", "celery")
+DAGSTER_STORAGES = ("sqlite", "postgres")
+CELERY_BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
+DEFAULT_CELERY_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def _one_of(variable: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InputError(
+            f"{variable}: unknown value {value!r}; use one of {', '.join(choices)}",
+            field=variable,
+        )
+    return value
+
+
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else None
@@ -137,6 +185,10 @@ def get_settings() -> Settings:
         token_key=_env("AMERICANO_TOKEN_KEY"),
         timezone=_env("AMERICANO_TIMEZONE") or "UTC",
         nightly_cron=_env("AMERICANO_NIGHTLY_CRON") or "0 2 * * *",
+        executor=_env("AMERICANO_EXECUTOR") or "multiprocess",
+        celery_broker=_env("AMERICANO_CELERY_BROKER") or DEFAULT_CELERY_BROKER,
+        celery_queue=_env("AMERICANO_CELERY_QUEUE") or "dagster",
+        dagster_storage=_env("AMERICANO_DAGSTER_STORAGE") or "sqlite",
     )
 
 

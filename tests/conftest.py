@@ -124,3 +124,46 @@ def platform_env(migrated_database: str, tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("AMERICANO_DATA_DIR", str(tmp_path / "project" / "data"))
     monkeypatch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
     return tmp_path
+
+
+BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
+
+
+def build_demo_study(patch: pytest.MonkeyPatch, root: Path, database_url: str, **study_options):
+    """Point the platform at `database_url` and a state under `root`, load a demo study
+    (`generate_demo_study(**study_options)`) and build the graph up to the marts; return the
+    study and the settings."""
+    from americano_pipelines.cli.materialize import materialize_all
+    from americano_pipelines.config import get_settings
+    from americano_pipelines.db.load import load_tables
+    from americano_pipelines.synth.demo_study import generate_demo_study
+
+    patch.setenv("AMERICANO_DATABASE_URL", database_url)
+    patch.setenv("AMERICANO_HOME", str(root / "home"))
+    patch.setenv("AMERICANO_DATA_DIR", str(root / "project" / "data"))
+    patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    study = generate_demo_study(**study_options)
+    with psycopg.connect(database_url) as conn:
+        load_tables(conn, study.tables)
+    settings = get_settings()
+    base = materialize_all(settings, log=lambda _: None, groups=BASE_GROUPS)
+    assert base.failed_checks == []
+    return study, settings
+
+
+@pytest.fixture(scope="module")
+def module_platform(
+    migrated_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """For a module's fixtures: the platform on the module's database with all its state under
+    a folder of its own (returned), Dagster's home included as the CLI sets it."""
+    root = tmp_path_factory.mktemp("platform")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AMERICANO_DATABASE_URL", migrated_database)
+    patch.setenv("AMERICANO_HOME", str(root / "home"))
+    patch.setenv("AMERICANO_DATA_DIR", str(root / "project" / "data"))
+    patch.setenv("DAGSTER_HOME", str(root / "unused"))
+    patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
+    yield root
+    patch.undo()

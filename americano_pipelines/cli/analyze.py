@@ -7,6 +7,10 @@ of `americano_pipelines.stats`, and prints exactly one JSON object on stdout: th
 Bad input (missing column, non-numeric value, too few points, phases out of order, unknown option
 or choice) exits 2 with one line on stderr naming the problem, never a traceback. The statistics
 modules are imported inside each command, so `americano analyze abab` never loads PyMC.
+
+`americano analyze protocol --protocol ID --analysis NAME` is the one subcommand without a CSV:
+it runs one analysis of a registered protocol on the warehouse's marts by hand, as its asset
+computes it, and records the run; an analysis the protocol did not register is `exploratory`.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ import contextlib
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from americano_pipelines.cli.output import answered, group, print_json
+from americano_pipelines.cli.output import answered, fail, group, print_json
 from americano_pipelines.cli.table import Table, parse_date, parse_number_list, read_table
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration.analyses import ANALYSIS_NAMES
 from americano_pipelines.stats import limits
 from americano_pipelines.stats.defaults import (
     DEFAULT_MAX_EXACT,
@@ -171,6 +177,7 @@ Draws = Annotated[
 ]
 Tune = Annotated[int, typer.Option("--tune", max=limits.MAX_TUNE, help="Tuning steps per chain.")]
 Chains = Annotated[int, typer.Option("--chains", max=limits.MAX_CHAINS, help="Markov chains.")]
+SamplerOption = Annotated[Sampler, typer.Option("--sampler", help="NUTS implementation.")]
 HsdGamma = Annotated[
     float, typer.Option("--hsd-gamma", help="Gamma of the Hwang-Shih-DeCani spending function.")
 ]
@@ -560,9 +567,7 @@ def its(
     draws: Draws = DEFAULT_DRAWS,
     tune: Tune = DEFAULT_TUNE,
     chains: Chains = DEFAULT_CHAINS,
-    sampler: Annotated[
-        Sampler, typer.Option("--sampler", help="NUTS implementation.")
-    ] = Sampler.auto,
+    sampler: SamplerOption = Sampler.auto,
 ) -> Any:
     """Bayesian interrupted time series (PyMC). CSV: date, value."""
     intervention = parse_date(intervention_date, field="--intervention-date")
@@ -710,3 +715,111 @@ def synthetic_control(
         chains=chains,
         target_accept=target_accept,
     )
+
+
+# ----------------------------------------------------------------------------- a protocol
+
+AnalysisName = StrEnum("AnalysisName", {name: name for name in ANALYSIS_NAMES})
+"""The analyses as protocol files name them (docs/protocol-yaml.md, `analyses:`)."""
+
+
+@dataclass(frozen=True)
+class _ProtocolRun:
+    """A protocol's analysis and the run that recorded it."""
+
+    result: Any
+    run: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.result.to_json(),
+            "analysisRunId": self.run.id,
+            "mlflowRunId": self.run.mlflow_run_id,
+        }
+
+
+def _specs() -> dict[str, Any]:
+    """The per-protocol analyses that can run (the assets' specs), by their registered name in
+    the order protocol files list them."""
+    from americano_pipelines.defs.analyses.jobs import ANALYSES
+
+    specs = {spec.analysis: spec for spec in ANALYSES if spec.analysis is not None}
+    return {name: specs[name] for name in ANALYSIS_NAMES if name in specs}
+
+
+@analyze_app.command("protocol")
+@_analysis
+def protocol(
+    protocol_id: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            metavar="ID",
+            help="A registered protocol; its data come from the warehouse's marts (no --input).",
+        ),
+    ],
+    analysis: Annotated[
+        AnalysisName,
+        typer.Option("--analysis", help="The analysis, as protocol files name it."),
+    ],
+    draws: Draws = DEFAULT_DRAWS,
+    tune: Tune = DEFAULT_TUNE,
+    chains: Chains = DEFAULT_CHAINS,
+    sampler: SamplerOption = Sampler.auto,
+) -> Any:
+    """One analysis of a registered protocol, by hand: on the warehouse's marts, with the settings
+    the protocol registered, recorded as an analysis run (analysis_runs and MLflow). Prints the
+    result's JSON and the run's ids; `exploratory` is true when the protocol did not register
+    the analysis. --draws, --tune, --chains and --sampler are the ITS's sampler (the first three
+    the synthetic control's too)."""
+    import datetime as dt
+    from pathlib import Path
+
+    import duckdb
+
+    from americano_pipelines.config import get_settings
+    from americano_pipelines.defs.resources import WarehouseResource
+    from americano_pipelines.provenance.data_version import recorded_data_version
+    from americano_pipelines.provenance.runs import record
+    from americano_pipelines.warehouse.tables import protocol_ids
+
+    spec = _specs().get(analysis.value)
+    if spec is None:
+        raise InputError(
+            f"--analysis: {analysis.value} can be registered, but has no per-protocol analysis "
+            f"to run yet; these do: {', '.join(_specs())}",
+            field="--analysis",
+        )
+    settings = get_settings()
+    path = settings.duckdb_path
+    local = not path.startswith("md:")
+    if local and not Path(path).exists():
+        raise InputError(
+            f"--protocol: no warehouse at {path} yet; build it with `americano demo`",
+            field="--protocol",
+        )
+    started_at = dt.datetime.now(dt.UTC)
+    try:
+        # Read-only, waiting for a build that holds the writer's lock, as the assets do.
+        with WarehouseResource(database=path).get_connection(read_only=True) as conn:
+            if protocol_id not in protocol_ids(conn):
+                raise InputError(
+                    f"--protocol: no protocol {protocol_id!r} in the warehouse (marts.protocols);"
+                    " a newly registered protocol reaches it with the next build of the marts",
+                    field="--protocol",
+                )
+            row, data = spec.read(conn, protocol_id)
+    except duckdb.IOException as error:
+        fail(f"cannot open the warehouse: {' '.join(str(error).split())}", 1)
+    given = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler.value}
+    accepted = set() if spec.config is None else set(spec.config.model_fields)
+    result = spec.compute(row, data, {k: v for k, v in given.items() if k in accepted})
+    run = record(
+        result,
+        row,
+        data_version_hash=recorded_data_version(settings),
+        started_at=started_at,
+        settings=settings,
+        tags={"americano.launched_by": "americano analyze protocol"},
+    )
+    return _ProtocolRun(result, run)

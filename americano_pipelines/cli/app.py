@@ -25,6 +25,7 @@ from americano_pipelines.cli.output import (
 from americano_pipelines.cli.protocol import protocol_app
 from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.cli.users import users_app
+from americano_pipelines.cli.workers import workers_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 
@@ -36,6 +37,7 @@ app.add_typer(protocol_app, name="protocol")
 app.add_typer(runs_app, name="runs")
 app.add_typer(users_app, name="users")
 app.add_typer(home_app, name="home")
+app.add_typer(workers_app, name="workers")
 
 
 @db_app.command("migrate")

@@ -19,7 +19,6 @@ import functools
 import itertools
 import multiprocessing
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -29,20 +28,22 @@ from typing import TYPE_CHECKING, TextIO
 
 from dagster import DagsterInstance, RunRequest, build_reconstructable_job, execute_job
 
-from americano_pipelines.config import REPO_ROOT, Settings, dagster_home
+from americano_pipelines.config import Settings, dagster_home
 
 if TYPE_CHECKING:
     import datetime as dt
 
 
 def prepare_dagster_home(settings: Settings) -> DagsterInstance:
-    """Point DAGSTER_HOME at AMERICANO_HOME/dagster (with the repo's dagster.yaml) and open it."""
+    """Point DAGSTER_HOME at AMERICANO_HOME/dagster (with the repo's dagster.yaml and the
+    storage AMERICANO_DAGSTER_STORAGE names) and open it."""
     from americano_pipelines.db.home import ensure_home, registry_path
+    from americano_pipelines.defs.instance import write_instance_yaml
 
     ensure_home(settings.home, registry_path(settings))  # never a vanished home's mount point
     home = dagster_home(settings)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    write_instance_yaml(settings, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
 

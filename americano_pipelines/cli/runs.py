@@ -4,9 +4,11 @@
 (by start time), each with the guide's AnalysisRun field names: `id`, `protocolId`, `runName`,
 `analysisType`, `codeCommitHash`, `dataVersionHash`, `inputParams`, `mlflowRunId`,
 `artifactPaths`, `resultsSummary`, `startedAt`, `completedAt` (timestamps ISO 8601 in UTC),
-then `integrity`: the run's place in its protocol's hash chain (`chainIndex`, `previousHash`,
-`rowHash`), `verified`, and the `problems` found (a row edited or deleted behind the
-database's append-only rule); each run that does not verify is also named on stderr.
+then `exploratory` (true for an analysis run by hand for a protocol that did not register it,
+`americano analyze protocol`; false for the registered ones), then `integrity`: the run's
+place in its protocol's hash chain (`chainIndex`, `previousHash`, `rowHash`), `verified`, and
+the `problems` found (a row edited or deleted behind the database's append-only rule); each
+run that does not verify is also named on stderr.
 A protocol without runs, or an unknown one, gives `[]`: the list is a query, and an empty
 answer is an answer (exit 0). The runs of every user are read with the read-only extraction
 role (row-level security would show the application role one user's runs only).

@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from americano_pipelines.db.connection import session_user_id
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration.analyses import AnalysisList, analyses_from_json
 from americano_pipelines.registration.protocol_file import (
     PhaseSchedule,
     PlannedPhase,
@@ -51,9 +52,11 @@ class StoredProtocol:
     registered_at: dt.datetime
     deviations: tuple[Mapping[str, Any], ...]
     phases: tuple[PlannedPhase, ...]
+    analyses: AnalysisList | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """CONTRACTS.md §4 (`protocolId`, `seed`, `phases`) plus the registered fields."""
+        """CONTRACTS.md §4 (`protocolId`, `seed`, `phases`) plus the registered fields;
+        `analyses` is null for a protocol registered without a list (the default analyses)."""
         return {
             "protocolId": self.protocol_id,
             "seed": self.seed,
@@ -71,6 +74,7 @@ class StoredProtocol:
             "plannedLength": self.planned_length,
             "interimLooks": self.interim_looks,
             "alpha": self.alpha,
+            "analyses": None if self.analyses is None else self.analyses.to_json(),
             "registeredAt": self.registered_at.isoformat(),
             "deviations": [dict(d) for d in self.deviations],
         }
@@ -102,8 +106,8 @@ def register_protocol(
             """INSERT INTO experiment_protocols (
                    user_id, protocol_name, hypothesis, start_date, end_date, design_type,
                    primary_outcome, sample_size_target, analysis_plan, min_phase_length,
-                   planned_length, interim_looks, alpha, randomization_seed)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   planned_length, interim_looks, alpha, randomization_seed, analyses)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                RETURNING id""",
             (
                 user_id,
@@ -120,6 +124,7 @@ def register_protocol(
                 registration.interim_looks,
                 registration.alpha,
                 schedule.seed,
+                None if registration.analyses is None else Jsonb(registration.analyses.to_json()),
             ),
         ).fetchone()[0]
         with session.cursor() as cur:
@@ -239,7 +244,7 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         """SELECT id, user_id, protocol_name, hypothesis, design_type::text, primary_outcome,
                   sample_size_target, analysis_plan, start_date, end_date, min_phase_length,
                   planned_length, interim_looks, alpha, randomization_seed, registered_at,
-                  deviations
+                  deviations, analyses
              FROM experiment_protocols WHERE id = %s""",
         (protocol_id,),
     ).fetchone()
@@ -270,6 +275,7 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         seed=row[14],
         registered_at=row[15],
         deviations=tuple(row[16]),
+        analyses=analyses_from_json(row[17]),
         phases=tuple(
             PlannedPhase(
                 label=label,

@@ -76,6 +76,11 @@ import pandas as pd
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_analyses.inputs import present
+from americano_pipelines.registration.analyses import (
+    DEFAULT_PREDICTORS,
+    DEFAULT_SCALING,
+    DONOR_KINDS,
+)
 from americano_pipelines.registration.vocabulary import INTERVENTION_PHASE_TYPES
 from americano_pipelines.stats.granger import (
     GrangerResult,
@@ -102,12 +107,9 @@ __all__ = [
 ]
 
 DonorKind = Literal["metrics", "users"]
-DONOR_KINDS: tuple[str, ...] = ("metrics", "users")
-DEFAULT_PREDICTORS: tuple[str, ...] = ("sleep_hours", "hrv_rmssd_ms", "resting_heart_rate_bpm")
 _DATE = "metric_date"
 # Set by this module from the protocol; not accepted in **sampler_kwargs.
 _FIXED_ARGUMENTS = ("data", "date_column", "treated", "donors", "intervention_date")
-_DEFAULT_SCALING = {"users": "treated_sd", "metrics": "zscore"}
 
 
 # ----------------------------------------------------------------------------- frames
@@ -405,7 +407,7 @@ def synthetic_control_panel(
         treated=treated,
         donors=donor_names,
         donor_kind=str(donors),
-        scaling=_DEFAULT_SCALING[str(donors)],
+        scaling=DEFAULT_SCALING[str(donors)],
         intervention_date=intervention.date(),
         post_end=pd.Timestamp(out[_DATE].iloc[-1]).date(),
         post_window=post_window,

@@ -3,7 +3,8 @@
 `change_points_for_protocol` runs `stats.changepoints.detect_change_points` (ruptures) on the
 protocol's observations; each change point is set against the nearest observed phase change
 (the first observation of a new phase). Bad or insufficient data never raises: the result says
-`status="skipped"` and why.
+`status="skipped"` and why. A protocol whose registered analyses do not include the change
+points gets an `exploratory` result.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from americano_pipelines.protocol_analyses.inputs import (
     Status,
     observed_series,
 )
+from americano_pipelines.registration.analyses import CHANGE_POINTS, is_registered
 from americano_pipelines.stats.changepoints import ChangePointResult, detect_change_points
 
 __all__ = ["PhaseChange", "ProtocolChangePoints", "change_points_for_protocol"]
@@ -47,6 +49,7 @@ class ProtocolChangePoints:
     min_segment_length: int | None = None
     result: ChangePointResult | None = None
     phase_changes: tuple[PhaseChange, ...] = ()
+    exploratory: bool = False
     series: ObservedSeries | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -72,6 +75,7 @@ class ProtocolChangePoints:
                 {"index": c.index, "date": c.date.isoformat(), "label": c.label}
                 for c in self.phase_changes
             ],
+            "exploratory": self.exploratory,
         }
 
     analysis_type: ClassVar[str] = "change_points"
@@ -85,6 +89,7 @@ class ProtocolChangePoints:
             "minSegmentLength": self.min_segment_length,
             "algorithm": None if found is None else found.algorithm,
             "penalty": None if found is None else found.penalty,
+            "exploratory": self.exploratory,
         }
 
     def headline(self) -> dict[str, Any]:
@@ -143,18 +148,21 @@ def change_points_for_protocol(
 ) -> ProtocolChangePoints:
     """`detect_change_points` on the protocol's primary outcome (dates from observation_date),
     every segment at least the plan's `min_segment_length`, else the protocol's
-    `min_phase_length`, long. Skipped when the series is too short or not one series."""
+    `min_phase_length`, long; the plan's algorithm, penalty (default BIC) and seed. Skipped when
+    the series is too short or not one series."""
     identity = Protocol.identity(protocol_row)
     base: dict[str, Any] = {
         "protocol_id": identity.protocol_id,
         "user_id": identity.user_id,
         "metric": identity.primary_outcome,
+        "exploratory": not is_registered(protocol_row, CHANGE_POINTS),
     }
     series: ObservedSeries | None = None
     try:
         protocol = Protocol.from_row(protocol_row)
         series = observed_series(observations, identity.protocol_id)
-        min_segment = protocol.plan.min_segment_length or protocol.min_phase_length
+        plan = protocol.plan
+        min_segment = plan.min_segment_length or protocol.min_phase_length
         base["min_segment_length"] = min_segment
         if series.cases is not None and len(set(series.cases)) > 1:
             raise InputError(
@@ -169,8 +177,9 @@ def change_points_for_protocol(
             series.values,
             series.dates,
             min_segment_length=min_segment,
-            algorithm=protocol.plan.change_point_algorithm,
-            seed=protocol.plan.seed,
+            algorithm=plan.change_point_algorithm,
+            penalty=plan.change_point_penalty,
+            seed=plan.seed if plan.change_point_seed is None else plan.change_point_seed,
         )
     except InputError as error:
         return ProtocolChangePoints(status="skipped", reason=str(error), series=series, **base)

@@ -1,12 +1,16 @@
-"""What a protocol's analyses read: its registered fields (`Protocol`), its analysis plan
-(`AnalysisPlan`, parsed once, by one set of rules, for every analysis) and its observations in
-time order (`ObservedSeries`), from a `marts.protocols` row and a frame.
+"""What a protocol's analyses read: its registered fields (`Protocol`), its registered analyses
+and their settings (`AnalysisPlan`, read once, by one set of rules, for every analysis) and its
+observations in time order (`ObservedSeries`), from a `marts.protocols` row and a frame.
 
 Frames are pandas or polars DataFrames, or mappings of column name to values; nothing here reads
 or writes. Bad input raises `InputError` naming the field; the analyses turn it into a
 `status="skipped"` result that says why.
 
-The analysis plan (`analysis_plan`, free text or a JSON object):
+The settings come from the protocol's registered `analyses` list (the protocol file's
+`analyses:`, `registration.analyses`) when it has one: each analysis's settings, the defaults
+below for those it leaves out (`plan_from_analyses`). A protocol without a list runs
+`DEFAULT_ANALYSES`, with the settings of its analysis plan (`analysis_plan`, free text or a
+JSON object), as before the list existed:
 
 - free text: the first SCRT statistic name written in it ("B-A", "A-B", "PB-PA", "PA-PB",
   "|A-B|", "|PA-PB|"; default "B-A") and the alpha-spending function ("Pocock",
@@ -34,6 +38,15 @@ from typing import Any, Literal
 import numpy as np
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration.analyses import (
+    CHANGE_POINTS,
+    DEFAULT_ANALYSIS_LIST,
+    ITS,
+    RANDOMIZATION_TEST,
+    SEQUENTIAL_MONITORING,
+    AnalysisList,
+    analyses_from_json,
+)
 from americano_pipelines.stats.defaults import (
     DEFAULT_MAX_EXACT,
     DEFAULT_MIN_PHASE_LENGTH,
@@ -48,12 +61,14 @@ __all__ = [
     "PhaseBlock",
     "Protocol",
     "Status",
+    "analysis_plan_of",
     "as_date",
     "column",
     "has_column",
     "observed_series",
     "option_overrides",
     "parse_analysis_plan",
+    "plan_from_analyses",
     "present",
     "text_or_none",
 ]
@@ -147,10 +162,11 @@ def _optional_int(row: Mapping[str, Any], key: str) -> int | None:
 
 @dataclass(frozen=True)
 class AnalysisPlan:
-    """The parts of a protocol's analysis plan the analyses follow (defaults: the CLI's).
+    """The settings the analyses follow (defaults: the CLI's).
 
-    `its` holds the ITS options the plan sets, as (name, value) pairs (`protocol_analyses.its`
-    checks them together with a run's overrides)."""
+    `seed` is the randomization test's, and the change points' unless `change_point_seed` is
+    set; `its` holds the ITS options the plan sets, as (name, value) pairs
+    (`protocol_analyses.its` checks them together with a run's overrides)."""
 
     statistic: str = "B-A"
     spending: str = "obrien_fleming"
@@ -160,6 +176,8 @@ class AnalysisPlan:
     max_consecutive: int | None = 2
     min_segment_length: int | None = None
     change_point_algorithm: str = "pelt"
+    change_point_penalty: float | None = None
+    change_point_seed: int | None = None
     its: tuple[tuple[str, Any], ...] = ()
 
     @property
@@ -273,6 +291,47 @@ def _checked_plan(options: dict[str, Any]) -> AnalysisPlan:
     return replace(AnalysisPlan(), **values)
 
 
+# The change points' settings, by their AnalysisPlan names.
+_CHANGE_POINT_FIELDS = {
+    "algorithm": "change_point_algorithm",
+    "penalty": "change_point_penalty",
+    "seed": "change_point_seed",
+}
+
+
+def plan_from_analyses(analyses: AnalysisList) -> AnalysisPlan:
+    """The settings of a registered list (already checked at registration): each analysis's
+    settings over the defaults. The sequential monitoring tests in the direction of the
+    randomization test's statistic (the default B-A when the list has no randomization test)."""
+    values: dict[str, Any] = {}
+    test = analyses.get(RANDOMIZATION_TEST)
+    if test is not None:
+        values.update(test.settings())
+    monitoring = analyses.get(SEQUENTIAL_MONITORING)
+    if monitoring is not None:
+        values.update(monitoring.settings())
+    points = analyses.get(CHANGE_POINTS)
+    if points is not None:
+        values.update({_CHANGE_POINT_FIELDS.get(k, k): v for k, v in points.settings().items()})
+    its = analyses.get(ITS)
+    return replace(
+        AnalysisPlan(), **values, its=() if its is None else tuple(its.settings().items())
+    )
+
+
+def _registered(row: Mapping[str, Any]) -> tuple[AnalysisList, AnalysisPlan]:
+    listed = analyses_from_json(row.get("analyses"))
+    if listed is None:
+        return DEFAULT_ANALYSIS_LIST, parse_analysis_plan(text_or_none(row.get("analysis_plan")))
+    return listed, plan_from_analyses(listed)
+
+
+def analysis_plan_of(row: Mapping[str, Any]) -> AnalysisPlan:
+    """The settings of the protocol's analyses: from its registered list, or, without one, from
+    its analysis plan (`parse_analysis_plan`). InputError when either cannot be read."""
+    return _registered(row)[1]
+
+
 def option_overrides(
     overrides: Mapping[str, Any], names: frozenset[str], what: str
 ) -> dict[str, Any]:
@@ -289,7 +348,8 @@ def option_overrides(
 
 @dataclass(frozen=True)
 class Protocol:
-    """The registered fields of a protocol that its analyses use (a `marts.protocols` row)."""
+    """The registered fields of a protocol that its analyses use (a `marts.protocols` row):
+    `analyses` (the list, or the defaults) and `plan`, the settings they run with."""
 
     protocol_id: str
     design_type: str
@@ -301,6 +361,7 @@ class Protocol:
     sample_size_target: int | None = None
     status: str | None = None
     plan: AnalysisPlan = field(default_factory=AnalysisPlan)
+    analyses: AnalysisList = DEFAULT_ANALYSIS_LIST
 
     @classmethod
     def identity(cls, row: Mapping[str, Any]) -> Protocol:
@@ -316,7 +377,9 @@ class Protocol:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Protocol:
         """From a `marts.protocols` row; NULLs take the database defaults (min_phase_length 3,
-        alpha 0.05, no interim looks). Raises InputError for an unreadable analysis plan."""
+        alpha 0.05, no interim looks). Raises InputError for an unreadable analysis plan or
+        list of analyses."""
+        analyses, plan = _registered(row)
         return replace(
             cls.identity(row),
             min_phase_length=_optional_int(row, "min_phase_length") or DEFAULT_MIN_PHASE_LENGTH,
@@ -324,7 +387,8 @@ class Protocol:
             interim_looks=_optional_int(row, "interim_looks") or 0,
             sample_size_target=_optional_int(row, "sample_size_target"),
             status=text_or_none(row.get("status")),
-            plan=parse_analysis_plan(text_or_none(row.get("analysis_plan"))),
+            plan=plan,
+            analyses=analyses,
         )
 
 

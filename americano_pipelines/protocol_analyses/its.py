@@ -34,11 +34,13 @@ Options
 -------
 `its_options(protocol_row, **overrides)`: the defaults (those of `americano analyze its`:
 no seasonality, independent errors, vague effect prior; sampler draws=1000, tune=1000,
-chains=2, the ESS >= 400 the convergence check asks for), then the ITS keys of the analysis plan
-(`protocol_analyses.inputs.parse_analysis_plan`: `prePeriodDays`, `postWindow`, `seasonality`,
+chains=2, the ESS >= 400 the convergence check asks for), then the registered settings of the
+protocol's `its` analysis (`protocol_analyses.inputs.analysis_plan_of`: its `analyses:` list,
+or without one the ITS keys of its analysis plan, `prePeriodDays`, `postWindow`, `seasonality`,
 `ar1`, `effectPriorMean`, `effectPriorSd`, `seed`, at the top level or under `"its"`), then the
 overrides that are not None (a run's configuration). Sampler settings are checked by
-`stats.sampler.check_sampler_settings`.
+`stats.sampler.check_sampler_settings`. A protocol whose registered analyses do not include the
+ITS gets an `exploratory` result.
 
 Convergence
 -----------
@@ -61,13 +63,14 @@ from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_analyses.inputs import (
     Protocol,
     Status,
+    analysis_plan_of,
     as_date,
     column,
     has_column,
-    parse_analysis_plan,
     present,
     text_or_none,
 )
+from americano_pipelines.registration.analyses import ITS, POST_WINDOWS, is_registered
 from americano_pipelines.registration.vocabulary import INTERVENTION_PHASE_TYPES
 from americano_pipelines.stats.its import (
     SEASONALITIES,
@@ -101,7 +104,6 @@ __all__ = [
     "its_window",
 ]
 
-POST_WINDOWS: tuple[str, ...] = ("first_phase", "protocol_end")
 RHAT_MAX = RHAT_WARNING
 """R-hat at or above this fails the convergence check (Vehtari et al. 2021)."""
 ESS_MIN = ESS_WARNING
@@ -179,7 +181,7 @@ def its_options(protocol_row: Mapping[str, Any], **overrides: Any) -> ITSOptions
     unknown = sorted(set(overrides) - _OPTION_NAMES)
     if unknown:
         raise InputError(f"{unknown[0]}: not an ITS option", field=unknown[0])
-    values = dict(parse_analysis_plan(text_or_none(protocol_row.get("analysis_plan"))).its)
+    values = dict(analysis_plan_of(protocol_row).its)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return _checked(replace(ITSOptions(), **values))
 
@@ -415,6 +417,7 @@ class ProtocolITS:
     window: ITSWindow | None = None
     result: ITSResult | None = field(default=None, repr=False)
     convergence: ConvergenceCheck | None = None
+    exploratory: bool = False
 
     @property
     def n_excluded(self) -> int:
@@ -465,6 +468,7 @@ class ProtocolITS:
             "convergence": None if self.convergence is None else self.convergence.to_json(),
             "interpretation": self.interpretation,
             "notes": list(self.notes),
+            "exploratory": self.exploratory,
         }
 
     analysis_type: ClassVar[str] = "bayesian_its"
@@ -477,6 +481,7 @@ class ProtocolITS:
         return {
             **self.options.to_json(),
             "interventionDate": None if window is None else window.intervention_date,
+            "exploratory": self.exploratory,
         }
 
     def headline(self) -> dict[str, Any]:
@@ -555,6 +560,7 @@ def its_for_protocol(
         "protocol_id": identity.protocol_id,
         "user_id": identity.user_id,
         "metric": identity.primary_outcome,
+        "exploratory": not is_registered(protocol_row, ITS),
     }
     window: ITSWindow | None = None
     try:

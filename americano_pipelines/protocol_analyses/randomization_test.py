@@ -20,14 +20,15 @@ a phase may have fewer observations than that. The observed assignment must be a
 randomization distribution, so the test then uses the shortest observed phase as its minimum
 (a larger reference set that still contains the observed schedule) and says so in `notes`.
 
-Bad or insufficient data never raises: the result says `status="skipped"` and why.
+Bad or insufficient data never raises: the result says `status="skipped"` and why. A protocol
+whose registered analyses do not include the randomization test gets an `exploratory` result.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from americano_pipelines.protocol_analyses.inputs import (
     Status,
     observed_series,
 )
+from americano_pipelines.registration.analyses import RANDOMIZATION_TEST, is_registered
 from americano_pipelines.registration.vocabulary import (
     ABAB,
     ALTERNATING,
@@ -118,6 +120,7 @@ class ProtocolTestResult:
     `test` is the stats result (None when skipped). `nap` and `smd` are the headline indices
     (see the module docstring for which average); `effect_sizes` holds every index: an
     `ABABEffectSizes`, an `EffectSizeSummary`, or (multiple baseline) per-case summaries.
+    `exploratory`: the protocol did not register this analysis.
     """
 
     protocol_id: str
@@ -139,6 +142,7 @@ class ProtocolTestResult:
     smd: EffectEstimate | None = None
     standards: StandardsRating | None = None
     notes: tuple[str, ...] = ()
+    exploratory: bool = False
     series: ObservedSeries | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -172,6 +176,7 @@ class ProtocolTestResult:
             "effectSizes": self._effect_sizes_json(),
             "sced_standards": None if self.standards is None else self.standards.to_json(),
             "notes": list(self.notes),
+            "exploratory": self.exploratory,
         }
 
     @property
@@ -192,6 +197,7 @@ class ProtocolTestResult:
             "seed": self.seed,
             "alpha": None if self.test is None else self.test.alpha,
             "nObservations": self.n_observations,
+            "exploratory": self.exploratory,
         }
 
     def headline(self) -> dict[str, Any]:
@@ -261,11 +267,12 @@ def randomization_test_for_protocol(
     on the protocol's observations of the primary outcome. Skipped (never raised) when the plan
     or the data do not allow it."""
     identity = Protocol.identity(protocol_row)
+    exploratory = not is_registered(protocol_row, RANDOMIZATION_TEST)
     series: ObservedSeries | None = None
     try:
         protocol = Protocol.from_row(protocol_row)
         series = observed_series(observations, identity.protocol_id)
-        return _randomization_test(protocol, series)
+        return replace(_randomization_test(protocol, series), exploratory=exploratory)
     except InputError as error:
         return ProtocolTestResult(
             protocol_id=identity.protocol_id,
@@ -274,6 +281,7 @@ def randomization_test_for_protocol(
             reason=str(error),
             user_id=identity.user_id,
             n_observations=0 if series is None else series.n,
+            exploratory=exploratory,
             series=series,
         )
 

@@ -3,7 +3,8 @@
 `sequential_monitoring_for_protocol` (documented there) builds the Lan-DeMets design of the
 protocol (`stats.sequential`) and monitors the Welch z (`stats.sequential.welch_z`) of the
 first n observations at each look. Bad or insufficient data never raises: the result says
-`status="skipped"` and why.
+`status="skipped"` and why. A protocol whose registered analyses do not include the sequential
+monitoring gets an `exploratory` result.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from americano_pipelines.protocol_analyses.inputs import (
     Status,
     observed_series,
 )
+from americano_pipelines.registration.analyses import SEQUENTIAL_MONITORING, is_registered
 from americano_pipelines.stats.sequential import (
     MonitoringDecision,
     SequentialDesign,
@@ -109,6 +111,7 @@ class ProtocolSequentialMonitoring:
     looks: tuple[SequentialLook, ...] = ()
     z_method: str = WELCH_Z_METHOD
     notes: tuple[str, ...] = ()
+    exploratory: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,7 @@ class ProtocolSequentialMonitoring:
             "looks": [look.to_json() for look in self.looks],
             "zMethod": self.z_method,
             "notes": list(self.notes),
+            "exploratory": self.exploratory,
         }
 
     analysis_type: ClassVar[str] = "sequential_monitoring"
@@ -140,6 +144,7 @@ class ProtocolSequentialMonitoring:
             "maxN": None if design is None else design.max_n,
             "looks": len(self.looks),
             "zMethod": self.z_method,
+            "exploratory": self.exploratory,
         }
 
     def headline(self) -> dict[str, Any]:
@@ -221,7 +226,11 @@ def sequential_monitoring_for_protocol(
     analysis spends all remaining alpha (rpact's boundary update).
     """
     identity = Protocol.identity(protocol_row)
-    base: dict[str, Any] = {"protocol_id": identity.protocol_id, "user_id": identity.user_id}
+    base: dict[str, Any] = {
+        "protocol_id": identity.protocol_id,
+        "user_id": identity.user_id,
+        "exploratory": not is_registered(protocol_row, SEQUENTIAL_MONITORING),
+    }
     try:
         protocol = Protocol.from_row(protocol_row)
         base["statistic"] = protocol.plan.statistic

@@ -35,9 +35,12 @@ Options
 -------
 `synthetic_control_options(protocol_row, **overrides)`: the defaults (those of
 `americano analyze synthetic-control`: seed 0, draws=1000, tune=1000, chains=2; the donor
-kind's scaling, `treated_sd` for users and `zscore` for metrics), then the overrides that are
-not None (a run's configuration). The convergence check is the ITS's (`its.convergence_check`:
-R-hat < 1.01, bulk and tail ESS >= 400).
+kind's scaling, `treated_sd` for users and `zscore` for metrics), then the settings of the
+protocol's registered `synthetic_control` (`registration.analyses`: `donors`, `donorMetrics`,
+`scaling`, `seed`), then the overrides that are not None (a run's configuration). The
+convergence figures are the ITS's (`its.convergence_check`: R-hat < 1.01, bulk and tail
+ESS >= 400). A protocol whose registered analyses do not include the synthetic control gets an
+`exploratory` result.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ from typing import Any, ClassVar
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_analyses.causal_tools import (
-    DONOR_KINDS,
     SyntheticControlPanel,
     synthetic_control_on_panel,
     synthetic_control_panel,
@@ -61,6 +63,12 @@ from americano_pipelines.protocol_analyses.its import (
     convergence_check,
     convergence_columns,
     effect_columns,
+)
+from americano_pipelines.registration.analyses import (
+    DONOR_KINDS,
+    SYNTHETIC_CONTROL,
+    is_registered,
+    registered_analyses,
 )
 from americano_pipelines.stats.its import CausalEffect
 from americano_pipelines.stats.sampler import (
@@ -122,12 +130,13 @@ _OPTION_NAMES = frozenset(f.name for f in fields(SyntheticControlOptions))
 def synthetic_control_options(
     protocol_row: Mapping[str, Any], **overrides: Any
 ) -> SyntheticControlOptions:
-    """Defaults, then `overrides` that are not None. (`protocol_row` is where registered
-    settings would come from; the analysis plan has none for the synthetic control.)
+    """Defaults, then the protocol's registered settings, then `overrides` that are not None.
 
-    Raises InputError for an unknown override name or an invalid option."""
-    del protocol_row  # no plan keys yet: the defaults and the run's overrides decide
-    values = option_overrides(overrides, _OPTION_NAMES, "a synthetic control")
+    Raises InputError for an unknown override name, an unreadable list of analyses or an
+    invalid option."""
+    registered = registered_analyses(protocol_row).get(SYNTHETIC_CONTROL)
+    values = {} if registered is None else registered.settings()
+    values.update(option_overrides(overrides, _OPTION_NAMES, "a synthetic control"))
     if "donor_metrics" in values:
         metrics = values["donor_metrics"]
         if isinstance(metrics, str | bytes):
@@ -168,6 +177,7 @@ class ProtocolSyntheticControl:
     panel: SyntheticControlPanel | None = field(default=None, repr=False, compare=False)
     result: SyntheticControlResult | None = field(default=None, repr=False)
     convergence: ConvergenceCheck | None = None
+    exploratory: bool = False
 
     analysis_type: ClassVar[str] = "synthetic_control"
     title: ClassVar[str] = "Synthetic control"
@@ -221,6 +231,7 @@ class ProtocolSyntheticControl:
             "convergence": None if self.convergence is None else self.convergence.to_json(),
             "interpretation": self.interpretation,
             "notes": list(self.notes),
+            "exploratory": self.exploratory,
         }
 
     def params(self) -> dict[str, Any]:
@@ -231,6 +242,7 @@ class ProtocolSyntheticControl:
             **self.options.to_json(),
             "scaling": self.options.scaling if result is None else result.scaling,
             **self._window(),
+            "exploratory": self.exploratory,
         }
 
     def headline(self) -> dict[str, Any]:
@@ -314,6 +326,7 @@ def protocol_synthetic_control(
         "protocol_id": identity.protocol_id,
         "user_id": identity.user_id,
         "metric": identity.primary_outcome,
+        "exploratory": not is_registered(protocol_row, SYNTHETIC_CONTROL),
     }
     try:
         if options is None:

@@ -22,7 +22,10 @@ Options
 -------
 `wearable_links_options(protocol_row, **overrides)`: the defaults (predictors `sleep_hours`,
 `hrv_rmssd_ms`, `resting_heart_rate_bpm`; lags 0, 1 and 2 days; Granger up to 3 lags; Spearman;
-Benjamini-Hochberg FDR), then the overrides that are not None (a run's configuration).
+Benjamini-Hochberg FDR), then the settings of the protocol's registered `wearable_links`
+(`registration.analyses`: `predictors`, `lags`, `maxLag`, `method`, `correction`), then the
+overrides that are not None (a run's configuration). A protocol whose registered analyses do
+not include the wearable links gets an `exploratory` result.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from typing import Any, ClassVar
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.protocol_analyses.causal_tools import (
-    DEFAULT_PREDICTORS,
     WearableLinks,
     wearable_outcome_links,
 )
@@ -44,6 +46,12 @@ from americano_pipelines.protocol_analyses.inputs import (
     has_column,
     option_overrides,
     present,
+)
+from americano_pipelines.registration.analyses import (
+    DEFAULT_PREDICTORS,
+    WEARABLE_LINKS,
+    is_registered,
+    registered_analyses,
 )
 from americano_pipelines.stats.granger import CORRECTIONS, CORRELATION_METHODS, SIGNIFICANCE
 
@@ -93,12 +101,13 @@ def _whole_numbers(value: Any, name: str, minimum: int) -> tuple[int, ...]:
 def wearable_links_options(
     protocol_row: Mapping[str, Any], **overrides: Any
 ) -> WearableLinksOptions:
-    """Defaults, then `overrides` that are not None. (`protocol_row` is where registered
-    settings would come from; the analysis plan has none for the wearable links.)
+    """Defaults, then the protocol's registered settings, then `overrides` that are not None.
 
-    Raises InputError for an unknown override name or an invalid option."""
-    del protocol_row  # no plan keys yet: the defaults and the run's overrides decide
-    values = option_overrides(overrides, _OPTION_NAMES, "a wearable links")
+    Raises InputError for an unknown override name, an unreadable list of analyses or an
+    invalid option."""
+    registered = registered_analyses(protocol_row).get(WEARABLE_LINKS)
+    values = {} if registered is None else registered.settings()
+    values.update(option_overrides(overrides, _OPTION_NAMES, "a wearable links"))
     if "predictors" in values:
         predictors = values["predictors"]
         if isinstance(predictors, str | bytes) or not predictors:
@@ -137,6 +146,7 @@ class ProtocolWearableLinks:
     metric: str | None = None
     left_out: tuple[str, ...] = ()
     links: WearableLinks | None = field(default=None, repr=False)
+    exploratory: bool = False
 
     analysis_type: ClassVar[str] = "wearable_links"
     title: ClassVar[str] = "Wearable links"
@@ -188,12 +198,18 @@ class ProtocolWearableLinks:
             "links": None if self.links is None else self.links.to_json(),
             "interpretation": self.interpretation,
             "notes": list(self.notes),
+            "exploratory": self.exploratory,
         }
 
     def params(self) -> dict[str, Any]:
         """The outcome, the predictors and the tests' settings (its run's input parameters
         besides the protocol's)."""
-        return {"outcome": self.metric, **self.options.to_json(), "leftOut": list(self.left_out)}
+        return {
+            "outcome": self.metric,
+            **self.options.to_json(),
+            "leftOut": list(self.left_out),
+            "exploratory": self.exploratory,
+        }
 
     def headline(self) -> dict[str, Any]:
         """The strongest significant correlation, how many there are, and each predictor's
@@ -333,6 +349,7 @@ def protocol_wearable_links(
         "protocol_id": identity.protocol_id,
         "user_id": identity.user_id,
         "metric": identity.primary_outcome,
+        "exploratory": not is_registered(protocol_row, WEARABLE_LINKS),
     }
     try:
         if options is None:

@@ -101,14 +101,27 @@ def commit_data_version(settings: Settings) -> DataVersion:
         remote = repo.config["core"]["remote"]
     finally:
         repo.close()
-    lock = yaml.safe_load((root / "dvc.lock").read_text())
-    out = lock["stages"][STAGE]["outs"][0]
+    out = _locked_output(root)
     return DataVersion(
         hash=out["md5"].removesuffix(".dir"),
         files=int(out.get("nfiles", 0)),
         bytes=int(out.get("size", 0)),
         remote=remote,
     )
+
+
+def _locked_output(root: Path) -> dict:
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return lock["stages"][STAGE]["outs"][0]
+
+
+def recorded_data_version(settings: Settings) -> str | None:
+    """The hash of the raw tree last committed (`dvc.lock`): the data the warehouse was built
+    from; None before the first extraction."""
+    try:
+        return str(_locked_output(dvc_root(settings))["md5"]).removesuffix(".dir")
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
 
 
 def code_version() -> str:

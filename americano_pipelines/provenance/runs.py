@@ -21,7 +21,9 @@ tracking URI (the default `sqlite:///$AMERICANO_HOME/mlflow.db`) MLflow would pu
 
 `record(result, protocol_row, …)` records any per-protocol analysis result: each result states
 its analysis type, title, parameters (`params()`) and headline numbers (`headline()`) once, and
-`describe` turns them into the run's name, input parameters and results summary.
+`describe` turns them into the run's name, input parameters and results summary. A result's
+parameters say whether it is `exploratory` (run for a protocol that did not register the
+analysis); the run's input parameters and `AnalysisRunRecord.exploratory` carry it.
 """
 
 from __future__ import annotations
@@ -133,8 +135,14 @@ class AnalysisRunRecord:
     completed_at: dt.datetime | None
     integrity: RunIntegrity
 
+    @property
+    def exploratory(self) -> bool:
+        """Run by hand for a protocol that did not register the analysis (`inputParams`)."""
+        return self.input_params.get("exploratory") is True
+
     def to_json(self) -> dict[str, Any]:
-        """The guide's AnalysisRun field names (timestamps ISO 8601 in UTC), then `integrity`."""
+        """The guide's AnalysisRun field names (timestamps ISO 8601 in UTC), then `exploratory`
+        and `integrity`."""
         return {
             "id": self.id,
             "protocolId": self.protocol_id,
@@ -150,6 +158,7 @@ class AnalysisRunRecord:
             "completedAt": None
             if self.completed_at is None
             else _utc(self.completed_at).isoformat(),
+            "exploratory": self.exploratory,
             "integrity": self.integrity.to_json(),
         }
 

@@ -42,6 +42,7 @@ import yaml
 
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration.analyses import AnalysisList, parse_analyses
 from americano_pipelines.registration.vocabulary import CONDITION_PHASE_TYPES, DESIGN_TYPES
 from americano_pipelines.stats.defaults import DEFAULT_MIN_PHASE_LENGTH
 from americano_pipelines.stats.sced import (
@@ -131,7 +132,7 @@ _REQUIRED = (
     "plannedLength",
     "conditions",
 )
-_OPTIONAL = ("userId", "userEmail", "minPhaseLength", "interimLooks", "alpha", "seed")
+_OPTIONAL = ("userId", "userEmail", "minPhaseLength", "interimLooks", "alpha", "seed", "analyses")
 _DESIGN_FIELDS = {
     "cases": "MULTIPLE_BASELINE",
     "maxConsecutive": "ALTERNATING",
@@ -150,7 +151,9 @@ class ProtocolRegistration:
     `conditions` maps each condition ("A" baseline, "B" intervention) to its intervention
     parameters; `cases` (multiple baseline), `max_consecutive` (alternating) and `criteria`
     (changing criterion) are set only for their design. `seed` is None when the file gives
-    none; `draw_schedule` then draws one and records it in the schedule.
+    none; `draw_schedule` then draws one and records it in the schedule. `analyses` is the
+    file's `analyses:` list (registration/analyses.py), None without one: the protocol then
+    runs the default analyses with the settings of its `analysisPlan`.
     """
 
     protocol_name: str
@@ -171,6 +174,7 @@ class ProtocolRegistration:
     cases: tuple[str, ...] = ()
     max_consecutive: int | None = None
     criteria: tuple[float, ...] = ()
+    analyses: AnalysisList | None = None
 
     @property
     def end_date(self) -> dt.date:
@@ -580,6 +584,16 @@ def validate_protocol(data: Any, *, today: dt.date | None = None) -> ProtocolReg
                 field="criteria",
             )
         registration = replace(registration, criteria=_criteria(values["criteria"]))
+    if values.get("analyses") is not None:
+        analyses = parse_analyses(
+            values["analyses"],
+            design_type=design_type,
+            interim_looks=registration.interim_looks,
+            max_consecutive=registration.max_consecutive,
+            planned_length=registration.planned_length,
+            primary_outcome=registration.primary_outcome,
+        )
+        registration = replace(registration, analyses=analyses)
     _check_feasible(registration)
     return registration
 

@@ -67,7 +67,10 @@ from americano_pipelines.stats.limits import (
     check_magnitudes,
 )
 
-__all__ = ["ChangePoint", "ChangePointResult", "detect_change_points"]
+__all__ = ["ALGORITHMS", "ChangePoint", "ChangePointResult", "detect_change_points"]
+
+ALGORITHMS = ("pelt", "binseg")
+"""The detectors, by the names the CLI and protocol files use (aliases are accepted too)."""
 
 _MAD_TO_SD = 0.6745  # MAD of a standard normal
 _ALGORITHMS = {

@@ -83,6 +83,7 @@ from americano_pipelines.stats.sced_standards import (
 )
 
 __all__ = [
+    "CONDITION_STATISTICS",
     "STATISTICS",
     "PhaseSummary",
     "RandomizationTestResult",
@@ -100,6 +101,8 @@ __all__ = [
 ]
 
 STATISTICS = ("A-B", "B-A", "PA-PB", "PB-PA", "|A-B|", "|PA-PB|")
+# An alternating treatments design has no phases, so no statistics of phase means.
+CONDITION_STATISTICS = ("A-B", "B-A", "|A-B|")
 _DESCRIPTIONS = {
     "A-B": "mean of A minus mean of B",
     "B-A": "mean of B minus mean of A",
@@ -1072,7 +1075,7 @@ def alternating_treatments_test(
     (sequential sampling weighted by exact completion counts, not rejection sampling).
     """
     statistic, permutations, seed, max_exact, alpha = _check_common(
-        statistic, permutations, seed, max_exact, alpha, allowed=("A-B", "B-A", "|A-B|")
+        statistic, permutations, seed, max_exact, alpha, allowed=CONDITION_STATISTICS
     )
     if max_consecutive is not None:
         max_consecutive = _check_int(max_consecutive, "max_consecutive", 1)

@@ -8,7 +8,9 @@ and ends with a session performance score. The day's latent engagement follows
                     + sleep_effect * (sleep_hours[d-1] - 7)
 
 so it has weekly seasonality, autocorrelation, a known intervention effect inside the
-pre-registered ABAB protocol, and a known link from last night's sleep to today. Session scores
+pre-registered ABAB protocol, and a known link from last night's sleep to today. Each protocol
+pre-registers its analyses (`DEMO_ANALYSES`): the randomization test, the ITS, change points,
+sequential monitoring and the wearable links that the sleep effect is for. Session scores
 scatter around the latent engagement, so the daily mean score (the protocol's primary outcome,
 `engagement_score`) recovers it. The generator returns the tables and the ground truth
 (`DemoStudy.ground_truth`) so tests can check that analyses recover what was put in.
@@ -25,6 +27,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from americano_pipelines.registration.analyses import (
+    DEFAULT_PREDICTORS,
+    AnalysisList,
+    ChangePoints,
+    InterruptedTimeSeries,
+    RandomizationTest,
+    SequentialMonitoring,
+    WearableLinks,
+)
 from americano_pipelines.stats.sced import draw_abab_schedule
 
 PRIMARY_OUTCOME = "engagement_score"
@@ -39,6 +50,18 @@ MISSING_DAY_PROBABILITY = 0.07
 LOCATIONS = np.array(["HOME", "LIBRARY", "CAFE", "CAMPUS", "OTHER"])
 CONTENT_TYPES = np.array(["flashcard", "clinical_case", "lecture_note"])
 DIFFICULTIES = np.array(["EASY", "MEDIUM", "HARD"])
+# What every demo protocol pre-registers. No synthetic control: every demo user runs the same
+# kind of intervention over the same weeks, so no other user (and no other metric, all driven
+# by engagement) is an unexposed donor.
+DEMO_ANALYSES = AnalysisList(
+    (
+        RandomizationTest(statistic="B-A"),
+        InterruptedTimeSeries(post_window="first_phase"),
+        ChangePoints(min_segment_length=MIN_PHASE_DAYS),
+        SequentialMonitoring(spending="obrien_fleming"),
+        WearableLinks(predictors=DEFAULT_PREDICTORS, lags=(0, 1, 2)),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -144,6 +167,7 @@ def generate_demo_study(
                 "sample_size_target": protocol_days,
                 "analysis_plan": "Randomization test of B-A (SCRT), NAP and SMD effect sizes, "
                 "Bayesian ITS at the first phase change; alpha 0.05.",
+                "analyses": json.dumps(DEMO_ANALYSES.to_json()),
                 "min_phase_length": MIN_PHASE_DAYS,
                 "planned_length": protocol_days,
                 "interim_looks": 2,

@@ -2,11 +2,12 @@
 provenance, metadata, dbt's tests of their tables, and reruns when (and only when) what they
 read changes.
 
-Three users, two of them running a protocol (the demo generator's `protocol_users`): the third
-is an unexposed donor all along, and each protocol user is a donor of the other protocol except
-on its own intervention days. The base graph is built with `materialize_all`; then the two
-assets, with the dbt tests of their tables, are materialized once per protocol partition, with
-the default run config (what scheduled runs use).
+Three users, two of them running a protocol (the demo generator's `protocol_users`) that
+registers the demo's analyses and the synthetic control: the third user is an unexposed donor
+all along, and each protocol user is a donor of the other protocol except on its own
+intervention days. The base graph is built with `materialize_all`; then the two assets, with
+the dbt tests of their tables, are materialized once per protocol partition, with the default
+run config (what scheduled runs use).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import psycopg
 import pytest
 from dagster import AssetKey, AssetSelection, materialize
@@ -32,7 +34,8 @@ from americano_pipelines.defs.analyses.jobs import ANALYSES
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
 from americano_pipelines.defs.analyses.plan import InputFingerprints, stale_protocols
 from americano_pipelines.defs.resources import WarehouseResource
-from americano_pipelines.synth.demo_study import generate_demo_study
+from americano_pipelines.registration.analyses import AnalysisList, SyntheticControl
+from americano_pipelines.synth.demo_study import DEMO_ANALYSES, generate_demo_study
 from americano_pipelines.warehouse import tables
 
 BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
@@ -54,6 +57,11 @@ def analysed(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
     study = generate_demo_study(
         users=3, days=63, seed=11, start_date=dt.date(2025, 9, 1), protocol_users=2
     )
+    registered = AnalysisList((*DEMO_ANALYSES.analyses, SyntheticControl()))
+    protocols = study.tables["experiment_protocols"].with_columns(
+        analyses=pl.lit(json.dumps(registered.to_json()))
+    )
+    study.tables["experiment_protocols"] = protocols
     with psycopg.connect(migrated_database) as conn:
         load_tables(conn, study.tables)
     settings = get_settings()
@@ -230,6 +238,7 @@ def test_every_run_is_recorded_with_its_data_version_and_mlflow_run(analysed) ->
         ):
             assert run["dataVersionHash"] == _dvc_hash(instance)
             assert run["protocolId"] == protocol_id
+            assert run["inputParams"]["exploratory"] is False  # both registered
             assert _metadata(analysed["results"][protocol_id], spec)["analysis_run_id"] == run["id"]
             mlflow_run = client.get_run(run["mlflowRunId"])
             assert mlflow_run.info.status == "FINISHED"

@@ -106,3 +106,13 @@ def test_demo_builds_every_mart_and_analysis_and_reports_it(command_env: dict[st
     with psycopg.connect(command_env["AMERICANO_DATABASE_URL"]) as conn:
         protocols = conn.execute("SELECT count(*) FROM experiment_protocols").fetchone()[0]
     assert analysed == protocols
+
+
+def test_a_second_demo_with_nothing_new_materializes_nothing_and_says_so(
+    command_env: dict[str, str],
+) -> None:
+    again = americano("demo", *SMALL_DEMO, env=command_env)
+    assert again.returncode == 0, again.stderr
+    assert "refresh: nothing changed in PostgreSQL, the code or the marts" in again.stdout
+    assert "nothing changed since the last run: no asset materialized" in again.stdout
+    assert "Pre-registered randomization tests" in again.stdout  # the results are still shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from americano_pipelines.db.connection import user_session
 from americano_pipelines.db.protocols import read_protocol, record_deviation, register_protocol
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration.analyses import parse_analyses
 from americano_pipelines.registration.protocol_file import validate_protocol
 
 USER = "pr"
@@ -27,6 +29,7 @@ FROZEN = {
     "sample_size_target": "99",
     "start_date": "start_date + 7",
     "end_date": "end_date + 7",
+    "analyses": """'[{"analysis": "its"}]'::jsonb""",
 }
 Frozen = psycopg.errors.IntegrityConstraintViolation
 
@@ -242,6 +245,58 @@ def test_a_session_cannot_backdate_its_registration(migrated_database: str) -> N
             (USER,),
         ).fetchone()[0]
     assert abs(registered - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+
+
+def test_registered_analyses_are_stored_read_back_and_frozen(migrated_database: str) -> None:
+    registration = replace(
+        _registration(dt.date.today() + dt.timedelta(days=1)),
+        analyses=parse_analyses(
+            [{"analysis": "randomization_test", "statistic": "PB-PA"}, "change_points"]
+        ),
+    )
+    with _connect(migrated_database, as_owner=False) as session:
+        stored = register_protocol(session, registration)
+    assert stored.analyses == registration.analyses
+    assert stored.to_json()["analyses"] == [
+        {"analysis": "randomization_test", "statistic": "PB-PA"},
+        {"analysis": "change_points"},
+    ]
+    for change in (
+        "NULL",
+        """'[{"analysis": "its"}]'::jsonb""",
+        'analyses || \'[{"analysis": "its"}]\'',
+    ):
+        with _connect(migrated_database, as_owner=True) as conn:
+            with pytest.raises(Frozen, match='pre-registered field "analyses"'):
+                conn.execute(
+                    f"UPDATE experiment_protocols SET analyses = {change} WHERE id = %s",
+                    (stored.protocol_id,),
+                )
+
+
+@pytest.mark.parametrize(
+    "analyses",
+    [
+        "[]",
+        '{"analysis": "its"}',
+        '["its"]',
+        '[{"statistic": "B-A"}]',
+        '[{"analysis": 7}]',
+        '[{"analysis": "its"}, {"analysis": "its", "seed": 1}]',
+    ],
+)
+def test_the_database_keeps_the_shape_of_registered_analyses(
+    migrated_database: str, analyses: str
+) -> None:
+    with _connect(migrated_database, as_owner=False) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation, match="analyses_valid"):
+            conn.execute(
+                "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, start_date, "
+                "design_type, primary_outcome, sample_size_target, analysis_plan, analyses) "
+                "VALUES (%s, 'p', 'h', current_date + 3, 'ABAB', 'engagement_score', 40, 'plan', "
+                "%s::jsonb)",
+                (USER, analyses),
+            )
 
 
 class _connect:

@@ -96,6 +96,31 @@ def test_synthetic_control_options_defaults_and_overrides():
     assert options.to_json()["donorMetrics"] == ["study_minutes"]
 
 
+def _registered(*items: dict) -> str:
+    return json.dumps(list(items))
+
+
+def test_registered_settings_come_between_the_defaults_and_a_runs_overrides():
+    row = _row(
+        analyses=_registered(
+            {"analysis": "synthetic_control", "donors": "metrics", "scaling": "zscore"},
+            {"analysis": "wearable_links", "lags": [0, 1], "maxLag": 2},
+        )
+    )
+    control = synthetic_control_options(row, seed=4)
+    assert (control.donors, control.scaling, control.seed) == ("metrics", "zscore", 4)
+    assert synthetic_control_options(row, donors="users").donors == "users"
+    links = wearable_links_options(row)
+    assert (links.lags, links.max_lag, links.method) == ((0, 1), 2, "spearman")
+    # registered: confirmatory; a protocol registered without them: exploratory
+    wearables, series = _wearables()
+    assert protocol_wearable_links(row, wearables, series).exploratory is False
+    assert protocol_wearable_links(_row(), wearables, series).to_json()["exploratory"] is True
+    unregistered = protocol_synthetic_control(_row(min_phase_length=None), _donor_pool().iloc[:0])
+    assert unregistered.exploratory is True and unregistered.params()["exploratory"] is True
+    assert protocol_synthetic_control(row, _donor_pool().iloc[:0]).exploratory is False
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [

@@ -347,11 +347,12 @@ def test_the_nightly_cron_and_timezone_come_from_the_environment(monkeypatch) ->
         nightly_refresh_schedule()
 
 
-def test_the_refresh_job_runs_in_process_and_the_analyses_on_the_multiprocess_executor() -> None:
+def test_the_refresh_job_runs_in_process_and_the_analyses_where_americano_executor_says() -> None:
     refresh = defs.resolve_job_def("refresh_warehouse")
     analyses = defs.resolve_job_def("protocol_analyses")
     assert refresh.executor_def.name == "in_process"
-    assert analyses.executor_def.name == "multiprocess"
+    # AMERICANO_EXECUTOR's choice when a run starts, multiprocess by default (test_executors.py)
+    assert analyses.executor_def.name == "americano"
     assert not any(k.path[0] == "analyses" for k in refresh.asset_layer.selected_asset_keys)
 
 

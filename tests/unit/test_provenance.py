@@ -275,7 +275,11 @@ def _client(settings):
 @pytest.mark.integration
 def test_the_row_holds_the_provenance(recorded) -> None:
     run = recorded["older"]
-    assert {key: value for key, value in run.to_json().items() if key != "integrity"} == {
+    assert {
+        key: value
+        for key, value in run.to_json().items()
+        if key not in ("integrity", "exploratory")
+    } == {
         "id": run.id,
         "protocolId": "prov_p1",
         "runName": "ABAB randomization test — p",
@@ -300,7 +304,8 @@ def test_the_row_holds_the_provenance(recorded) -> None:
         "startedAt": "2025-11-03T09:00:00+00:00",
         "completedAt": "2025-11-03T09:00:05+00:00",
     }
-    assert list(run.to_json()) == [*ANALYSIS_RUN_KEYS, "integrity"]
+    assert list(run.to_json()) == [*ANALYSIS_RUN_KEYS, "exploratory", "integrity"]
+    assert run.to_json()["exploratory"] is False  # no input parameter says otherwise
     assert run.integrity.chain_index == 1 and run.integrity.previous_hash is None
     assert recorded["newer"].integrity.previous_hash == run.integrity.row_hash
     assert recorded["other"].data_version_hash == UNKNOWN_DATA_VERSION
@@ -398,7 +403,8 @@ def test_runs_list_prints_the_guides_fields_newest_first(recorded) -> None:
     runs = _runs_list("--protocol", "prov_p1")
     assert [run["id"] for run in runs] == [recorded["newer"].id, recorded["older"].id]
     for run in runs:
-        assert list(run) == [*ANALYSIS_RUN_KEYS, "integrity"]
+        assert list(run) == [*ANALYSIS_RUN_KEYS, "exploratory", "integrity"]
+        assert run["exploratory"] is False
         assert run["integrity"]["verified"] is True
     assert runs[1] == recorded["older"].to_json()
     everything = _runs_list()

@@ -3,7 +3,8 @@
 The randomization test, the change points and the sequential monitoring read the protocol's
 row of `marts.protocols` and its `marts.phase_observations`, call one function of
 `americano_pipelines.protocol_analyses` and go through the one factory
-(`defs.analyses.factory`); the Bayesian ITS is specified in `defs.analyses.its`.
+(`defs.analyses.factory`); the Bayesian ITS is specified in `defs.analyses.its`. Each runs for
+the protocols that registered it (`analysis`, its name in the protocol's `analyses:` list).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from americano_pipelines.defs.analyses.factory import (
     AnalysisSpec,
     analysis_asset,
 )
+from americano_pipelines.registration import analyses
 from americano_pipelines.warehouse import tables
 
 if TYPE_CHECKING:
@@ -111,6 +113,7 @@ CHANGE_POINTS = AnalysisSpec(
         "change_point_dates": ", ".join(day.isoformat() for day in result.change_point_dates)
         or "none"
     },
+    analysis=analyses.CHANGE_POINTS,
 )
 
 
@@ -157,6 +160,7 @@ RANDOMIZATION_TEST = AnalysisSpec(
     table=tables.RANDOMIZATION_TESTS,
     plot=_plot_randomization_test,
     metadata=lambda result: {"design": result.design},
+    analysis=analyses.RANDOMIZATION_TEST,
 )
 
 
@@ -208,6 +212,7 @@ SEQUENTIAL_MONITORING = AnalysisSpec(
     compute=_sequential_monitoring,
     table=tables.SEQUENTIAL_LOOKS,
     metadata=_sequential_metadata,
+    analysis=analyses.SEQUENTIAL_MONITORING,
 )
 
 

@@ -38,6 +38,7 @@ from americano_pipelines.defs.analyses.factory import (
 )
 from americano_pipelines.defs.analyses.its import SamplerConfig, posterior_metadata
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration import analyses
 from americano_pipelines.warehouse import tables
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _checked(name: str, options: Any, row: dict[str, Any], run_config: dict[str,
     """A mistyped run config is the operator's error: fail the run, naming the field (bad data
     is the protocol's: the analysis is skipped and says why)."""
     try:
-        options(row, **run_config)
+        options({}, **run_config)
     except InputError as error:
         raise ValueError(f"{name} run config: {error}") from error
 
@@ -178,6 +179,7 @@ SYNTHETIC_CONTROL = AnalysisSpec(
     metadata=_synthetic_control_metadata,
     config=SyntheticControlRunConfig,
     kinds=("python", "pymc", "parquet"),
+    analysis=analyses.SYNTHETIC_CONTROL,
     reads=("donors",),
 )
 
@@ -280,6 +282,7 @@ WEARABLE_LINKS = AnalysisSpec(
     plot=_plot_wearable_links,
     metadata=_wearable_links_metadata,
     config=WearableLinksRunConfig,
+    analysis=analyses.WEARABLE_LINKS,
     reads=("wearables",),
 )
 

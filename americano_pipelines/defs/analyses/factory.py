@@ -4,7 +4,8 @@ Every analysis asset does the same thing for its partition (a protocol): read it
 the warehouse (read-only), call one compute function, write any artifact (a posterior), replace
 the protocol's result file of its table (`warehouse.tables.write_protocol_results`; the
 warehouse reads the files as the views `analyses.*`), draw its plots, record the run (`provenance.runs.record`:
-an `analysis_runs` row as the protocol's user and an MLflow run) and report metadata.
+an `analysis_runs` row as the protocol's user and an MLflow run) and report metadata. A protocol
+that did not register the analysis stops after the read (`defs.analyses.registered`).
 
 The metadata derive from the result itself: its `params()` and `headline()` (the same
 dictionaries the run records), their scalar entries under snake_case names (`pValue` ->
@@ -47,6 +48,7 @@ from dagster import (
 
 from americano_pipelines.config import Settings
 from americano_pipelines.defs.analyses.partitions import protocols
+from americano_pipelines.defs.analyses.registered import registration
 from americano_pipelines.defs.ownership import OWNER
 from americano_pipelines.defs.resources import SettingsResource, WarehouseResource
 from americano_pipelines.warehouse import tables
@@ -89,7 +91,9 @@ class AnalysisSpec:
       paths), and `rows(result, stored)` fills the table from the result and them;
     - `metadata(result)`: what the UI shows besides the result's params and headline;
     - `config`: the run config class, if any; `check`: an asset check, if any;
-    - `code_version`: raise it when a change to the analysis changes its results.
+    - `code_version`: raise it when a change to the analysis changes its results;
+    - `analysis`: its name in a protocol's registered analyses (`registration.analyses`): a
+      protocol that did not register it is not analysed (None: every protocol is).
     """
 
     name: str
@@ -108,6 +112,7 @@ class AnalysisSpec:
     check: AnalysisCheck | None = None
     kinds: tuple[str, ...] = ("python", "parquet")
     code_version: str = "1"
+    analysis: str | None = None
     reads: tuple[str, ...] = ()
 
     @property
@@ -198,6 +203,16 @@ def _materialize(
     with warehouse.get_connection(read_only=True) as conn:
         row, data = spec.read(conn, protocol_id)
         fingerprint = tables.protocol_input_fingerprints(conn, spec.reads).get(protocol_id)
+    registered = registration(spec.analysis, row, context.run.tags)
+    version = registered.data_version(
+        analysis_data_version(spec.code_version, fingerprint, run_config)
+    )
+    if not registered.runs:
+        return registered.not_run(
+            version,
+            tables.result_path(current.results_dir, spec.table, protocol_id),
+            None if spec.check is None else spec.check.name,
+        )
     result = spec.compute(row, data, run_config)
     stored = spec.store(result, current) if spec.store is not None else {}
     data_version = raw_data_version(context)
@@ -242,7 +257,7 @@ def _materialize(
     return MaterializeResult(
         metadata=metadata,
         check_results=checks or None,
-        data_version=DataVersion(analysis_data_version(spec.code_version, fingerprint, run_config)),
+        data_version=DataVersion(version),
     )
 
 

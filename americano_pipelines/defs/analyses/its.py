@@ -42,6 +42,7 @@ from americano_pipelines.defs.analyses.factory import (
     metadata_without_none,
 )
 from americano_pipelines.errors import InputError
+from americano_pipelines.registration import analyses
 from americano_pipelines.stats.sampler import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
@@ -268,6 +269,7 @@ ITS = AnalysisSpec(
         evaluate=_check,
     ),
     kinds=("python", "pymc", "duckdb"),
+    analysis=analyses.ITS,
 )
 
 its_assets = [analysis_asset(ITS)]

@@ -1,12 +1,11 @@
 """The per-protocol analyses as one partitioned job (launch a protocol from the UI).
 
-Its steps run in their own processes (the multiprocess executor), so one protocol's analyses
-run side by side, and the runs of several protocols at once; each writes its own result files.
+Its steps run on the executor AMERICANO_EXECUTOR names (`defs.executors`): in their own processes
+by default (multiprocess), so one protocol's analyses run side by side, or on dagster-celery
+workers; and the runs of several protocols at once, since each writes its own result files.
 """
 
-import os
-
-from dagster import AssetSelection, define_asset_job, multiprocess_executor
+from dagster import AssetSelection, define_asset_job
 
 from americano_pipelines.defs.analyses.assets import (
     CHANGE_POINTS,
@@ -17,6 +16,7 @@ from americano_pipelines.defs.analyses.causal import SYNTHETIC_CONTROL, WEARABLE
 from americano_pipelines.defs.analyses.factory import GROUP
 from americano_pipelines.defs.analyses.its import ITS
 from americano_pipelines.defs.analyses.partitions import protocols
+from americano_pipelines.defs.executors import protocol_analyses_executor
 
 # Every per-protocol analysis, in the order the UI lists them.
 ANALYSES = (
@@ -32,6 +32,7 @@ protocol_analyses_job = define_asset_job(
     "protocol_analyses",
     selection=AssetSelection.groups(GROUP),
     partitions_def=protocols,
-    executor_def=multiprocess_executor.configured({"max_concurrent": os.cpu_count() or 1}),
-    description="Every pre-registered analysis of one protocol (a `protocols` partition).",
+    executor_def=protocol_analyses_executor,
+    description="Every pre-registered analysis of one protocol (a `protocols` partition), on the "
+    "executor AMERICANO_EXECUTOR names (in_process, multiprocess or celery).",
 )

@@ -26,6 +26,7 @@ select
     p.design_type,
     p.primary_outcome,
     p.analysis_plan,
+    p.analyses,
     p.sample_size_target,
     p.min_phase_length,
     p.planned_length,

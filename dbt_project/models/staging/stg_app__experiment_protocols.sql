@@ -16,6 +16,7 @@ select
     randomization_seed,
     registered_at,
     cast(deviations as json) as deviations,
+    cast(analyses as json) as analyses,
     screened,
     eligible,
     enrolled,

@@ -1,0 +1,85 @@
+"""How the protocol analyses run: the executor AMERICANO_EXECUTOR names, chosen when a run starts.
+
+`in_process` runs every step in the run's process; `multiprocess` (the default) runs each step
+in a process of its own, so the analyses of a run go side by side; `celery` sends each step to
+the dagster-celery workers (`americano workers start`) through the broker at
+AMERICANO_CELERY_BROKER, on the queue AMERICANO_CELERY_QUEUE.
+
+The choice is read from the settings when the run starts, not when the definitions are
+imported, so a code location, a test or a CLI process that imported them earlier still runs
+with the settings of the moment. The celery settings are built here once, for the runs and for
+the workers' app (`defs.workers`), so both sides always name the same broker and queue.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dagster import (
+    Executor,
+    InitExecutorContext,
+    executor,
+    in_process_executor,
+    multiple_process_executor_requirements,
+    multiprocess_executor,
+)
+from dagster._config import process_config
+
+from americano_pipelines.config import Settings, get_settings
+
+__all__ = ["celery_config", "chosen_executor", "protocol_analyses_executor"]
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The dagster-celery executor's config from the settings: broker, result backend, queue.
+
+    Results go back through RabbitMQ itself (`rpc://`) or, with a Redis broker, through the same
+    Redis (an RPC backend needs AMQP replies)."""
+    broker = settings.checked_celery_broker
+    backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
+    return {
+        "broker": broker,
+        "backend": backend,
+        "config_source": {
+            "task_default_queue": settings.celery_queue,
+            # One step at a time per worker process: a long analysis never holds a queued one.
+            "worker_prefetch_multiplier": 1,
+        },
+    }
+
+
+def chosen_executor(settings: Settings) -> tuple[Any, dict[str, Any]]:
+    """The executor definition AMERICANO_EXECUTOR names, and its config."""
+    name = settings.analyses_executor
+    if name == "celery":
+        from dagster_celery import celery_executor  # celery and kombu: only when chosen
+
+        return celery_executor, celery_config(settings)
+    if name == "in_process":
+        return in_process_executor, {}
+    return multiprocess_executor, {"max_concurrent": os.cpu_count() or 1}
+
+
+@executor(
+    name="americano",
+    config_schema={},
+    # all three run reconstructable jobs against a persistent instance (the launched runs and
+    # `americano demo` (cli/materialize.launch) both do)
+    requirements=multiple_process_executor_requirements(),
+)
+def protocol_analyses_executor(init_context: InitExecutorContext) -> Executor:
+    """The executor AMERICANO_EXECUTOR names: in_process, multiprocess (the default) or celery
+    (dagster-celery workers at AMERICANO_CELERY_BROKER)."""
+    definition, config = chosen_executor(get_settings())
+    processed = process_config(definition.config_schema.config_type, config)
+    if not processed.success:  # only a bug here: the config is built above
+        raise ValueError(f"{definition.name} executor config: {processed.errors}")
+    return definition.executor_creation_fn(
+        InitExecutorContext(
+            job=init_context.job,
+            executor_def=definition,
+            executor_config=processed.value,
+            instance=init_context.instance,
+        )
+    )

@@ -3,6 +3,7 @@
 from dagster import Definitions, JobDefinition
 
 from americano_pipelines.defs.analyses.assets import protocol_analysis_assets
+from americano_pipelines.defs.analyses.causal import causal_assets
 from americano_pipelines.defs.analyses.checks import analyses_checks
 from americano_pipelines.defs.analyses.its import its_assets
 from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
@@ -26,7 +27,13 @@ fresh = freshness_checks(
 
 defs = Definitions(
     # its_assets carry their own check (its_converged) as a check spec.
-    assets=[*extract_assets, *dbt_assets_defs, *protocol_analysis_assets, *its_assets],
+    assets=[
+        *extract_assets,
+        *dbt_assets_defs,
+        *protocol_analysis_assets,
+        *its_assets,
+        *causal_assets,
+    ],
     asset_checks=[*row_conservation_checks, *analyses_checks, *fresh],
     jobs=[refresh_warehouse_job, protocol_analyses_job],
     schedules=[nightly_refresh_schedule()],

@@ -770,7 +770,8 @@ def protocol(
     """One analysis of a registered protocol, by hand: on the warehouse's marts, with the settings
     the protocol registered, recorded as an analysis run (analysis_runs and MLflow). Prints the
     result's JSON and the run's ids; `exploratory` is true when the protocol did not register
-    the analysis. --draws, --tune, --chains and --sampler are the ITS's sampler."""
+    the analysis. --draws, --tune, --chains and --sampler are the ITS's sampler (the first three
+    the synthetic control's too)."""
     import datetime as dt
     from pathlib import Path
 
@@ -810,8 +811,9 @@ def protocol(
             row, data = spec.read(conn, protocol_id)
     except duckdb.IOException as error:
         fail(f"cannot open the warehouse: {' '.join(str(error).split())}", 1)
-    overrides = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler.value}
-    result = spec.compute(row, data, overrides if spec.config is not None else {})
+    given = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler.value}
+    accepted = set() if spec.config is None else set(spec.config.model_fields)
+    result = spec.compute(row, data, {k: v for k, v in given.items() if k in accepted})
     run = record(
         result,
         row,

@@ -230,20 +230,23 @@ def _analyse(
     from americano_pipelines.definitions import defs
     from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
     from americano_pipelines.defs.analyses.partitions import protocols
-    from americano_pipelines.defs.analyses.plan import stale_protocols, with_downstream
+    from americano_pipelines.defs.analyses.plan import (
+        InputFingerprints,
+        stale_protocols,
+        with_downstream,
+    )
     from americano_pipelines.defs.resources import WarehouseResource
-    from americano_pipelines.warehouse.tables import protocol_input_fingerprints
 
     instance = DagsterInstance.get()
     with WarehouseResource(database=settings.duckdb_path).get_connection(read_only=True) as conn:
-        fingerprints = protocol_input_fingerprints(conn)
+        fingerprints = InputFingerprints.read(conn, ANALYSES)
     known = set(instance.get_dynamic_partitions(protocols.name))
-    new = [protocol_id for protocol_id in sorted(fingerprints) if protocol_id not in known]
+    new = [protocol_id for protocol_id in fingerprints.protocol_ids if protocol_id not in known]
     if new:
         instance.add_dynamic_partitions(protocols.name, new)
     plans = stale_protocols(instance, ANALYSES, fingerprints)
     if not plans:
-        log(f"analyses: all {len(fingerprints)} protocol(s) current")
+        log(f"analyses: all {len(fingerprints.protocol_ids)} protocol(s) current")
         return []
     log(f"analysing {len(plans)} protocol(s) whose inputs changed")
     graph = defs.resolve_asset_graph()

@@ -12,9 +12,12 @@ Synthetic control (`synthetic_control_for_protocol`)
 The treated series is the protocol user's `primary_outcome`; the donors are either
 
 - `donors="users"` (default): the same metric of every other user in `daily_metrics`, one donor
-  per user, named by its user id. A donor user must not be exposed to the intervention (or to
-  another one moving the same metric) over the window: filter such users out of the frame.
-  Scaling `"treated_sd"` (all series share a unit).
+  per user, named by its user id. An exposed donor is no control: a donor user's days in an
+  intervention phase of its own protocol (when the frame has `phase_type`, as
+  `marts.daily_metrics` does: one of `INTERVENTION_PHASE_TYPES`) count as missing, so their
+  dates drop out (see Dates), and their number is reported. A donor exposed to something else
+  that moves the metric, outside any protocol, cannot be seen here: filter such users out of the
+  frame. Scaling `"treated_sd"` (all series share a unit).
 - `donors="metrics"`: the protocol user's other metrics (`donor_metrics`, default every metric of
   that user except the outcome). Scaling `"zscore"`, since the units differ. A donor metric must
   be unaffected by the intervention: a metric the intervention also moves (e.g. `study_minutes`
@@ -78,6 +81,7 @@ from americano_pipelines.registration.analyses import (
     DEFAULT_SCALING,
     DONOR_KINDS,
 )
+from americano_pipelines.registration.vocabulary import INTERVENTION_PHASE_TYPES
 from americano_pipelines.stats.granger import (
     GrangerResult,
     LaggedCorrelationResult,
@@ -97,6 +101,7 @@ __all__ = [
     "SyntheticControlPanel",
     "WearableLinks",
     "synthetic_control_for_protocol",
+    "synthetic_control_on_panel",
     "synthetic_control_panel",
     "wearable_outcome_links",
 ]
@@ -205,6 +210,7 @@ class SyntheticControlPanel:
     n_post: int
     n_dropped_incomplete: int
     n_left_out_other_protocol: int
+    n_exposed_donor_days: int = 0
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -219,7 +225,16 @@ class SyntheticControlPanel:
             notes.append(
                 f"{n} day{'s' if n != 1 else ''} under another protocol left out of the window"
             )
+        if self.n_exposed_donor_days:
+            notes.append(_exposed_note(self.n_exposed_donor_days))
         return tuple(notes)
+
+
+def _exposed_note(n: int) -> str:
+    return (
+        f"{n} donor-day{'s' if n != 1 else ''} in the window left out because the donor was in "
+        "an intervention phase of its own protocol (an exposed donor is no control)"
+    )
 
 
 def _post_end(
@@ -307,6 +322,18 @@ def synthetic_control_panel(
             field="primary_outcome",
         )
 
+    # A donor user's days in an intervention phase of its own protocol: missing.
+    exposed = pd.Series(False, index=frame.index)
+    if donors == "users" and "phase_type" in frame.columns:
+        exposed = (
+            (frame["user_id"] != user)
+            & (frame["metric"] == outcome)
+            & frame["phase_type"].isin(INTERVENTION_PHASE_TYPES)
+            & frame["value"].notna()
+        )
+        frame = frame.assign(value=frame["value"].mask(exposed))
+    exposed_dates = frame.loc[exposed, _DATE]
+
     # The user's days under another protocol may carry its intervention: left out.
     other_days: pd.Index = pd.Index([], dtype="datetime64[ns]")
     if "protocol_id" in frame.columns:
@@ -357,6 +384,7 @@ def synthetic_control_panel(
     kept = window[complete]
     n_pre = int((kept.index < intervention).sum())
     n_post = len(kept) - n_pre
+    n_exposed = int(exposed_dates.isin(window.index).sum())
     if n_pre < MIN_PRE_POINTS or n_post < 1:
         missing = window.isna().sum().sort_values(ascending=False)
         worst = (
@@ -364,11 +392,12 @@ def synthetic_control_panel(
             if int(missing.iloc[0])
             else ""
         )
+        exposure = f" ({_exposed_note(n_exposed)})" if n_exposed else ""
         raise InputError(
             f"{_DATE}: {n_pre} complete dates before the intervention ({intervention.date()}) "
             f"and {n_post} from it on, after dropping {int((~complete).sum())} dates where the "
-            f"treated series or a donor had no value{worst}; need at least {MIN_PRE_POINTS} "
-            "before and 1 after",
+            f"treated series or a donor had no value{worst}{exposure}; need at least "
+            f"{MIN_PRE_POINTS} before and 1 after",
             field=_DATE,
         )
     out = kept.reset_index()
@@ -386,7 +415,17 @@ def synthetic_control_panel(
         n_post=n_post,
         n_dropped_incomplete=int((~complete).sum()),
         n_left_out_other_protocol=int((in_window & elsewhere).sum()),
+        n_exposed_donor_days=n_exposed,
     )
+
+
+def _check_sampler_kwargs(sampler_kwargs: Mapping[str, Any]) -> None:
+    fixed = sorted(set(sampler_kwargs) & set(_FIXED_ARGUMENTS))
+    if fixed:
+        raise InputError(
+            f"{fixed[0]}: set from the protocol and daily_metrics; it cannot be passed here",
+            field=fixed[0],
+        )
 
 
 def synthetic_control_for_protocol(
@@ -406,12 +445,7 @@ def synthetic_control_for_protocol(
     `stats.synthetic_control.synthetic_control` (`seed`, `draws`, `tune`, `chains`,
     `target_accept`, `init`, `scaling`). The dates dropped and the post window are reported in
     the result's `warnings` and `interpretation`. Raises InputError naming the field."""
-    fixed = sorted(set(sampler_kwargs) & set(_FIXED_ARGUMENTS))
-    if fixed:
-        raise InputError(
-            f"{fixed[0]}: set from the protocol and daily_metrics; it cannot be passed here",
-            field=fixed[0],
-        )
+    _check_sampler_kwargs(sampler_kwargs)
     panel = synthetic_control_panel(
         protocol_row,
         daily_metrics,
@@ -419,6 +453,16 @@ def synthetic_control_for_protocol(
         donor_metrics=donor_metrics,
         post_end=post_end,
     )
+    return synthetic_control_on_panel(panel, **sampler_kwargs)
+
+
+def synthetic_control_on_panel(
+    panel: SyntheticControlPanel, **sampler_kwargs: Any
+) -> SyntheticControlResult:
+    """The synthetic control fitted on a panel of `synthetic_control_panel`, with the panel's
+    scaling unless `scaling` is given; its notes and post window join the result's `warnings`
+    and `interpretation`. `**sampler_kwargs` as in `synthetic_control_for_protocol`."""
+    _check_sampler_kwargs(sampler_kwargs)
     options = {"scaling": panel.scaling, **sampler_kwargs}
     result = synthetic_control(
         panel.frame,

@@ -66,6 +66,7 @@ __all__ = [
     "column",
     "has_column",
     "observed_series",
+    "option_overrides",
     "parse_analysis_plan",
     "plan_from_analyses",
     "present",
@@ -329,6 +330,17 @@ def analysis_plan_of(row: Mapping[str, Any]) -> AnalysisPlan:
     """The settings of the protocol's analyses: from its registered list, or, without one, from
     its analysis plan (`parse_analysis_plan`). InputError when either cannot be read."""
     return _registered(row)[1]
+
+
+def option_overrides(
+    overrides: Mapping[str, Any], names: frozenset[str], what: str
+) -> dict[str, Any]:
+    """A run's overrides of an analysis's options that are not None; InputError naming an
+    unknown one (`what`: the analysis, for the message)."""
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise InputError(f"{unknown[0]}: not {what} option", field=unknown[0])
+    return {key: value for key, value in overrides.items() if value is not None}
 
 
 # ----------------------------------------------------------------------------- the protocol

@@ -72,7 +72,13 @@ from americano_pipelines.protocol_analyses.inputs import (
 )
 from americano_pipelines.registration.analyses import ITS, POST_WINDOWS, is_registered
 from americano_pipelines.registration.vocabulary import INTERVENTION_PHASE_TYPES
-from americano_pipelines.stats.its import SEASONALITIES, ITSModelCache, ITSResult, bayesian_its
+from americano_pipelines.stats.its import (
+    SEASONALITIES,
+    CausalEffect,
+    ITSModelCache,
+    ITSResult,
+    bayesian_its,
+)
 from americano_pipelines.stats.sampler import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
@@ -91,6 +97,8 @@ __all__ = [
     "ITSWindow",
     "ProtocolITS",
     "convergence_check",
+    "convergence_columns",
+    "effect_columns",
     "its_for_protocol",
     "its_options",
     "its_window",
@@ -239,6 +247,29 @@ def convergence_check(
         ess_min=ess_min,
         reasons=tuple(reasons),
     )
+
+
+def effect_columns(effect: CausalEffect | None) -> dict[str, Any]:
+    """A causal effect's columns of a result row (`its_effects`, `synthetic_control`)."""
+    return {
+        "effect_mean": None if effect is None else effect.mean,
+        "effect_sd": None if effect is None else effect.sd,
+        "effect_hdi95_low": None if effect is None else effect.hdi95[0],
+        "effect_hdi95_high": None if effect is None else effect.hdi95[1],
+        "probability_positive": None if effect is None else effect.probability_positive,
+    }
+
+
+def convergence_columns(check: ConvergenceCheck | None, divergences: int | None) -> dict[str, Any]:
+    """A posterior's convergence columns of a result row (`its_effects`,
+    `synthetic_control`)."""
+    return {
+        "rhat": None if check is None else check.rhat,
+        "ess_bulk": None if check is None else check.ess_bulk,
+        "ess_tail": None if check is None else check.ess_tail,
+        "divergences": divergences,
+        "converged": None if check is None else check.passed,
+    }
 
 
 # ----------------------------------------------------------------------------- windows
@@ -492,16 +523,10 @@ class ProtocolITS:
                 "n_pre": None if result is None else result.n_pre,
                 "n_post": None if result is None else result.n_post,
                 "n_excluded": None if result is None else self.n_excluded,
-                "effect_mean": None if effect is None else effect.mean,
-                "effect_sd": None if effect is None else effect.sd,
-                "effect_hdi95_low": None if effect is None else effect.hdi95[0],
-                "effect_hdi95_high": None if effect is None else effect.hdi95[1],
-                "probability_positive": None if effect is None else effect.probability_positive,
-                "rhat": None if check is None else check.rhat,
-                "ess_bulk": None if check is None else check.ess_bulk,
-                "ess_tail": None if check is None else check.ess_tail,
-                "divergences": None if diagnostics is None else diagnostics.divergences,
-                "converged": None if check is None else check.passed,
+                **effect_columns(effect),
+                **convergence_columns(
+                    check, None if diagnostics is None else diagnostics.divergences
+                ),
                 "seasonality": options.seasonality,
                 "ar1": options.ar1,
                 "effect_prior_mean": None if result is None else result.effect_prior_mean,

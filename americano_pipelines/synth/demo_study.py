@@ -85,15 +85,20 @@ def generate_demo_study(
     effect: float = 8.0,
     sessions_per_day: float = 2.0,
     cards_per_session: float = 25.0,
+    protocol_users: int | None = None,
 ) -> DemoStudy:
     """Generate `users` users over `days` days starting at `start_date` (default: `days` ago).
 
-    Each user has one pre-registered ABAB protocol starting after a run-in, with phase lengths
-    drawn from the randomization test's admissible set. `effect` is the true increase of the
-    daily engagement score in intervention phases.
+    Each of the first `protocol_users` users (default: all) has one pre-registered ABAB protocol
+    starting after a run-in, with phase lengths drawn from the randomization test's admissible
+    set; the others use the app without one (unexposed: donors for a synthetic control).
+    `effect` is the true increase of the daily engagement score in intervention phases.
     """
     if users < 1:
         raise ValueError("users must be at least 1")
+    protocol_users = users if protocol_users is None else protocol_users
+    if not 1 <= protocol_users <= users:
+        raise ValueError("protocol_users must be from 1 to users")
     if days < RUN_IN_DAYS + 4 * MIN_PHASE_DAYS:
         raise ValueError(f"days must be at least {RUN_IN_DAYS + 4 * MIN_PHASE_DAYS}")
     start_date = start_date or (dt.date.today() - dt.timedelta(days=days))
@@ -188,6 +193,10 @@ def generate_demo_study(
             }
         )
 
+        if user_index >= protocol_users:  # no protocol (its schedule was drawn all the same)
+            phase_of_day[:] = None
+            in_b_phase[:] = False
+
         # Physiology: sleep, HRV and resting heart rate, with their own weekly rhythm.
         sleep_hours = np.clip(
             7.0 + 0.6 * (weekday >= 4) + _ar1(rng, days, 0.4, 0.8), 3.5, 10.5
@@ -230,6 +239,10 @@ def generate_demo_study(
             _wearable_records(user_id, dates, sleep_hours, hrv, resting_hr, start_date)
         )
 
+    protocol_ids = {f"protocol_{i + 1:03d}" for i in range(protocol_users)}
+    protocol_rows = [row for row in protocol_rows if row["id"] in protocol_ids]
+    phase_rows = [row for row in phase_rows if row["protocol_id"] in protocol_ids]
+    truth_protocols = [row for row in truth_protocols if row["protocolId"] in protocol_ids]
     daily = pl.concat(daily_frames)
     context = _context_metadata(daily)
     events = _behavioral_events(daily, rng, sessions_per_day, cards_per_session)
@@ -244,6 +257,7 @@ def generate_demo_study(
     ground_truth = {
         "seed": seed,
         "users": users,
+        "protocolUsers": protocol_users,
         "days": days,
         "startDate": start_date.isoformat(),
         "effect": effect,

@@ -34,10 +34,14 @@ __all__ = [
     "RANDOMIZATION_TESTS",
     "SCHEMA",
     "SEQUENTIAL_LOOKS",
+    "SYNTHETIC_CONTROL",
     "Table",
+    "WEARABLE_LINKS",
+    "READS",
     "RESULT_TABLES",
     "change_point_dates",
     "daily_metric_series",
+    "donor_pool",
     "ensure_result_columns",
     "phase_observations",
     "protocol_folder",
@@ -46,6 +50,7 @@ __all__ = [
     "protocol_row",
     "read_results",
     "result_path",
+    "wearable_days",
     "write_protocol_results",
 ]
 
@@ -212,7 +217,92 @@ ITS_EFFECTS = Table(
     "One row per protocol: the Bayesian ITS effect of its first A-to-B change.",
 )
 
-RESULT_TABLES = (RANDOMIZATION_TESTS, CHANGE_POINTS, SEQUENTIAL_LOOKS, ITS_EFFECTS)
+SYNTHETIC_CONTROL = Table(
+    "synthetic_control",
+    (
+        ("protocol_id", "VARCHAR"),
+        ("user_id", "VARCHAR"),
+        ("metric", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("skip_reason", "VARCHAR"),
+        ("donor_kind", "VARCHAR"),
+        ("donors", "VARCHAR"),
+        ("n_donors", "INTEGER"),
+        ("scaling", "VARCHAR"),
+        ("intervention_date", "DATE"),
+        ("pre_start_date", "DATE"),
+        ("post_end_date", "DATE"),
+        ("post_window", "VARCHAR"),
+        ("n_pre", "INTEGER"),
+        ("n_post", "INTEGER"),
+        ("n_dropped_incomplete", "INTEGER"),
+        ("n_exposed_donor_days", "INTEGER"),
+        ("effect_mean", "DOUBLE"),
+        ("effect_sd", "DOUBLE"),
+        ("effect_hdi95_low", "DOUBLE"),
+        ("effect_hdi95_high", "DOUBLE"),
+        ("probability_positive", "DOUBLE"),
+        ("pre_fit_rmse", "DOUBLE"),
+        ("pre_fit_rmse_to_sd", "DOUBLE"),
+        ("convex_hull_violations", "INTEGER"),
+        ("donor_weights", "JSON"),
+        ("rhat", "DOUBLE"),
+        ("ess_bulk", "DOUBLE"),
+        ("ess_tail", "DOUBLE"),
+        ("divergences", "INTEGER"),
+        ("converged", "BOOLEAN"),
+        ("draws", "INTEGER"),
+        ("tune", "INTEGER"),
+        ("chains", "INTEGER"),
+        ("seed", "BIGINT"),
+        ("interpretation", "VARCHAR"),
+        ("notes", "VARCHAR"),
+        ("result_json", "JSON"),
+    ),
+    "One row per protocol: the Bayesian synthetic control effect of its first A-to-B change.",
+)
+
+WEARABLE_LINKS = Table(
+    "wearable_links",
+    (
+        ("protocol_id", "VARCHAR"),
+        ("user_id", "VARCHAR"),
+        ("outcome", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("skip_reason", "VARCHAR"),
+        ("method", "VARCHAR"),
+        ("correction", "VARCHAR"),
+        ("predictor", "VARCHAR"),
+        ("lag", "INTEGER"),
+        ("r", "DOUBLE"),
+        ("p_value", "DOUBLE"),
+        ("p_value_adjusted", "DOUBLE"),
+        ("n_pairs", "INTEGER"),
+        ("significant", "BOOLEAN"),
+        ("granger_f", "DOUBLE"),
+        ("granger_p", "DOUBLE"),
+        ("granger_df_num", "INTEGER"),
+        ("granger_df_denom", "INTEGER"),
+        ("granger_selected", "BOOLEAN"),
+        ("granger_start_date", "DATE"),
+        ("granger_end_date", "DATE"),
+        ("granger_n_days", "INTEGER"),
+        ("calendar_start", "DATE"),
+        ("calendar_end", "DATE"),
+        ("n_days", "INTEGER"),
+    ),
+    "One row per protocol, wearable measure and lag in days: lagged correlation and Granger "
+    "test against the primary outcome.",
+)
+
+RESULT_TABLES = (
+    RANDOMIZATION_TESTS,
+    CHANGE_POINTS,
+    SEQUENTIAL_LOOKS,
+    ITS_EFFECTS,
+    SYNTHETIC_CONTROL,
+    WEARABLE_LINKS,
+)
 _COLUMNS_FILE = "_columns.parquet"
 
 
@@ -249,15 +339,50 @@ def phase_end_dates(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dt.
     ).fetchall()
 
 
-def protocol_input_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+READS = ("wearables", "donors")
+"""What an analysis may read beyond its protocol's own inputs (`protocol_input_fingerprints`)."""
+
+# The extra inputs' digests per protocol: a CTE `<read>` of (protocol_id, digest) each.
+_READ_DIGESTS = {
+    # the user's wearable days (`wearable_days`)
+    "wearables": """
+        SELECT p.protocol_id, md5(string_agg(CAST(w AS VARCHAR), '|'
+            ORDER BY w.wearable_date)) AS digest
+        FROM marts.protocols AS p JOIN marts.wearable_daily AS w ON w.user_id = p.user_id
+        GROUP BY 1""",
+    # what a synthetic control draws donors from (`donor_pool`), up to the protocol's end: a
+    # later day is in none of its windows
+    "donors": """
+        SELECT p.protocol_id, md5(string_agg(CAST(d AS VARCHAR), '|'
+            ORDER BY d.user_id, d.metric, d.metric_date)) AS digest
+        FROM marts.protocols AS p JOIN marts.daily_metrics AS d
+            ON (d.metric = p.primary_outcome OR d.user_id = p.user_id)
+            AND (coalesce(p.schedule_end_date, p.end_date) IS NULL
+                 OR d.metric_date <= coalesce(p.schedule_end_date, p.end_date))
+        GROUP BY 1""",
+}
+
+
+def protocol_input_fingerprints(
+    conn: duckdb.DuckDBPyConnection, reads: Sequence[str] = ()
+) -> dict[str, str]:
     """For every protocol in `marts.protocols`, an MD5 of everything its analyses read: its row,
-    its `marts.phase_observations` and its user's `marts.daily_metrics` of the primary outcome.
-    Equal fingerprints, equal inputs: what decides that a protocol's analyses are current.
-    Empty before the marts are built."""
+    its `marts.phase_observations` and its user's `marts.daily_metrics` of the primary outcome,
+    and what `reads` (of `READS`) adds: "wearables", its user's `marts.wearable_daily`;
+    "donors", every user's daily metrics of the primary outcome and its user's other metrics,
+    up to the protocol's end (`donor_pool`). Equal fingerprints, equal inputs: what decides
+    that a protocol's analyses are current. Empty before the marts are built."""
+    unknown = sorted(set(reads) - set(READS))
+    if unknown:
+        raise ValueError(f"reads: unknown input {unknown[0]!r}; the inputs are {', '.join(READS)}")
     if not _table_exists(conn, "marts", "protocols"):
         return {}
+    chosen = sorted(set(reads), key=READS.index)
+    extra_ctes = "".join(f", {name} AS ({_READ_DIGESTS[name]})" for name in chosen)
+    extra_digests = "".join(f" || '|{name}:' || coalesce({name}.digest, '')" for name in chosen)
+    extra_joins = "".join(f" LEFT JOIN {name} USING (protocol_id)" for name in chosen)
     rows = conn.execute(
-        """
+        f"""
         WITH observed AS (
             SELECT o.protocol_id, md5(string_agg(CAST(o AS VARCHAR), '|'
                 ORDER BY o.case_name, o.observation_index)) AS digest
@@ -268,11 +393,11 @@ def protocol_input_fingerprints(conn: duckdb.DuckDBPyConnection) -> dict[str, st
             FROM marts.protocols AS p JOIN marts.daily_metrics AS d
                 ON d.user_id = p.user_id AND d.metric = p.primary_outcome
             GROUP BY 1
-        )
+        ){extra_ctes}
         SELECT p.protocol_id, md5(CAST(p AS VARCHAR) || '|' || coalesce(observed.digest, '')
-            || '|' || coalesce(metric.digest, ''))
+            || '|' || coalesce(metric.digest, ''){extra_digests})
         FROM marts.protocols AS p
-        LEFT JOIN observed USING (protocol_id) LEFT JOIN metric USING (protocol_id)
+        LEFT JOIN observed USING (protocol_id) LEFT JOIN metric USING (protocol_id){extra_joins}
         """
     ).fetchall()
     return {str(protocol_id): digest for protocol_id, digest in rows}
@@ -306,6 +431,24 @@ def daily_metric_series(conn: duckdb.DuckDBPyConnection, user_id: str, metric: s
         "FROM marts.daily_metrics WHERE user_id = ? AND metric = ? AND value IS NOT NULL "
         "ORDER BY metric_date",
         [user_id, metric],
+    ).df()
+
+
+def donor_pool(conn: duckdb.DuckDBPyConnection, user_id: str, metric: str) -> pd.DataFrame:
+    """What a synthetic control of the user's `metric` may draw donors from: every user's rows of
+    `metric` in `marts.daily_metrics` and the user's other metrics, with the phase in force."""
+    return conn.execute(
+        "SELECT user_id, metric, metric_date, value, protocol_id, phase_label, phase_type "
+        "FROM marts.daily_metrics WHERE metric = ? OR user_id = ? ORDER BY user_id, metric, "
+        "metric_date",
+        [metric, user_id],
+    ).df()
+
+
+def wearable_days(conn: duckdb.DuckDBPyConnection, user_id: str) -> pd.DataFrame:
+    """The user's rows of `marts.wearable_daily`, in date order."""
+    return conn.execute(
+        "SELECT * FROM marts.wearable_daily WHERE user_id = ? ORDER BY wearable_date", [user_id]
     ).df()
 
 

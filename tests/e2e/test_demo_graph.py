@@ -69,7 +69,13 @@ def test_first_run_materializes_the_whole_graph(built) -> None:
     ):
         assert key in summary.asset_keys
     # dbt's tests of the analyses' tables ran after the analyses, and passed
-    for key in ("sced_randomization_test", "change_points", "sequential_monitoring"):
+    for key in (
+        "sced_randomization_test",
+        "change_points",
+        "sequential_monitoring",
+        "synthetic_control",
+        "wearable_links",
+    ):
         assert f"analyses/{key}:dbt_source_tests" in summary.evaluated_checks
 
 

@@ -44,6 +44,8 @@ BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results"
 SPECS = (RANDOMIZATION_TEST, CHANGE_POINTS, SEQUENTIAL_MONITORING)
 ANALYSES = tuple(spec.name for spec in SPECS)
 TABLES = {spec.name: spec.table.qualified_name for spec in SPECS}
+# Materialized by their own e2e modules (test_its_asset.py, test_causal_assets.py).
+OTHERS = ("its_posterior", "synthetic_control", "wearable_links")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -53,9 +55,7 @@ def _materialize_protocols(protocol_ids, instance, resources):
     return {
         protocol_id: materialize(
             list(defs.assets or []),
-            # the Bayesian ITS has its own e2e test (tests/e2e/test_its_asset.py)
-            selection=AssetSelection.groups("analyses")
-            - AssetSelection.assets(AssetKey(["analyses", "its_posterior"])),
+            selection=AssetSelection.assets(*(spec.key for spec in SPECS)),
             partition_key=protocol_id,
             instance=instance,
             resources=resources,
@@ -154,15 +154,14 @@ def test_the_sensor_adds_new_protocols_and_then_runs_only_what_is_out_of_date(an
     (request,) = before.dynamic_partitions_requests
     assert sorted(request.partition_keys) == truth
     assert sorted(r.partition_key for r in before.run_requests) == truth
-    every = {AssetKey(["analyses", name]) for name in (*ANALYSES, "its_posterior")}
+    every = {AssetKey(["analyses", name]) for name in (*ANALYSES, *OTHERS)}
     assert all(set(r.asset_selection) == every for r in before.run_requests)
-    # the three analyses are current now: only the ITS, which this module does not run, is due
+    # the three analyses are current now: only those this module does not run are due
     assert isinstance(after, SensorResult)
     assert after.dynamic_partitions_requests == []
     assert sorted(r.partition_key for r in after.run_requests) == truth
-    assert all(
-        r.asset_selection == [AssetKey(["analyses", "its_posterior"])] for r in after.run_requests
-    )
+    others = {AssetKey(["analyses", name]) for name in OTHERS}
+    assert all(set(r.asset_selection) == others for r in after.run_requests)
 
 
 def test_every_protocol_partition_materializes_all_three_analyses(analysed) -> None:

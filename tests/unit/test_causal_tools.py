@@ -164,6 +164,46 @@ def test_days_under_another_protocol_are_left_out():
     assert panel.n_pre == 38 - 4
 
 
+def _expose(frame: pd.DataFrame, user: str, first: int, last: int) -> pd.DataFrame:
+    """`user` in an intervention phase of a protocol of its own on days first..last."""
+    days = (frame.user_id == user) & frame.metric_date.between(_day(first), _day(last))
+    frame = frame.copy()
+    frame.loc[days, ["protocol_id", "phase_label", "phase_type"]] = [
+        f"P-{user}",
+        "B1",
+        "INTERVENTION_A",
+    ]
+    return frame
+
+
+def test_a_donors_days_under_its_own_intervention_are_left_out():
+    # u2 is in its own B phase on days 45-49 (post) and 30-31 (pre): 7 donor-days, 7 dates.
+    frame = _expose(_expose(_users_frame(), "u2", 45, 49), "u2", 30, 31)
+    panel = synthetic_control_panel(_protocol_row(), frame)
+    assert panel.n_exposed_donor_days == 7
+    assert (panel.n_pre, panel.n_post) == (38 - 2, 15 - 5)
+    assert panel.n_dropped_incomplete == 2 + 7
+    assert any("7 donor-days" in note and "own protocol" in note for note in panel.notes)
+    assert not set(panel.frame.metric_date.dt.date) & {_day(i) for i in (30, 31, *range(45, 50))}
+    # the treated user's own intervention days are its post period, not exposure
+    assert _day(40) in set(panel.frame.metric_date.dt.date)
+    # donors drawn from the user's own metrics are not masked by other users' phases
+    assert (
+        synthetic_control_panel(_protocol_row(), frame, donors="metrics").n_exposed_donor_days == 0
+    )
+
+
+def test_a_post_period_with_every_donor_exposed_says_so():
+    frame = _users_frame()
+    for user in ("u2", "u3", "u4", "u5", "u6"):
+        frame = _expose(frame, user, 40, 54)
+    with pytest.raises(InputError) as error:
+        synthetic_control_panel(_protocol_row(), frame)
+    assert error.value.field == "metric_date"
+    assert "and 0 from it on" in str(error.value)
+    assert "75 donor-days in the window left out" in str(error.value)
+
+
 def test_metrics_panel_default_and_chosen_donor_metrics():
     frame = _metrics_frame()
     panel = synthetic_control_panel(_protocol_row(), frame, donors="metrics")

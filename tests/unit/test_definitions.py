@@ -47,12 +47,15 @@ ANALYSES = {
     "analyses/sequential_monitoring",
 }
 ITS_ANALYSES = {"analyses/its_posterior"}
+CAUSAL_ANALYSES = {"analyses/synthetic_control", "analyses/wearable_links"}
 # Views over the analyses' result files (dbt_project/models/results).
 RESULTS = {
     "results/sced_randomization_test",
     "results/change_points",
     "results/sequential_monitoring",
     "results/its_effects",
+    "results/synthetic_control",
+    "results/wearable_links",
 }
 
 
@@ -72,7 +75,13 @@ def _dbt_keys() -> set[str]:
 
 def test_asset_keys_are_pinned() -> None:
     keys = {key.to_user_string() for key in _graph().get_all_asset_keys()}
-    assert keys == RAW | SEEDS | STAGING | INTERMEDIATE | MARTS | ANALYSES | ITS_ANALYSES | RESULTS
+    assert (
+        keys
+        == (
+            RAW | SEEDS | STAGING | INTERMEDIATE | MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES
+        )
+        | RESULTS
+    )
 
 
 def test_every_asset_has_a_code_version_and_an_owner() -> None:
@@ -91,6 +100,8 @@ def test_the_results_views_read_what_each_analysis_writes() -> None:
         "results/change_points": "analyses/change_points",
         "results/sequential_monitoring": "analyses/sequential_monitoring",
         "results/its_effects": "analyses/its_posterior",
+        "results/synthetic_control": "analyses/synthetic_control",
+        "results/wearable_links": "analyses/wearable_links",
     }
     for view, writer in writers.items():
         node = graph.get(AssetKey.from_user_string(view))
@@ -109,7 +120,7 @@ def test_seeds_are_dbt_assets_upstream_of_the_models_that_join_them() -> None:
 
 def test_every_analyses_table_has_its_dbt_tests_as_a_check() -> None:
     check_keys = {(key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys}
-    for key in ANALYSES | ITS_ANALYSES:
+    for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES:
         assert (key, "dbt_source_tests") in check_keys
     # the dbt build leaves the analyses' tables alone: no dbt source of theirs is an asset of it
     assert not any(key.startswith("analyses/") for key in _dbt_keys())
@@ -185,6 +196,33 @@ def test_the_its_posterior_is_pinned_partitioned_by_protocol_with_its_convergenc
     assert AssetKey(["analyses", "its_posterior"]) in job.asset_layer.selected_asset_keys
 
 
+def test_the_causal_analyses_are_partitioned_by_protocol_and_read_what_they_use() -> None:
+    graph = _graph()
+    parents = {
+        "analyses/synthetic_control": {"marts/protocols", "marts/daily_metrics"},
+        "analyses/wearable_links": {
+            "marts/protocols",
+            "marts/daily_metrics",
+            "marts/wearable_daily",
+        },
+    }
+    job = defs.resolve_job_def("protocol_analyses")
+    for key, expected in parents.items():
+        node = graph.get(AssetKey.from_user_string(key))
+        assert node.group_name == "analyses"
+        assert isinstance(node.partitions_def, DynamicPartitionsDefinition)
+        assert node.partitions_def.name == "protocols"
+        assert {parent.to_user_string() for parent in node.parent_keys} == expected
+        assert node.key in job.asset_layer.selected_asset_keys
+    # the planner, the sensor and the demo see them, with the inputs they read besides
+    from americano_pipelines.defs.analyses.jobs import ANALYSES as SPECS
+
+    reads = {spec.key.to_user_string(): spec.reads for spec in SPECS}
+    assert reads["analyses/synthetic_control"] == ("donors",)
+    assert reads["analyses/wearable_links"] == ("wearables",)
+    assert all(reads[key] == () for key in ANALYSES | ITS_ANALYSES)
+
+
 # Loaded when an analysis runs, never with the definitions (start-up time of `make ui`).
 HEAVY_MODULES = (
     "pymc",
@@ -239,9 +277,9 @@ def test_asset_metadata_are_the_results_params_and_headline_in_snake_case() -> N
 
 OUR_CHECKS = {
     *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
-    *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES),
+    *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
-    *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES),
+    *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
 }
 
 

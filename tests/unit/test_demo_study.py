@@ -107,3 +107,19 @@ def test_sleep_relates_to_next_day_engagement(study) -> None:
 def test_schedule_is_drawn_from_the_admissible_set() -> None:
     # 56 protocol days with minimum phase 7 leave C(56 - 28 + 3, 3) admissible schedules.
     assert count_phase_assignments(56, 4, MIN_PHASE_DAYS) == 4495
+
+
+def test_users_without_a_protocol_use_the_app_unexposed() -> None:
+    study = generate_demo_study(users=3, days=63, seed=3, start_date=START, protocol_users=1)
+    assert study.tables["experiment_protocols"]["user_id"].to_list() == ["user_001"]
+    assert set(study.tables["phase_assignments"]["protocol_id"]) == {"protocol_001"}
+    assert [p["userId"] for p in study.ground_truth["protocols"]] == ["user_001"]
+    assert study.ground_truth["protocolUsers"] == 1
+    events = study.tables["behavioral_events"]
+    others = events.filter(pl.col("user_id") != "user_001")
+    assert others.height > 0 and others["experiment_phase"].null_count() == others.height
+    assert events.filter(pl.col("user_id") == "user_001")["experiment_phase"].null_count() < (
+        events.filter(pl.col("user_id") == "user_001").height
+    )
+    with pytest.raises(ValueError, match="protocol_users"):
+        generate_demo_study(users=2, days=63, protocol_users=3)

@@ -620,11 +620,14 @@ def test_the_demo_protocols_register_an_explicit_list() -> None:
             ["--protocol", "p1", "--analysis", "its"],
             "error: --protocol: no warehouse at ",
         ),
+        # every analysis a protocol can register runs by hand, the causal ones too
         (
             ["--protocol", "p1", "--analysis", "wearable_links"],
-            "error: --analysis: wearable_links can be registered, but has no per-protocol "
-            "analysis to run yet; these do: randomization_test, its, change_points, "
-            "sequential_monitoring",
+            "error: --protocol: no warehouse at ",
+        ),
+        (
+            ["--protocol", "p1", "--analysis", "synthetic_control"],
+            "error: --protocol: no warehouse at ",
         ),
         (["--protocol", "p1", "--analysis", "granger"], "error: "),
         (["--analysis", "its"], "error: "),

@@ -14,9 +14,10 @@ headline holds nested), the plots (inline image and path), the artifacts, the ta
 run's ids. Entries without a value are left out.
 
 Each asset has a `code_version`, and its data version comes from its inputs: a hash of that
-code version, the protocol's input fingerprint (`warehouse.tables.protocol_input_fingerprints`)
-and the run config (`analysis_data_version`). The planner (`defs.analyses.plan`) compares it
-with the data version of the partition's last materialization and runs only what differs.
+code version, the protocol's input fingerprint (`warehouse.tables.protocol_input_fingerprints`,
+with what the spec `reads` besides) and the run config (`analysis_data_version`). The planner
+(`defs.analyses.plan`) compares it with the data version of the partition's last
+materialization and runs only what differs.
 
 Compute functions import the statistics when they run (pymc, ruptures, scipy.stats and
 matplotlib are not loaded with the definitions).
@@ -57,6 +58,7 @@ GROUP = "analyses"
 PROTOCOLS = AssetKey(["marts", "protocols"])
 PHASE_OBSERVATIONS = AssetKey(["marts", "phase_observations"])
 DAILY_METRICS = AssetKey(["marts", "daily_metrics"])
+WEARABLE_DAILY = AssetKey(["marts", "wearable_daily"])
 RAW_DATA_VERSION = AssetKey(["raw", "data_version"])
 
 Inputs = tuple[dict[str, Any], Any]
@@ -78,7 +80,8 @@ class AnalysisSpec:
 
     - `name`: the asset key is `analyses/<name>`;
     - `inputs`: the upstream assets; `read(conn, protocol_id)` reads the protocol's row and
-      data from the warehouse;
+      data from the warehouse; `reads`: what it reads beyond the protocol's own inputs
+      (`tables.READS`), so that its input fingerprint covers them;
     - `compute(row, data, run_config)`: the analysis (a result with `params()`, `headline()`,
       `to_rows()`, `analysis_type`, `title`);
     - `table`: the result table whose protocol file the rows replace;
@@ -110,6 +113,7 @@ class AnalysisSpec:
     kinds: tuple[str, ...] = ("python", "parquet")
     code_version: str = "1"
     analysis: str | None = None
+    reads: tuple[str, ...] = ()
 
     @property
     def key(self) -> AssetKey:
@@ -198,7 +202,7 @@ def _materialize(
     current = settings.get()
     with warehouse.get_connection(read_only=True) as conn:
         row, data = spec.read(conn, protocol_id)
-        fingerprint = tables.protocol_input_fingerprints(conn).get(protocol_id)
+        fingerprint = tables.protocol_input_fingerprints(conn, spec.reads).get(protocol_id)
     registered = registration(spec.analysis, row, context.run.tags)
     version = registered.data_version(
         analysis_data_version(spec.code_version, fingerprint, run_config)

@@ -56,17 +56,29 @@ if TYPE_CHECKING:
     from americano_pipelines.protocol_analyses.its import ProtocolITS
     from americano_pipelines.stats.its import ITSModelCache
 
-__all__ = ["ITS", "ITS_CONVERGED", "ITSRunConfig", "its_assets"]
+__all__ = [
+    "ITS",
+    "ITS_CONVERGED",
+    "ITSRunConfig",
+    "SamplerConfig",
+    "its_assets",
+    "posterior_metadata",
+]
 
 ITS_CONVERGED = "its_converged"
 
 
-class ITSRunConfig(Config):
-    """Sampler and model settings of a run (None: the analysis plan's, else the default)."""
+class SamplerConfig(Config):
+    """The sampler settings of a Bayesian analysis's run."""
 
     draws: int = Field(default=DEFAULT_DRAWS, description="Posterior draws per chain.")
     tune: int = Field(default=DEFAULT_TUNE, description="Tuning steps per chain.")
     chains: int = Field(default=DEFAULT_CHAINS, description="Markov chains.")
+
+
+class ITSRunConfig(SamplerConfig):
+    """Sampler and model settings of a run (None: the analysis plan's, else the default)."""
+
     seed: int | None = Field(default=None, description="Random seed (default: the plan's, 0).")
     sampler: str = Field(default="auto", description="auto, nutpie or pymc.")
     seasonality: str | None = Field(default=None, description="none, day_of_week or month.")
@@ -174,9 +186,9 @@ def _plots(
     return paths
 
 
-def _metadata(analysis: ProtocolITS) -> dict[str, Any]:
-    """The effect and the convergence figures by their own names, and the texts."""
-    result, window, check = analysis.result, analysis.window, analysis.convergence
+def posterior_metadata(result: Any, check: Any) -> dict[str, Any]:
+    """A Bayesian result's causal effect and convergence figures by their own names (the ITS
+    and the synthetic control, whose results share `causal_effect` and `diagnostics`)."""
     effect = None if result is None else result.causal_effect
     return {
         "effect_mean": None if effect is None else effect.mean,
@@ -187,6 +199,14 @@ def _metadata(analysis: ProtocolITS) -> dict[str, Any]:
         "ess_bulk": None if check is None else check.ess_bulk,
         "ess_tail": None if check is None else check.ess_tail,
         "divergences": None if result is None else result.diagnostics.divergences,
+    }
+
+
+def _metadata(analysis: ProtocolITS) -> dict[str, Any]:
+    """The effect and the convergence figures by their own names, and the texts."""
+    result, window = analysis.result, analysis.window
+    return {
+        **posterior_metadata(result, analysis.convergence),
         "post_window_note": None if window is None else window.description,
         "interpretation": analysis.interpretation,
         "sampler": None if result is None else result.sampler,

@@ -12,13 +12,21 @@ from americano_pipelines.defs.analyses.assets import (
     RANDOMIZATION_TEST,
     SEQUENTIAL_MONITORING,
 )
+from americano_pipelines.defs.analyses.causal import SYNTHETIC_CONTROL, WEARABLE_LINKS
 from americano_pipelines.defs.analyses.factory import GROUP
 from americano_pipelines.defs.analyses.its import ITS
 from americano_pipelines.defs.analyses.partitions import protocols
 from americano_pipelines.defs.executors import protocol_analyses_executor
 
 # Every per-protocol analysis, in the order the UI lists them.
-ANALYSES = (CHANGE_POINTS, RANDOMIZATION_TEST, SEQUENTIAL_MONITORING, ITS)
+ANALYSES = (
+    CHANGE_POINTS,
+    RANDOMIZATION_TEST,
+    SEQUENTIAL_MONITORING,
+    ITS,
+    SYNTHETIC_CONTROL,
+    WEARABLE_LINKS,
+)
 
 protocol_analyses_job = define_asset_job(
     "protocol_analyses",

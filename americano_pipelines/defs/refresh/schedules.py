@@ -23,7 +23,6 @@ from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
 from americano_pipelines.defs.refresh.plan import RefreshPlan, plan_refresh
 from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.errors import InputError
-from americano_pipelines.warehouse.tables import protocol_input_fingerprints
 
 MARTS_GROUP = "marts"
 
@@ -32,7 +31,7 @@ def record_what_is_current(instance: DagsterInstance, graph, plan: RefreshPlan) 
     """For freshness (defs/freshness.py): the marts the plan leaves alone, and the analyses of
     the protocols whose inputs did not change, are verified current now."""
     from americano_pipelines.defs.analyses.jobs import ANALYSES
-    from americano_pipelines.defs.analyses.plan import stale_protocols
+    from americano_pipelines.defs.analyses.plan import InputFingerprints, stale_protocols
 
     marts = {key for key in graph.get_all_asset_keys() if key.path[0] == MARTS_GROUP}
     record_verified_current(instance, sorted(marts - set(plan.selection)), by="nightly_refresh")
@@ -40,11 +39,11 @@ def record_what_is_current(instance: DagsterInstance, graph, plan: RefreshPlan) 
         return  # the analyses are judged after the refresh, by the sensor new_protocols
     try:
         with WarehouseResource().get_connection(read_only=True, retries=2) as conn:
-            fingerprints = protocol_input_fingerprints(conn)
+            fingerprints = InputFingerprints.read(conn, ANALYSES)
     except duckdb.IOException:
         return  # busy: the next tick verifies them
     stale = {plan.protocol_id for plan in stale_protocols(instance, ANALYSES, fingerprints)}
-    for protocol_id in sorted(set(fingerprints) - stale):
+    for protocol_id in sorted(set(fingerprints.protocol_ids) - stale):
         record_verified_current(
             instance, [spec.key for spec in ANALYSES], by="nightly_refresh", partition=protocol_id
         )

@@ -16,10 +16,13 @@ from dagster import (
 
 from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
 from americano_pipelines.defs.analyses.partitions import new_protocol_ids, protocols
-from americano_pipelines.defs.analyses.plan import stale_protocols, with_downstream
+from americano_pipelines.defs.analyses.plan import (
+    InputFingerprints,
+    stale_protocols,
+    with_downstream,
+)
 from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
 from americano_pipelines.defs.resources import WarehouseResource
-from americano_pipelines.warehouse.tables import protocol_input_fingerprints
 
 _IN_PROGRESS = [
     DagsterRunStatus.QUEUED,
@@ -52,13 +55,14 @@ def new_protocols_sensor(
         return SkipReason("a refresh_warehouse run is in progress")
     try:
         with warehouse.get_connection(read_only=True, retries=2) as conn:
-            fingerprints = protocol_input_fingerprints(conn)
+            fingerprints = InputFingerprints.read(conn, ANALYSES)
     except duckdb.IOException as error:  # a run holds the warehouse: look again next tick
         return SkipReason(f"warehouse busy: {error}")
-    new = new_protocol_ids(context.instance, sorted(fingerprints))
+    new = new_protocol_ids(context.instance, fingerprints.protocol_ids)
     plans = stale_protocols(context.instance, ANALYSES, fingerprints)
     if not plans and not new:
-        return SkipReason(f"the analyses of all {len(fingerprints)} protocol(s) are current")
+        count = len(fingerprints.protocol_ids)
+        return SkipReason(f"the analyses of all {count} protocol(s) are current")
     graph = context.repository_def.asset_graph
     keys = [spec.key for spec in ANALYSES]
     return SensorResult(

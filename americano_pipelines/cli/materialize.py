@@ -19,7 +19,9 @@ import functools
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -107,6 +109,33 @@ class RunFailed(RuntimeError):
     """A launched run did not succeed; the message names it and its failed steps."""
 
 
+@contextlib.contextmanager
+def _interrupt_kept() -> Iterator[None]:
+    """A Ctrl-C during a run raises KeyboardInterrupt when the run returns. Dagster's handler,
+    in place while a run executes, only notes the signal and forgets it when the run ends; the
+    step it stopped (dbt's process takes the signal too) fails like any other. The wakeup fd
+    sees every signal, whichever Python handler takes it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        try:
+            received = os.read(read, 1024)
+        except BlockingIOError:
+            received = b""
+        os.close(read)
+        os.close(write)
+        if signal.SIGINT in received:
+            raise KeyboardInterrupt
+
+
 def launch(job_name: str, request: RunRequest) -> LaunchedRun:
     """Execute one run request of the job `job_name`, as the daemon would launch it, and wait."""
     job = build_reconstructable_job(
@@ -115,13 +144,16 @@ def launch(job_name: str, request: RunRequest) -> LaunchedRun:
     tags = dict(request.tags)
     if request.partition_key is not None:
         tags["dagster/partition"] = request.partition_key
-    with execute_job(
-        job,
-        instance=DagsterInstance.get(),
-        run_config=_QUIET_RUN_CONFIG,
-        tags=tags,
-        asset_selection=request.asset_selection,
-    ) as result:
+    with (
+        _interrupt_kept(),
+        execute_job(
+            job,
+            instance=DagsterInstance.get(),
+            run_config=_QUIET_RUN_CONFIG,
+            tags=tags,
+            asset_selection=request.asset_selection,
+        ) as result,
+    ):
         if not result.success:
             failed = [event.step_key for event in result.get_step_failure_events()]
             raise RunFailed(

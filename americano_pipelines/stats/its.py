@@ -93,6 +93,7 @@ from americano_pipelines.stats.sampler import (
     DEFAULT_DRAWS,
     DEFAULT_TUNE,
     ESS_WARNING,
+    PYMC_CORES,
     RHAT_WARNING,
     check_sampler_settings,
 )
@@ -631,7 +632,6 @@ class ITSModelCache:
         key = (seasonality, bool(ar1), sampler)
         entry = self._entry(key)
         updates = {name: data[name] for name in _data_names(seasonality, ar1)}
-        cores = max(1, min(chains, os.cpu_count() or 1))
         if sampler == "nutpie":
             import nutpie
 
@@ -640,7 +640,7 @@ class ITSModelCache:
                 draws=draws,
                 tune=tune,
                 chains=chains,
-                cores=cores,
+                cores=max(1, min(chains, os.cpu_count() or 1)),
                 seed=seed,
                 progress_bar=False,
                 save_warmup=False,
@@ -654,7 +654,7 @@ class ITSModelCache:
                 draws=draws,
                 tune=tune,
                 chains=chains,
-                cores=cores,
+                cores=PYMC_CORES,
                 random_seed=seed,
                 progressbar=False,
                 compute_convergence_checks=False,

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_TUNE",
     "ESS_WARNING",
     "MIN_DRAWS",
+    "PYMC_CORES",
     "RHAT_WARNING",
     "SAMPLERS",
     "check_sampler_settings",
@@ -31,6 +32,12 @@ DEFAULT_TUNE = 1000
 DEFAULT_CHAINS = 2
 MIN_DRAWS = 10
 """Fewer draws per chain than this give no usable diagnostics."""
+PYMC_CORES = 1
+"""PyMC runs its chains one after another in the calling process. Its parallel chains fork that
+process, and the fork of a process holding threads or broker connections (Dagster's run workers,
+celery's pool processes) can hang: seen, kombu's after-fork hook blocked on a Redis read. The
+draws are the same either way (a seed per chain); the platform runs protocols in parallel
+instead (the multiprocess executor). nutpie's chains are threads and keep their cores."""
 # Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021): trust a posterior when the worst
 # rank-normalized r-hat is below 1.01 and bulk and tail ESS are at least 400.
 RHAT_WARNING = 1.01

@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -92,6 +91,7 @@ from americano_pipelines.stats.sampler import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
     DEFAULT_TUNE,
+    PYMC_CORES,
     check_sampler_settings,
 )
 
@@ -541,14 +541,13 @@ def _sample_weights(
     model = WeightedSumFitter()
     model.priors = {**model.priors_from_data(donors, treated), **model.priors}
     model.build_model(donors, treated, coords)
-    cores = max(1, min(chains, os.cpu_count() or 1))
     with _quiet("pymc", logging.WARNING), warnings.catch_warnings(), model:
         warnings.simplefilter("ignore", UserWarning)  # e.g. "run at least 4 chains"
         return pm.sample(
             draws=draws,
             tune=tune,
             chains=chains,
-            cores=cores,
+            cores=PYMC_CORES,
             random_seed=seed,
             target_accept=target_accept,
             init=init,

@@ -28,11 +28,10 @@ from americano_pipelines.config import get_settings
 from americano_pipelines.db.load import load_tables
 from americano_pipelines.defs.analyses.assets import CHANGE_POINTS, SEQUENTIAL_MONITORING
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
-from americano_pipelines.defs.analyses.plan import stale_protocols
+from americano_pipelines.defs.analyses.plan import InputFingerprints, stale_protocols
 from americano_pipelines.defs.analyses.registered import EXPLORATORY_TAG
 from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.synth.demo_study import generate_demo_study
-from americano_pipelines.warehouse.tables import protocol_input_fingerprints
 
 BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -81,7 +80,7 @@ def study(migrated_database: str, module_platform: Path):
         with WarehouseResource(database=settings.duckdb_path).get_connection(
             read_only=True
         ) as conn:
-            fingerprints = protocol_input_fingerprints(conn)
+            fingerprints = InputFingerprints.read(conn, SPECS)
         plans = stale_protocols(instance, SPECS, fingerprints)
         return {plan.protocol_id: [key.path[-1] for key in plan.stale] for plan in plans}
 
@@ -225,10 +224,6 @@ def test_analyze_protocol_by_hand_is_exploratory_and_runs_list_says_so(study) ->
         (
             ("--protocol", "no_such_protocol", "--analysis", "its"),
             "error: --protocol: no protocol 'no_such_protocol'",
-        ),
-        (
-            ("--protocol", FULL, "--analysis", "synthetic_control"),
-            "error: --analysis: synthetic_control can be registered",
         ),
         (("--protocol", FULL, "--analysis", "granger"), "error: "),
     ],

@@ -33,7 +33,7 @@ import pytest
 from conftest import build_demo_study
 from dagster import AssetKey, DagsterEventType, EventRecordsFilter, RunRequest
 
-from americano_pipelines.cli.materialize import launch, launch_all, prepare_dagster_home
+from americano_pipelines.cli.materialize import launch_all, prepare_dagster_home
 from americano_pipelines.config import get_settings
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
 from americano_pipelines.defs.executors import celery_config
@@ -50,16 +50,26 @@ RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 REDIS = "redis://127.0.0.1:6379/0"
 
 
-def _celery_app(settings):
+@contextmanager
+def _celery_app(settings) -> Iterator:
+    """The workers' Celery app, as a client; its broker connections are closed on leaving.
+    Open ones would be inherited by the next fork of this process and closed there by kombu's
+    after-fork hook, which blocks on a Redis read (seen: a sampler's fork hung for good)."""
     from dagster_celery.executor import CeleryExecutor
     from dagster_celery.make_app import make_app
 
-    return make_app(CeleryExecutor.for_cli(**celery_config(settings)).app_args())
+    app = make_app(CeleryExecutor.for_cli(**celery_config(settings)).app_args())
+    try:
+        yield app
+    finally:
+        app.close()
 
 
-def _serving(app, queue: str) -> set[str]:
-    """Names of the workers that answer and serve `queue`."""
-    replies = app.control.inspect(timeout=1).active_queues() or {}
+def _serving(settings) -> set[str]:
+    """Names of the workers that answer and serve the queue of `settings`."""
+    with _celery_app(settings) as app:
+        replies = app.control.inspect(timeout=1).active_queues() or {}
+    queue = settings.celery_queue
     return {node for node, queues in replies.items() if any(q["name"] == queue for q in queues)}
 
 
@@ -80,9 +90,8 @@ def running_workers(names: list[str], logs: Path) -> Iterator[dict[str, subproce
                     stderr=subprocess.STDOUT,
                     env=os.environ.copy(),
                 )
-        app = _celery_app(settings)
         deadline = time.monotonic() + 300
-        while _serving(app, settings.celery_queue) != set(workers):
+        while _serving(settings) != set(workers):
             exited = {node: w.returncode for node, w in workers.items() if w.poll() is not None}
             assert not exited, f"workers exited: {exited}; see {logs}"
             assert time.monotonic() < deadline, f"workers not ready; see {logs}"
@@ -193,7 +202,7 @@ def test_three_protocols_run_on_two_celery_workers(study: dict, celery_env) -> N
     # the history is in PostgreSQL, where a webserver or daemon on another host would read it
     reopened = prepare_dagster_home(get_settings())
     assert {r.run_id for r in reopened.get_runs()} >= {r.run_id for r in results.values()}
-    assert _serving(_celery_app(get_settings()), get_settings().celery_queue) == set()
+    assert _serving(get_settings()) == set()
 
 
 def test_a_redis_broker_serves_the_same_runs(study: dict, celery_env) -> None:
@@ -203,7 +212,11 @@ def test_a_redis_broker_serves_the_same_runs(study: dict, celery_env) -> None:
     protocol_id = study["protocol_ids"][0]
     tag = uuid.uuid4().hex[:6]
     with running_workers([f"redis-{tag}"], study["root"] / "logs") as workers:
-        result = launch(JOB, RunRequest(partition_key=protocol_id, asset_selection=SELECTION))
+        # in a process of its own, as the demo launches it: the celery executor's broker
+        # connections stay out of this one (see _celery_app)
+        (result,) = launch_all(
+            JOB, [RunRequest(partition_key=protocol_id, asset_selection=SELECTION)]
+        )
     (node,) = workers
     delegated = {
         entry.dagster_event.engine_event_data.metadata["Celery worker"].value

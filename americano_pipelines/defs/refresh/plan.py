@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from dagster import AssetKey, AssetSelection, DagsterInstance, RunRequest
+from dagster import AssetKey, DagsterInstance, RunRequest
 
 from americano_pipelines.config import Settings
 from americano_pipelines.db import schema
@@ -66,6 +66,20 @@ class RefreshPlan:
         return "; ".join(parts) or "nothing changed"
 
 
+def _downstream_within(graph, roots: Collection[AssetKey], keys: Collection[AssetKey]):
+    """`roots` and what depends on them through `keys` only: the views over the analyses'
+    results read Parquet files the analyses rewrite in place, so new event days, which reach
+    them through the (partitioned, separately run) analyses, leave them current."""
+    selected = {key for key in roots if key in keys}
+    frontier = list(selected)
+    while frontier:
+        for child in graph.get(frontier.pop()).child_keys:
+            if child in keys and child not in selected:
+                selected.add(child)
+                frontier.append(child)
+    return selected
+
+
 def plan_refresh(
     instance: DagsterInstance,
     graph,
@@ -114,8 +128,7 @@ def plan_refresh(
     roots = [*code_changed, *behind, *(extracted_key(table) for table in changed)]
     if stale_days:
         roots.append(EVENTS_KEY)
-    downstream = AssetSelection.assets(*roots).downstream().resolve(graph) if roots else set()
-    selection = {key for key in downstream if key in keys}
+    selection = _downstream_within(graph, roots, keys)
     if not stale_days:
         selection.discard(EVENTS_KEY)  # a partitioned asset runs for its stale days only
     return RefreshPlan(

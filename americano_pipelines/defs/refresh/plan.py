@@ -1,7 +1,7 @@
 """What the nightly refresh has to run: the new or changed event days, the tables whose rows
 changed, the assets whose code changed or that were never built, those built before one of
-their inputs was, and everything downstream of them up to the marts (and the views over the
-analyses' results).
+their inputs was, and everything downstream of them among the job's own assets (the views over
+the analyses' results only when their own code changed: they read the analyses' Parquet files).
 
 PostgreSQL is compared with the Parquet files by content (`db.extract`), the code with the code
 version of each asset's last materialization (`defs.versions`). An empty plan launches nothing:
@@ -66,7 +66,9 @@ class RefreshPlan:
         return "; ".join(parts) or "nothing changed"
 
 
-def _downstream_within(graph, roots: Collection[AssetKey], keys: Collection[AssetKey]):
+def _downstream_within(
+    graph, roots: Collection[AssetKey], keys: Collection[AssetKey]
+) -> set[AssetKey]:
     """`roots` and what depends on them through `keys` only: the views over the analyses'
     results read Parquet files the analyses rewrite in place, so new event days, which reach
     them through the (partitioned, separately run) analyses, leave them current."""

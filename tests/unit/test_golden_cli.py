@@ -27,8 +27,10 @@ UPDATE = os.environ.get("AMERICANO_UPDATE_GOLDEN") == "1"
 # times the same commands.
 CASES: dict[str, list[str]] = json.loads((GOLDEN / "cases.json").read_text())
 # Sampling is reproducible for one seed on one machine; across BLAS builds and CPUs the draws
-# may differ in the last bits, which NUTS then amplifies. Those two are compared loosely.
-SAMPLED = {"its": 1e-6, "synthetic_control": 1e-6}
+# may differ in the last bits, which NUTS then amplifies (seen: 5.8e-6 relative on the ITS
+# interval ends, another CPU, same lock). Those two are compared to 1e-4: another seed moves
+# 185 of the ITS output's 254 numbers by more than that.
+SAMPLED = {"its": 1e-4, "synthetic_control": 1e-4}
 
 
 def _close(actual, expected, rel: float, path: str = "") -> list[str]:

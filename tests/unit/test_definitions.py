@@ -84,13 +84,19 @@ def test_asset_keys_are_pinned() -> None:
     )
 
 
-def test_every_asset_has_a_code_version_and_an_owner() -> None:
+def test_every_asset_says_what_it_is_and_who_owns_it() -> None:
+    # What the UI shows on each asset (docs/img/): dbt's models included.
     graph = _graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
+        if not node.is_materializable:
+            continue
         assert node.code_version, key
-        if key.path[0] not in ("staging", "intermediate", "marts", "seeds", "results"):
-            assert node.owners == ["team:americano"], key
+        assert node.owners == ["team:americano"], key
+        assert node.description and len(node.description) > 20, key
+        assert node.kinds, key
+        layer = "extract" if key.path[0] in ("raw", "provenance") else key.path[0]
+        assert node.group_name == layer, key
 
 
 def test_the_results_views_read_what_each_analysis_writes() -> None:

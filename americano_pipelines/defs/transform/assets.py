@@ -2,7 +2,7 @@
 raw table through staging and intermediate models to the marts."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey
@@ -14,6 +14,7 @@ from dagster_dbt import (
 )
 
 from americano_pipelines.config import dbt_environment, get_settings
+from americano_pipelines.defs.ownership import OWNER
 from americano_pipelines.defs.transform.project import dbt_project
 from americano_pipelines.warehouse.tables import ensure_result_columns
 
@@ -31,6 +32,10 @@ class AmericanoDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return self._layer(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        # A model's own `meta.dagster.owners` wins; otherwise the team that owns every asset.
+        return super().get_owners(dbt_resource_props) or [OWNER]
 
     @staticmethod
     def _layer(dbt_resource_props: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@ config both sides share, the instance's dagster.yaml, and the cluster document's
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -29,6 +30,7 @@ from dagster_postgres import DagsterPostgresStorage
 from americano_pipelines.config import get_settings
 from americano_pipelines.defs.analyses.jobs import protocol_analyses_job
 from americano_pipelines.defs.executors import (
+    STEP_PRELOAD,
     celery_config,
     chosen_executor,
     protocol_analyses_executor,
@@ -57,8 +59,18 @@ def test_the_defaults_are_the_contracts(env) -> None:
     assert settings.checked_celery_broker == "amqp://guest:guest@127.0.0.1:5672//"
     assert settings.celery_queue == "dagster"
     assert settings.dagster_storage_backend == "sqlite"
-    # as many step processes as cores
-    assert chosen_executor(settings) == (multiprocess_executor, {"max_concurrent": os.cpu_count()})
+    # as many step processes as cores, each a fork of a server that imported what steps use
+    definition, config = chosen_executor(settings)
+    assert definition is multiprocess_executor
+    assert config["max_concurrent"] == os.cpu_count()
+    preload = config["start_method"]["forkserver"]["preload_modules"]
+    assert preload == list(STEP_PRELOAD)
+    assert "americano_pipelines.definitions" in preload
+
+
+def test_every_module_the_forkserver_preloads_exists() -> None:
+    for name in STEP_PRELOAD:
+        assert importlib.util.find_spec(name) is not None, name
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
 
-.PHONY: demo test ui bench lint format install clean
+.PHONY: demo test ui bench lint format install clean screenshots
 
 install: $(VENV)/.synced
 
@@ -25,6 +25,10 @@ test: install
 
 ui: install
 	$(BIN)/americano ui
+
+# docs/img/: the Dagster UI over the demo's state, photographed with Debian's chromium.
+screenshots: demo
+	$(BIN)/python docs/screenshots.py
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -7,6 +7,7 @@ matplotlib is imported inside each function, and figures are built with `matplot
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,10 +40,12 @@ def plot_counterfactual(
         np.datetime64(result.intervention_date), color="black", linestyle="--", label="intervention"
     )
     effect = result.causal_effect
-    ax.set_title(
+    heading = (
         title
         or f"Causal effect {effect.mean:.3g} (95% HDI {effect.hdi95[0]:.3g} to {effect.hdi95[1]:.3g})"
     )
+    # wrapped to the figure's width: a protocol's heading is longer than one line
+    ax.set_title("\n".join(textwrap.wrap(heading, 90)), fontsize=10)
     ax.set_xlabel("date")
     ax.set_ylabel("value")
     ax.legend(loc="best", fontsize=8)

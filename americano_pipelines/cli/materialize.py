@@ -155,9 +155,9 @@ def launch(job_name: str, request: RunRequest) -> LaunchedRun:
         ) as result,
     ):
         if not result.success:
-            failed = [event.step_key for event in result.get_step_failure_events()]
+            failed = [_failure(event) for event in result.get_step_failure_events()]
             raise RunFailed(
-                f"run {result.run_id} of {job_name} failed (steps: {', '.join(failed)}); "
+                f"run {result.run_id} of {job_name} failed (steps: {'; '.join(failed)}); "
                 "its logs are in the Dagster UI (make ui)"
             )
         evaluations = result.get_asset_check_evaluations()
@@ -174,6 +174,13 @@ def launch(job_name: str, request: RunRequest) -> LaunchedRun:
             evaluated_checks=tuple(_check_name(e) for e in evaluations),
             failed_checks=tuple(_check_name(e) for e in evaluations if not e.passed),
         )
+
+
+def _failure(event) -> str:
+    """`step: the error's first line`: what failed, without the traceback."""
+    error = event.step_failure_data.error
+    message = error.message.strip().splitlines()[0] if error and error.message else "?"
+    return f"{event.step_key}: {message}"
 
 
 def launch_all(job_name: str, requests: Sequence[RunRequest]) -> list[LaunchedRun]:

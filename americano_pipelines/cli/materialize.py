@@ -177,8 +177,11 @@ def launch(job_name: str, request: RunRequest) -> LaunchedRun:
 
 
 def _failure(event) -> str:
-    """`step: the error's first line`: what failed, without the traceback."""
+    """`step: the first line of the error's root cause`: what failed, without the traceback
+    (Dagster wraps the user's error in its own)."""
     error = event.step_failure_data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
     message = error.message.strip().splitlines()[0] if error and error.message else "?"
     return f"{event.step_key}: {message}"
 

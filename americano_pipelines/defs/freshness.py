@@ -20,6 +20,7 @@ from dagster import (
     AssetObservation,
     DagsterInstance,
     DefaultSensorStatus,
+    MetadataValue,
     build_last_update_freshness_checks,
     build_sensor_for_freshness_checks,
 )
@@ -70,6 +71,10 @@ def record_verified_current(
             AssetObservation(
                 key,
                 partition=partition,
-                metadata={LAST_UPDATED: now.timestamp(), "verified_current_by": by},
+                # a timestamp value: the freshness check refuses a plain float
+                metadata={
+                    LAST_UPDATED: MetadataValue.timestamp(now),
+                    "verified_current_by": by,
+                },
             )
         )

@@ -150,7 +150,9 @@ def run(args: argparse.Namespace, server: str, name: str, work: Path) -> dict:
     with duckdb.connect(get_settings().duckdb_path, read_only=True) as warehouse:
         protocols = [
             row[0]
-            for row in warehouse.execute("SELECT protocol_id FROM marts.protocols ORDER BY 1")
+            for row in warehouse.execute(
+                "SELECT protocol_id FROM marts.protocols ORDER BY 1"
+            ).fetchall()
         ]
     listed = ",".join(protocols)
     one_process = child("sequential", {**env, "AMERICANO_EXECUTOR": "in_process"}, project, listed)

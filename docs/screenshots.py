@@ -1,8 +1,8 @@
 """The README's pictures of the Dagster UI (docs/img/): `make screenshots`.
 
 Starts `americano ui` over the home that `make demo` filled (AMERICANO_HOME, as every command),
-waits until the webserver has loaded the code location, and photographs three pages with
-Debian's chromium through Playwright (never a downloaded browser):
+waits until the webserver has loaded the code location and the daemon's first runs have
+finished, and takes five pictures with Debian's chromium through Playwright (never a downloaded browser):
 
 - lineage.png: the global asset lineage, group by group: extract (raw/*) → staging →
   intermediate → marts → analyses → results;

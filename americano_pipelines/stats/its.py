@@ -60,11 +60,9 @@ including the effect prior's mean and SD, are `pm.Data` containers without fixed
 compiled model serves every series length and prior)
 and refit by swapping the data: nutpie's `CompiledPyMCModel.with_data` or PyMC's `pm.set_data`.
 No posterior-predictive pass is run; the counterfactual is computed from the parameter draws with
-numpy. `sampler="auto"` uses nutpie on PyTensor's C backend (`stats.nutpie_model`), whose
-compiled modules PyTensor keeps on disk: measured on this project's 2-core machine, the first fit
-of a process takes 4.8 s (22 s once, with a cold disk cache), every later one 2.4 s, for a 60-day
-series (2 chains x 1000 tune + 1000 draws); nutpie's numba path needed 27 s for the first fit of
-every process. PyMC's NUTS needs 4-5 s for every such fit.
+numpy. `sampler="auto"` uses nutpie on PyTensor's C backend, whose compiled modules PyTensor
+keeps on disk (`stats.nutpie_model` gives the timings); PyMC's NUTS needs 4-5 s for every fit of
+a 90-day series (2 chains x 1000 tune + 1000 draws).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ chains x (1000 tune + 1000 draws), 2 cores). Every process of the platform (a Da
 call) starts with the first fit.
 
 Built on nutpie's helpers `_make_functions`, `_prepare_dims_and_coords` and `_wrap_with_lock`
-(those its JAX path uses, with its defaults; nutpie is pinned in uv.lock, and tests/unit/test_its.py samples through here).
+(those its JAX path uses, with its defaults); nutpie is pinned in uv.lock, and
+tests/unit/test_its.py samples through here.
 Importing this module loads nothing heavy.
 """
 

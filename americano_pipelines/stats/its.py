@@ -88,7 +88,11 @@ from americano_pipelines.stats.limits import (
     first_too_large,
     too_large_message,
 )
-from americano_pipelines.stats.nutpie_model import compile_for_nutpie
+from americano_pipelines.stats.nutpie_model import (
+    NUTPIE_BACKENDS,
+    NutpieBackend,
+    compile_for_nutpie,
+)
 from americano_pipelines.stats.sampler import (
     DEFAULT_CHAINS,
     DEFAULT_DRAWS,
@@ -593,9 +597,18 @@ class ITSModelCache:
 
     The data containers have no fixed shapes, so one compiled model serves any series length
     and any effect prior (the prior's mean and SD are data too). Thread-safe.
+
+    `nutpie_backend="numba"` suits many fits in one process (`stats.nutpie_model` gives the
+    timings); the default C backend suits a process that fits a few series.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, nutpie_backend: NutpieBackend = "c") -> None:
+        if nutpie_backend not in NUTPIE_BACKENDS:
+            raise InputError(
+                f"nutpie_backend: {nutpie_backend!r} is not one of {NUTPIE_BACKENDS}",
+                field="nutpie_backend",
+            )
+        self.nutpie_backend = nutpie_backend
         self._entries: dict[tuple[str, bool, str], Any] = {}
         self._locks: dict[tuple[str, bool, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -610,7 +623,7 @@ class ITSModelCache:
             if key not in self._entries:
                 model = _build_model(seasonality, ar1)
                 if sampler == "nutpie":
-                    self._entries[key] = compile_for_nutpie(model)
+                    self._entries[key] = compile_for_nutpie(model, self.nutpie_backend)
                 else:
                     self._entries[key] = model
             return self._entries[key]

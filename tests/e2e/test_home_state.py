@@ -35,11 +35,13 @@ MARKER = "cluster.json"
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a command on `home` and its embedded PostgreSQL."""
+    """The environment of a command on `home` and its embedded PostgreSQL. PyTensor's compile
+    cache stays the suite's (tests/conftest.py): a cold cache costs each demo 20-30 s and is
+    tested once, in tests/integration/test_its_compile_cache.py."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("AMERICANO_DATABASE_URL", "AMERICANO_DUCKDB_PATH", "PYTENSOR_FLAGS")
+        if k not in ("AMERICANO_DATABASE_URL", "AMERICANO_DUCKDB_PATH")
     }
     env.update(AMERICANO_HOME=str(home), AMERICANO_DATA_DIR=str(home.parent / "data"))
     env.update(extra)

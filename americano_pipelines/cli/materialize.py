@@ -187,8 +187,11 @@ def _failure(event) -> str:
 
 
 def launch_all(job_name: str, requests: Sequence[RunRequest]) -> list[LaunchedRun]:
-    """The runs of `requests` at once, one process each, as the daemon launches them (Dagster's
-    run set-up is not thread-safe); each run's steps run on its job's executor."""
+    """The runs of `requests` at once, one process each, as the daemon launches them; each run's
+    steps run on its job's executor. Not threads of this process: each run's set-up calls
+    `logging.config.dictConfig` (Dagster's instance logging), which deadlocks against another
+    run's thread logging an event (seen with 3 runs, py-spy: one thread holds logging's module
+    lock and waits for a handler's, the other the reverse)."""
     if not requests:
         return []
     with ProcessPoolExecutor(

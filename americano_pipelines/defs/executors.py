@@ -61,6 +61,8 @@ STEP_PRELOAD = (
     "pymc",
     "ruptures",
     "scipy.stats",
+    # last: the instance's storage, MLflow's store, the default ITS model (see its docstring)
+    "americano_pipelines.defs.step_preload",
 )
 
 

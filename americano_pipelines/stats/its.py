@@ -628,6 +628,11 @@ class ITSModelCache:
                     self._entries[key] = model
             return self._entries[key]
 
+    def warm(self, *, seasonality: str = "none", ar1: bool = False, sampler: str = "auto") -> None:
+        """Build and compile the model of these settings now, not at its first fit (a process
+        that forks workers compiles once for all of them)."""
+        self._entry((seasonality, bool(ar1), _resolve_sampler(sampler)))
+
     def sample(
         self,
         *,

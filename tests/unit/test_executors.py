@@ -4,8 +4,11 @@ config both sides share, the instance's dagster.yaml, and the cluster document's
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +207,44 @@ def test_the_cluster_document_gives_a_valid_instance(monkeypatch: pytest.MonkeyP
     assert settings["AMERICANO_DUCKDB_PATH"].startswith("md:")
     (container,) = worker["containers"]
     assert container["command"][:3] == ["americano", "workers", "start"]
+
+
+def test_the_forkserver_preload_leaves_a_step_what_it_would_load(tmp_path: Path) -> None:
+    """Imported as the forkserver imports it: the instance's storage modules (and Alembic,
+    which they import), MLflow's store and the default ITS model are loaded once, so no step
+    loads them again."""
+    script = (
+        "import json, sys\n"
+        "from americano_pipelines.cli.materialize import prepare_dagster_home\n"
+        "from americano_pipelines.config import get_settings\n"
+        "prepare_dagster_home(get_settings())\n"
+        "import americano_pipelines.defs.step_preload\n"
+        "from americano_pipelines.defs.analyses.its import model_cache\n"
+        "wanted = ['dagster._core.storage.sqlite_storage', 'alembic',"
+        " 'mlflow.store.tracking.sqlalchemy_store']\n"
+        "print(json.dumps({'missing': [m for m in wanted if m not in sys.modules],"
+        " 'models': [list(k) for k in model_cache()._entries]}))\n"
+    )
+    env = {
+        **os.environ,
+        "AMERICANO_HOME": str(tmp_path / "home"),
+        "AMERICANO_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.pop("AMERICANO_DAGSTER_STORAGE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == {"missing": [], "models": [["none", False, "nutpie"]]}
+
+
+def test_the_dbt_version_given_to_dagster_dbt_is_what_dbt_says() -> None:
+    """The version of the dbt-core package stands in for `dbt --version`'s (one process less
+    per dbt step); both name the dbt beside this interpreter."""
+    from americano_pipelines.defs.transform.project import DBT_EXECUTABLE, dbt_cli
+
+    said = subprocess.run(
+        [DBT_EXECUTABLE, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"{dbt_cli()._cli_version}" in said

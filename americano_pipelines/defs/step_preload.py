@@ -12,7 +12,8 @@ step is a fork of that server and starts with it in memory.
   compiles for its R-hat and ESS on first use. A protocol registered with other ITS settings
   compiles its model in its step, as before.
 
-Importing this module does all of the above; nothing else imports it.
+Importing this module does all of the above (a failure is left to the step that meets it);
+nothing else imports it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ def _warm_its() -> None:
     arviz.ess(draws, method="tail")
 
 
-_import_instance_storage()
-importlib.import_module("mlflow.store.tracking.sqlalchemy_store")
-_warm_its()
+def _preload() -> None:
+    for warm in (
+        _import_instance_storage,
+        lambda: importlib.import_module("mlflow.store.tracking.sqlalchemy_store"),
+        _warm_its,
+    ):
+        try:
+            warm()
+        except Exception:
+            # Only a head start: a step that needs what failed here loads it itself and
+            # reports the error; a forkserver that died here would take every step with it.
+            continue
+
+
+_preload()

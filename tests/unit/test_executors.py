@@ -248,3 +248,20 @@ def test_the_dbt_version_given_to_dagster_dbt_is_what_dbt_says() -> None:
         [DBT_EXECUTABLE, "--version"], capture_output=True, text=True, check=True
     ).stdout
     assert f"{dbt_cli()._cli_version}" in said
+
+
+def test_a_preload_that_fails_leaves_the_forkserver_up(tmp_path: Path) -> None:
+    """An unreadable dagster.yaml stops the storage warm-up, not the import: the forkserver
+    lives on, and the step that opens the instance reports the error."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("storage: [unclosed\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "AMERICANO_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import americano_pipelines.defs.step_preload"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -188,15 +188,40 @@ def _failure(event) -> str:
 
 def launch_all(job_name: str, requests: Sequence[RunRequest]) -> list[LaunchedRun]:
     """The runs of `requests` at once, one process each, as the daemon launches them; each run's
-    steps run on its job's executor. Not threads of this process: each run's set-up calls
-    `logging.config.dictConfig` (Dagster's instance logging), which deadlocks against another
-    run's thread logging an event (seen with 3 runs, py-spy: one thread holds logging's module
-    lock and waits for a handler's, the other the reverse)."""
+    steps run on its job's executor.
+
+    The run processes are forks of one forkserver that imported what the steps import
+    (STEP_PRELOAD), and so are the multiprocess executor's steps of every run
+    (`defs.executors.fork_steps_from_parent_forkserver`): the imports are paid once, not once per
+    run process and again per run's own server. That server belongs to a fresh process (spawned,
+    with the environment of this moment) that lives as long as the runs, so a process that calls
+    this twice with other settings never forks steps from a stale server.
+
+    Not threads of this process: each run's set-up calls `logging.config.dictConfig` (Dagster's
+    instance logging), which deadlocks against another run's thread logging an event (seen with 3
+    runs, py-spy: one thread holds logging's module lock and waits for a handler's, the other the
+    reverse)."""
     if not requests:
         return []
     with ProcessPoolExecutor(
-        max_workers=min(len(requests), os.cpu_count() or 1),
-        mp_context=multiprocessing.get_context("spawn"),
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    ) as host:
+        return host.submit(_launch_forked, job_name, list(requests)).result()
+
+
+def _launch_forked(job_name: str, requests: list[RunRequest]) -> list[LaunchedRun]:
+    """`launch_all` in its host process: every run at once in a fork of this process's server."""
+    from americano_pipelines.defs.executors import STEP_PRELOAD, fork_steps_from_parent_forkserver
+
+    server = multiprocessing.get_context("forkserver")
+    # as the multiprocess executor lists them, then what a run process needs besides
+    server.set_forkserver_preload(["dagster._core.executor.multiprocess", *STEP_PRELOAD, __name__])
+    with ProcessPoolExecutor(
+        # a run process mostly waits on its steps: more runs than cores keep the cores busy
+        # while one run is down to its last step
+        max_workers=min(len(requests), 2 * (os.cpu_count() or 1)),
+        mp_context=server,
+        initializer=fork_steps_from_parent_forkserver,
     ) as pool:
         return list(pool.map(launch, itertools.repeat(job_name), requests))
 

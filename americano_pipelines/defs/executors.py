@@ -29,7 +29,13 @@ from dagster._config import process_config
 
 from americano_pipelines.config import Settings, get_settings
 
-__all__ = ["STEP_PRELOAD", "celery_config", "chosen_executor", "protocol_analyses_executor"]
+__all__ = [
+    "STEP_PRELOAD",
+    "celery_config",
+    "chosen_executor",
+    "fork_steps_from_parent_forkserver",
+    "protocol_analyses_executor",
+]
 
 
 # What a step imports, imported once by the multiprocess executor's forkserver: each step's
@@ -64,6 +70,24 @@ STEP_PRELOAD = (
     # last: the instance's storage, MLflow's store, the default ITS model (see its docstring)
     "americano_pipelines.defs.step_preload",
 )
+
+
+def fork_steps_from_parent_forkserver() -> None:
+    """In a process that a forkserver forked (multiprocessing's "forkserver" context): the
+    multiprocess executor's steps are forked by that same server, which has imported STEP_PRELOAD,
+    instead of by a new server of this process's own that would import it all again (24-30 s of
+    CPU per run process on 2 cores). `cli.materialize.launch_all` forks its run processes so.
+
+    Python 3.11's forkserver gives the child the server's address and its "alive" descriptor but
+    not its pid, so `ensure_running` would start a new server; here it only checks the resource
+    tracker, as it does before connecting. The server forks and reports every child's pid and exit
+    code over the connection, so a client that is not its parent waits on its steps as usual."""
+    from multiprocessing import forkserver, resource_tracker
+
+    server = forkserver._forkserver
+    if server._forkserver_address is None or server._forkserver_alive_fd is None:
+        return  # not a forkserver's child: the executor starts its own server, as usual
+    server.ensure_running = resource_tracker.ensure_running  # type: ignore[method-assign]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -265,3 +265,54 @@ def test_a_preload_that_fails_leaves_the_forkserver_up(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+_PROBE = '''
+import multiprocessing, os
+from pathlib import Path
+
+
+def _write_parent(path):
+    Path(path).write_text(str(os.getppid()))
+
+
+def parents(path):
+    """This process's parent, and the parent of a process it starts as the executor does."""
+    child = multiprocessing.get_context("forkserver").Process(target=_write_parent, args=(path,))
+    child.start()
+    child.join()
+    return os.getppid(), int(Path(path).read_text())
+'''
+
+
+def test_a_run_process_forks_its_steps_from_the_server_that_forked_it(tmp_path: Path) -> None:
+    """How `launch_all` hosts its runs: a process forked by a forkserver starts its own
+    processes from that same server (which imported STEP_PRELOAD), not from a new one; without
+    `fork_steps_from_parent_forkserver` it would start a server of its own."""
+    (tmp_path / "probe.py").write_text(_PROBE)
+    script = (
+        "import json, multiprocessing, sys\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "import probe\n"
+        "from americano_pipelines.defs.executors import fork_steps_from_parent_forkserver\n"
+        "server = multiprocessing.get_context('forkserver')\n"
+        "server.set_forkserver_preload(['probe'])\n"
+        "for n, initializer in enumerate((None, fork_steps_from_parent_forkserver)):\n"
+        "    with ProcessPoolExecutor(1, mp_context=server, initializer=initializer) as pool:\n"
+        "        print(json.dumps(pool.submit(probe.parents, sys.argv[1] + str(n)).result()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "parent")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (server_a, own_server), (server_b, same_server) = (
+        json.loads(line) for line in done.stdout.strip().splitlines()
+    )
+    assert server_a == server_b  # both workers are forks of the one server
+    assert own_server != server_a
+    assert same_server == server_b

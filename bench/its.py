@@ -17,6 +17,19 @@ max |our mean - CausalPy mean| / CausalPy posterior SD. Both effects are the pos
 mean over the post period of observed minus counterfactual expectation (CausalPy's `post_impact`
 averaged over the post period). Imports are done before timing starts.
 
+Then, each in a fresh process on CausalPy's own example (`../shared/refdata/causalpy_its.csv`,
+`y ~ 1 + t + C(month)`, intervention 2017-01-01; 1000 tune + 1000 draws x 2 chains):
+
+- CausalPy cold: import, build, compile (an empty PyTensor compile directory) and fit;
+- our CLI cold: `americano analyze its ... --seasonality month` on a new AMERICANO_HOME (its
+  compile cache empty); our CLI warm: the same command again (the cache filled);
+- the floor for a warm CLI call: one warm in-process fit of the same series (this process) plus
+  the start-up of `python -c "import numpy, scipy.stats"`.
+
+Targets (issue 9): our CLI cold at least 1.5x faster than CausalPy cold
+(`cli_cold_vs_causalpy_cold` >= 1.5); our CLI warm within 2x of the floor
+(`cli_warm_vs_floor` <= 2).
+
 Usage: `python bench/its.py [--series N]` (default 20). Prints human-readable lines, then one
 JSON object as the last line (CONTRACTS.md section 6).
 """
@@ -26,10 +39,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,6 +54,8 @@ import pandas as pd
 import americano_pipelines  # noqa: F401  (routes the PyTensor compile cache first)
 from americano_pipelines.stats.its import ITSModelCache, bayesian_its
 
+EXAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "refdata" / "causalpy_its.csv"
+AMERICANO = str(Path(sys.executable).parent / "americano")
 N_PRE, N_POST = 60, 30
 INTERVENTION = pd.Timestamp("2025-03-02")
 DRAWS, TUNE, CHAINS = 1000, 1000, 2
@@ -100,6 +119,68 @@ def ours_fit(
     return result.causal_effect.mean, result.causal_effect.sd
 
 
+# CausalPy on its own example, as its its_pymc notebook fits it.
+_CAUSALPY_COLD = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, pandas as pd, causalpy as cp
+frame = pd.read_csv(sys.argv[1], parse_dates=["date"]).rename(columns={"value": "y"})
+frame = frame.set_index("date").assign(t=lambda f: np.arange(len(f)), month=lambda f: f.index.month)
+model = cp.pymc_models.LinearRegression(
+    sample_kwargs={"random_seed": 1, "progressbar": False, "draws": 1000, "tune": 1000, "chains": 2})
+cp.InterruptedTimeSeries(frame, pd.Timestamp("2017-01-01"), formula="y ~ 1 + t + C(month)", model=model)
+"""
+
+_OUR_CLI = ["analyze", "its", "--input", str(EXAMPLE), "--intervention-date", "2017-01-01",
+            "--seasonality", "month", "--seed", "1"]  # fmt: skip
+
+
+def _seconds(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return elapsed
+
+
+def process_timings() -> dict[str, float]:
+    """Cold and warm processes on CausalPy's example (module docstring)."""
+    table = pd.read_csv(EXAMPLE)
+    base = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    with tempfile.TemporaryDirectory(prefix="americano_bench_its_") as work:
+        causalpy_env = {**base, "PYTENSOR_FLAGS": f"base_compiledir={work}/causalpy"}
+        causalpy_cold = _seconds([sys.executable, "-c", _CAUSALPY_COLD, str(EXAMPLE)], causalpy_env)
+        ours_env = {**base, "AMERICANO_HOME": f"{work}/home"}  # the home's own compile cache
+        cli_cold = _seconds([AMERICANO, *_OUR_CLI], ours_env)
+        cli_warm = _seconds([AMERICANO, *_OUR_CLI], ours_env)
+    scipy_start = _seconds([sys.executable, "-c", "import numpy, scipy.stats"], base)
+    cache = ITSModelCache()
+    fits = []
+    for _ in range(2):  # the first fit compiles or loads the model; the second is warm
+        start = time.perf_counter()
+        bayesian_its(
+            table["date"].tolist(),
+            table["value"].to_numpy(),
+            intervention_date="2017-01-01",
+            seasonality="month",
+            seed=1,
+            model_cache=cache,
+        )
+        fits.append(time.perf_counter() - start)
+    floor = fits[-1] + scipy_start
+    return {
+        "causalpy_cold_process_s": round(causalpy_cold, 2),
+        "cli_cold_s": round(cli_cold, 2),
+        "cli_warm_s": round(cli_warm, 2),
+        "in_process_warm_fit_s": round(fits[-1], 3),
+        "scipy_import_s": round(scipy_start, 2),
+        "cli_cold_vs_causalpy_cold": round(causalpy_cold / cli_cold, 2),
+        "cli_warm_vs_floor": round(cli_warm / floor, 2),
+        "meets_targets": causalpy_cold / cli_cold >= 1.5 and cli_warm / floor <= 2.0,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=20)
@@ -152,8 +233,20 @@ def main() -> None:
     print(
         f"warm s/series: CausalPy {causalpy_warm:.3f}, ours {ours_warm:.3f} "
         f"(ratio {causalpy_warm / ours_warm:.1f}); cold: CausalPy {causalpy_times[0]:.2f} s, "
-        f"ours {ours_times[0]:.2f} s; max |diff| {np.max(rows):.3f} CausalPy SDs"
+        f"ours {ours_times[0]:.2f} s; max |diff| {np.max(rows):.3f} CausalPy SDs",
+        flush=True,
     )
+    processes = process_timings()
+    print(
+        f"fresh processes on CausalPy's example: CausalPy cold {processes['causalpy_cold_process_s']}"
+        f" s, our CLI cold {processes['cli_cold_s']} s "
+        f"({processes['cli_cold_vs_causalpy_cold']}x faster), warm {processes['cli_warm_s']} s "
+        f"({processes['cli_warm_vs_floor']}x the floor: warm fit "
+        f"{processes['in_process_warm_fit_s']} s + numpy/scipy.stats start-up "
+        f"{processes['scipy_import_s']} s)",
+        flush=True,
+    )
+    summary.update(processes)
     sys.stdout.write(json.dumps(summary) + "\n")
 
 

@@ -117,6 +117,11 @@ class Seasonality(StrEnum):
     month = "month"
 
 
+class Fit(StrEnum):
+    pre_period = "pre_period"
+    joint = "joint"
+
+
 class Sampler(StrEnum):
     auto = "auto"
     nutpie = "nutpie"
@@ -564,6 +569,15 @@ def its(
     ] = None,
     seed: Seed = 0,
     ar1: Annotated[bool, typer.Option("--ar1/--no-ar1", help="AR(1) errors.")] = False,
+    fit: Annotated[
+        Fit | None,
+        typer.Option(
+            "--fit",
+            help="pre_period: the counterfactual is fit to the pre period alone (CausalPy's "
+            "ITS); joint: one model over both periods. Default: joint with an effect prior, "
+            "else pre_period.",
+        ),
+    ] = None,
     draws: Draws = DEFAULT_DRAWS,
     tune: Tune = DEFAULT_TUNE,
     chains: Chains = DEFAULT_CHAINS,
@@ -583,6 +597,7 @@ def its(
         post_period_days=post_period_days,
         seasonality=seasonality.value,
         ar1=ar1,
+        fit=None if fit is None else fit.value,
         effect_prior_mean=effect_prior_mean,
         effect_prior_sd=effect_prior_sd,
         seed=seed,

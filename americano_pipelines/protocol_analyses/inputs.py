@@ -96,6 +96,7 @@ _ITS_KEYS = {
     "postwindow": "post_window",
     "seasonality": "seasonality",
     "ar1": "ar1",
+    "fit": "fit",
     "effectpriormean": "effect_prior_mean",
     "effectpriorsd": "effect_prior_sd",
     "seed": "seed",

@@ -73,6 +73,7 @@ from americano_pipelines.protocol_analyses.inputs import (
 from americano_pipelines.registration.analyses import ITS, POST_WINDOWS, is_registered
 from americano_pipelines.registration.vocabulary import INTERVENTION_PHASE_TYPES
 from americano_pipelines.stats.its import (
+    FITS,
     SEASONALITIES,
     CausalEffect,
     ITSModelCache,
@@ -124,6 +125,7 @@ class ITSOptions:
     sampler: str = "auto"
     seasonality: str = "none"
     ar1: bool = False
+    fit: str | None = None  # None: bayesian_its picks (joint with an effect prior)
     pre_period_days: int | None = None
     post_window: str = "first_phase"
     effect_prior_mean: float | None = None
@@ -138,6 +140,7 @@ class ITSOptions:
             "sampler": self.sampler,
             "seasonality": self.seasonality,
             "ar1": self.ar1,
+            "fit": self.fit,
             "prePeriodDays": self.pre_period_days,
             "postWindow": self.post_window,
             "effectPriorMean": self.effect_prior_mean,
@@ -171,6 +174,10 @@ def _checked(options: ITSOptions) -> ITSOptions:
     )
     if not isinstance(options.ar1, bool):
         raise InputError("ar1: must be true or false", field="ar1")
+    if options.fit is not None and options.fit not in FITS:
+        raise InputError(
+            f"fit: unknown option {options.fit!r}; use one of {', '.join(FITS)}", field="fit"
+        )
     return options
 
 
@@ -529,6 +536,7 @@ class ProtocolITS:
                 ),
                 "seasonality": options.seasonality,
                 "ar1": options.ar1,
+                "fit": None if result is None else result.fit,
                 "effect_prior_mean": None if result is None else result.effect_prior_mean,
                 "effect_prior_sd": None if result is None else result.effect_prior_sd,
                 "sampler": None if result is None else result.sampler,
@@ -577,6 +585,7 @@ def its_for_protocol(
             pre_period_days=options.pre_period_days,
             seasonality=options.seasonality,
             ar1=options.ar1,
+            fit=options.fit,
             effect_prior_mean=options.effect_prior_mean,
             effect_prior_sd=options.effect_prior_sd,
             seed=options.seed,

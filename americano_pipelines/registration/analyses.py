@@ -283,6 +283,7 @@ class InterruptedTimeSeries(_Analysis):
     pre_period_days: int | None = _setting("prePeriodDays", _whole(1))
     seasonality: str | None = _setting("seasonality", _choice(_stats_names("its", "SEASONALITIES")))
     ar1: bool | None = _setting("ar1", _flag)
+    fit: str | None = _setting("fit", _choice(_stats_names("its", "FITS")))
     effect_prior_mean: float | None = _setting("effectPriorMean", _number())
     effect_prior_sd: float | None = _setting("effectPriorSd", _number(positive=True))
     seed: int | None = _setting("seed", _whole(0))
@@ -540,6 +541,16 @@ def _for_design(
             f"{where}.effectPriorMean: give effectPriorSd with it (the prior is "
             "Normal(effectPriorMean, effectPriorSd))",
             field=f"{where}.effectPriorMean",
+        )
+    if (
+        isinstance(analysis, InterruptedTimeSeries)
+        and analysis.fit == "pre_period"
+        and analysis.effect_prior_sd is not None
+    ):
+        raise InputError(
+            f"{where}.fit: an effect prior needs fit: joint (the pre-period fit has no effect "
+            "parameter to put it on)",
+            field=f"{where}.fit",
         )
     if isinstance(analysis, SequentialMonitoring) and interim_looks < 1:
         raise InputError(

@@ -14,15 +14,23 @@ of week, or month)::
                  e_t ~ Normal(0, sigma * sqrt(1 - rho^(2 g_t))), g_t = days since the
                  previous observation, so gaps in the series are handled exactly)
 
+That is the `joint` fit, over both periods. The default `pre_period` fit (CausalPy's
+`InterruptedTimeSeries`, CausalImpact) fits the baseline to the pre-period alone,
+`y_t ~ Normal(baseline_t, sigma)` for t < 0 (AR(1) alike), and forecasts it into the post period:
+sigma (and rho) are then the pre-period's own, not a compromise with a post period whose
+residuals may be larger (on CausalPy's example, 2.0 before the intervention against 4.2-4.8
+after, which widened the joint fit's effect interval by 40%). An effect prior needs the joint
+fit, the only one with an effect parameter: `fit=None` picks `joint` when an effect prior is
+given, else `pre_period`.
+
 `trend=False` drops the trend (a level-only baseline). The baseline columns are centred on the
 pre-period (`tbar_pre`, `Sbar_pre`) and the post-period terms within the post period
 (`tbar_post`, `Sbar_post`), so `effect` is exactly the model's average shift over the post
 period and the effect prior `Normal(effect_prior_mean, effect_prior_sd)` sits on the reported
-quantity's scale. The post period has its own slope and (centred) seasonal pattern, so with
-vague priors the baseline is learned from the pre-period alone: the counterfactual is then
-CausalPy's `InterruptedTimeSeries` forecast (fit on the pre-period, predict the post-period) and
-the two estimates agree (see `bench/its.py`). When the effect prior is informative and the data
-are weak, the post-period data pull the baseline too, which is how the prior moves the estimate.
+quantity's scale. In the joint fit the post period has its own slope and (centred) seasonal
+pattern, so with vague priors the baseline's coefficients are learned from the pre-period alone,
+though not its noise scale. When the effect prior is informative and the data are weak, the
+post-period data pull the baseline too, which is how the prior moves the estimate.
 For sampling, the post-period mean level `post_level = effect + mean_post(baseline)` is the free
 parameter (the post data pin it down alone, so it is nearly uncorrelated with the baseline) and
 the effect prior enters as a potential on `effect = post_level - mean_post(baseline)`; that
@@ -55,7 +63,7 @@ drawn from their prior alone and do not enter the counterfactual).
 
 Speed
 -----
-The model is built and compiled once per `(seasonality, ar1)` per `ITSModelCache` (the data,
+The model is built and compiled once per `(seasonality, ar1, fit)` per `ITSModelCache` (the data,
 including the effect prior's mean and SD, are `pm.Data` containers without fixed shapes, so one
 compiled model serves every series length and prior)
 and refit by swapping the data: nutpie's `CompiledPyMCModel.with_data` or PyMC's `pm.set_data`.
@@ -106,6 +114,7 @@ from americano_pipelines.stats.sampler import (
 __all__ = [
     "CausalEffect",
     "Counterfactual",
+    "EffectBand",
     "ITSDiagnostics",
     "ITSModelCache",
     "ITSResult",
@@ -114,8 +123,10 @@ __all__ = [
 
 Seasonality = Literal["none", "day_of_week", "month"]
 Sampler = Literal["auto", "nutpie", "pymc"]
+Fit = Literal["pre_period", "joint"]
 
 SEASONALITIES: tuple[str, ...] = ("none", "day_of_week", "month")
+FITS: tuple[str, ...] = ("pre_period", "joint")
 MIN_PRE_POINTS = 8
 # The post period has its own level and slope; one observation cannot tell an effect from a day.
 MIN_POST_POINTS = 2
@@ -140,7 +151,8 @@ _SEASON_LEVELS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class CausalEffect:
-    """Posterior of the mean over the post period of observed minus counterfactual."""
+    """Posterior mean, SD, 95% HDI and P(> 0) of an effect (by default the mean over the post
+    period of observed minus counterfactual)."""
 
     mean: float
     sd: float
@@ -153,6 +165,25 @@ class CausalEffect:
             "sd": float(self.sd),
             "hdi95": [float(self.hdi95[0]), float(self.hdi95[1])],
             "probability_positive": float(self.probability_positive),
+        }
+
+
+@dataclass(frozen=True)
+class EffectBand:
+    """Per post-period date, the posterior mean and 95% HDI of an effect: CausalImpact's
+    pointwise effect (observed minus counterfactual) or its cumulative sum."""
+
+    dates: tuple[str, ...]
+    mean: tuple[float, ...]
+    lower95: tuple[float, ...]
+    upper95: tuple[float, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dates": list(self.dates),
+            "mean": [float(v) for v in self.mean],
+            "lower95": [float(v) for v in self.lower95],
+            "upper95": [float(v) for v in self.upper95],
         }
 
 
@@ -210,6 +241,9 @@ class ITSResult:
     """A fitted Bayesian ITS. `idata` (ArviZ InferenceData) is kept for NetCDF and plots."""
 
     causal_effect: CausalEffect
+    relative_effect: CausalEffect  # causal effect / mean post-period counterfactual
+    pointwise_effect: EffectBand
+    cumulative_effect: EffectBand
     counterfactual: Counterfactual
     diagnostics: ITSDiagnostics
     interpretation: str
@@ -221,9 +255,11 @@ class ITSResult:
     seasonality: str
     ar1: bool
     trend: bool
-    effect_prior_mean: float
-    effect_prior_sd: float
-    effect_prior_default: bool
+    fit: str
+    # None for the pre-period fit, which has no effect parameter to put a prior on
+    effect_prior_mean: float | None
+    effect_prior_sd: float | None
+    effect_prior_default: bool | None
     sampler: str
     draws: int
     tune: int
@@ -235,6 +271,9 @@ class ITSResult:
         """CONTRACTS.md section 3, `americano analyze its`, plus descriptive extra keys."""
         return {
             "causalEffect": self.causal_effect.to_json(),
+            "relativeEffect": self.relative_effect.to_json(),
+            "pointwiseEffect": self.pointwise_effect.to_json(),
+            "cumulativeEffect": self.cumulative_effect.to_json(),
             "counterfactual": self.counterfactual.to_json(),
             "diagnostics": self.diagnostics.to_json(),
             "interpretation": self.interpretation,
@@ -247,7 +286,10 @@ class ITSResult:
                 "seasonality": self.seasonality,
                 "ar1": bool(self.ar1),
                 "trend": bool(self.trend),
-                "effectPrior": {
+                "fit": self.fit,
+                "effectPrior": None
+                if self.effect_prior_mean is None
+                else {
                     "mean": float(self.effect_prior_mean),
                     "sd": float(self.effect_prior_sd),
                     "default": bool(self.effect_prior_default),
@@ -518,7 +560,7 @@ def _build_design(
 # ----------------------------------------------------------------------------- model + cache
 
 
-def _build_model(seasonality: str, ar1: bool) -> Any:
+def _build_model(seasonality: str, ar1: bool, fit: str) -> Any:
     """The PyMC model for one structure, on placeholder data (shapes are not fixed)."""
     import pymc as pm
     import pytensor.tensor as pt
@@ -531,13 +573,17 @@ def _build_model(seasonality: str, ar1: bool) -> Any:
     n = 4
     with pm.Model(coords=coords) as model:
         X = pm.Data("X", np.zeros((n, len(coefficient_names))))
-        post = pm.Data("post", np.array([0.0, 0.0, 1.0, 1.0]))
-        post_time = pm.Data("post_time", np.zeros(n))
         y = pm.Data("y", np.zeros(n))
-        effect_mu = pm.Data("effect_prior_mu", 0.0)
-        effect_sigma = pm.Data("effect_prior_sigma", _VAGUE_SD)
         beta = pm.Normal("beta", 0.0, _VAGUE_SD, dims="coefficient")
         baseline = pt.dot(X, beta)
+        if fit == "pre_period":  # the data are the pre-period rows only
+            sigma = pm.HalfNormal("sigma", _SIGMA_SCALE)
+            _likelihood(baseline, y, sigma, ar1)
+            return model
+        post = pm.Data("post", np.array([0.0, 0.0, 1.0, 1.0]))
+        post_time = pm.Data("post_time", np.zeros(n))
+        effect_mu = pm.Data("effect_prior_mu", 0.0)
+        effect_sigma = pm.Data("effect_prior_sigma", _VAGUE_SD)
         # Sampled as the post-period mean level, which the post data pin down on their own;
         # effect = level - mean post baseline is a unit-Jacobian shear of (effect, beta), and
         # its Normal prior enters as a potential, so the joint density is the model above.
@@ -551,25 +597,42 @@ def _build_model(seasonality: str, ar1: bool) -> Any:
             post_season = pm.Data("post_season", np.zeros((n, len(levels))))
             seasonal_change = pm.Normal("seasonal_change", 0.0, _SEASONAL_CHANGE_SD, dims="season")
             mu = mu + pt.dot(post_season, seasonal_change)
-        if ar1:
-            gap = pm.Data("gap", np.ones(n))
-            rho = pm.Uniform("rho", -1.0, 1.0)
-            decay = rho ** gap[1:]
-            cond_mu = pt.concatenate([mu[:1], mu[1:] + decay * (y[:-1] - mu[:-1])])
-            cond_sd = pt.concatenate([pt.reshape(sigma, (1,)), sigma * pt.sqrt(1.0 - decay**2)])
-            pm.Normal("y_obs", cond_mu, cond_sd, observed=y)
-        else:
-            pm.Normal("y_obs", mu, sigma, observed=y)
+        _likelihood(mu, y, sigma, ar1)
     return model
 
 
-def _data_names(seasonality: str, ar1: bool) -> tuple[str, ...]:
-    names = ["X", "post", "post_time", "y", "effect_prior_mu", "effect_prior_sigma"]
-    if _SEASON_LEVELS[seasonality]:
-        names.append("post_season")
+def _likelihood(mu: Any, y: Any, sigma: Any, ar1: bool) -> None:
+    """`y ~ Normal(mu, sigma)`, or with stationary AR(1) errors over the gaps between dates."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    if not ar1:
+        pm.Normal("y_obs", mu, sigma, observed=y)
+        return
+    gap = pm.Data("gap", np.ones(4))
+    rho = pm.Uniform("rho", -1.0, 1.0)
+    decay = rho ** gap[1:]
+    cond_mu = pt.concatenate([mu[:1], mu[1:] + decay * (y[:-1] - mu[:-1])])
+    cond_sd = pt.concatenate([pt.reshape(sigma, (1,)), sigma * pt.sqrt(1.0 - decay**2)])
+    pm.Normal("y_obs", cond_mu, cond_sd, observed=y)
+
+
+def _data_names(seasonality: str, ar1: bool, fit: str) -> tuple[str, ...]:
+    names = ["X", "y"]
+    if fit == "joint":
+        names += ["post", "post_time", "effect_prior_mu", "effect_prior_sigma"]
+        if _SEASON_LEVELS[seasonality]:
+            names.append("post_season")
     if ar1:
         names.append("gap")
     return tuple(names)
+
+
+def _fit_data(design: _Design, n_pre: int, fit: str) -> dict[str, np.ndarray]:
+    """The model's data: every row for the joint fit, the pre-period rows for the other."""
+    if fit == "joint":
+        return design.data
+    return {"X": design.baseline_X[:n_pre], "y": design.y_std[:n_pre], "gap": design.gap[:n_pre]}
 
 
 def _nutpie_available() -> bool:
@@ -599,7 +662,8 @@ class ITSModelCache:
     and any effect prior (the prior's mean and SD are data too). Thread-safe.
 
     `nutpie_backend="numba"` suits many fits in one process (`stats.nutpie_model` gives the
-    timings); the default C backend suits a process that fits a few series.
+    timings); the default C backend suits a process that fits a few series. Keyed by
+    (seasonality, ar1, sampler, fit).
     """
 
     def __init__(self, nutpie_backend: NutpieBackend = "c") -> None:
@@ -609,29 +673,36 @@ class ITSModelCache:
                 field="nutpie_backend",
             )
         self.nutpie_backend = nutpie_backend
-        self._entries: dict[tuple[str, bool, str], Any] = {}
-        self._locks: dict[tuple[str, bool, str], threading.Lock] = {}
+        self._entries: dict[tuple[str, bool, str, str], Any] = {}
+        self._locks: dict[tuple[str, bool, str, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def _lock(self, key: tuple[str, bool, str]) -> threading.Lock:
+    def _lock(self, key: tuple[str, bool, str, str]) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _entry(self, key: tuple[str, bool, str]) -> Any:
-        seasonality, ar1, sampler = key
+    def _entry(self, key: tuple[str, bool, str, str]) -> Any:
+        seasonality, ar1, sampler, fit = key
         with self._lock(key):
             if key not in self._entries:
-                model = _build_model(seasonality, ar1)
+                model = _build_model(seasonality, ar1, fit)
                 if sampler == "nutpie":
                     self._entries[key] = compile_for_nutpie(model, self.nutpie_backend)
                 else:
                     self._entries[key] = model
             return self._entries[key]
 
-    def warm(self, *, seasonality: str = "none", ar1: bool = False, sampler: str = "auto") -> None:
+    def warm(
+        self,
+        *,
+        seasonality: str = "none",
+        ar1: bool = False,
+        sampler: str = "auto",
+        fit: str = "pre_period",
+    ) -> None:
         """Build and compile the model of these settings now, not at its first fit (a process
         that forks workers compiles once for all of them)."""
-        self._entry((seasonality, bool(ar1), _resolve_sampler(sampler)))
+        self._entry((seasonality, bool(ar1), _resolve_sampler(sampler), fit))
 
     def sample(
         self,
@@ -639,6 +710,7 @@ class ITSModelCache:
         seasonality: str,
         ar1: bool,
         sampler: str,
+        fit: str,
         data: dict[str, np.ndarray],
         draws: int,
         tune: int,
@@ -646,9 +718,9 @@ class ITSModelCache:
         seed: int,
     ) -> Any:
         """Posterior draws (ArviZ InferenceData) of the model refit on `data`."""
-        key = (seasonality, bool(ar1), sampler)
+        key = (seasonality, bool(ar1), sampler, fit)
         entry = self._entry(key)
-        updates = {name: data[name] for name in _data_names(seasonality, ar1)}
+        updates = {name: data[name] for name in _data_names(seasonality, ar1, fit)}
         if sampler == "nutpie":
             import nutpie
 
@@ -732,9 +804,11 @@ def _to_outcome_units(posterior: Any, design: _Design) -> None:
     offsets = np.zeros_like(factors)
     offsets[0] = design.location
     posterior["beta"] = beta * factors + offsets
+    posterior["sigma"] = posterior["sigma"] * scale
+    if "effect" not in posterior:  # the pre-period fit has no post-period parameters
+        return
     posterior["effect"] = posterior["effect"] * scale
     posterior["post_level"] = design.location + posterior["post_level"] * scale
-    posterior["sigma"] = posterior["sigma"] * scale
     posterior["slope_change"] = (
         posterior["slope_change"] * per_day * used(design.data["post_time"][:, None])[0]
     )
@@ -793,7 +867,7 @@ def probability_in_words(probability: float) -> str:
 def _interpretation(
     effect: CausalEffect,
     series: _Series,
-    prior: tuple[float, float, bool],
+    prior: tuple[float, float, bool] | None,
     notes: list[str],
 ) -> str:
     lo, hi = effect.hdi95
@@ -810,7 +884,7 @@ def _interpretation(
         text += " The 95% HDI excludes zero."
     else:
         text += " The 95% HDI includes zero, so the data are compatible with no effect."
-    if not prior[2]:
+    if prior is not None and not prior[2]:
         text += f" An informative prior on the effect was used (mean {prior[0]:.3g}, SD {prior[1]:.3g})."
     if notes:
         text += " " + " ".join(f"Warning: {note}" for note in notes)
@@ -869,6 +943,7 @@ def bayesian_its(
     seasonality: Seasonality | str = "none",
     ar1: bool = False,
     trend: bool = True,
+    fit: Fit | str | None = None,
     effect_prior_mean: float | None = None,
     effect_prior_sd: float | None = None,
     seed: int = 0,
@@ -883,7 +958,9 @@ def bayesian_its(
     `dates`/`values` are the CSV's `date`/`value` columns (any order; sorted here). The
     intervention date belongs to the post period. `pre_period_days`/`post_period_days` restrict
     the window to that many calendar days before / from the intervention (rows outside are
-    counted in `nExcluded`). Raises `InputError` naming the field for bad input.
+    counted in `nExcluded`). `fit`: `pre_period` or `joint` (see the module docstring); None
+    picks `joint` when an effect prior is given, else `pre_period`. Raises `InputError` naming
+    the field for bad input.
     """
     if seasonality not in SEASONALITIES:
         raise InputError(
@@ -898,6 +975,7 @@ def bayesian_its(
     sampler_name = _resolve_sampler(sampler)
     series = _prepare_series(dates, values, intervention_date, pre_period_days, post_period_days)
     prior = _effect_prior(effect_prior_mean, effect_prior_sd, _standardize(series)[1])
+    fit_name = _resolve_fit(fit, effect_prior_given=not prior[2])
     design = _build_design(series, str(seasonality), bool(trend), prior[0], prior[1])
 
     cache = model_cache if model_cache is not None else _DEFAULT_CACHE
@@ -905,7 +983,8 @@ def bayesian_its(
         seasonality=str(seasonality),
         ar1=bool(ar1),
         sampler=sampler_name,
-        data=design.data,
+        fit=fit_name,
+        data=_fit_data(design, series.n_pre, fit_name),
         draws=int(draws),
         tune=int(tune),
         chains=int(chains),
@@ -918,13 +997,53 @@ def bayesian_its(
         str(seasonality),
         bool(ar1),
         bool(trend),
-        prior,
+        fit_name,
+        prior if fit_name == "joint" else None,
         sampler_name,
         int(draws),
         int(tune),
         int(chains),
         int(seed),
     )
+
+
+def _posterior_summary(draws: np.ndarray) -> CausalEffect:
+    import arviz as az
+
+    hdi = np.asarray(az.hdi(draws.ravel(), hdi_prob=0.95), dtype=float)
+    return CausalEffect(
+        mean=float(draws.mean()),
+        sd=float(draws.std(ddof=1)),
+        hdi95=(float(hdi[0]), float(hdi[1])),
+        probability_positive=float((draws > 0).mean()),
+    )
+
+
+def _effect_band(dates: tuple[str, ...], draws: np.ndarray) -> EffectBand:
+    """`draws`: (chain, draw, date)."""
+    import arviz as az
+
+    hdi = np.asarray(az.hdi(draws, hdi_prob=0.95), dtype=float)  # (date, 2)
+    return EffectBand(
+        dates=dates,
+        mean=tuple(draws.mean(axis=(0, 1)).tolist()),
+        lower95=tuple(hdi[:, 0].tolist()),
+        upper95=tuple(hdi[:, 1].tolist()),
+    )
+
+
+def _resolve_fit(fit: str | None, *, effect_prior_given: bool) -> str:
+    if fit is None:
+        return "joint" if effect_prior_given else "pre_period"
+    if fit not in FITS:
+        raise InputError(f"fit: unknown option {fit!r}; use one of {', '.join(FITS)}", field="fit")
+    if fit == "pre_period" and effect_prior_given:
+        raise InputError(
+            "fit: an effect prior needs fit 'joint' (the pre-period fit has no effect "
+            "parameter: its effect is observed minus the forecast)",
+            field="fit",
+        )
+    return str(fit)
 
 
 def _summarize(
@@ -934,7 +1053,8 @@ def _summarize(
     seasonality: str,
     ar1: bool,
     trend: bool,
-    prior: tuple[float, float, bool],
+    fit: str,
+    prior: tuple[float, float, bool] | None,
     sampler: str,
     draws: int,
     tune: int,
@@ -970,13 +1090,9 @@ def _summarize(
     )
     idata.posterior.attrs["intervention_date"] = str(series.intervention)
 
-    effect_hdi = np.asarray(az.hdi(effect_draws.ravel(), hdi_prob=0.95), dtype=float)
-    effect = CausalEffect(
-        mean=float(effect_draws.mean()),
-        sd=float(effect_draws.std(ddof=1)),
-        hdi95=(float(effect_hdi[0]), float(effect_hdi[1])),
-        probability_positive=float((effect_draws > 0).mean()),
-    )
+    effect = _posterior_summary(effect_draws)
+    pointwise = observed_post[None, None, :] - cf[:, :, series.n_pre :]
+    post_dates = tuple(str(d) for d in series.dates[series.n_pre :])
     band = np.asarray(az.hdi(cf, hdi_prob=0.95), dtype=float)  # (n, 2)
     counterfactual = Counterfactual(
         dates=tuple(str(d) for d in series.dates),
@@ -990,6 +1106,9 @@ def _summarize(
     notes = _warnings(diagnostics, series, design, seasonality)
     return ITSResult(
         causal_effect=effect,
+        relative_effect=_posterior_summary(effect_draws / cf[:, :, series.n_pre :].mean(axis=2)),
+        pointwise_effect=_effect_band(post_dates, pointwise),
+        cumulative_effect=_effect_band(post_dates, pointwise.cumsum(axis=2)),
         counterfactual=counterfactual,
         diagnostics=diagnostics,
         interpretation=_interpretation(effect, series, prior, notes),
@@ -1001,9 +1120,10 @@ def _summarize(
         seasonality=seasonality,
         ar1=ar1,
         trend=trend,
-        effect_prior_mean=prior[0],
-        effect_prior_sd=prior[1],
-        effect_prior_default=prior[2],
+        fit=fit,
+        effect_prior_mean=None if prior is None else prior[0],
+        effect_prior_sd=None if prior is None else prior[1],
+        effect_prior_default=None if prior is None else prior[2],
         sampler=sampler,
         draws=draws,
         tune=tune,

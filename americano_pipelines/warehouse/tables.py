@@ -203,6 +203,7 @@ ITS_EFFECTS = Table(
         ("converged", "BOOLEAN"),
         ("seasonality", "VARCHAR"),
         ("ar1", "BOOLEAN"),
+        ("fit", "VARCHAR"),
         ("effect_prior_mean", "DOUBLE"),
         ("effect_prior_sd", "DOUBLE"),
         ("sampler", "VARCHAR"),

@@ -236,7 +236,7 @@ def test_the_forkserver_preload_leaves_a_step_what_it_would_load(tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded == {"missing": [], "models": [["none", False, "nutpie"]]}
+    assert loaded == {"missing": [], "models": [["none", False, "nutpie", "pre_period"]]}
 
 
 def test_the_dbt_version_given_to_dagster_dbt_is_what_dbt_says() -> None:

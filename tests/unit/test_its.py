@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from americano_pipelines.stats.its import (
     bayesian_its,
 )
 
+REFDATA = Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
 SMALL = {"draws": 300, "tune": 300, "chains": 2}  # tests of the numbers the posterior gives
 TINY = {"draws": 30, "tune": 30, "chains": 1}  # tests of shapes, files and determinism
 
@@ -121,9 +123,10 @@ def test_same_seed_same_answer() -> None:
 
 def test_informative_prior_moves_estimate_when_data_are_weak() -> None:
     """Weak data (10 pre, 3 post, SD 10, true effect 0): a strong prior at +20 pulls the estimate
-    towards 20, a vague prior leaves it near the data's answer."""
+    towards 20, a vague prior leaves it near the data's answer (both in the joint fit, the one
+    with an effect parameter)."""
     dates, values, start = level_shift_series(10, 3, 0.0, seed=21)
-    vague = bayesian_its(dates, values, intervention_date=start, seed=3, **SMALL)
+    vague = bayesian_its(dates, values, intervention_date=start, fit="joint", seed=3, **SMALL)
     strong = bayesian_its(
         dates,
         values,
@@ -145,7 +148,7 @@ def test_informative_prior_moves_estimate_when_data_are_weak() -> None:
 
 def test_prior_is_negligible_when_data_are_strong() -> None:
     dates, values, start = level_shift_series(60, 30, 8.0, sd=3.0, seed=8)
-    vague = bayesian_its(dates, values, intervention_date=start, seed=4, **SMALL)
+    vague = bayesian_its(dates, values, intervention_date=start, fit="joint", seed=4, **SMALL)
     mild = bayesian_its(
         dates,
         values,
@@ -198,9 +201,19 @@ def test_ar1_errors_are_estimated() -> None:
     dates = daily_dates(noise.size)
     result = bayesian_its(dates, values, intervention_date=dates[n_pre], ar1=True, seed=6, **SMALL)
     assert 0.4 < float(result.idata.posterior["rho"].mean()) < 0.95
+    # The pre-period fit's estimand: observed minus the expectation given the pre period (the
+    # shift plus the post-period noise mean, less the decayed last pre-period residual).
+    expected = 30 + rho ** np.arange(1, n_post + 1) * noise[n_pre - 1]
+    realized = float(np.mean(values[n_pre:] - expected))
     low, high = result.causal_effect.hdi95
-    assert low < 5.0 < high
+    assert low < realized < high
     assert result.to_json()["model"]["ar1"] is True
+    # the joint fit's effect parameter also models the post-period noise: it covers the shift
+    joint = bayesian_its(
+        dates, values, intervention_date=dates[n_pre], ar1=True, fit="joint", seed=6, **SMALL
+    )
+    low, high = joint.causal_effect.hdi95
+    assert low < 5.0 < high
 
 
 def test_month_seasonality_with_pymc_sampler_and_unseen_month_warning() -> None:
@@ -348,6 +361,76 @@ def test_hdi_coverage_with_ar1_errors() -> None:
 def test_unknown_nutpie_backend_is_an_input_error() -> None:
     with pytest.raises(InputError, match="nutpie_backend"):
         ITSModelCache(nutpie_backend="jax")
+
+
+# ----------------------------------------------------------------------------- the two fits
+
+
+def causalpy_example() -> tuple[list[str], np.ndarray]:
+    """CausalPy's legacy its.csv (../shared/refdata/README.md): monthly, 2010-2019."""
+    table = np.genfromtxt(REFDATA / "causalpy_its.csv", delimiter=",", names=True, dtype=None)
+    return [str(d) for d in table["date"].astype(str)], table["value"].astype(float)
+
+
+def test_pre_period_fit_reproduces_causalpys_published_posterior() -> None:
+    """CausalPy's its_pymc notebook, y ~ 1 + t + C(month), intervention 2017-01-01: average
+    effect 1.849, sd 0.59 (refdata README). The joint fit shares one noise scale with the post
+    period (residual SD ~2 before, 4.2-4.8 after) and is 40% wider; the pre-period fit is not."""
+    dates, values = causalpy_example()
+    settings = {"intervention_date": "2017-01-01", "seasonality": "month", "seed": 1}
+    pre = bayesian_its(dates, values, **settings)
+    joint = bayesian_its(dates, values, fit="joint", **settings)
+    assert pre.fit == "pre_period" and joint.fit == "joint"
+    assert pre.causal_effect.mean == pytest.approx(1.849, abs=0.1)
+    assert pre.causal_effect.sd == pytest.approx(0.59, rel=0.10)
+    assert joint.causal_effect.sd > 1.25 * pre.causal_effect.sd
+    pre_sigma = float(pre.idata.posterior["sigma"].mean())
+    assert pre_sigma == pytest.approx(2.0, rel=0.15)  # the pre-period residual SD
+    assert float(joint.idata.posterior["sigma"].mean()) > 1.25 * pre_sigma
+    assert pre.to_json()["model"]["effectPrior"] is None
+
+
+def test_effect_paths_add_up_to_the_causal_effect() -> None:
+    """CausalImpact's pointwise, cumulative and relative effects, from the same draws."""
+    dates, values, start = level_shift_series(30, 10, 6.0, sd=2.0, seed=4)
+    result = bayesian_its(dates, values, intervention_date=start, seed=2, **SMALL)
+    pointwise, cumulative = result.pointwise_effect, result.cumulative_effect
+    assert pointwise.dates == tuple(dates[30:]) == cumulative.dates
+    assert np.mean(pointwise.mean) == pytest.approx(result.causal_effect.mean)
+    assert np.cumsum(pointwise.mean) == pytest.approx(cumulative.mean)
+    assert all(
+        lo <= mid <= hi
+        for lo, mid, hi in zip(
+            *(cumulative.lower95, cumulative.mean, cumulative.upper95), strict=True
+        )
+    )
+    cf_post = np.mean(result.counterfactual.predicted[30:])
+    assert result.relative_effect.mean == pytest.approx(
+        result.causal_effect.mean / cf_post, rel=0.05
+    )
+    payload = result.to_json()
+    assert set(payload["pointwiseEffect"]) == {"dates", "mean", "lower95", "upper95"}
+    assert len(payload["cumulativeEffect"]["mean"]) == 10
+    assert (
+        payload["relativeEffect"]["probability_positive"]
+        == result.causal_effect.probability_positive
+    )
+
+
+def test_an_effect_prior_chooses_the_joint_fit() -> None:
+    dates, values, start = level_shift_series(20, 6, 3.0, seed=9)
+    result = bayesian_its(
+        dates, values, intervention_date=start, effect_prior_sd=5.0, seed=1, **TINY
+    )
+    assert result.fit == "joint"
+    assert result.to_json()["model"]["effectPrior"] == {"mean": 0.0, "sd": 5.0, "default": False}
+    with pytest.raises(InputError, match="needs fit 'joint'") as raised:
+        bayesian_its(
+            dates, values, intervention_date=start, fit="pre_period", effect_prior_sd=5.0, **TINY
+        )
+    assert raised.value.field == "fit"
+    with pytest.raises(InputError, match="unknown option 'both'"):
+        bayesian_its(dates, values, intervention_date=start, fit="both", **TINY)
 
 
 # ----------------------------------------------------------------------------- output shape

@@ -157,11 +157,16 @@ def test_defaults_are_the_cli_defaults() -> None:
 
 def test_plan_keys_then_overrides() -> None:
     plan = json.dumps(
-        {"statistic": "B-A", "seed": 5, "its": {"prePeriodDays": 28, "post-window": "protocol_end"}}
+        {
+            "statistic": "B-A",
+            "seed": 5,
+            "its": {"prePeriodDays": 28, "post-window": "protocol_end", "fit": "joint"},
+        }
     )
     row = protocol_row(analysis_plan=plan)
     options = its_options(row)
     assert (options.seed, options.pre_period_days, options.post_window) == (5, 28, "protocol_end")
+    assert options.fit == "joint"
     options = its_options(row, post_window="first_phase", draws=50, seed=None)
     assert (options.post_window, options.draws, options.seed) == ("first_phase", 50, 5)
 
@@ -174,6 +179,7 @@ def test_plan_keys_then_overrides() -> None:
         ({"seasonality": "weekly"}, "seasonality"),
         ({"sampler": "metropolis"}, "sampler"),
         ({"ar1": "yes"}, "ar1"),
+        ({"fit": "both"}, "fit"),
     ],
 )
 def test_bad_options_name_the_field(overrides, field) -> None:

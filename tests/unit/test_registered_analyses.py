@@ -217,6 +217,7 @@ def test_every_analysis_with_every_setting() -> None:
                 "prePeriodDays": 21,
                 "seasonality": "month",
                 "ar1": True,
+                "fit": "joint",
                 "effectPriorMean": 2,
                 "effectPriorSd": 1.5,
                 "seed": 9,
@@ -249,6 +250,7 @@ def test_every_analysis_with_every_setting() -> None:
     assert parsed.names == ANALYSIS_NAMES
     assert parsed.get(RANDOMIZATION_TEST).statistic == "|A-B|"
     assert parsed.get(ITS).effect_prior_mean == 2.0
+    assert parsed.get(ITS).fit == "joint"
     assert parsed.get(SYNTHETIC_CONTROL) == SyntheticControl(
         donors="metrics", donor_metrics=("sessions",), scaling="none", seed=1
     )
@@ -286,6 +288,7 @@ def test_every_analysis_with_every_setting() -> None:
         ([{"analysis": "its", "seasonality": "weekly"}], "analyses[1].seasonality", "day_of_week"),
         ([{"analysis": "its", "postWindow": "all"}], "analyses[1].postWindow", "first_phase"),
         ([{"analysis": "its", "ar1": "yes"}], "analyses[1].ar1", "true or false"),
+        ([{"analysis": "its", "fit": "both"}], "analyses[1].fit", "pre_period, joint"),
         ([{"analysis": "its", "effectPriorSd": 0}], "analyses[1].effectPriorSd", "positive"),
         (
             [{"analysis": "its", "effectPriorMean": float("nan")}],
@@ -369,6 +372,11 @@ def test_bad_items_and_settings_name_the_field(items, field: str, fragment: str)
             "analyses:\n  - analysis: its\n    effectPriorMean: 5\n",
             "analyses[1].effectPriorMean",
             "give effectPriorSd with it",
+        ),
+        (
+            "analyses:\n  - analysis: its\n    fit: pre_period\n    effectPriorSd: 2\n",
+            "analyses[1].fit",
+            "an effect prior needs fit: joint",
         ),
         (
             "analyses:\n  - analysis: wearable_links\n    predictors: [engagement_score]\n",

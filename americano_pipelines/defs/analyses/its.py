@@ -83,6 +83,11 @@ class ITSRunConfig(SamplerConfig):
     sampler: str = Field(default="auto", description="auto, nutpie or pymc.")
     seasonality: str | None = Field(default=None, description="none, day_of_week or month.")
     ar1: bool | None = Field(default=None, description="AR(1) errors.")
+    fit: str | None = Field(
+        default=None,
+        description="pre_period (the counterfactual fit to the pre period alone) or joint; "
+        "default: joint with an effect prior, else pre_period.",
+    )
     pre_period_days: int | None = Field(
         default=None, description="Only this many days before the intervention."
     )
@@ -270,6 +275,7 @@ ITS = AnalysisSpec(
     ),
     kinds=("python", "pymc", "duckdb"),
     analysis=analyses.ITS,
+    code_version="2",  # 2: the counterfactual is fit to the pre period (stats.its `fit`)
 )
 
 its_assets = [analysis_asset(ITS)]

@@ -72,6 +72,14 @@ class Statistic(StrEnum):
     pa_minus_pb = "PA-PB"
     abs_a_minus_b = "|A-B|"
     abs_pa_minus_pb = "|PA-PB|"
+    median_b_minus_a = "Median B-A"
+    median_a_minus_b = "Median A-B"
+    abs_median_a_minus_b = "|Median A-B|"
+
+
+class Combine(StrEnum):
+    mean = "mean"
+    median = "median"
 
 
 class ConditionStatistic(StrEnum):
@@ -329,6 +337,14 @@ def multiple_baseline(
     seed: Seed = 0,
     max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
+    combine: Annotated[
+        Combine | None,
+        typer.Option(
+            "--combine",
+            help="How the cases' statistics combine: mean, or median (scan's rule for the "
+            "median statistics, their default).",
+        ),
+    ] = None,
 ) -> Any:
     """Multiple-baseline randomization test across cases. CSV: case, phase (A then B per case),
     value; rows in time order within each case; optional date."""
@@ -345,6 +361,7 @@ def multiple_baseline(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        combine=None if combine is None else combine.value,
     )
 
 

@@ -13,7 +13,7 @@ below for those it leaves out (`plan_from_analyses`). A protocol without a list 
 JSON object), as before the list existed:
 
 - free text: the first SCRT statistic name written in it ("B-A", "A-B", "PB-PA", "PA-PB",
-  "|A-B|", "|PA-PB|"; default "B-A") and the alpha-spending function ("Pocock",
+  "|A-B|", "|PA-PB|", "Median B-A", "Median A-B", "|Median A-B|"; default "B-A") and the alpha-spending function ("Pocock",
   "Hwang-Shih-DeCani" / "HSD"; default O'Brien-Fleming);
 - JSON: the keys of `AnalysisPlan` (`statistic`, `spending`, `permutations`, `seed`,
   `maxExact`, `maxConsecutive`, `minSegmentLength`, `changePointAlgorithm`) and the ITS keys
@@ -52,7 +52,7 @@ from americano_pipelines.stats.defaults import (
     DEFAULT_MIN_PHASE_LENGTH,
     DEFAULT_PERMUTATIONS,
 )
-from americano_pipelines.stats.sced import STATISTICS
+from americano_pipelines.stats.sced import STATISTICS, statistic_named
 from americano_pipelines.stats.sequential import SPENDING_FUNCTIONS
 
 __all__ = [
@@ -76,7 +76,10 @@ __all__ = [
 Status = Literal["ok", "skipped"]
 
 # SCRT statistic names in free text, longest first so "|A-B|" is not read as "A-B".
-_STATISTIC_IN_TEXT = re.compile(r"(?<![\w|])(\|PA-PB\||\|A-B\||PA-PB|PB-PA|A-B|B-A)(?![\w|])")
+_STATISTIC_IN_TEXT = re.compile(
+    r"(?<![\w|])(\|Median A-B\||Median B-A|Median A-B|\|PA-PB\||\|A-B\||PA-PB|PB-PA|A-B|B-A)"
+    r"(?![\w|])"
+)
 _POCOCK_IN_TEXT = re.compile(r"pocock", re.IGNORECASE)
 _HSD_IN_TEXT = re.compile(r"hwang|decani|\bhsd\b", re.IGNORECASE)
 # JSON plan keys (see the module docstring): the randomization-test and monitoring options ...
@@ -189,7 +192,7 @@ class AnalysisPlan:
     @property
     def improvement(self) -> str:
         """Direction of improvement for the effect sizes: A-B statistics expect B below A."""
-        return "decrease" if self.statistic in ("A-B", "PA-PB") else "increase"
+        return "decrease" if self.statistic in ("A-B", "PA-PB", "Median A-B") else "increase"
 
     @property
     def orientation(self) -> float:
@@ -253,8 +256,8 @@ def _plan_int(value: Any, key: str, minimum: int) -> int:
 def _checked_plan(options: dict[str, Any]) -> AnalysisPlan:
     values: dict[str, Any] = {}
     if "statistic" in options:
-        statistic = str(options["statistic"]).replace(" ", "").upper()
-        if statistic not in STATISTICS:
+        statistic = statistic_named(options["statistic"])
+        if statistic is None:
             raise InputError(
                 f"analysis_plan: unknown statistic {options['statistic']!r}; expected one of "
                 f"{', '.join(STATISTICS)}",

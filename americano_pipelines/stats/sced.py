@@ -27,7 +27,8 @@ Tests* (4th ed.). Definitions match SCRT 1.3.1 (`quantity`, `observed`, `pvalue.
 
 Statistics, named as in SCRT: "A-B" / "B-A" (mean of all A observations minus mean of all B
 observations, or the reverse), "PA-PB" / "PB-PA" (mean of the A-phase means minus mean of the
-B-phase means, or the reverse), "|A-B|", "|PA-PB|". The directional statistics give one-sided
+B-phase means, or the reverse), "|A-B|", "|PA-PB|"; and, named as scan names them, "Median B-A",
+"Median A-B" and "|Median A-B|" (median of all B observations minus median of all A ones). The directional statistics give one-sided
 tests (large values are evidence for the named direction), the absolute ones two-sided tests.
 In designs with one A and one B phase the phase-mean statistics equal the plain ones.
 
@@ -84,6 +85,7 @@ from americano_pipelines.stats.sced_standards import (
 
 __all__ = [
     "CONDITION_STATISTICS",
+    "MEDIAN_STATISTICS",
     "STATISTICS",
     "PhaseSummary",
     "RandomizationTestResult",
@@ -97,10 +99,13 @@ __all__ = [
     "draw_multiple_baseline_starts",
     "draw_phase_schedule",
     "multiple_baseline_start_windows",
+    "statistic_named",
     "multiple_baseline_test",
 ]
 
-STATISTICS = ("A-B", "B-A", "PA-PB", "PB-PA", "|A-B|", "|PA-PB|")
+# The medians' names are scan's (`rand_test(statistic = "Median B-A")`).
+MEDIAN_STATISTICS = ("Median B-A", "Median A-B", "|Median A-B|")
+STATISTICS = ("A-B", "B-A", "PA-PB", "PB-PA", "|A-B|", "|PA-PB|", *MEDIAN_STATISTICS)
 # An alternating treatments design has no phases, so no statistics of phase means.
 CONDITION_STATISTICS = ("A-B", "B-A", "|A-B|")
 _DESCRIPTIONS = {
@@ -110,7 +115,14 @@ _DESCRIPTIONS = {
     "PB-PA": "mean of the B-phase means minus mean of the A-phase means",
     "|A-B|": "absolute difference between the A and B means",
     "|PA-PB|": "absolute difference between the mean A-phase and B-phase means",
+    "Median B-A": "median of B minus median of A",
+    "Median A-B": "median of A minus median of B",
+    "|Median A-B|": "absolute difference between the A and B medians",
 }
+# How a multiple baseline design combines its cases' statistics.
+COMBINATIONS = ("mean", "median")
+# Assignments whose medians are taken at once (rows x observations floats in memory).
+_MEDIAN_CHUNK = 1 << 21
 _JSON_DISTRIBUTION_CAP = 2_000
 _TIE_TOLERANCE = 1e-9
 # Ranks of admissible assignments are drawn as int64.
@@ -217,13 +229,13 @@ def _check_int(value: Any, field: str, minimum: int) -> int:
 
 
 def _check_statistic(statistic: str, allowed: Sequence[str] = STATISTICS) -> str:
-    key = str(statistic).replace(" ", "").upper()
-    if key not in allowed:
+    name = statistic_named(statistic)
+    if name not in allowed:
         raise InputError(
             f"statistic: unknown statistic {statistic!r}; expected one of {', '.join(allowed)}",
             field="statistic",
         )
-    return key
+    return name
 
 
 def _check_common(
@@ -443,19 +455,47 @@ def admissible_phase_changes(
 # ----------------------------------------------------------------------------- statistics
 
 
+def statistic_named(text: str) -> str | None:
+    """The statistic `text` names, ignoring case and spaces ("median b-a" is "Median B-A")."""
+    key = str(text).replace(" ", "").upper()
+    return next((name for name in STATISTICS if name.replace(" ", "").upper() == key), None)
+
+
 def _orient(b_minus_a: np.ndarray, statistic: str) -> np.ndarray:
     if statistic.startswith("|"):
         return np.abs(b_minus_a)
-    if statistic in ("A-B", "PA-PB"):
+    if statistic in ("A-B", "PA-PB", "Median A-B"):
         return -b_minus_a
     return b_minus_a
 
 
-def _phase_statistics(prefix: np.ndarray, changes: np.ndarray, statistic: str) -> np.ndarray:
+def _median_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np.ndarray:
+    """The median statistics of each schedule (rows of `changes`, A first), a chunk of
+    assignments at a time: each row masks the other condition's observations as NaN."""
+    n = x.size
+    position = np.arange(n)
+    out = np.empty(changes.shape[0])
+    rows = max(1, _MEDIAN_CHUNK // max(n, 1))
+    for first in range(0, changes.shape[0], rows):
+        chunk = changes[first : first + rows]
+        # an observation is in a B phase when an odd number of phase changes precede it
+        in_b = (np.sum(position[None, None, :] >= chunk[:, :, None], axis=1) % 2).astype(bool)
+        median_b = np.nanmedian(np.where(in_b, x, np.nan), axis=1)
+        median_a = np.nanmedian(np.where(in_b, np.nan, x), axis=1)
+        out[first : first + rows] = median_b - median_a
+    return _orient(out, statistic)
+
+
+def _phase_statistics(
+    prefix: np.ndarray, changes: np.ndarray, statistic: str, x: np.ndarray
+) -> np.ndarray:
     """The statistic of each schedule (rows of `changes`) of a phase design starting with A.
 
     `prefix` is [0, cumsum(x)], so a phase's sum is a difference of two prefix values and every
-    assignment costs O(number of phases); the work is a few array operations per phase."""
+    assignment costs O(number of phases); the work is a few array operations per phase. The
+    medians need the observations `x` themselves (`_median_statistics`)."""
+    if statistic in MEDIAN_STATISTICS:
+        return _median_statistics(x, changes, statistic)
     n = prefix.size - 1
     edges = [0, *(changes[:, j] for j in range(changes.shape[1])), n]
     at = [prefix[e] for e in edges]
@@ -646,8 +686,8 @@ def _phase_design_test(
                 _phase_changes_from_ranks(ranks, x.size, n_phases, min_phase_length),
             )
         )
-    distribution = _phase_statistics(prefix, changes, statistic)
-    observed = float(_phase_statistics(prefix, observed_changes, statistic)[0])
+    distribution = _phase_statistics(prefix, changes, statistic, x)
+    observed = float(_phase_statistics(prefix, observed_changes, statistic, x)[0])
 
     a_values = np.concatenate([x[s:e] for name, s, e in blocks if name.startswith("A")])
     b_values = np.concatenate([x[s:e] for name, s, e in blocks if name.startswith("B")])
@@ -752,6 +792,7 @@ def multiple_baseline_test(
     alpha: float = 0.05,
     start_points: Mapping[str, Sequence[int]] | None = None,
     min_cases: int = _MIN_CASES,
+    combine: str | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for a multiple baseline AB design across cases or behaviors.
 
@@ -761,8 +802,10 @@ def multiple_baseline_test(
     `start_points[case]` (0-based index of the first B observation, e.g. the windows of
     `multiple_baseline_start_windows`; they replace `min_phase_length`, as scan's `startpoints`).
     The combined statistic is the average over cases of the per-case statistic (Bulté &
-    Onghena 2009; scan `rand_test`); the admissible assignments number the product of the cases'
-    start-point counts (cases are not also permuted over start-point sets as in SCRT "MBD").
+    Onghena 2009; scan `rand_test`), or their median (`combine="median"`, scan's rule for its
+    median statistics and the default for them here); the admissible assignments number the
+    product of the cases' start-point counts (cases are not also permuted over start-point sets
+    as in SCRT "MBD").
 
     The WWC rating assumes the cases share one time axis, so distinct start indices mean
     staggered intervention starts. At least `min_cases` cases (2: with one the design is an AB
@@ -774,6 +817,13 @@ def multiple_baseline_test(
     )
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
     min_cases = _check_int(min_cases, "min_cases", 1)
+    if combine is None:
+        combine = "median" if statistic in MEDIAN_STATISTICS else "mean"
+    if combine not in COMBINATIONS:
+        raise InputError(
+            f"combine: unknown option {combine!r}; use one of {', '.join(COMBINATIONS)}",
+            field="combine",
+        )
     if not isinstance(cases, Mapping) or not cases:
         raise InputError("case: give at least one case as {name: (phases, values)}", field="case")
     if start_points is not None:
@@ -830,7 +880,7 @@ def multiple_baseline_test(
             admissible = np.arange(min_phase_length, n - min_phase_length + 1, dtype=np.int64)
         prefix, case_tolerance = _centered_prefix(x)
         tolerance = max(tolerance, case_tolerance)
-        case_statistics.append(_phase_statistics(prefix, admissible[:, None], statistic))
+        case_statistics.append(_phase_statistics(prefix, admissible[:, None], statistic, x))
         observed_index.append(int(np.searchsorted(admissible, start)))
         summaries.extend(
             PhaseSummary(label=label, n=e - s, mean=float(x[s:e].mean()), start=s, case=str(name))
@@ -852,27 +902,43 @@ def multiple_baseline_test(
         )
     n_cases = len(case_statistics)
     n_admissible = math.prod(len(s) for s in case_statistics)
-    observed = case_statistics[0][observed_index[0]]
-    for stats, index in zip(case_statistics[1:], observed_index[1:], strict=True):
-        observed = observed + stats[index]
-    observed = float(observed / n_cases)
-
     exact = n_admissible <= max_exact
-    if exact:
+    if combine == "median":
+        observed = float(
+            np.median([s[i] for s, i in zip(case_statistics, observed_index, strict=True)])
+        )
+    else:
+        observed = case_statistics[0][observed_index[0]]
+        for stats, index in zip(case_statistics[1:], observed_index[1:], strict=True):
+            observed = observed + stats[index]
+        observed = float(observed / n_cases)
+
+    if not exact and n_cases * permutations > MAX_RANDOMIZATION_WORK:
+        raise InputError(
+            f"permutations: {permutations:,} Monte Carlo assignments of {n_cases:,} cases "
+            f"take {n_cases * permutations:,} draws, above the limit of "
+            f"{MAX_RANDOMIZATION_WORK:,}; use at most {MAX_RANDOMIZATION_WORK // n_cases:,} "
+            "permutations",
+            field="permutations",
+        )
+    if combine == "median":
+        if exact:
+            grid = np.meshgrid(*case_statistics, indexing="ij")
+            distribution = np.median(np.stack([g.ravel() for g in grid], axis=1), axis=1)
+        else:
+            rng = np.random.default_rng(seed)
+            draws = np.stack(
+                [s[rng.integers(0, len(s), size=permutations - 1)] for s in case_statistics],
+                axis=1,
+            )
+            distribution = np.concatenate(([observed], np.median(draws, axis=1)))
+    elif exact:
         # Sum in case order so the observed combination is bitwise the enumerated one.
         total = case_statistics[0]
         for stats in case_statistics[1:]:
             total = (total[:, None] + stats[None, :]).ravel()
         distribution = total / n_cases
     else:
-        work = n_cases * permutations
-        if work > MAX_RANDOMIZATION_WORK:
-            raise InputError(
-                f"permutations: {permutations:,} Monte Carlo assignments of {n_cases:,} cases "
-                f"take {work:,} draws, above the limit of {MAX_RANDOMIZATION_WORK:,}; use at "
-                f"most {MAX_RANDOMIZATION_WORK // n_cases:,} permutations",
-                field="permutations",
-            )
         # Each case's starts are drawn in case order and added as they come (the same stream
         # and sums as drawing them all first), so memory holds one case's draws at a time.
         rng = np.random.default_rng(seed)
@@ -884,8 +950,8 @@ def multiple_baseline_test(
     return _result(
         design="multiple_baseline",
         statistic=statistic,
-        description=f"average over {n_cases} case{'s' if n_cases != 1 else ''} of the "
-        f"{_DESCRIPTIONS[statistic]}",
+        description=f"{'average' if combine == 'mean' else 'median'} over {n_cases} "
+        f"case{'s' if n_cases != 1 else ''} of the {_DESCRIPTIONS[statistic]}",
         distribution=distribution,
         observed=observed,
         tolerance=tolerance,

@@ -235,6 +235,19 @@ def test_multiple_baseline_cases_may_be_interleaved(tmp_path: Path) -> None:
     assert payload["pValue"] == pytest.approx(48 / 1331)
 
 
+def test_multiple_baseline_median_statistic_and_combine_reach_the_library() -> None:
+    """scan's Grosche2011 example (refdata README): Median B-A, limit 4, 2,652 combinations,
+    the cases' medians combined by their median, p = 0.8435143; `--combine mean` averages."""
+    path = str(Path(__file__).resolve().parents[2].parent / "shared/refdata/scan_grosche2011.csv")
+    args = ("multiple-baseline", "--input", path, "--min-phase-length", "4")
+    payload = run_json(*args, "--statistic", "Median B-A")
+    assert (payload["nAssignments"], payload["statistic"]) == (2652, "Median B-A")
+    assert payload["pValue"] == pytest.approx(0.8435143, abs=5e-8)
+    averaged = run_json(*args, "--statistic", "Median B-A", "--combine", "mean")
+    assert averaged["pValue"] != pytest.approx(payload["pValue"])
+    assert_input_error(invoke(*args, "--combine", "mode"), "--combine")
+
+
 # ----------------------------------------------------------------------------- alternating
 
 

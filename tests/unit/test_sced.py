@@ -6,11 +6,13 @@ comments); simulation properties (type-I error, power) marked slow.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections import Counter
 from fractions import Fraction
 from itertools import combinations, combinations_with_replacement, groupby, product
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -781,3 +783,61 @@ def test_power_rises_with_effect_size(design: str) -> None:
         rejections = sum(simulate(rng, seed, shift).p_value <= ALPHA for seed in range(replicates))
         rates.append(rejections / replicates)
     assert rates == sorted(rates) and rates[-1] > rates[0] + 0.4, rates
+
+
+# ----------------------------------------------------------------------------- scan's examples
+
+SCAN_REFDATA = Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
+
+
+def _scan_rows(name: str) -> list[dict[str, str]]:
+    with (SCAN_REFDATA / name).open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_scan_rand_test_median_b_minus_a_on_by_heart_2011_case_1() -> None:
+    """scan's `rand_test(byHeart2011[1], statistic = "Median B-A", limit = 5)` (jazznbass/scan
+    @ 7e80cb95, data/byHeart2011.rda; refdata README): 11 start points, p = 0.6363636."""
+    rows = _scan_rows("scan_byheart2011_case1.csv")
+    result = ab_randomization_test(
+        [row["phase"] for row in rows],
+        [float(row["value"]) for row in rows],
+        statistic="Median B-A",
+        min_phase_length=5,
+    )
+    assert (result.n_assignments, result.exact) == (11, True)
+    assert result.p_value == pytest.approx(0.6363636, abs=5e-8)
+
+
+def test_scan_rand_test_median_b_minus_a_on_grosche_2011() -> None:
+    """scan's `rand_test(Grosche2011, statistic = "Median B-A", limit = 4)` (jazznbass/scan @
+    7e80cb95, data/Grosche2011.rda, 3 cases; refdata README): 2,652 combinations of start
+    points, the cases' statistics averaged, p = 0.8435143."""
+    cases: dict[str, tuple[list[str], list[float]]] = {}
+    for row in _scan_rows("scan_grosche2011.csv"):
+        phases, values = cases.setdefault(row["case"], ([], []))
+        phases.append(row["phase"])
+        values.append(float(row["value"]))
+    result = multiple_baseline_test(cases, statistic="Median B-A", min_phase_length=4)
+    assert (result.n_assignments, result.exact) == (2652, True)
+    assert result.p_value == pytest.approx(0.8435143, abs=5e-8)
+
+
+@pytest.mark.parametrize("statistic", ["Median B-A", "Median A-B", "|Median A-B|"])
+def test_median_statistics_match_a_loop_over_every_schedule(statistic: str) -> None:
+    """ABAB, every admissible schedule: the vectorized medians against numpy per schedule."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 1, 16)
+    phases = ["A"] * 4 + ["B"] * 4 + ["A"] * 4 + ["B"] * 4
+    result = abab_randomization_test(phases, values, statistic=statistic, min_phase_length=3)
+    expected = []
+    for changes in admissible_phase_changes(16, 4, 3):
+        edges = [0, *changes, 16]
+        in_b = np.zeros(16, bool)
+        for j in (1, 3):
+            in_b[edges[j] : edges[j + 1]] = True
+        diff = np.median(values[in_b]) - np.median(values[~in_b])
+        expected.append(
+            {"Median B-A": diff, "Median A-B": -diff, "|Median A-B|": abs(diff)}[statistic]
+        )
+    assert sorted(result.permutation_distribution) == pytest.approx(sorted(expected))

@@ -123,7 +123,9 @@ _DESCRIPTIONS = {
 COMBINATIONS = ("mean", "median")
 # Assignments whose medians are taken at once (rows x observations floats in memory).
 _MEDIAN_CHUNK = 1 << 21
-_JSON_DISTRIBUTION_CAP = 2_000
+# The JSON keeps the whole distribution up to this size (every Monte Carlo distribution of the
+# default 10,000 permutations); a larger one is thinned to evenly spaced order statistics.
+JSON_DISTRIBUTION_CAP = 10_000
 _TIE_TOLERANCE = 1e-9
 # Ranks of admissible assignments are drawn as int64.
 _MAX_RANKABLE = 2**62
@@ -160,7 +162,8 @@ class RandomizationTestResult:
     """A single-case randomization test (CONTRACTS.md §3 `americano analyze abab`).
 
     `permutation_distribution` is the whole randomization distribution, sorted ascending;
-    `to_json()` caps it at 2,000 evenly spaced order statistics. `n_assignments` is its size
+    `to_json()` keeps it whole up to JSON_DISTRIBUTION_CAP (10,000) values, else that many evenly
+    spaced order statistics, and says which (`permutationDistributionThinned`). `n_assignments` is its size
     (all admissible assignments when `exact`, else `permutations`); `n_admissible` counts the
     admissible assignments; `n_as_extreme` counts those whose statistic is >= the observed one.
     `effect_size` is Cohen's d of B against A with the pooled SD (for a multiple baseline, the
@@ -194,6 +197,8 @@ class RandomizationTestResult:
             "effectSize": self.effect_size,
             "interpretation": self.interpretation,
             "permutationDistribution": _capped_distribution(self.permutation_distribution),
+            "permutationDistributionThinned": len(self.permutation_distribution)
+            > JSON_DISTRIBUTION_CAP,
             "passesSCEDStandards": self.sced_standards.passes,
             "nAssignments": self.n_assignments,
             "exact": self.exact,
@@ -210,10 +215,11 @@ class RandomizationTestResult:
 
 
 def _capped_distribution(distribution: tuple[float, ...]) -> list[float]:
-    """The sorted distribution, or 2,000 evenly spaced order statistics of it (deterministic)."""
-    if len(distribution) <= _JSON_DISTRIBUTION_CAP:
+    """The sorted distribution, or JSON_DISTRIBUTION_CAP evenly spaced order statistics of it
+    (deterministic)."""
+    if len(distribution) <= JSON_DISTRIBUTION_CAP:
         return list(distribution)
-    picks = np.linspace(0, len(distribution) - 1, _JSON_DISTRIBUTION_CAP).round().astype(np.int64)
+    picks = np.linspace(0, len(distribution) - 1, JSON_DISTRIBUTION_CAP).round().astype(np.int64)
     return [distribution[i] for i in picks.tolist()]
 
 

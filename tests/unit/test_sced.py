@@ -20,6 +20,7 @@ from scipy import stats
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats.sced import (
+    JSON_DISTRIBUTION_CAP,
     STATISTICS,
     ab_randomization_test,
     abab_randomization_test,
@@ -173,7 +174,22 @@ def test_abab_n60_min5_has_12341_assignments() -> None:
     labels = _phase_labels((15, 30, 45), 60)
     result = abab_randomization_test(labels, rng.normal(size=60), min_phase_length=5)
     assert result.exact and result.n_assignments == 12_341 == result.n_admissible
-    assert len(result.to_json()["permutationDistribution"]) == 2_000
+    payload = result.to_json()
+    assert len(payload["permutationDistribution"]) == JSON_DISTRIBUTION_CAP == 10_000
+    assert payload["permutationDistributionThinned"] is True
+    assert payload["permutationDistribution"][0] == min(result.permutation_distribution)
+    assert payload["permutationDistribution"][-1] == max(result.permutation_distribution)
+
+
+def test_a_distribution_within_the_cap_is_kept_whole() -> None:
+    """The default 10,000 Monte Carlo permutations are all in the JSON, unthinned."""
+    labels = _phase_labels((20, 40, 60), 80)  # C(63, 3) = 39,711 > max_exact below
+    values = np.random.default_rng(4).normal(size=80)
+    result = abab_randomization_test(labels, values, min_phase_length=5, max_exact=1000)
+    payload = result.to_json()
+    assert (result.exact, result.n_assignments) == (False, 10_000)
+    assert payload["permutationDistribution"] == list(result.permutation_distribution)
+    assert payload["permutationDistributionThinned"] is False
 
 
 def test_abab_statistics_by_hand() -> None:

@@ -168,6 +168,14 @@ MaxExact = Annotated[
 Alpha = Annotated[
     float, typer.Option("--alpha", help="Significance level for `significant` and the text.")
 ]
+ExcludeEqual = Annotated[
+    bool,
+    typer.Option(
+        "--exclude-equal/--include-equal",
+        help="Count only assignments whose statistic exceeds the observed one (scan's "
+        "exclude.equal); by default ties count.",
+    ),
+]
 DesignAlpha = Annotated[float, typer.Option("--alpha", help="Total type-I error of the design.")]
 SpendingOption = Annotated[
     Spending,
@@ -224,6 +232,7 @@ def _phase_design(
     seed: int,
     max_exact: int,
     alpha: float,
+    exclude_equal: bool,
 ) -> Any:
     from americano_pipelines.stats import sced
 
@@ -247,6 +256,7 @@ def _phase_design(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        exclude_equal=exclude_equal,
     )
 
 
@@ -260,6 +270,7 @@ def abab(
     seed: Seed = 0,
     max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
+    exclude_equal: ExcludeEqual = False,
 ) -> Any:
     """ABAB randomization test (SCRT "ABAB"). CSV: phase (A/B or A1,B1,A2,B2), value; rows in
     time order; optional date."""
@@ -273,6 +284,7 @@ def abab(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        exclude_equal=exclude_equal,
     )
 
 
@@ -286,6 +298,7 @@ def ab(
     seed: Seed = 0,
     max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
+    exclude_equal: ExcludeEqual = False,
 ) -> Any:
     """AB randomization test (SCRT "AB"). CSV: phase (A then B), value; rows in time order;
     optional date."""
@@ -299,6 +312,7 @@ def ab(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        exclude_equal=exclude_equal,
     )
 
 
@@ -337,6 +351,7 @@ def multiple_baseline(
     seed: Seed = 0,
     max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
+    exclude_equal: ExcludeEqual = False,
     combine: Annotated[
         Combine | None,
         typer.Option(
@@ -361,6 +376,7 @@ def multiple_baseline(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        exclude_equal=exclude_equal,
         combine=None if combine is None else combine.value,
     )
 
@@ -396,6 +412,7 @@ def alternating(
     seed: Seed = 0,
     max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
+    exclude_equal: ExcludeEqual = False,
 ) -> Any:
     """Alternating treatments randomization test (SCRT "ATD"). CSV: condition (A/B), value;
     rows in time order; optional date."""
@@ -419,6 +436,7 @@ def alternating(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        exclude_equal=exclude_equal,
     )
 
 

@@ -89,6 +89,7 @@ _PLAN_KEYS = {
     "permutations": "permutations",
     "seed": "seed",
     "maxexact": "max_exact",
+    "excludeequal": "exclude_equal",
     "maxconsecutive": "max_consecutive",
     "minsegmentlength": "min_segment_length",
     "changepointalgorithm": "change_point_algorithm",
@@ -178,6 +179,7 @@ class AnalysisPlan:
     seed: int = 0
     max_exact: int = DEFAULT_MAX_EXACT
     max_consecutive: int | None = 2
+    exclude_equal: bool = False
     min_segment_length: int | None = None
     change_point_algorithm: str = "pelt"
     change_point_penalty: float | None = None
@@ -292,6 +294,14 @@ def _checked_plan(options: dict[str, Any]) -> AnalysisPlan:
         )
     if "change_point_algorithm" in options:
         values["change_point_algorithm"] = str(options["change_point_algorithm"])
+    if "exclude_equal" in options:
+        if not isinstance(options["exclude_equal"], bool):
+            raise InputError(
+                f"analysis_plan: excludeEqual must be true or false, got "
+                f"{options['exclude_equal']!r}",
+                field="analysis_plan",
+            )
+        values["exclude_equal"] = options["exclude_equal"]
     return replace(AnalysisPlan(), **values)
 
 

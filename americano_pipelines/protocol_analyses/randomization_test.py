@@ -307,6 +307,7 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
         "seed": plan.seed,
         "max_exact": plan.max_exact,
         "alpha": protocol.alpha,
+        "exclude_equal": plan.exclude_equal,
     }
     notes: list[str] = []
     improvement = plan.improvement

@@ -272,6 +272,7 @@ class RandomizationTest(_Analysis):
     max_exact: int | None = _setting("maxExact", _whole(0, MAX_EXACT))
     seed: int | None = _setting("seed", _whole(0))
     max_consecutive: int | None = _setting("maxConsecutive", _whole(1))
+    exclude_equal: bool | None = _setting("excludeEqual", _flag)
 
 
 @dataclass(frozen=True)

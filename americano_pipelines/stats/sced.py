@@ -185,6 +185,7 @@ class RandomizationTestResult:
     alpha: float
     seed: int
     phases: tuple[PhaseSummary, ...] = ()
+    exclude_equal: bool = False  # ties with the observed statistic not counted (scan)
 
     @property
     def significant(self) -> bool:
@@ -209,6 +210,7 @@ class RandomizationTestResult:
             "significant": self.significant,
             "nAdmissibleAssignments": self.n_admissible,
             "nAsExtreme": self.n_as_extreme,
+            "excludeEqual": self.exclude_equal,
             "seed": self.seed,
             "phases": [phase.to_json() for phase in self.phases],
         }
@@ -534,7 +536,13 @@ def _centered_prefix(x: np.ndarray) -> tuple[np.ndarray, float]:
     return prefix, _TIE_TOLERANCE * scale
 
 
-def _count_as_extreme(distribution: np.ndarray, observed: float, tolerance: float) -> int:
+def _count_as_extreme(
+    distribution: np.ndarray, observed: float, tolerance: float, exclude_equal: bool = False
+) -> int:
+    """Assignments whose statistic is >= the observed one (ties count), or, with
+    `exclude_equal` (scan's `exclude.equal = TRUE`), strictly greater."""
+    if exclude_equal:
+        return int(np.count_nonzero(distribution > observed + tolerance))
     return int(np.count_nonzero(distribution >= observed - tolerance))
 
 
@@ -569,6 +577,7 @@ def _interpretation(
     n_assignments: int,
     n_admissible: int,
     exact: bool,
+    exclude_equal: bool = False,
 ) -> str:
     if p_value <= alpha:
         verdict = (
@@ -585,7 +594,7 @@ def _interpretation(
     )
     text = (
         f"{verdict}: {description} = {observed:.4g}; {n_as_extreme:,} of {pool} gave a "
-        "statistic at least this large."
+        f"statistic {'larger than this (ties excluded)' if exclude_equal else 'at least this large'}."
     )
     if n_admissible < 1.0 / alpha:  # int vs float compares exactly, however large the count
         text += (
@@ -610,8 +619,11 @@ def _result(
     alpha: float,
     seed: int,
     phases: tuple[PhaseSummary, ...],
+    exclude_equal: bool = False,
 ) -> RandomizationTestResult:
-    n_as_extreme = _count_as_extreme(distribution, observed, tolerance)
+    if not isinstance(exclude_equal, bool | np.bool_):
+        raise InputError("exclude_equal: must be true or false", field="exclude_equal")
+    n_as_extreme = _count_as_extreme(distribution, observed, tolerance, bool(exclude_equal))
     p_value = n_as_extreme / distribution.size
     return RandomizationTestResult(
         design=design,
@@ -633,11 +645,13 @@ def _result(
             n_assignments=int(distribution.size),
             n_admissible=n_admissible,
             exact=exact,
+            exclude_equal=bool(exclude_equal),
         ),
         sced_standards=standards,
         alpha=alpha,
         seed=seed,
         phases=phases,
+        exclude_equal=bool(exclude_equal),
     )
 
 
@@ -656,6 +670,7 @@ def _phase_design_test(
     seed: int,
     max_exact: int,
     alpha: float,
+    exclude_equal: bool = False,
 ) -> RandomizationTestResult:
     statistic, permutations, seed, max_exact, alpha = _check_common(
         statistic, permutations, seed, max_exact, alpha
@@ -715,6 +730,7 @@ def _phase_design_test(
             [e - s for _, s, e in blocks], [name for name, _, _ in blocks]
         ),
         alpha=alpha,
+        exclude_equal=exclude_equal,
         seed=seed,
         phases=summaries,
     )
@@ -730,6 +746,7 @@ def abab_randomization_test(
     seed: int = 0,
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
+    exclude_equal: bool = False,
 ) -> RandomizationTestResult:
     """Randomization test for an ABAB reversal design (SCRT design "ABAB"; Onghena 1992).
 
@@ -750,6 +767,7 @@ def abab_randomization_test(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        exclude_equal=exclude_equal,
     )
 
 
@@ -763,6 +781,7 @@ def ab_randomization_test(
     seed: int = 0,
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
+    exclude_equal: bool = False,
 ) -> RandomizationTestResult:
     """Randomization test for an AB phase design (SCRT design "AB"; Edgington 1975).
 
@@ -781,6 +800,7 @@ def ab_randomization_test(
         seed=seed,
         max_exact=max_exact,
         alpha=alpha,
+        exclude_equal=exclude_equal,
     )
 
 
@@ -796,6 +816,7 @@ def multiple_baseline_test(
     seed: int = 0,
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
+    exclude_equal: bool = False,
     start_points: Mapping[str, Sequence[int]] | None = None,
     min_cases: int = _MIN_CASES,
     combine: str | None = None,
@@ -966,6 +987,7 @@ def multiple_baseline_test(
         effect_size=float(np.mean(effect_sizes)) if effect_sizes else None,
         standards=multiple_baseline_standards(phase_lengths, intervention_starts=starts),
         alpha=alpha,
+        exclude_equal=exclude_equal,
         seed=seed,
         phases=tuple(summaries),
     )
@@ -1136,6 +1158,7 @@ def alternating_treatments_test(
     seed: int = 0,
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
+    exclude_equal: bool = False,
 ) -> RandomizationTestResult:
     """Randomization test for an alternating treatments design (SCRT "ATD" / "CRD").
 
@@ -1253,6 +1276,7 @@ def alternating_treatments_test(
         effect_size=_effect_size(a_values, b_values),
         standards=alternating_treatments_standards(labels),
         alpha=alpha,
+        exclude_equal=exclude_equal,
         seed=seed,
         phases=(
             PhaseSummary(label="A", n=n_a, mean=float(a_values.mean())),

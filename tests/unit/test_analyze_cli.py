@@ -243,6 +243,8 @@ def test_multiple_baseline_median_statistic_and_combine_reach_the_library() -> N
     payload = run_json(*args, "--statistic", "Median B-A")
     assert (payload["nAssignments"], payload["statistic"]) == (2652, "Median B-A")
     assert payload["pValue"] == pytest.approx(0.8435143, abs=5e-8)
+    strict = run_json(*args, "--statistic", "Median B-A", "--exclude-equal")
+    assert strict["excludeEqual"] is True and strict["pValue"] < payload["pValue"]
     averaged = run_json(*args, "--statistic", "Median B-A", "--combine", "mean")
     assert averaged["pValue"] != pytest.approx(payload["pValue"])
     assert_input_error(invoke(*args, "--combine", "mode"), "--combine")

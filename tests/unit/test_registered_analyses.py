@@ -210,6 +210,7 @@ def test_every_analysis_with_every_setting() -> None:
                 "permutations": 500,
                 "maxExact": 0,
                 "seed": 3,
+                "excludeEqual": True,
             },
             {
                 "analysis": "its",
@@ -249,6 +250,7 @@ def test_every_analysis_with_every_setting() -> None:
     )
     assert parsed.names == ANALYSIS_NAMES
     assert parsed.get(RANDOMIZATION_TEST).statistic == "|A-B|"
+    assert parsed.get(RANDOMIZATION_TEST).exclude_equal is True
     assert parsed.get(ITS).effect_prior_mean == 2.0
     assert parsed.get(ITS).fit == "joint"
     assert parsed.get(SYNTHETIC_CONTROL) == SyntheticControl(
@@ -289,6 +291,11 @@ def test_every_analysis_with_every_setting() -> None:
         ([{"analysis": "its", "postWindow": "all"}], "analyses[1].postWindow", "first_phase"),
         ([{"analysis": "its", "ar1": "yes"}], "analyses[1].ar1", "true or false"),
         ([{"analysis": "its", "fit": "both"}], "analyses[1].fit", "pre_period, joint"),
+        (
+            [{"analysis": "randomization_test", "excludeEqual": "no"}],
+            "analyses[1].excludeEqual",
+            "true or false",
+        ),
         ([{"analysis": "its", "effectPriorSd": 0}], "analyses[1].effectPriorSd", "positive"),
         (
             [{"analysis": "its", "effectPriorMean": float("nan")}],

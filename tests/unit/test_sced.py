@@ -857,3 +857,24 @@ def test_median_statistics_match_a_loop_over_every_schedule(statistic: str) -> N
             {"Median B-A": diff, "Median A-B": -diff, "|Median A-B|": abs(diff)}[statistic]
         )
     assert sorted(result.permutation_distribution) == pytest.approx(sorted(expected))
+
+
+def test_exclude_equal_counts_only_larger_statistics() -> None:
+    """scan's `exclude.equal = TRUE`: ties with the observed statistic (the observed assignment
+    among them) leave the count; the default counts them (SCRT, scan's default)."""
+    rows = _scan_rows("scan_byheart2011_case1.csv")
+    phases, values = [r["phase"] for r in rows], [float(r["value"]) for r in rows]
+    kept = ab_randomization_test(phases, values, statistic="Median B-A", min_phase_length=5)
+    excluded = ab_randomization_test(
+        phases, values, statistic="Median B-A", min_phase_length=5, exclude_equal=True
+    )
+    distribution = np.asarray(kept.permutation_distribution)
+    observed = kept.observed_effect
+    assert kept.n_as_extreme == np.count_nonzero(distribution >= observed) == 7
+    assert excluded.n_as_extreme == np.count_nonzero(distribution > observed)
+    assert excluded.n_as_extreme < kept.n_as_extreme
+    assert excluded.p_value == excluded.n_as_extreme / 11
+    assert excluded.to_json()["excludeEqual"] is True and kept.to_json()["excludeEqual"] is False
+    assert "ties excluded" in excluded.interpretation
+    with pytest.raises(InputError, match="exclude_equal"):
+        ab_randomization_test(phases, values, min_phase_length=5, exclude_equal="yes")

@@ -144,6 +144,14 @@ InputPath = Annotated[
 MinPhaseLength = Annotated[
     int, typer.Option("--min-phase-length", help="Fewest observations in any phase.")
 ]
+MinBPhaseLength = Annotated[
+    int | None,
+    typer.Option(
+        "--min-b-phase-length",
+        help="Fewest observations in a B phase, if not --min-phase-length (scan's limit = "
+        "c(A, B)).",
+    ),
+]
 StatisticOption = Annotated[
     Statistic,
     typer.Option("--statistic", help="Test statistic (SCRT names)."),
@@ -227,6 +235,7 @@ def _phase_design(
     input_path: str,
     *,
     min_phase_length: int,
+    min_b_phase_length: int | None,
     statistic: Statistic,
     permutations: int,
     seed: int,
@@ -239,11 +248,15 @@ def _phase_design(
     table = read_table(input_path, required=("phase", "value"), what=f"the {design} test")
     phases, values = table.labels("phase"), table.numbers("value")
     _check_time_order(table, strictly=False)
-    if min_phase_length >= 1 and len(values) < n_phases * min_phase_length:
+    min_b = min_phase_length if min_b_phase_length is None else min_b_phase_length
+    needed = (n_phases + 1) // 2 * min_phase_length + n_phases // 2 * min_b
+    if min_phase_length >= 1 and min_b >= 1 and len(values) < needed:
+        lengths = f"--min-phase-length {min_phase_length}" + (
+            "" if min_b_phase_length is None else f" (B: --min-b-phase-length {min_b})"
+        )
         raise InputError(
             f"value: {len(values)} observations; an {design} design with {n_phases} phases of at "
-            f"least --min-phase-length {min_phase_length} needs at least "
-            f"{n_phases * min_phase_length}",
+            f"least {lengths} needs at least {needed}",
             field="value",
         )
     test = sced.abab_randomization_test if design == "ABAB" else sced.ab_randomization_test
@@ -251,6 +264,7 @@ def _phase_design(
         phases,
         values,
         min_phase_length=min_phase_length,
+        min_b_phase_length=min_b_phase_length,
         statistic=statistic.value,
         permutations=permutations,
         seed=seed,
@@ -265,6 +279,7 @@ def _phase_design(
 def abab(
     input_path: InputPath,
     min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
+    min_b_phase_length: MinBPhaseLength = None,
     statistic: StatisticOption = Statistic.b_minus_a,
     permutations: Permutations = DEFAULT_PERMUTATIONS,
     seed: Seed = 0,
@@ -279,6 +294,7 @@ def abab(
         4,
         input_path,
         min_phase_length=min_phase_length,
+        min_b_phase_length=min_b_phase_length,
         statistic=statistic,
         permutations=permutations,
         seed=seed,
@@ -293,6 +309,7 @@ def abab(
 def ab(
     input_path: InputPath,
     min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
+    min_b_phase_length: MinBPhaseLength = None,
     statistic: StatisticOption = Statistic.b_minus_a,
     permutations: Permutations = DEFAULT_PERMUTATIONS,
     seed: Seed = 0,
@@ -307,6 +324,7 @@ def ab(
         2,
         input_path,
         min_phase_length=min_phase_length,
+        min_b_phase_length=min_b_phase_length,
         statistic=statistic,
         permutations=permutations,
         seed=seed,
@@ -346,6 +364,7 @@ def _cases(table: Table) -> dict[str, tuple[list[str], list[float]]]:
 def multiple_baseline(
     input_path: InputPath,
     min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
+    min_b_phase_length: MinBPhaseLength = None,
     statistic: StatisticOption = Statistic.b_minus_a,
     permutations: Permutations = DEFAULT_PERMUTATIONS,
     seed: Seed = 0,
@@ -371,6 +390,7 @@ def multiple_baseline(
     return sced.multiple_baseline_test(
         _cases(table),
         min_phase_length=min_phase_length,
+        min_b_phase_length=min_b_phase_length,
         statistic=statistic.value,
         permutations=permutations,
         seed=seed,

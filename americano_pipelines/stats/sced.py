@@ -11,7 +11,9 @@ Tests* (4th ed.). Definitions match SCRT 1.3.1 (`quantity`, `observed`, `pvalue.
 - Phase designs (AB, ABAB): the admissible assignments are all placements of the phase-change
   moments that leave every phase at least `min_phase_length` observations long. With P phases,
   n observations and minimum k there are C(n - P*k + P - 1, P - 1) of them (SCRT `quantity`):
-  n = 24, k = 4 gives 165 for ABAB; n = 60, k = 5 gives 12,341.
+  n = 24, k = 4 gives 165 for ABAB; n = 60, k = 5 gives 12,341. `min_b_phase_length` gives the
+  B phases a minimum of their own (scan's `limit = c(A, B)`); with minima k_j the count is
+  C(n - sum k_j + P - 1, P - 1). The multiple baseline takes both minima the same way.
 - Multiple baseline across cases (or behaviors): each case is an AB series whose intervention
   start is drawn independently from that case's admissible start points; the combined statistic
   is the average over cases of the per-case statistic, as in scan's `rand_test` (Wilbert; "based
@@ -373,16 +375,49 @@ def _ordinal(k: int) -> str:
 
 
 def _check_phase_lengths(
-    blocks: list[tuple[str, int, int]], min_phase_length: int, where: str = ""
+    blocks: list[tuple[str, int, int]],
+    min_phase_length: int,
+    where: str = "",
+    min_b_phase_length: int | None = None,
 ) -> None:
     for name, s, e in blocks:
-        if e - s < min_phase_length:
+        option, minimum = "min_phase_length", min_phase_length
+        if name.startswith("B") and min_b_phase_length is not None:
+            option, minimum = "min_b_phase_length", min_b_phase_length
+        if e - s < minimum:
             raise InputError(
                 f"phase: {where}phase {name} has {e - s} observation{'s' if e - s != 1 else ''} "
-                f"(rows {s + 1}-{e}), fewer than min_phase_length = {min_phase_length}, so the "
-                "observed schedule is not an admissible assignment",
+                f"(rows {s + 1}-{e}), fewer than {option} = {minimum}, so the observed "
+                "schedule is not an admissible assignment",
                 field="phase",
             )
+
+
+def _phase_minima(n_phases: int, min_a: int, min_b: int | None = None) -> np.ndarray:
+    """Each phase's minimum length, A phases first and alternating (scan's `limit = c(A, B)`)."""
+    minima = np.full(n_phases, min_a, dtype=np.int64)
+    if min_b is not None:
+        minima[1::2] = min_b
+    return minima
+
+
+def _count_assignments(n_observations: int, minima: np.ndarray) -> int:
+    """Splits of n observations into len(minima) consecutive phases, phase j at least
+    minima[j] long: C(n - sum(minima) + P - 1, P - 1)."""
+    n_changes = minima.size - 1
+    slots = n_observations - int(minima.sum()) + n_changes
+    return 0 if slots < n_changes else math.comb(slots, n_changes)
+
+
+def _changes_from_ranks(ranks: np.ndarray, n_observations: int, minima: np.ndarray) -> np.ndarray:
+    """Phase-change indices (first row of phases 2..P) of the assignments with these ranks."""
+    n_changes = minima.size - 1
+    slots = n_observations - int(minima.sum()) + n_changes
+    chosen = _unrank_combinations(ranks, slots, n_changes)
+    # Stars and bars: the j-th change (1-based) sits at chosen_j + (minima of phases 1..j)
+    # - (j - 1).
+    j = np.arange(1, n_changes + 1, dtype=np.int64)
+    return chosen + np.cumsum(minima)[:n_changes] - (j - 1)
 
 
 # ----------------------------------------------------------------------------- combinatorics
@@ -391,10 +426,7 @@ def _check_phase_lengths(
 def count_phase_assignments(n_observations: int, n_phases: int, min_phase_length: int) -> int:
     """Number of ways to split n observations into `n_phases` consecutive phases of at least
     `min_phase_length` each: C(n - P*k + P - 1, P - 1) (SCRT `quantity`)."""
-    slots = n_observations - n_phases * min_phase_length + n_phases - 1
-    if slots < n_phases - 1:
-        return 0
-    return math.comb(slots, n_phases - 1)
+    return _count_assignments(n_observations, _phase_minima(n_phases, min_phase_length))
 
 
 def _unrank_combinations(ranks: np.ndarray, m: int, r: int) -> np.ndarray:
@@ -433,12 +465,7 @@ def _phase_changes_from_ranks(
     ranks: np.ndarray, n_observations: int, n_phases: int, min_phase_length: int
 ) -> np.ndarray:
     """Phase-change indices (first row of phases 2..P) of the assignments with these ranks."""
-    n_changes = n_phases - 1
-    slots = n_observations - n_phases * min_phase_length + n_changes
-    chosen = _unrank_combinations(ranks, slots, n_changes)
-    # Stars and bars: the j-th change (1-based) sits at chosen_j + j*k - (j - 1).
-    j = np.arange(1, n_changes + 1, dtype=np.int64)
-    return chosen + j * min_phase_length - (j - 1)
+    return _changes_from_ranks(ranks, n_observations, _phase_minima(n_phases, min_phase_length))
 
 
 def admissible_phase_changes(
@@ -671,11 +698,14 @@ def _phase_design_test(
     max_exact: int,
     alpha: float,
     exclude_equal: bool = False,
+    min_b_phase_length: int | None = None,
 ) -> RandomizationTestResult:
     statistic, permutations, seed, max_exact, alpha = _check_common(
         statistic, permutations, seed, max_exact, alpha
     )
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    if min_b_phase_length is not None:
+        min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
     labels = list(phases)
     x = _values(values)
     if len(labels) != x.size:
@@ -684,9 +714,10 @@ def _phase_design_test(
             field="value",
         )
     blocks = _phase_blocks(labels, pattern, design)
-    _check_phase_lengths(blocks, min_phase_length)
+    _check_phase_lengths(blocks, min_phase_length, min_b_phase_length=min_b_phase_length)
     n_phases = len(pattern)
-    n_admissible = count_phase_assignments(x.size, n_phases, min_phase_length)
+    minima = _phase_minima(n_phases, min_phase_length, min_b_phase_length)
+    n_admissible = _count_assignments(x.size, minima)
     if n_admissible > _MAX_RANKABLE:
         raise InputError("value: too many observations for this test", field="value")
     observed_changes = np.array([[s for _, s, _ in blocks[1:]]], dtype=np.int64)
@@ -694,9 +725,7 @@ def _phase_design_test(
 
     exact = n_admissible <= max_exact
     if exact:
-        changes = _phase_changes_from_ranks(
-            np.arange(n_admissible, dtype=np.int64), x.size, n_phases, min_phase_length
-        )
+        changes = _changes_from_ranks(np.arange(n_admissible, dtype=np.int64), x.size, minima)
     else:
         # SCRT pvalue.random: the observed schedule plus N - 1 uniform draws with replacement.
         rng = np.random.default_rng(seed)
@@ -704,7 +733,7 @@ def _phase_design_test(
         changes = np.concatenate(
             (
                 observed_changes,
-                _phase_changes_from_ranks(ranks, x.size, n_phases, min_phase_length),
+                _changes_from_ranks(ranks, x.size, minima),
             )
         )
     distribution = _phase_statistics(prefix, changes, statistic, x)
@@ -747,6 +776,7 @@ def abab_randomization_test(
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
     exclude_equal: bool = False,
+    min_b_phase_length: int | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for an ABAB reversal design (SCRT design "ABAB"; Onghena 1992).
 
@@ -768,6 +798,7 @@ def abab_randomization_test(
         max_exact=max_exact,
         alpha=alpha,
         exclude_equal=exclude_equal,
+        min_b_phase_length=min_b_phase_length,
     )
 
 
@@ -782,6 +813,7 @@ def ab_randomization_test(
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
     exclude_equal: bool = False,
+    min_b_phase_length: int | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for an AB phase design (SCRT design "AB"; Edgington 1975).
 
@@ -801,6 +833,7 @@ def ab_randomization_test(
         max_exact=max_exact,
         alpha=alpha,
         exclude_equal=exclude_equal,
+        min_b_phase_length=min_b_phase_length,
     )
 
 
@@ -820,6 +853,7 @@ def multiple_baseline_test(
     start_points: Mapping[str, Sequence[int]] | None = None,
     min_cases: int = _MIN_CASES,
     combine: str | None = None,
+    min_b_phase_length: int | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for a multiple baseline AB design across cases or behaviors.
 
@@ -844,6 +878,9 @@ def multiple_baseline_test(
     )
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
     min_cases = _check_int(min_cases, "min_cases", 1)
+    min_b = min_phase_length
+    if min_b_phase_length is not None:
+        min_b = min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
     if combine is None:
         combine = "median" if statistic in MEDIAN_STATISTICS else "mean"
     if combine not in COMBINATIONS:
@@ -903,8 +940,8 @@ def multiple_baseline_test(
                     field="start_points",
                 )
         else:
-            _check_phase_lengths(blocks, min_phase_length, where)
-            admissible = np.arange(min_phase_length, n - min_phase_length + 1, dtype=np.int64)
+            _check_phase_lengths(blocks, min_phase_length, where, min_b_phase_length)
+            admissible = np.arange(min_phase_length, n - min_b + 1, dtype=np.int64)
         prefix, case_tolerance = _centered_prefix(x)
         tolerance = max(tolerance, case_tolerance)
         case_statistics.append(_phase_statistics(prefix, admissible[:, None], statistic, x))

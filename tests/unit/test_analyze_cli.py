@@ -235,6 +235,20 @@ def test_multiple_baseline_cases_may_be_interleaved(tmp_path: Path) -> None:
     assert payload["pValue"] == pytest.approx(48 / 1331)
 
 
+def test_ab_b_phase_minimum_reaches_the_library(tmp_path: Path) -> None:
+    """scan's limit = c(5, 3) on 20 points: starts 6..18 (1-based), 13 assignments."""
+    values = np.random.default_rng(2).normal(size=20).tolist()
+    path = phase_csv(tmp_path, ["A"] * 8 + ["B"] * 12, values)
+    payload = run_json(
+        "ab", "--input", path, "--min-phase-length", "5", "--min-b-phase-length", "3"
+    )
+    assert payload["nAssignments"] == 13
+    assert_input_error(
+        invoke("ab", "--input", path, "--min-phase-length", "5", "--min-b-phase-length", "16"),
+        "B: --min-b-phase-length 16",
+    )
+
+
 def test_multiple_baseline_median_statistic_and_combine_reach_the_library() -> None:
     """scan's Grosche2011 example (refdata README): Median B-A, limit 4, 2,652 combinations,
     the cases' medians combined by their median, p = 0.8435143; `--combine mean` averages."""

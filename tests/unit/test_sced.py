@@ -11,7 +11,7 @@ import json
 import math
 from collections import Counter
 from fractions import Fraction
-from itertools import combinations, combinations_with_replacement, groupby, product
+from itertools import combinations, combinations_with_replacement, groupby, pairwise, product
 from pathlib import Path
 
 import numpy as np
@@ -878,3 +878,31 @@ def test_exclude_equal_counts_only_larger_statistics() -> None:
     assert "ties excluded" in excluded.interpretation
     with pytest.raises(InputError, match="exclude_equal"):
         ab_randomization_test(phases, values, min_phase_length=5, exclude_equal="yes")
+
+
+@pytest.mark.parametrize(("pattern", "n"), [("AB", 20), ("ABAB", 18)])
+def test_separate_minimum_lengths_for_a_and_b_phases_enumerate_every_admissible_split(
+    pattern: str, n: int
+) -> None:
+    """scan's `limit = c(5, 3)`: A phases at least 5, B phases at least 3; the test's assignments
+    are exactly the splits a brute-force search over change points admits."""
+    minima = [5 if p == "A" else 3 for p in pattern]
+    splits = [
+        changes
+        for changes in combinations(range(1, n), len(pattern) - 1)
+        if all(e - s >= m for (s, e), m in zip(pairwise((0, *changes, n)), minima, strict=True))
+    ]
+    labels = _phase_labels(splits[len(splits) // 2], n)
+    values = np.random.default_rng(8).normal(size=n)
+    test = ab_randomization_test if pattern == "AB" else abab_randomization_test
+    result = test(labels, values, min_phase_length=5, min_b_phase_length=3)
+    assert result.exact and result.n_assignments == len(splits)
+    with pytest.raises(InputError, match=f"fewer than min_b_phase_length = {n}"):
+        test(labels, values, min_phase_length=5, min_b_phase_length=n)
+
+
+def test_multiple_baseline_takes_the_b_minimum_too() -> None:
+    rng = np.random.default_rng(9)
+    cases = {name: (["A"] * 6 + ["B"] * 10, rng.normal(size=16)) for name in ("a", "b")}
+    result = multiple_baseline_test(cases, min_phase_length=5, min_b_phase_length=3)
+    assert result.n_assignments == (16 - 5 - 3 + 1) ** 2

@@ -75,11 +75,19 @@ class Statistic(StrEnum):
     median_b_minus_a = "Median B-A"
     median_a_minus_b = "Median A-B"
     abs_median_a_minus_b = "|Median A-B|"
+    smd_hedges = "SMD hedges"
+    smd_glass = "SMD glass"
+    nap = "NAP"
+    nap_decreasing = "NAP decreasing"
+    t_test = "T-test"
+    slope_b_minus_a = "Slope B-A"
+    slope_a_minus_b = "Slope A-B"
 
 
 class Combine(StrEnum):
     mean = "mean"
     median = "median"
+    rms = "rms"
 
 
 class ConditionStatistic(StrEnum):
@@ -375,8 +383,8 @@ def multiple_baseline(
         Combine | None,
         typer.Option(
             "--combine",
-            help="How the cases' statistics combine: mean, or median (scan's rule for the "
-            "median statistics, their default).",
+            help="How the cases' statistics combine: mean, median or rms (default: scan's "
+            "rule, the median for the median statistics, rms for the SMDs, else the mean).",
         ),
     ] = None,
 ) -> Any:

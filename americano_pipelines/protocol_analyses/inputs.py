@@ -13,7 +13,8 @@ below for those it leaves out (`plan_from_analyses`). A protocol without a list 
 JSON object), as before the list existed:
 
 - free text: the first SCRT statistic name written in it ("B-A", "A-B", "PB-PA", "PA-PB",
-  "|A-B|", "|PA-PB|", "Median B-A", "Median A-B", "|Median A-B|"; default "B-A") and the alpha-spending function ("Pocock",
+  "|A-B|", "|PA-PB|", or one of scan's: "Median B-A", "SMD hedges", "NAP", ... (stats.sced
+  STATISTICS); default "B-A") and the alpha-spending function ("Pocock",
   "Hwang-Shih-DeCani" / "HSD"; default O'Brien-Fleming);
 - JSON: the keys of `AnalysisPlan` (`statistic`, `spending`, `permutations`, `seed`,
   `maxExact`, `maxConsecutive`, `minSegmentLength`, `changePointAlgorithm`) and the ITS keys
@@ -52,7 +53,7 @@ from americano_pipelines.stats.defaults import (
     DEFAULT_MIN_PHASE_LENGTH,
     DEFAULT_PERMUTATIONS,
 )
-from americano_pipelines.stats.sced import STATISTICS, statistic_named
+from americano_pipelines.stats.sced import DECREASING_STATISTICS, STATISTICS, statistic_named
 from americano_pipelines.stats.sequential import SPENDING_FUNCTIONS
 
 __all__ = [
@@ -76,9 +77,11 @@ __all__ = [
 Status = Literal["ok", "skipped"]
 
 # SCRT statistic names in free text, longest first so "|A-B|" is not read as "A-B".
+# Longest names first, so that "Median B-A" is not read as "B-A".
 _STATISTIC_IN_TEXT = re.compile(
-    r"(?<![\w|])(\|Median A-B\||Median B-A|Median A-B|\|PA-PB\||\|A-B\||PA-PB|PB-PA|A-B|B-A)"
-    r"(?![\w|])"
+    r"(?<![\w|])("
+    + "|".join(re.escape(name) for name in sorted(STATISTICS, key=len, reverse=True))
+    + r")(?![\w|])"
 )
 _POCOCK_IN_TEXT = re.compile(r"pocock", re.IGNORECASE)
 _HSD_IN_TEXT = re.compile(r"hwang|decani|\bhsd\b", re.IGNORECASE)
@@ -194,7 +197,7 @@ class AnalysisPlan:
     @property
     def improvement(self) -> str:
         """Direction of improvement for the effect sizes: A-B statistics expect B below A."""
-        return "decrease" if self.statistic in ("A-B", "PA-PB", "Median A-B") else "increase"
+        return "decrease" if self.statistic in DECREASING_STATISTICS else "increase"
 
     @property
     def orientation(self) -> float:

@@ -105,9 +105,24 @@ __all__ = [
     "multiple_baseline_test",
 ]
 
-# The medians' names are scan's (`rand_test(statistic = "Median B-A")`).
+# The medians' and these names are scan's (`rand_test(statistic = "Median B-A")`).
 MEDIAN_STATISTICS = ("Median B-A", "Median A-B", "|Median A-B|")
-STATISTICS = ("A-B", "B-A", "PA-PB", "PB-PA", "|A-B|", "|PA-PB|", *MEDIAN_STATISTICS)
+SCAN_STATISTICS = ("SMD hedges", "SMD glass", "NAP", "NAP decreasing", "T-test")
+# A slope needs one B phase (AB, multiple baseline): scan fits it within the B observations.
+SLOPE_STATISTICS = ("Slope B-A", "Slope A-B")
+STATISTICS = (
+    "A-B",
+    "B-A",
+    "PA-PB",
+    "PB-PA",
+    "|A-B|",
+    "|PA-PB|",
+    *MEDIAN_STATISTICS,
+    *SCAN_STATISTICS,
+    *SLOPE_STATISTICS,
+)
+# The statistics whose large values say that B is below A (the others: above, or two-sided).
+DECREASING_STATISTICS = ("A-B", "PA-PB", "Median A-B", "NAP decreasing", "Slope A-B")
 # An alternating treatments design has no phases, so no statistics of phase means.
 CONDITION_STATISTICS = ("A-B", "B-A", "|A-B|")
 _DESCRIPTIONS = {
@@ -120,9 +135,27 @@ _DESCRIPTIONS = {
     "Median B-A": "median of B minus median of A",
     "Median A-B": "median of A minus median of B",
     "|Median A-B|": "absolute difference between the A and B medians",
+    "SMD hedges": "Hedges' g of B against A (pooled SD, small-sample corrected)",
+    "SMD glass": "Glass' delta of B against A (the A phase's SD)",
+    "NAP": "non-overlap of all pairs, B above A (%)",
+    "NAP decreasing": "non-overlap of all pairs, B below A (%)",
+    "T-test": "Welch t statistic of B against A",
+    "Slope B-A": "slope of B minus slope of A (per observation)",
+    "Slope A-B": "slope of A minus slope of B (per observation)",
 }
-# How a multiple baseline design combines its cases' statistics.
-COMBINATIONS = ("mean", "median")
+# How a multiple baseline design combines its cases' statistics (rows: assignments, columns:
+# cases); scan's rules are the defaults: the median for its median statistics, the root mean
+# square for its standardized mean differences, else the mean.
+_COMBINE = {
+    "mean": lambda stats: stats.mean(axis=1),
+    "median": lambda stats: np.median(stats, axis=1),
+    "rms": lambda stats: np.sqrt(np.mean(stats**2, axis=1)),
+}
+COMBINATIONS = tuple(_COMBINE)
+_DEFAULT_COMBINATION = {
+    **dict.fromkeys(MEDIAN_STATISTICS, "median"),
+    **dict.fromkeys(("SMD hedges", "SMD glass"), "rms"),
+}
 # Assignments whose medians are taken at once (rows x observations floats in memory).
 _MEDIAN_CHUNK = 1 << 21
 # The JSON keeps the whole distribution up to this size (every Monte Carlo distribution of the
@@ -499,9 +532,72 @@ def statistic_named(text: str) -> str | None:
 def _orient(b_minus_a: np.ndarray, statistic: str) -> np.ndarray:
     if statistic.startswith("|"):
         return np.abs(b_minus_a)
-    if statistic in ("A-B", "PA-PB", "Median A-B"):
+    if statistic in ("A-B", "PA-PB", "Median A-B", "Slope A-B"):
         return -b_minus_a
     return b_minus_a
+
+
+def _midranks(x: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(x)
+
+
+def _check_statistic_fits(statistic: str, design: str, shortest_phase: int) -> None:
+    """A slope needs a single B phase; a spread (SMD, t, slope) needs two points per phase."""
+    if statistic in SLOPE_STATISTICS and design not in ("AB", "multiple_baseline"):
+        raise InputError(
+            f"statistic: {statistic} fits a slope within one A and one B phase; use it with "
+            "an AB or multiple baseline design",
+            field="statistic",
+        )
+    spread = statistic in SLOPE_STATISTICS or statistic in ("SMD hedges", "SMD glass", "T-test")
+    if spread and shortest_phase < 2:
+        raise InputError(
+            f"statistic: {statistic} needs at least 2 observations in every phase of every "
+            "assignment; raise min_phase_length to 2",
+            field="statistic",
+        )
+
+
+def _moment_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np.ndarray:
+    """scan's SMD, NAP, t and slope statistics of each schedule (rows of `changes`, A first),
+    from sums over the B phases: a phase's sum of any column is a difference of two prefix
+    sums, so no schedule builds its A and B arrays. NAP comes from the Mann-Whitney count,
+    the B observations' midranks in the whole series less nB(nB + 1)/2 (ties count 1/2)."""
+    n = x.size
+    i = np.arange(n, dtype=float)
+    columns = np.column_stack([np.ones(n), x, x * x, _midranks(x), i, i * i, i * x])
+    prefix = np.vstack([np.zeros(columns.shape[1]), np.cumsum(columns, axis=0)])
+    edges = [np.zeros(changes.shape[0], dtype=np.int64), *changes.T, np.full(changes.shape[0], n)]
+    b = np.zeros((changes.shape[0], columns.shape[1]))
+    for j in range(1, len(edges) - 1, 2):
+        b += prefix[edges[j + 1]] - prefix[edges[j]]
+    a = prefix[n][None, :] - b
+    n_a, n_b = a[:, 0], b[:, 0]
+    mean_a, mean_b = a[:, 1] / n_a, b[:, 1] / n_b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_a = (a[:, 2] - n_a * mean_a**2) / (n_a - 1)
+        var_b = (b[:, 2] - n_b * mean_b**2) / (n_b - 1)
+        if statistic == "SMD hedges":
+            total = n_a + n_b
+            pooled = np.sqrt(((n_a - 1) * var_a + (n_b - 1) * var_b) / (total - 2))
+            correction = (total - 3) / (total - 2.25) * np.sqrt((total - 2) / total)
+            return (mean_b - mean_a) / pooled * correction
+        if statistic == "SMD glass":
+            return (mean_b - mean_a) / np.sqrt(var_a)
+        if statistic == "T-test":
+            return (mean_b - mean_a) / np.sqrt(var_b / n_b + var_a / n_a)
+        if statistic in ("NAP", "NAP decreasing"):
+            above = b[:, 3] - n_b * (n_b + 1) / 2  # pairs with B above A, ties 1/2
+            pairs = n_a * n_b
+            return 100 * (above if statistic == "NAP" else pairs - above) / pairs
+
+        def slope(sums: np.ndarray, count: np.ndarray) -> np.ndarray:
+            sxx = sums[:, 5] - sums[:, 4] ** 2 / count
+            return (sums[:, 6] - sums[:, 4] * sums[:, 1] / count) / sxx
+
+        return _orient(slope(b, n_b) - slope(a, n_a), statistic)
 
 
 def _median_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np.ndarray:
@@ -531,6 +627,8 @@ def _phase_statistics(
     medians need the observations `x` themselves (`_median_statistics`)."""
     if statistic in MEDIAN_STATISTICS:
         return _median_statistics(x, changes, statistic)
+    if statistic in SCAN_STATISTICS or statistic in SLOPE_STATISTICS:
+        return _moment_statistics(x, changes, statistic)
     n = prefix.size - 1
     edges = [0, *(changes[:, j] for j in range(changes.shape[1])), n]
     at = [prefix[e] for e in edges]
@@ -650,6 +748,12 @@ def _result(
 ) -> RandomizationTestResult:
     if not isinstance(exclude_equal, bool | np.bool_):
         raise InputError("exclude_equal: must be true or false", field="exclude_equal")
+    if not (math.isfinite(observed) and np.isfinite(distribution).all()):
+        raise InputError(
+            f"statistic: {statistic} is undefined for some assignments of these data (a phase "
+            "without spread); choose a mean or median statistic",
+            field="statistic",
+        )
     n_as_extreme = _count_as_extreme(distribution, observed, tolerance, bool(exclude_equal))
     p_value = n_as_extreme / distribution.size
     return RandomizationTestResult(
@@ -717,6 +821,7 @@ def _phase_design_test(
     _check_phase_lengths(blocks, min_phase_length, min_b_phase_length=min_b_phase_length)
     n_phases = len(pattern)
     minima = _phase_minima(n_phases, min_phase_length, min_b_phase_length)
+    _check_statistic_fits(statistic, design, int(minima.min()))
     n_admissible = _count_assignments(x.size, minima)
     if n_admissible > _MAX_RANKABLE:
         raise InputError("value: too many observations for this test", field="value")
@@ -882,7 +987,9 @@ def multiple_baseline_test(
     if min_b_phase_length is not None:
         min_b = min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
     if combine is None:
-        combine = "median" if statistic in MEDIAN_STATISTICS else "mean"
+        combine = _DEFAULT_COMBINATION.get(statistic, "mean")
+    if start_points is None:
+        _check_statistic_fits(statistic, "multiple_baseline", min(min_phase_length, min_b))
     if combine not in COMBINATIONS:
         raise InputError(
             f"combine: unknown option {combine!r}; use one of {', '.join(COMBINATIONS)}",
@@ -967,9 +1074,11 @@ def multiple_baseline_test(
     n_cases = len(case_statistics)
     n_admissible = math.prod(len(s) for s in case_statistics)
     exact = n_admissible <= max_exact
-    if combine == "median":
+    if combine != "mean":
         observed = float(
-            np.median([s[i] for s, i in zip(case_statistics, observed_index, strict=True)])
+            _COMBINE[combine](
+                np.array([[s[i] for s, i in zip(case_statistics, observed_index, strict=True)]])
+            )[0]
         )
     else:
         observed = case_statistics[0][observed_index[0]]
@@ -985,17 +1094,17 @@ def multiple_baseline_test(
             "permutations",
             field="permutations",
         )
-    if combine == "median":
+    if combine != "mean":
         if exact:
             grid = np.meshgrid(*case_statistics, indexing="ij")
-            distribution = np.median(np.stack([g.ravel() for g in grid], axis=1), axis=1)
+            distribution = _COMBINE[combine](np.stack([g.ravel() for g in grid], axis=1))
         else:
             rng = np.random.default_rng(seed)
             draws = np.stack(
                 [s[rng.integers(0, len(s), size=permutations - 1)] for s in case_statistics],
                 axis=1,
             )
-            distribution = np.concatenate(([observed], np.median(draws, axis=1)))
+            distribution = np.concatenate(([observed], _COMBINE[combine](draws)))
     elif exact:
         # Sum in case order so the observed combination is bitwise the enumerated one.
         total = case_statistics[0]

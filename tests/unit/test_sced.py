@@ -215,10 +215,15 @@ def test_abab_statistics_by_hand() -> None:
 
 
 def test_constant_series_ties_everywhere() -> None:
+    """Every statistic ties on a constant series; those of a spread (SMD, t) or a slope are
+    undefined there or in an ABAB design, and say so."""
+    labels = ["A"] * 4 + ["B"] * 4 + ["A"] * 4 + ["B"] * 4
     for statistic in STATISTICS:
-        result = abab_randomization_test(
-            ["A"] * 4 + ["B"] * 4 + ["A"] * 4 + ["B"] * 4, [7.0] * 16, statistic=statistic
-        )
+        if statistic in ("SMD hedges", "SMD glass", "T-test", "Slope B-A", "Slope A-B"):
+            with pytest.raises(InputError, match=f"statistic: {statistic} "):
+                abab_randomization_test(labels, [7.0] * 16, statistic=statistic)
+            continue
+        result = abab_randomization_test(labels, [7.0] * 16, statistic=statistic)
         assert result.p_value == 1.0
         assert result.effect_size is None  # no spread: Cohen's d undefined, not NaN
         json.dumps(result.to_json(), allow_nan=False)
@@ -906,3 +911,60 @@ def test_multiple_baseline_takes_the_b_minimum_too() -> None:
     cases = {name: (["A"] * 6 + ["B"] * 10, rng.normal(size=16)) for name in ("a", "b")}
     result = multiple_baseline_test(cases, min_phase_length=5, min_b_phase_length=3)
     assert result.n_assignments == (16 - 5 - 3 + 1) ** 2
+
+
+def _scan_statistic(a: np.ndarray, b: np.ndarray, statistic: str) -> float:
+    """scan's definitions (R/rand_test.R, `.opt$rand_test`), one assignment at a time."""
+    if statistic in ("NAP", "NAP decreasing"):
+        above = sum((bb > aa) + 0.5 * (bb == aa) for aa in a for bb in b)
+        pairs = a.size * b.size
+        return 100 * (above if statistic == "NAP" else pairs - above) / pairs
+    if statistic == "T-test":
+        return float(stats.ttest_ind(b, a, equal_var=False).statistic)
+    if statistic in ("Slope B-A", "Slope A-B"):
+        diff = np.polyfit(np.arange(b.size), b, 1)[0] - np.polyfit(np.arange(a.size), a, 1)[0]
+        return float(diff if statistic == "Slope B-A" else -diff)
+    n_a, n_b = a.size, b.size
+    if statistic == "SMD glass":
+        return float((b.mean() - a.mean()) / a.std(ddof=1))
+    pooled = np.sqrt(((n_a - 1) * a.var(ddof=1) + (n_b - 1) * b.var(ddof=1)) / (n_a + n_b - 2))
+    n = n_a + n_b
+    return float((b.mean() - a.mean()) / pooled * (n - 3) / (n - 2.25) * np.sqrt((n - 2) / n))
+
+
+@pytest.mark.parametrize(
+    "statistic",
+    ["SMD hedges", "SMD glass", "NAP", "NAP decreasing", "T-test", "Slope B-A", "Slope A-B"],
+)
+def test_scans_statistics_match_their_definitions_for_every_start(statistic: str) -> None:
+    """AB, 16 points (ties included), minimum phase 3: every start's statistic as scan
+    defines it, and the multiple baseline combines cases as scan does (root mean square for
+    the SMDs, else the mean)."""
+    rng = np.random.default_rng(11)
+    values = np.round(rng.normal(5, 2, 16), 1)
+    values[[2, 12]] = values[9]  # ties across the phases, for NAP
+    phases = ["A"] * 7 + ["B"] * 9
+    result = ab_randomization_test(phases, values, statistic=statistic, min_phase_length=3)
+    expected = [_scan_statistic(values[:c], values[c:], statistic) for c in range(3, 14)]
+    assert sorted(result.permutation_distribution) == pytest.approx(sorted(expected))
+    assert result.observed_effect == pytest.approx(expected[7 - 3])
+    other = np.round(rng.normal(5, 2, 16), 1)
+    both = multiple_baseline_test(
+        {"x": (phases, values), "y": (phases, other)}, statistic=statistic, min_phase_length=3
+    )
+    pair = np.array([expected[4], _scan_statistic(other[:7], other[7:], statistic)])
+    combined = np.sqrt(np.mean(pair**2)) if statistic.startswith("SMD") else pair.mean()
+    assert both.observed_effect == pytest.approx(combined)
+
+
+def test_a_slope_needs_one_b_phase_and_a_spread_two_points() -> None:
+    labels = _phase_labels((4, 8, 12), 16)
+    values = np.random.default_rng(1).normal(size=16)
+    with pytest.raises(InputError, match="an AB or multiple baseline design"):
+        abab_randomization_test(labels, values, statistic="Slope B-A", min_phase_length=3)
+    with pytest.raises(InputError, match="at least 2 observations in every phase"):
+        ab_randomization_test(["A"] * 8 + ["B"] * 8, values, statistic="T-test", min_phase_length=1)
+    with pytest.raises(InputError, match="without spread"):
+        ab_randomization_test(
+            ["A"] * 8 + ["B"] * 8, [1.0] * 16, statistic="SMD glass", min_phase_length=3
+        )

@@ -267,7 +267,11 @@ def _phase_design(
             f"least {lengths} needs at least {needed}",
             field="value",
         )
-    test = sced.abab_randomization_test if design == "ABAB" else sced.ab_randomization_test
+    test = {
+        "AB": sced.ab_randomization_test,
+        "ABA": sced.aba_randomization_test,
+        "ABAB": sced.abab_randomization_test,
+    }[design]
     return test(
         phases,
         values,
@@ -282,64 +286,57 @@ def _phase_design(
     )
 
 
-@analyze_app.command("abab")
-@_analysis
-def abab(
-    input_path: InputPath,
-    min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
-    min_b_phase_length: MinBPhaseLength = None,
-    statistic: StatisticOption = Statistic.b_minus_a,
-    permutations: Permutations = DEFAULT_PERMUTATIONS,
-    seed: Seed = 0,
-    max_exact: MaxExact = DEFAULT_MAX_EXACT,
-    alpha: Alpha = 0.05,
-    exclude_equal: ExcludeEqual = False,
-) -> Any:
+def _phase_design_command(design: str, n_phases: int, summary: str) -> None:
+    """Register `americano analyze <design>`: the randomization test of one phase design."""
+
+    def command(
+        input_path: InputPath,
+        min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
+        min_b_phase_length: MinBPhaseLength = None,
+        statistic: StatisticOption = Statistic.b_minus_a,
+        permutations: Permutations = DEFAULT_PERMUTATIONS,
+        seed: Seed = 0,
+        max_exact: MaxExact = DEFAULT_MAX_EXACT,
+        alpha: Alpha = 0.05,
+        exclude_equal: ExcludeEqual = False,
+    ) -> Any:
+        return _phase_design(
+            design,
+            n_phases,
+            input_path,
+            min_phase_length=min_phase_length,
+            min_b_phase_length=min_b_phase_length,
+            statistic=statistic,
+            permutations=permutations,
+            seed=seed,
+            max_exact=max_exact,
+            alpha=alpha,
+            exclude_equal=exclude_equal,
+        )
+
+    command.__doc__ = summary
+    command.__name__ = design.lower()
+    analyze_app.command(design.lower())(_analysis(command))
+
+
+_phase_design_command(
+    "ABAB",
+    4,
     """ABAB randomization test (SCRT "ABAB"). CSV: phase (A/B or A1,B1,A2,B2), value; rows in
-    time order; optional date."""
-    return _phase_design(
-        "ABAB",
-        4,
-        input_path,
-        min_phase_length=min_phase_length,
-        min_b_phase_length=min_b_phase_length,
-        statistic=statistic,
-        permutations=permutations,
-        seed=seed,
-        max_exact=max_exact,
-        alpha=alpha,
-        exclude_equal=exclude_equal,
-    )
-
-
-@analyze_app.command("ab")
-@_analysis
-def ab(
-    input_path: InputPath,
-    min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
-    min_b_phase_length: MinBPhaseLength = None,
-    statistic: StatisticOption = Statistic.b_minus_a,
-    permutations: Permutations = DEFAULT_PERMUTATIONS,
-    seed: Seed = 0,
-    max_exact: MaxExact = DEFAULT_MAX_EXACT,
-    alpha: Alpha = 0.05,
-    exclude_equal: ExcludeEqual = False,
-) -> Any:
+    time order; optional date.""",
+)
+_phase_design_command(
+    "AB",
+    2,
     """AB randomization test (SCRT "AB"). CSV: phase (A then B), value; rows in time order;
-    optional date."""
-    return _phase_design(
-        "AB",
-        2,
-        input_path,
-        min_phase_length=min_phase_length,
-        min_b_phase_length=min_b_phase_length,
-        statistic=statistic,
-        permutations=permutations,
-        seed=seed,
-        max_exact=max_exact,
-        alpha=alpha,
-        exclude_equal=exclude_equal,
-    )
+    optional date.""",
+)
+_phase_design_command(
+    "ABA",
+    3,
+    """ABA withdrawal randomization test (SCRT "ABA"). CSV: phase (A/B or A1,B1,A2), value;
+    rows in time order; optional date.""",
+)
 
 
 def _cases(table: Table) -> dict[str, tuple[list[str], list[float]]]:

@@ -8,7 +8,7 @@ designs", *Behavioral Assessment* 14, 153-171; and Edgington & Onghena (2007), *
 Tests* (4th ed.). Definitions match SCRT 1.3.1 (`quantity`, `observed`, `pvalue.systematic`,
 `pvalue.random`):
 
-- Phase designs (AB, ABAB): the admissible assignments are all placements of the phase-change
+- Phase designs (AB, ABA, ABAB): the admissible assignments are all placements of the phase-change
   moments that leave every phase at least `min_phase_length` observations long. With P phases,
   n observations and minimum k there are C(n - P*k + P - 1, P - 1) of them (SCRT `quantity`):
   n = 24, k = 4 gives 165 for ABAB; n = 60, k = 5 gives 12,341. `min_b_phase_length` gives the
@@ -92,6 +92,7 @@ __all__ = [
     "PhaseSummary",
     "RandomizationTestResult",
     "ab_randomization_test",
+    "aba_randomization_test",
     "abab_randomization_test",
     "admissible_phase_changes",
     "alternating_treatments_test",
@@ -896,6 +897,41 @@ def abab_randomization_test(
         values,
         pattern="ABAB",
         design="ABAB",
+        min_phase_length=min_phase_length,
+        statistic=statistic,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+        exclude_equal=exclude_equal,
+        min_b_phase_length=min_b_phase_length,
+    )
+
+
+def aba_randomization_test(
+    phases: Sequence[str],
+    values: Sequence[float],
+    *,
+    min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH,
+    statistic: str = "B-A",
+    permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = 0,
+    max_exact: int = DEFAULT_MAX_EXACT,
+    alpha: float = 0.05,
+    exclude_equal: bool = False,
+    min_b_phase_length: int | None = None,
+) -> RandomizationTestResult:
+    """Randomization test for an ABA withdrawal design (SCRT design "ABA").
+
+    As `abab_randomization_test`, with three blocks A, B, A and two phase-change moments:
+    C(n - 3k + 2, 2) admissible assignments. Its two attempts to show the effect fall short of
+    the WWC's three, which `sced_standards` says.
+    """
+    return _phase_design_test(
+        phases,
+        values,
+        pattern="ABA",
+        design="ABA",
         min_phase_length=min_phase_length,
         statistic=statistic,
         permutations=permutations,

@@ -235,6 +235,15 @@ def test_multiple_baseline_cases_may_be_interleaved(tmp_path: Path) -> None:
     assert payload["pValue"] == pytest.approx(48 / 1331)
 
 
+def test_aba_matches_the_library(tmp_path: Path) -> None:
+    values = np.random.default_rng(6).normal(size=15).tolist()
+    phases = ["A"] * 5 + ["B"] * 5 + ["A"] * 5
+    payload = run_json("aba", "--input", phase_csv(tmp_path, phases, values))
+    expected = sced.aba_randomization_test(phases, values).to_json()
+    assert payload == json.loads(json.dumps(expected))
+    assert payload["design"] == "ABA"
+
+
 def test_ab_b_phase_minimum_reaches_the_library(tmp_path: Path) -> None:
     """scan's limit = c(5, 3) on 20 points: starts 6..18 (1-based), 13 assignments."""
     values = np.random.default_rng(2).normal(size=20).tolist()

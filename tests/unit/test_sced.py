@@ -23,6 +23,7 @@ from americano_pipelines.stats.sced import (
     JSON_DISTRIBUTION_CAP,
     STATISTICS,
     ab_randomization_test,
+    aba_randomization_test,
     abab_randomization_test,
     admissible_phase_changes,
     alternating_treatments_test,
@@ -968,3 +969,19 @@ def test_a_slope_needs_one_b_phase_and_a_spread_two_points() -> None:
         ab_randomization_test(
             ["A"] * 8 + ["B"] * 8, [1.0] * 16, statistic="SMD glass", min_phase_length=3
         )
+
+
+def test_aba_enumerates_scrts_quantity_and_falls_short_of_the_wwc_standard() -> None:
+    """SCRT "ABA": C(n - 3k + 2, 2) schedules (n = 15, k = 3: 28); each statistic as computed
+    by hand for every schedule."""
+    values = np.random.default_rng(5).normal(size=15)
+    labels = _phase_labels((5, 10), 15)
+    result = aba_randomization_test(labels, values, min_phase_length=3)
+    assert result.exact and result.n_assignments == math.comb(15 - 9 + 2, 2) == 28
+    expected = []
+    for first_b, second_a in admissible_phase_changes(15, 3, 3):
+        b = values[first_b:second_a]
+        a = np.concatenate([values[:first_b], values[second_a:]])
+        expected.append(b.mean() - a.mean())
+    assert sorted(result.permutation_distribution) == pytest.approx(sorted(expected))
+    assert result.design == "ABA" and result.sced_standards.passes is False

@@ -80,6 +80,7 @@ class Statistic(StrEnum):
     nap = "NAP"
     nap_decreasing = "NAP decreasing"
     t_test = "T-test"
+    w_test = "W-test"
     slope_b_minus_a = "Slope B-A"
     slope_a_minus_b = "Slope A-B"
 

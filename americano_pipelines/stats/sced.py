@@ -108,7 +108,10 @@ __all__ = [
 
 # The medians' and these names are scan's (`rand_test(statistic = "Median B-A")`).
 MEDIAN_STATISTICS = ("Median B-A", "Median A-B", "|Median A-B|")
-SCAN_STATISTICS = ("SMD hedges", "SMD glass", "NAP", "NAP decreasing", "T-test")
+SCAN_STATISTICS = ("SMD hedges", "SMD glass", "NAP", "NAP decreasing", "T-test", "W-test")
+# Small values are the evidence for these (scan's testdirection "less"): R's Wilcoxon W counts
+# the pairs with A above B.
+LOWER_TAIL_STATISTICS = ("W-test",)
 # A slope needs one B phase (AB, multiple baseline): scan fits it within the B observations.
 SLOPE_STATISTICS = ("Slope B-A", "Slope A-B")
 STATISTICS = (
@@ -141,6 +144,7 @@ _DESCRIPTIONS = {
     "NAP": "non-overlap of all pairs, B above A (%)",
     "NAP decreasing": "non-overlap of all pairs, B below A (%)",
     "T-test": "Welch t statistic of B against A",
+    "W-test": "Wilcoxon rank-sum W (pairs with A above B; small values favour B)",
     "Slope B-A": "slope of B minus slope of A (per observation)",
     "Slope A-B": "slope of A minus slope of B (per observation)",
 }
@@ -589,9 +593,11 @@ def _moment_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np
             return (mean_b - mean_a) / np.sqrt(var_a)
         if statistic == "T-test":
             return (mean_b - mean_a) / np.sqrt(var_b / n_b + var_a / n_a)
-        if statistic in ("NAP", "NAP decreasing"):
+        if statistic in ("NAP", "NAP decreasing", "W-test"):
             above = b[:, 3] - n_b * (n_b + 1) / 2  # pairs with B above A, ties 1/2
             pairs = n_a * n_b
+            if statistic == "W-test":
+                return pairs - above
             return 100 * (above if statistic == "NAP" else pairs - above) / pairs
 
         def slope(sums: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -663,10 +669,17 @@ def _centered_prefix(x: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _count_as_extreme(
-    distribution: np.ndarray, observed: float, tolerance: float, exclude_equal: bool = False
+    distribution: np.ndarray,
+    observed: float,
+    tolerance: float,
+    exclude_equal: bool = False,
+    lower_tail: bool = False,
 ) -> int:
     """Assignments whose statistic is >= the observed one (ties count), or, with
-    `exclude_equal` (scan's `exclude.equal = TRUE`), strictly greater."""
+    `exclude_equal` (scan's `exclude.equal = TRUE`), strictly greater; <= and < for a
+    `lower_tail` statistic."""
+    if lower_tail:
+        return _count_as_extreme(-distribution, -observed, tolerance, exclude_equal)
     if exclude_equal:
         return int(np.count_nonzero(distribution > observed + tolerance))
     return int(np.count_nonzero(distribution >= observed - tolerance))
@@ -693,6 +706,14 @@ def _format_p(p: float) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.2g}"
 
 
+_COMPARISONS = {  # (lower tail, ties excluded)
+    (False, False): "at least this large",
+    (False, True): "larger than this (ties excluded)",
+    (True, False): "at most this small",
+    (True, True): "smaller than this (ties excluded)",
+}
+
+
 def _interpretation(
     *,
     p_value: float,
@@ -704,6 +725,7 @@ def _interpretation(
     n_admissible: int,
     exact: bool,
     exclude_equal: bool = False,
+    lower_tail: bool = False,
 ) -> str:
     if p_value <= alpha:
         verdict = (
@@ -720,7 +742,7 @@ def _interpretation(
     )
     text = (
         f"{verdict}: {description} = {observed:.4g}; {n_as_extreme:,} of {pool} gave a "
-        f"statistic {'larger than this (ties excluded)' if exclude_equal else 'at least this large'}."
+        f"statistic {_COMPARISONS[(lower_tail, exclude_equal)]}."
     )
     if n_admissible < 1.0 / alpha:  # int vs float compares exactly, however large the count
         text += (
@@ -755,7 +777,13 @@ def _result(
             "without spread); choose a mean or median statistic",
             field="statistic",
         )
-    n_as_extreme = _count_as_extreme(distribution, observed, tolerance, bool(exclude_equal))
+    n_as_extreme = _count_as_extreme(
+        distribution,
+        observed,
+        tolerance,
+        bool(exclude_equal),
+        lower_tail=statistic in LOWER_TAIL_STATISTICS,
+    )
     p_value = n_as_extreme / distribution.size
     return RandomizationTestResult(
         design=design,
@@ -778,6 +806,7 @@ def _result(
             n_admissible=n_admissible,
             exact=exact,
             exclude_equal=bool(exclude_equal),
+            lower_tail=statistic in LOWER_TAIL_STATISTICS,
         ),
         sced_standards=standards,
         alpha=alpha,

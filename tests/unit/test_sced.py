@@ -922,6 +922,8 @@ def _scan_statistic(a: np.ndarray, b: np.ndarray, statistic: str) -> float:
         return 100 * (above if statistic == "NAP" else pairs - above) / pairs
     if statistic == "T-test":
         return float(stats.ttest_ind(b, a, equal_var=False).statistic)
+    if statistic == "W-test":  # R's wilcox.test(a, b)$statistic: U of a
+        return float(stats.mannwhitneyu(a, b).statistic)
     if statistic in ("Slope B-A", "Slope A-B"):
         diff = np.polyfit(np.arange(b.size), b, 1)[0] - np.polyfit(np.arange(a.size), a, 1)[0]
         return float(diff if statistic == "Slope B-A" else -diff)
@@ -935,7 +937,16 @@ def _scan_statistic(a: np.ndarray, b: np.ndarray, statistic: str) -> float:
 
 @pytest.mark.parametrize(
     "statistic",
-    ["SMD hedges", "SMD glass", "NAP", "NAP decreasing", "T-test", "Slope B-A", "Slope A-B"],
+    [
+        "SMD hedges",
+        "SMD glass",
+        "NAP",
+        "NAP decreasing",
+        "T-test",
+        "W-test",
+        "Slope B-A",
+        "Slope A-B",
+    ],
 )
 def test_scans_statistics_match_their_definitions_for_every_start(statistic: str) -> None:
     """AB, 16 points (ties included), minimum phase 3: every start's statistic as scan
@@ -985,3 +996,14 @@ def test_aba_enumerates_scrts_quantity_and_falls_short_of_the_wwc_standard() -> 
         expected.append(b.mean() - a.mean())
     assert sorted(result.permutation_distribution) == pytest.approx(sorted(expected))
     assert result.design == "ABA" and result.sced_standards.passes is False
+
+
+def test_the_w_test_counts_the_lower_tail() -> None:
+    """scan's W-test has testdirection "less": small W (few pairs with A above B) is the
+    evidence for B above A, so p is the share of schedules with W at most the observed."""
+    values = np.arange(20.0)  # a steady rise: B above A wherever B starts
+    result = ab_randomization_test(["A"] * 10 + ["B"] * 10, values, statistic="W-test")
+    distribution = np.asarray(result.permutation_distribution)
+    assert result.observed_effect == 0.0
+    assert result.n_as_extreme == np.count_nonzero(distribution <= 0.0)
+    assert "at most this small" in result.interpretation

@@ -30,7 +30,10 @@ Tests* (4th ed.). Definitions match SCRT 1.3.1 (`quantity`, `observed`, `pvalue.
 Statistics, named as in SCRT: "A-B" / "B-A" (mean of all A observations minus mean of all B
 observations, or the reverse), "PA-PB" / "PB-PA" (mean of the A-phase means minus mean of the
 B-phase means, or the reverse), "|A-B|", "|PA-PB|"; and, named as scan names them, "Median B-A",
-"Median A-B" and "|Median A-B|" (median of all B observations minus median of all A ones). The directional statistics give one-sided
+"Median A-B" and "|Median A-B|" (median of all B observations minus median of all A ones),
+"SMD hedges", "SMD glass", "NAP", "NAP decreasing", "T-test", "W-test" (R's Wilcoxon W; its
+small values are the evidence, so its p-value is the lower tail, as scan's) and, for designs with
+one B phase, "Slope B-A" and "Slope A-B" (`_moment_statistics` gives scan's definitions). The directional statistics give one-sided
 tests (large values are evidence for the named direction), the absolute ones two-sided tests.
 In designs with one A and one B phase the phase-mean statistics equal the plain ones.
 
@@ -542,12 +545,6 @@ def _orient(b_minus_a: np.ndarray, statistic: str) -> np.ndarray:
     return b_minus_a
 
 
-def _midranks(x: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(x)
-
-
 def _check_statistic_fits(statistic: str, design: str, shortest_phase: int) -> None:
     """A slope needs a single B phase; a spread (SMD, t, slope) needs two points per phase."""
     if statistic in SLOPE_STATISTICS and design not in ("AB", "multiple_baseline"):
@@ -570,9 +567,11 @@ def _moment_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np
     from sums over the B phases: a phase's sum of any column is a difference of two prefix
     sums, so no schedule builds its A and B arrays. NAP comes from the Mann-Whitney count,
     the B observations' midranks in the whole series less nB(nB + 1)/2 (ties count 1/2)."""
+    from scipy.stats import rankdata  # scipy.stats costs a second to import: only when used
+
     n = x.size
     i = np.arange(n, dtype=float)
-    columns = np.column_stack([np.ones(n), x, x * x, _midranks(x), i, i * i, i * x])
+    columns = np.column_stack([np.ones(n), x, x * x, rankdata(x), i, i * i, i * x])
     prefix = np.vstack([np.zeros(columns.shape[1]), np.cumsum(columns, axis=0)])
     edges = [np.zeros(changes.shape[0], dtype=np.int64), *changes.T, np.full(changes.shape[0], n)]
     b = np.zeros((changes.shape[0], columns.shape[1]))

@@ -466,6 +466,44 @@ def alternating(
     )
 
 
+@analyze_app.command("randomized-block")
+@_analysis
+def randomized_block(
+    input_path: InputPath,
+    statistic: Annotated[
+        ConditionStatistic,
+        typer.Option("--statistic", help="Test statistic (SCRT names)."),
+    ] = ConditionStatistic.b_minus_a,
+    permutations: Permutations = DEFAULT_PERMUTATIONS,
+    seed: Seed = 0,
+    max_exact: MaxExact = DEFAULT_MAX_EXACT,
+    alpha: Alpha = 0.05,
+    exclude_equal: ExcludeEqual = False,
+) -> Any:
+    """Randomized block randomization test (SCRT "RBD"). CSV: condition (A/B), value; rows in
+    time order, in blocks of two sessions, one A and one B each; optional date."""
+    from americano_pipelines.stats import sced
+
+    table = read_table(
+        input_path,
+        required=("condition", "value"),
+        min_rows=2,
+        what="the randomized block test",
+    )
+    conditions, values = table.labels("condition"), table.numbers("value")
+    _check_time_order(table, strictly=False)
+    return sced.randomized_block_test(
+        conditions,
+        values,
+        statistic=statistic.value,
+        permutations=permutations,
+        seed=seed,
+        max_exact=max_exact,
+        alpha=alpha,
+        exclude_equal=exclude_equal,
+    )
+
+
 # ----------------------------------------------------------------------------- effect sizes
 
 

@@ -107,6 +107,7 @@ __all__ = [
     "multiple_baseline_start_windows",
     "statistic_named",
     "multiple_baseline_test",
+    "randomized_block_test",
 ]
 
 # The medians' and these names are scan's (`rand_test(statistic = "Median B-A")`).
@@ -1491,6 +1492,99 @@ def alternating_treatments_test(
         phases=(
             PhaseSummary(label="A", n=n_a, mean=float(a_values.mean())),
             PhaseSummary(label="B", n=n_b, mean=float(b_values.mean())),
+        ),
+    )
+
+
+def randomized_block_test(
+    conditions: Sequence[str],
+    values: Sequence[float],
+    *,
+    statistic: str = "B-A",
+    permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = 0,
+    max_exact: int = DEFAULT_MAX_EXACT,
+    alpha: float = 0.05,
+    exclude_equal: bool = False,
+) -> RandomizationTestResult:
+    """Randomization test for a randomized block design (SCRT "RBD", two conditions).
+
+    The sessions come in blocks of two in time order (rows 1-2, 3-4, ...), each block one A and
+    one B session in a randomized order. The admissible assignments are the 2^m orders of the m
+    blocks; swapping a block's order negates its B-minus-A difference d_i, so mean(B) - mean(A)
+    of an assignment is the mean of +-d_i. Exact when 2^m is at most `max_exact`, else Monte
+    Carlo (the observed assignment first, then uniform random orders). Statistics: "A-B",
+    "B-A", "|A-B|".
+    """
+    statistic, permutations, seed, max_exact, alpha = _check_common(
+        statistic, permutations, seed, max_exact, alpha, allowed=CONDITION_STATISTICS
+    )
+    labels = [str(c).strip().upper() for c in conditions]
+    x = _values(values)
+    if len(labels) != x.size:
+        raise InputError(
+            f"value: {len(labels)} conditions but {x.size} values; every row needs both",
+            field="value",
+        )
+    if x.size < 2 * _MIN_SESSIONS_PER_CONDITION or x.size % 2:
+        raise InputError(
+            f"condition: {x.size} sessions; a randomized block design needs an even number, "
+            f"at least {2 * _MIN_SESSIONS_PER_CONDITION} (blocks of one A and one B)",
+            field="condition",
+        )
+    for block in range(x.size // 2):
+        pair = labels[2 * block : 2 * block + 2]
+        if sorted(pair) != ["A", "B"]:
+            raise InputError(
+                f"condition: rows {2 * block + 1}-{2 * block + 2} are {pair[0]!r}, {pair[1]!r}; "
+                "each block of two consecutive sessions needs one A and one B",
+                field="condition",
+            )
+    is_b = np.array([label == "B" for label in labels], dtype=bool)
+    b_values, a_values = x[is_b], x[~is_b]
+    differences = b_values - a_values  # block by block, in time order
+    m = differences.size
+    scale = float(np.max(np.abs(differences))) if m else 0.0
+    n_admissible = 2**m
+    exact = n_admissible <= max_exact
+    if not exact and permutations * m > MAX_RANDOMIZATION_WORK:
+        raise InputError(
+            f"permutations: {permutations:,} Monte Carlo orders of {m:,} blocks take "
+            f"{permutations * m:,} draws, above the limit of {MAX_RANDOMIZATION_WORK:,}; use at "
+            f"most {MAX_RANDOMIZATION_WORK // m:,} permutations",
+            field="permutations",
+        )
+    rng = np.random.default_rng(seed)
+    rows = n_admissible if exact else permutations
+    means = np.empty(rows)
+    chunk = max(1, (1 << 22) // m)  # rows of signs held at once
+    for first in range(0, rows, chunk):
+        index = np.arange(first, min(first + chunk, rows))
+        if exact:  # assignment k flips the blocks whose bit is set in k
+            signs = 1 - 2 * ((index[:, None] >> np.arange(m)[None, :]) & 1)
+        else:
+            signs = 1 - 2 * rng.integers(0, 2, size=(index.size, m))
+            signs[index == 0] = 1  # the observed assignment first
+        means[index] = (signs * differences[None, :]).mean(axis=1)
+    distribution = _orient(means, statistic)
+    observed = float(_orient(np.array([differences.mean()]), statistic)[0])
+    return _result(
+        design="randomized_block",
+        statistic=statistic,
+        description=_DESCRIPTIONS[statistic],
+        distribution=distribution,
+        observed=observed,
+        tolerance=_TIE_TOLERANCE * scale,
+        n_admissible=n_admissible,
+        exact=exact,
+        effect_size=_effect_size(a_values, b_values),
+        standards=alternating_treatments_standards(labels),
+        alpha=alpha,
+        exclude_equal=exclude_equal,
+        seed=seed,
+        phases=(
+            PhaseSummary(label="A", n=m, mean=float(a_values.mean())),
+            PhaseSummary(label="B", n=m, mean=float(b_values.mean())),
         ),
     )
 

@@ -235,6 +235,18 @@ def test_multiple_baseline_cases_may_be_interleaved(tmp_path: Path) -> None:
     assert payload["pValue"] == pytest.approx(48 / 1331)
 
 
+def test_randomized_block_matches_the_library(tmp_path: Path) -> None:
+    values = np.random.default_rng(7).normal(size=12).tolist()
+    conditions = ["A", "B", "B", "A"] * 3
+    path = write_csv(
+        tmp_path, "rbd.csv", "condition,value", list(zip(conditions, values, strict=True))
+    )
+    payload = run_json("randomized-block", "--input", path, "--statistic", "|A-B|")
+    expected = sced.randomized_block_test(conditions, values, statistic="|A-B|").to_json()
+    assert payload == json.loads(json.dumps(expected))
+    assert (payload["design"], payload["nAssignments"]) == ("randomized_block", 64)
+
+
 def test_aba_matches_the_library(tmp_path: Path) -> None:
     values = np.random.default_rng(6).normal(size=15).tolist()
     phases = ["A"] * 5 + ["B"] * 5 + ["A"] * 5

@@ -34,6 +34,7 @@ from americano_pipelines.stats.sced import (
     draw_phase_schedule,
     multiple_baseline_start_windows,
     multiple_baseline_test,
+    randomized_block_test,
 )
 
 # Onghena (1992) hypothetical ABAB data, shipped with SCRT as `data(ABAB)` (SCRT 1.3.1,
@@ -1007,3 +1008,36 @@ def test_the_w_test_counts_the_lower_tail() -> None:
     assert result.observed_effect == 0.0
     assert result.n_as_extreme == np.count_nonzero(distribution <= 0.0)
     assert "at most this small" in result.interpretation
+
+
+def test_randomized_block_enumerates_every_order_of_every_block() -> None:
+    """SCRT "RBD", two conditions: 2^m orders of m blocks; each order's B-A by relabeling the
+    sessions directly."""
+    rng = np.random.default_rng(12)
+    values = rng.normal(size=10)
+    conditions = ["A", "B", "B", "A", "A", "B", "B", "A", "A", "B"]
+    result = randomized_block_test(conditions, values)
+    expected = []
+    for flips in product((False, True), repeat=5):
+        relabeled = []
+        for block, flip in enumerate(flips):
+            pair = conditions[2 * block : 2 * block + 2]
+            relabeled += pair[::-1] if flip else pair
+        is_b = np.array(relabeled) == "B"
+        expected.append(values[is_b].mean() - values[~is_b].mean())
+    assert result.exact and result.n_assignments == 32
+    assert sorted(result.permutation_distribution) == pytest.approx(sorted(expected))
+    assert result.observed_effect == pytest.approx(expected[0])
+    monte_carlo = randomized_block_test(conditions, values, max_exact=10, permutations=2000, seed=3)
+    assert (monte_carlo.exact, monte_carlo.n_assignments) == (False, 2000)
+    assert monte_carlo.p_value == pytest.approx(result.p_value, abs=0.05)
+    assert randomized_block_test(conditions, values, max_exact=10, seed=3) == randomized_block_test(
+        conditions, values, max_exact=10, seed=3
+    )
+
+
+def test_randomized_block_needs_pairs_of_one_a_and_one_b() -> None:
+    with pytest.raises(InputError, match="rows 3-4 are 'A', 'A'"):
+        randomized_block_test(["A", "B", "A", "A", "B", "B"], range(6))
+    with pytest.raises(InputError, match="an even number"):
+        randomized_block_test(["A", "B", "A", "B", "A"], range(5))

@@ -466,6 +466,62 @@ def alternating(
     )
 
 
+def _read_schedules(path: str) -> list[list[int]]:
+    """The admissible schedules file: a header row, then one schedule per row, the 1-based row
+    at which each of phases 2..P starts; returned 0-based."""
+    import csv
+
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as error:
+        raise InputError(
+            f"--schedules: cannot read {path}: {error.strerror}", field="schedules"
+        ) from None
+    schedules = []
+    for number, row in enumerate(rows[1:], start=2):
+        try:
+            schedules.append([int(cell) - 1 for cell in row if cell.strip()])
+        except ValueError:
+            raise InputError(
+                f"--schedules: line {number} is not a list of whole row numbers: {row!r}",
+                field="schedules",
+            ) from None
+    return schedules
+
+
+@analyze_app.command("custom-design")
+@_analysis
+def custom_design(
+    input_path: InputPath,
+    schedules: Annotated[
+        str,
+        typer.Option(
+            "--schedules",
+            help="CSV of the admissible schedules: a header, then per schedule the rows "
+            "(1-based) where phases 2.. start.",
+        ),
+    ],
+    statistic: StatisticOption = Statistic.b_minus_a,
+    alpha: Alpha = 0.05,
+    exclude_equal: ExcludeEqual = False,
+) -> Any:
+    """Randomization test over a custom admissible set. CSV: phase (A/B alternating), value;
+    rows in time order; optional date."""
+    from americano_pipelines.stats import sced
+
+    table = read_table(input_path, required=("phase", "value"), what="the custom design test")
+    _check_time_order(table, strictly=False)
+    return sced.custom_design_test(
+        table.labels("phase"),
+        table.numbers("value"),
+        schedules=_read_schedules(schedules),
+        statistic=statistic.value,
+        alpha=alpha,
+        exclude_equal=exclude_equal,
+    )
+
+
 @analyze_app.command("randomized-block")
 @_analysis
 def randomized_block(

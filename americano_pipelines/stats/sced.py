@@ -100,6 +100,7 @@ __all__ = [
     "admissible_phase_changes",
     "alternating_treatments_test",
     "count_phase_assignments",
+    "custom_design_test",
     "draw_abab_schedule",
     "draw_alternating_sequence",
     "draw_multiple_baseline_starts",
@@ -433,6 +434,50 @@ def _check_phase_lengths(
                 "schedule is not an admissible assignment",
                 field="phase",
             )
+
+
+def _checked_schedules(
+    schedules: Sequence[Sequence[int]], observed: np.ndarray, n_observations: int
+) -> np.ndarray:
+    """A custom admissible set: one row per schedule, the 0-based first index of phases 2..P,
+    each row increasing within 1..n-1, the observed schedule among them; duplicates dropped."""
+    try:
+        changes = np.asarray([list(row) for row in schedules], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise InputError(
+            "schedules: each schedule is a list of whole numbers (where phases 2.. start)",
+            field="schedules",
+        ) from None
+    width = observed.shape[1]
+    if changes.ndim != 2 or changes.shape[0] == 0 or changes.shape[1] != width:
+        raise InputError(
+            f"schedules: give at least one schedule of {width} phase starts (the data have "
+            f"{width + 1} phases)",
+            field="schedules",
+        )
+    if changes.shape[0] > MAX_EXACT:
+        raise InputError(
+            f"schedules: {changes.shape[0]:,} schedules, above the limit of {MAX_EXACT:,}",
+            field="schedules",
+        )
+    bounded = np.column_stack(
+        [np.zeros(len(changes), dtype=np.int64), changes, np.full(len(changes), n_observations)]
+    )
+    bad = np.flatnonzero((np.diff(bounded, axis=1) < 1).any(axis=1))
+    if bad.size:
+        raise InputError(
+            f"schedules: schedule {bad[0] + 1} ({', '.join(map(str, changes[bad[0]]))}) does not "
+            f"start each phase after the previous one, within the {n_observations} observations",
+            field="schedules",
+        )
+    changes = np.unique(changes, axis=0)
+    if not (changes == observed[0]).all(axis=1).any():
+        raise InputError(
+            "schedules: the observed schedule (phases starting at "
+            f"{', '.join(map(str, observed[0]))}) is not among the admissible ones",
+            field="schedules",
+        )
+    return changes
 
 
 def _phase_minima(n_phases: int, min_a: int, min_b: int | None = None) -> np.ndarray:
@@ -833,6 +878,7 @@ def _phase_design_test(
     alpha: float,
     exclude_equal: bool = False,
     min_b_phase_length: int | None = None,
+    schedules: Sequence[Sequence[int]] | None = None,
 ) -> RandomizationTestResult:
     statistic, permutations, seed, max_exact, alpha = _check_common(
         statistic, permutations, seed, max_exact, alpha
@@ -848,29 +894,29 @@ def _phase_design_test(
             field="value",
         )
     blocks = _phase_blocks(labels, pattern, design)
-    _check_phase_lengths(blocks, min_phase_length, min_b_phase_length=min_b_phase_length)
     n_phases = len(pattern)
-    minima = _phase_minima(n_phases, min_phase_length, min_b_phase_length)
-    _check_statistic_fits(statistic, design, int(minima.min()))
-    n_admissible = _count_assignments(x.size, minima)
-    if n_admissible > _MAX_RANKABLE:
-        raise InputError("value: too many observations for this test", field="value")
     observed_changes = np.array([[s for _, s, _ in blocks[1:]]], dtype=np.int64)
     prefix, tolerance = _centered_prefix(x)
-
-    exact = n_admissible <= max_exact
-    if exact:
-        changes = _changes_from_ranks(np.arange(n_admissible, dtype=np.int64), x.size, minima)
+    if schedules is not None:  # a custom admissible set replaces the minimum lengths
+        changes = _checked_schedules(schedules, observed_changes, x.size)
+        edges = np.column_stack([np.zeros(len(changes)), changes, np.full(len(changes), x.size)])
+        _check_statistic_fits(statistic, design, int(np.diff(edges, axis=1).min()))
+        n_admissible, exact = len(changes), True
     else:
-        # SCRT pvalue.random: the observed schedule plus N - 1 uniform draws with replacement.
-        rng = np.random.default_rng(seed)
-        ranks = rng.integers(0, n_admissible, size=permutations - 1, dtype=np.int64)
-        changes = np.concatenate(
-            (
-                observed_changes,
-                _changes_from_ranks(ranks, x.size, minima),
-            )
-        )
+        _check_phase_lengths(blocks, min_phase_length, min_b_phase_length=min_b_phase_length)
+        minima = _phase_minima(n_phases, min_phase_length, min_b_phase_length)
+        _check_statistic_fits(statistic, design, int(minima.min()))
+        n_admissible = _count_assignments(x.size, minima)
+        if n_admissible > _MAX_RANKABLE:
+            raise InputError("value: too many observations for this test", field="value")
+        exact = n_admissible <= max_exact
+        if exact:
+            changes = _changes_from_ranks(np.arange(n_admissible, dtype=np.int64), x.size, minima)
+        else:
+            # SCRT pvalue.random: the observed schedule plus N - 1 uniform draws with replacement.
+            rng = np.random.default_rng(seed)
+            ranks = rng.integers(0, n_admissible, size=permutations - 1, dtype=np.int64)
+            changes = np.concatenate((observed_changes, _changes_from_ranks(ranks, x.size, minima)))
     distribution = _phase_statistics(prefix, changes, statistic, x)
     observed = float(_phase_statistics(prefix, observed_changes, statistic, x)[0])
 
@@ -969,6 +1015,41 @@ def aba_randomization_test(
         alpha=alpha,
         exclude_equal=exclude_equal,
         min_b_phase_length=min_b_phase_length,
+    )
+
+
+def custom_design_test(
+    phases: Sequence[str],
+    values: Sequence[float],
+    *,
+    schedules: Sequence[Sequence[int]],
+    statistic: str = "B-A",
+    alpha: float = 0.05,
+    exclude_equal: bool = False,
+) -> RandomizationTestResult:
+    """Randomization test over a custom admissible set (SCRT's user-defined designs): the
+    phases alternate A, B, A, ... as `phases` shows them, and `schedules` lists every admissible
+    schedule, one row per schedule, the 0-based index of the first observation of phases 2..P.
+    The observed schedule must be among them; every schedule is enumerated (at most MAX_EXACT).
+    """
+    letters = [str(label).strip().upper()[:1] for label in phases]
+    n_blocks = 1 + sum(1 for x, y in zip(letters, letters[1:], strict=False) if x != y)
+    pattern = ("AB" * n_blocks)[:n_blocks]
+    if n_blocks < 2:
+        raise InputError("phase: a custom design needs an A and a B phase", field="phase")
+    return _phase_design_test(
+        phases,
+        values,
+        pattern=pattern,
+        design="custom",
+        min_phase_length=1,
+        statistic=statistic,
+        permutations=DEFAULT_PERMUTATIONS,
+        seed=0,
+        max_exact=MAX_EXACT,
+        alpha=alpha,
+        exclude_equal=exclude_equal,
+        schedules=schedules,
     )
 
 

@@ -247,6 +247,24 @@ def test_randomized_block_matches_the_library(tmp_path: Path) -> None:
     assert (payload["design"], payload["nAssignments"]) == ("randomized_block", 64)
 
 
+def test_custom_design_reads_its_schedules_file(tmp_path: Path) -> None:
+    values = np.random.default_rng(8).normal(size=12).tolist()
+    phases = ["A"] * 4 + ["B"] * 4 + ["A"] * 4
+    schedules = tmp_path / "schedules.csv"
+    schedules.write_text("b1,a2\n5,9\n4,9\n5,10\n6,9\n")  # 1-based rows
+    path = phase_csv(tmp_path, phases, values)
+    payload = run_json("custom-design", "--input", path, "--schedules", str(schedules))
+    expected = sced.custom_design_test(
+        phases, values, schedules=[[4, 8], [3, 8], [4, 9], [5, 8]]
+    ).to_json()
+    assert payload == json.loads(json.dumps(expected))
+    assert payload["nAssignments"] == 4
+    schedules.write_text("b1,a2\n5,nine\n")
+    assert_input_error(
+        invoke("custom-design", "--input", path, "--schedules", str(schedules)), "line 2"
+    )
+
+
 def test_aba_matches_the_library(tmp_path: Path) -> None:
     values = np.random.default_rng(6).normal(size=15).tolist()
     phases = ["A"] * 5 + ["B"] * 5 + ["A"] * 5

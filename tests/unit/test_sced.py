@@ -28,6 +28,7 @@ from americano_pipelines.stats.sced import (
     admissible_phase_changes,
     alternating_treatments_test,
     count_phase_assignments,
+    custom_design_test,
     draw_abab_schedule,
     draw_alternating_sequence,
     draw_multiple_baseline_starts,
@@ -1041,3 +1042,38 @@ def test_randomized_block_needs_pairs_of_one_a_and_one_b() -> None:
         randomized_block_test(["A", "B", "A", "A", "B", "B"], range(6))
     with pytest.raises(InputError, match="an even number"):
         randomized_block_test(["A", "B", "A", "B", "A"], range(5))
+
+
+def test_a_custom_admissible_set_is_the_test_over_exactly_those_schedules() -> None:
+    """Given every ABAB schedule, the custom design is the ABAB test; given a subset, its
+    distribution is the subset's."""
+    values = np.random.default_rng(13).normal(size=16)
+    labels = _phase_labels((4, 8, 12), 16)
+    every = admissible_phase_changes(16, 4, 3)
+    abab = abab_randomization_test(labels, values, min_phase_length=3)
+    custom = custom_design_test(labels, values, schedules=every.tolist())
+    assert custom.p_value == abab.p_value and custom.n_assignments == abab.n_assignments
+    assert custom.design == "custom"
+    subset = [row for row in every.tolist() if row[0] == 4]
+    narrow = custom_design_test(labels, values, schedules=subset + subset[:2])  # duplicates
+    assert narrow.n_assignments == len(subset)
+    assert sorted(narrow.permutation_distribution) == pytest.approx(
+        sorted(
+            v
+            for row, v in zip(every.tolist(), _abab_b_minus_a(values, every), strict=True)
+            if row[0] == 4
+        )
+    )
+    with pytest.raises(InputError, match="not among the admissible ones"):
+        custom_design_test(labels, values, schedules=[[3, 8, 12]])
+    with pytest.raises(InputError, match="does not start each phase after the previous one"):
+        custom_design_test(labels, values, schedules=[[4, 8, 12], [9, 8, 12]])
+
+
+def _abab_b_minus_a(values: np.ndarray, schedules: np.ndarray) -> list[float]:
+    out = []
+    for first_b, second_a, second_b in schedules:
+        in_b = np.zeros(values.size, bool)
+        in_b[first_b:second_a] = in_b[second_b:] = True
+        out.append(values[in_b].mean() - values[~in_b].mean())
+    return out

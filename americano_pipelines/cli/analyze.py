@@ -185,6 +185,14 @@ MaxExact = Annotated[
 Alpha = Annotated[
     float, typer.Option("--alpha", help="Significance level for `significant` and the text.")
 ]
+StatisticExpression = Annotated[
+    str | None,
+    typer.Option(
+        "--statistic-expression",
+        help="Your own statistic over a and b, e.g. 'median(b) - median(a)' (functions: mean, "
+        "median, sd, var, min, max, sum, n, abs, sqrt, log, exp); replaces --statistic.",
+    ),
+]
 ExcludeEqual = Annotated[
     bool,
     typer.Option(
@@ -251,6 +259,7 @@ def _phase_design(
     max_exact: int,
     alpha: float,
     exclude_equal: bool,
+    statistic_expression: str | None,
 ) -> Any:
     from americano_pipelines.stats import sced
 
@@ -284,6 +293,7 @@ def _phase_design(
         max_exact=max_exact,
         alpha=alpha,
         exclude_equal=exclude_equal,
+        statistic_expression=statistic_expression,
     )
 
 
@@ -300,6 +310,7 @@ def _phase_design_command(design: str, n_phases: int, summary: str) -> None:
         max_exact: MaxExact = DEFAULT_MAX_EXACT,
         alpha: Alpha = 0.05,
         exclude_equal: ExcludeEqual = False,
+        statistic_expression: StatisticExpression = None,
     ) -> Any:
         return _phase_design(
             design,
@@ -313,6 +324,7 @@ def _phase_design_command(design: str, n_phases: int, summary: str) -> None:
             max_exact=max_exact,
             alpha=alpha,
             exclude_equal=exclude_equal,
+            statistic_expression=statistic_expression,
         )
 
     command.__doc__ = summary
@@ -377,6 +389,7 @@ def multiple_baseline(
     max_exact: MaxExact = DEFAULT_MAX_EXACT,
     alpha: Alpha = 0.05,
     exclude_equal: ExcludeEqual = False,
+    statistic_expression: StatisticExpression = None,
     combine: Annotated[
         Combine | None,
         typer.Option(
@@ -403,6 +416,7 @@ def multiple_baseline(
         max_exact=max_exact,
         alpha=alpha,
         exclude_equal=exclude_equal,
+        statistic_expression=statistic_expression,
         combine=None if combine is None else combine.value,
     )
 
@@ -505,6 +519,7 @@ def custom_design(
     statistic: StatisticOption = Statistic.b_minus_a,
     alpha: Alpha = 0.05,
     exclude_equal: ExcludeEqual = False,
+    statistic_expression: StatisticExpression = None,
 ) -> Any:
     """Randomization test over a custom admissible set. CSV: phase (A/B alternating), value;
     rows in time order; optional date."""
@@ -519,6 +534,7 @@ def custom_design(
         statistic=statistic.value,
         alpha=alpha,
         exclude_equal=exclude_equal,
+        statistic_expression=statistic_expression,
     )
 
 

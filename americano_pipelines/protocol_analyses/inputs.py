@@ -183,6 +183,7 @@ class AnalysisPlan:
     max_exact: int = DEFAULT_MAX_EXACT
     max_consecutive: int | None = 2
     exclude_equal: bool = False
+    statistic_expression: str | None = None
     min_segment_length: int | None = None
     change_point_algorithm: str = "pelt"
     change_point_penalty: float | None = None

@@ -309,6 +309,8 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
         "alpha": protocol.alpha,
         "exclude_equal": plan.exclude_equal,
     }
+    if plan.statistic_expression is not None:  # registration kept it off ALTERNATING designs
+        options["statistic_expression"] = plan.statistic_expression
     notes: list[str] = []
     improvement = plan.improvement
     used: int | None = None

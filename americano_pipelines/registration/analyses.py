@@ -229,6 +229,21 @@ def _stats_names(module: str, name: str) -> Callable[[], tuple[str, ...]]:
     return choices
 
 
+def _expression(value: Any, where: str) -> str:
+    """A user's statistic (stats.user_statistic), checked now so that a bad one fails at
+    registration, not in the nightly run."""
+    from americano_pipelines.stats.user_statistic import UserStatistic
+
+    if not isinstance(value, str):
+        raise InputError(f"{where}: give the expression as text", field=where)
+    try:
+        return UserStatistic(value).expression
+    except InputError as error:
+        raise InputError(
+            f"{where}: {str(error).removeprefix('statistic_expression: ')}", field=where
+        ) from None
+
+
 def _setting(key: str, check: Check) -> Any:
     """A setting: its camelCase key in the file and its check; None (left out) = the default."""
     return field(default=None, metadata={"key": key, "check": check})
@@ -273,6 +288,7 @@ class RandomizationTest(_Analysis):
     seed: int | None = _setting("seed", _whole(0))
     max_consecutive: int | None = _setting("maxConsecutive", _whole(1))
     exclude_equal: bool | None = _setting("excludeEqual", _flag)
+    statistic_expression: str | None = _setting("statisticExpression", _expression)
 
 
 @dataclass(frozen=True)
@@ -508,6 +524,12 @@ def _for_design(
                     f"{where}.statistic: an ALTERNATING design has no phases; use one of "
                     f"{', '.join(CONDITION_STATISTICS)}, not {analysis.statistic}",
                     field=f"{where}.statistic",
+                )
+            if analysis.statistic_expression is not None:
+                raise InputError(
+                    f"{where}.statisticExpression: an ALTERNATING design's test takes one of "
+                    f"{', '.join(CONDITION_STATISTICS)}, not an expression",
+                    field=f"{where}.statisticExpression",
                 )
             if analysis.max_consecutive not in (None, max_consecutive):
                 raise InputError(

@@ -33,7 +33,10 @@ B-phase means, or the reverse), "|A-B|", "|PA-PB|"; and, named as scan names the
 "Median A-B" and "|Median A-B|" (median of all B observations minus median of all A ones),
 "SMD hedges", "SMD glass", "NAP", "NAP decreasing", "T-test", "W-test" (R's Wilcoxon W; its
 small values are the evidence, so its p-value is the lower tail, as scan's) and, for designs with
-one B phase, "Slope B-A" and "Slope A-B" (`_moment_statistics` gives scan's definitions). The directional statistics give one-sided
+one B phase, "Slope B-A" and "Slope A-B" (`_moment_statistics` gives scan's definitions). A
+user's own statistic, `statistic_expression` (stats.user_statistic: an expression over `a` and
+`b`, scan's `statistic_function`), replaces the named one in the phase designs and the multiple
+baseline; it is evaluated once per assignment. The directional statistics give one-sided
 tests (large values are evidence for the named direction), the absolute ones two-sided tests.
 In designs with one A and one B phase the phase-mean statistics equal the plain ones.
 
@@ -87,6 +90,7 @@ from americano_pipelines.stats.sced_standards import (
     multiple_baseline_standards,
     reversal_design_standards,
 )
+from americano_pipelines.stats.user_statistic import UserStatistic
 
 __all__ = [
     "CONDITION_STATISTICS",
@@ -166,6 +170,8 @@ _DEFAULT_COMBINATION = {
     **dict.fromkeys(MEDIAN_STATISTICS, "median"),
     **dict.fromkeys(("SMD hedges", "SMD glass"), "rms"),
 }
+# A user's statistic is evaluated once per assignment, in Python (about 20 us each).
+MAX_USER_EVALUATIONS = 200_000
 # Assignments whose medians are taken at once (rows x observations floats in memory).
 _MEDIAN_CHUNK = 1 << 21
 # The JSON keeps the whole distribution up to this size (every Monte Carlo distribution of the
@@ -591,6 +597,19 @@ def _orient(b_minus_a: np.ndarray, statistic: str) -> np.ndarray:
     return b_minus_a
 
 
+_USER_PREFIX = "user: "
+
+
+def _user_label(user: UserStatistic) -> str:
+    return f"{_USER_PREFIX}{user.expression}"
+
+
+def _description(statistic: str) -> str:
+    if statistic.startswith(_USER_PREFIX):
+        return f"statistic {statistic.removeprefix(_USER_PREFIX)}"
+    return _DESCRIPTIONS[statistic]
+
+
 def _check_statistic_fits(statistic: str, design: str, shortest_phase: int) -> None:
     """A slope needs a single B phase; a spread (SMD, t, slope) needs two points per phase."""
     if statistic in SLOPE_STATISTICS and design not in ("AB", "multiple_baseline"):
@@ -669,14 +688,40 @@ def _median_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np
     return _orient(out, statistic)
 
 
+def _user_statistics(x: np.ndarray, changes: np.ndarray, user: UserStatistic) -> np.ndarray:
+    """A user's statistic of each schedule (rows of `changes`, A first), one evaluation each."""
+    if changes.shape[0] > MAX_USER_EVALUATIONS:
+        raise InputError(
+            f"statistic_expression: {changes.shape[0]:,} assignments to evaluate, above the "
+            f"limit of {MAX_USER_EVALUATIONS:,} for a user's statistic; lower max_exact or "
+            "permutations",
+            field="statistic_expression",
+        )
+    position = np.arange(x.size)
+    out = np.empty(changes.shape[0])
+    rows = max(1, _MEDIAN_CHUNK // max(x.size, 1))
+    for first in range(0, changes.shape[0], rows):
+        chunk = changes[first : first + rows]
+        in_b = (np.sum(position[None, None, :] >= chunk[:, :, None], axis=1) % 2).astype(bool)
+        for k, mask in enumerate(in_b):
+            out[first + k] = user(x[~mask], x[mask])
+    return out
+
+
 def _phase_statistics(
-    prefix: np.ndarray, changes: np.ndarray, statistic: str, x: np.ndarray
+    prefix: np.ndarray,
+    changes: np.ndarray,
+    statistic: str,
+    x: np.ndarray,
+    user: UserStatistic | None = None,
 ) -> np.ndarray:
     """The statistic of each schedule (rows of `changes`) of a phase design starting with A.
 
     `prefix` is [0, cumsum(x)], so a phase's sum is a difference of two prefix values and every
     assignment costs O(number of phases); the work is a few array operations per phase. The
     medians need the observations `x` themselves (`_median_statistics`)."""
+    if user is not None:
+        return _user_statistics(x, changes, user)
     if statistic in MEDIAN_STATISTICS:
         return _median_statistics(x, changes, statistic)
     if statistic in SCAN_STATISTICS or statistic in SLOPE_STATISTICS:
@@ -879,10 +924,14 @@ def _phase_design_test(
     exclude_equal: bool = False,
     min_b_phase_length: int | None = None,
     schedules: Sequence[Sequence[int]] | None = None,
+    statistic_expression: str | None = None,
 ) -> RandomizationTestResult:
     statistic, permutations, seed, max_exact, alpha = _check_common(
         statistic, permutations, seed, max_exact, alpha
     )
+    user = None if statistic_expression is None else UserStatistic(statistic_expression)
+    if user is not None:
+        statistic = _user_label(user)
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
     if min_b_phase_length is not None:
         min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
@@ -917,8 +966,8 @@ def _phase_design_test(
             rng = np.random.default_rng(seed)
             ranks = rng.integers(0, n_admissible, size=permutations - 1, dtype=np.int64)
             changes = np.concatenate((observed_changes, _changes_from_ranks(ranks, x.size, minima)))
-    distribution = _phase_statistics(prefix, changes, statistic, x)
-    observed = float(_phase_statistics(prefix, observed_changes, statistic, x)[0])
+    distribution = _phase_statistics(prefix, changes, statistic, x, user)
+    observed = float(_phase_statistics(prefix, observed_changes, statistic, x, user)[0])
 
     a_values = np.concatenate([x[s:e] for name, s, e in blocks if name.startswith("A")])
     b_values = np.concatenate([x[s:e] for name, s, e in blocks if name.startswith("B")])
@@ -929,7 +978,7 @@ def _phase_design_test(
     return _result(
         design=design,
         statistic=statistic,
-        description=_DESCRIPTIONS[statistic],
+        description=_description(statistic),
         distribution=distribution,
         observed=observed,
         tolerance=tolerance,
@@ -958,6 +1007,7 @@ def abab_randomization_test(
     alpha: float = 0.05,
     exclude_equal: bool = False,
     min_b_phase_length: int | None = None,
+    statistic_expression: str | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for an ABAB reversal design (SCRT design "ABAB"; Onghena 1992).
 
@@ -980,6 +1030,7 @@ def abab_randomization_test(
         alpha=alpha,
         exclude_equal=exclude_equal,
         min_b_phase_length=min_b_phase_length,
+        statistic_expression=statistic_expression,
     )
 
 
@@ -995,6 +1046,7 @@ def aba_randomization_test(
     alpha: float = 0.05,
     exclude_equal: bool = False,
     min_b_phase_length: int | None = None,
+    statistic_expression: str | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for an ABA withdrawal design (SCRT design "ABA").
 
@@ -1015,6 +1067,7 @@ def aba_randomization_test(
         alpha=alpha,
         exclude_equal=exclude_equal,
         min_b_phase_length=min_b_phase_length,
+        statistic_expression=statistic_expression,
     )
 
 
@@ -1026,6 +1079,7 @@ def custom_design_test(
     statistic: str = "B-A",
     alpha: float = 0.05,
     exclude_equal: bool = False,
+    statistic_expression: str | None = None,
 ) -> RandomizationTestResult:
     """Randomization test over a custom admissible set (SCRT's user-defined designs): the
     phases alternate A, B, A, ... as `phases` shows them, and `schedules` lists every admissible
@@ -1050,6 +1104,7 @@ def custom_design_test(
         alpha=alpha,
         exclude_equal=exclude_equal,
         schedules=schedules,
+        statistic_expression=statistic_expression,
     )
 
 
@@ -1065,6 +1120,7 @@ def ab_randomization_test(
     alpha: float = 0.05,
     exclude_equal: bool = False,
     min_b_phase_length: int | None = None,
+    statistic_expression: str | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for an AB phase design (SCRT design "AB"; Edgington 1975).
 
@@ -1085,6 +1141,7 @@ def ab_randomization_test(
         alpha=alpha,
         exclude_equal=exclude_equal,
         min_b_phase_length=min_b_phase_length,
+        statistic_expression=statistic_expression,
     )
 
 
@@ -1105,6 +1162,7 @@ def multiple_baseline_test(
     min_cases: int = _MIN_CASES,
     combine: str | None = None,
     min_b_phase_length: int | None = None,
+    statistic_expression: str | None = None,
 ) -> RandomizationTestResult:
     """Randomization test for a multiple baseline AB design across cases or behaviors.
 
@@ -1129,6 +1187,9 @@ def multiple_baseline_test(
     )
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
     min_cases = _check_int(min_cases, "min_cases", 1)
+    user = None if statistic_expression is None else UserStatistic(statistic_expression)
+    if user is not None:
+        statistic = _user_label(user)
     min_b = min_phase_length
     if min_b_phase_length is not None:
         min_b = min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
@@ -1197,7 +1258,7 @@ def multiple_baseline_test(
             admissible = np.arange(min_phase_length, n - min_b + 1, dtype=np.int64)
         prefix, case_tolerance = _centered_prefix(x)
         tolerance = max(tolerance, case_tolerance)
-        case_statistics.append(_phase_statistics(prefix, admissible[:, None], statistic, x))
+        case_statistics.append(_phase_statistics(prefix, admissible[:, None], statistic, x, user))
         observed_index.append(int(np.searchsorted(admissible, start)))
         summaries.extend(
             PhaseSummary(label=label, n=e - s, mean=float(x[s:e].mean()), start=s, case=str(name))
@@ -1270,7 +1331,7 @@ def multiple_baseline_test(
         design="multiple_baseline",
         statistic=statistic,
         description=f"{'average' if combine == 'mean' else 'median'} over {n_cases} "
-        f"case{'s' if n_cases != 1 else ''} of the {_DESCRIPTIONS[statistic]}",
+        f"case{'s' if n_cases != 1 else ''} of the {_description(statistic)}",
         distribution=distribution,
         observed=observed,
         tolerance=tolerance,
@@ -1559,7 +1620,7 @@ def alternating_treatments_test(
     return _result(
         design="alternating_treatments",
         statistic=statistic,
-        description=_DESCRIPTIONS[statistic],
+        description=_description(statistic),
         distribution=distribution,
         observed=observed,
         tolerance=tolerance,
@@ -1652,7 +1713,7 @@ def randomized_block_test(
     return _result(
         design="randomized_block",
         statistic=statistic,
-        description=_DESCRIPTIONS[statistic],
+        description=_description(statistic),
         distribution=distribution,
         observed=observed,
         tolerance=_TIE_TOLERANCE * scale,

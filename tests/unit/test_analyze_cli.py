@@ -265,6 +265,17 @@ def test_custom_design_reads_its_schedules_file(tmp_path: Path) -> None:
     )
 
 
+def test_a_users_statistic_expression_reaches_the_library() -> None:
+    path = str(
+        Path(__file__).resolve().parents[2].parent / "shared/refdata/scan_byheart2011_case1.csv"
+    )
+    args = ("ab", "--input", path, "--min-phase-length", "5", "--statistic-expression")
+    payload = run_json(*args, "median(b) - median(a)")
+    assert payload["pValue"] == pytest.approx(0.6363636, abs=5e-8)
+    assert payload["statistic"] == "user: median(b) - median(a)"
+    assert_input_error(invoke(*args, "open('x')"), "statistic_expression", "calls take one")
+
+
 def test_aba_matches_the_library(tmp_path: Path) -> None:
     values = np.random.default_rng(6).normal(size=15).tolist()
     phases = ["A"] * 5 + ["B"] * 5 + ["A"] * 5

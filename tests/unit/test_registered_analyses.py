@@ -211,6 +211,7 @@ def test_every_analysis_with_every_setting() -> None:
                 "maxExact": 0,
                 "seed": 3,
                 "excludeEqual": True,
+                "statisticExpression": "median(b)-median(a)",
             },
             {
                 "analysis": "its",
@@ -251,6 +252,7 @@ def test_every_analysis_with_every_setting() -> None:
     assert parsed.names == ANALYSIS_NAMES
     assert parsed.get(RANDOMIZATION_TEST).statistic == "|A-B|"
     assert parsed.get(RANDOMIZATION_TEST).exclude_equal is True
+    assert parsed.get(RANDOMIZATION_TEST).statistic_expression == "median(b)-median(a)"
     assert parsed.get(ITS).effect_prior_mean == 2.0
     assert parsed.get(ITS).fit == "joint"
     assert parsed.get(SYNTHETIC_CONTROL) == SyntheticControl(
@@ -291,6 +293,11 @@ def test_every_analysis_with_every_setting() -> None:
         ([{"analysis": "its", "postWindow": "all"}], "analyses[1].postWindow", "first_phase"),
         ([{"analysis": "its", "ar1": "yes"}], "analyses[1].ar1", "true or false"),
         ([{"analysis": "its", "fit": "both"}], "analyses[1].fit", "pre_period, joint"),
+        (
+            [{"analysis": "randomization_test", "statisticExpression": "a.mean()"}],
+            "analyses[1].statisticExpression",
+            "calls take one argument",
+        ),
         (
             [{"analysis": "randomization_test", "excludeEqual": "no"}],
             "analyses[1].excludeEqual",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections import Counter
 from fractions import Fraction
 from itertools import combinations, combinations_with_replacement, groupby, pairwise, product
@@ -1077,3 +1078,41 @@ def _abab_b_minus_a(values: np.ndarray, schedules: np.ndarray) -> list[float]:
         in_b[first_b:second_a] = in_b[second_b:] = True
         out.append(values[in_b].mean() - values[~in_b].mean())
     return out
+
+
+def test_a_users_expression_is_the_statistic_it_writes() -> None:
+    """scan's statistic_function, as a safe expression over a and b: `mean(b) - mean(a)` is the
+    B-A test, `median(b) - median(a)` scan's Median B-A, in every design it reaches."""
+    rows = _scan_rows("scan_byheart2011_case1.csv")
+    phases, values = [r["phase"] for r in rows], [float(r["value"]) for r in rows]
+    by_name = ab_randomization_test(phases, values, statistic="Median B-A", min_phase_length=5)
+    by_expression = ab_randomization_test(
+        phases, values, statistic_expression="median(b) - median(a)", min_phase_length=5
+    )
+    assert by_expression.p_value == by_name.p_value == pytest.approx(0.6363636, abs=5e-8)
+    assert by_expression.statistic == "user: median(b) - median(a)"
+    labels = _phase_labels((4, 8, 12), 16)
+    series = np.random.default_rng(14).normal(size=16)
+    mean_test = abab_randomization_test(labels, series, min_phase_length=3)
+    mean_expression = abab_randomization_test(
+        labels, series, min_phase_length=3, statistic_expression="sum(b) / n(b) - mean(a)"
+    )
+    assert mean_expression.permutation_distribution == pytest.approx(
+        mean_test.permutation_distribution
+    )
+    assert mean_expression.p_value == mean_test.p_value
+    cases = {"x": (["A"] * 6 + ["B"] * 6, series[:12]), "y": (["A"] * 5 + ["B"] * 7, series[4:])}
+    assert (
+        multiple_baseline_test(cases, statistic_expression="mean(b) - mean(a)").p_value
+        == multiple_baseline_test(cases).p_value
+    )
+    for bad, fragment in [
+        ("__import__('os').system('true')", "calls take one argument"),
+        ("a.sum()", "calls take one argument"),
+        ("b[0] - a[0]", "Subscript is not allowed"),
+        ("mean(c)", "unknown name 'c'"),
+        ("b - a", "cannot be evaluated"),  # arrays of other lengths
+        ("b - 1", "gives"),  # an array, not one number
+    ]:
+        with pytest.raises(InputError, match=re.escape(fragment)):
+            ab_randomization_test(phases, values, statistic_expression=bad, min_phase_length=5)

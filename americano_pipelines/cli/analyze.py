@@ -377,6 +377,21 @@ def _cases(table: Table) -> dict[str, tuple[list[str], list[float]]]:
     return grouped
 
 
+def _read_start_points(path: str) -> dict[str, list[int]]:
+    """Each case's admissible starts from a CSV with columns case and start (1-based rows
+    within the case), as the library's 0-based indices."""
+    table = read_table(path, required=("case", "start"), what="the start points")
+    starts: dict[str, list[int]] = {}
+    for case, start in zip(table.labels("case"), table.numbers("start"), strict=True):
+        if start != int(start):
+            raise InputError(
+                f"--start-points: case {case!r} has start {start!r}, not a whole row number",
+                field="start_points",
+            )
+        starts.setdefault(case, []).append(int(start) - 1)
+    return starts
+
+
 @analyze_app.command("multiple-baseline")
 @_analysis
 def multiple_baseline(
@@ -390,6 +405,14 @@ def multiple_baseline(
     alpha: Alpha = 0.05,
     exclude_equal: ExcludeEqual = False,
     statistic_expression: StatisticExpression = None,
+    start_points: Annotated[
+        str | None,
+        typer.Option(
+            "--start-points",
+            help="CSV (case, start) of each case's admissible intervention starts, the 1-based "
+            "row within the case of the first B observation; replaces --min-phase-length.",
+        ),
+    ] = None,
     combine: Annotated[
         Combine | None,
         typer.Option(
@@ -417,6 +440,7 @@ def multiple_baseline(
         alpha=alpha,
         exclude_equal=exclude_equal,
         statistic_expression=statistic_expression,
+        start_points=None if start_points is None else _read_start_points(start_points),
         combine=None if combine is None else combine.value,
     )
 

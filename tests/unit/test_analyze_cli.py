@@ -276,6 +276,22 @@ def test_a_users_statistic_expression_reaches_the_library() -> None:
     assert_input_error(invoke(*args, "open('x')"), "statistic_expression", "calls take one")
 
 
+def test_multiple_baseline_reads_each_cases_start_points(tmp_path: Path) -> None:
+    """Grosche2011 with the starts that limit 4 admits, written out per case (1-based rows):
+    the same test; a narrower set counts only its own combinations."""
+    path = str(Path(__file__).resolve().parents[2].parent / "shared/refdata/scan_grosche2011.csv")
+    lengths = {"Eva": 19, "Georg": 24, "Olaf": 20}
+    rows = [(case, start) for case, n in lengths.items() for start in range(5, n - 2)]
+    starts = write_csv(tmp_path, "starts.csv", "case,start", rows)
+    args = ("multiple-baseline", "--input", path, "--statistic", "Median B-A")
+    listed = run_json(*args, "--start-points", starts)
+    assert (listed["nAssignments"], listed["pValue"]) == (2652, pytest.approx(0.8435143, abs=5e-8))
+    narrow = write_csv(
+        tmp_path, "narrow.csv", "case,start", [("Eva", 7), ("Georg", 8), ("Georg", 9), ("Olaf", 13)]
+    )
+    assert run_json(*args, "--start-points", narrow)["nAssignments"] == 2
+
+
 def test_aba_matches_the_library(tmp_path: Path) -> None:
     values = np.random.default_rng(6).normal(size=15).tolist()
     phases = ["A"] * 5 + ["B"] * 5 + ["A"] * 5

@@ -20,6 +20,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={REPO_ROOT / '.americano' / 'pytensor'}")
 
 
+@pytest.fixture(scope="session")
+def refdata() -> Path:
+    """The published reference data, ../shared/refdata (its README gives each source; never
+    copied into the project): beside the checkout, or where AMERICANO_REFDATA says. A checkout
+    without it skips the tests that reproduce published results, and says why."""
+    for candidate in (
+        os.environ.get("AMERICANO_REFDATA"),
+        REPO_ROOT.parent / "shared" / "refdata",
+        "/work/shared/refdata",
+    ):
+        if candidate and (Path(candidate) / "README.md").is_file():
+            return Path(candidate)
+    pytest.skip("no ../shared/refdata beside the checkout; set AMERICANO_REFDATA to it")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The definitions read the dbt manifest when imported: `make install` prepares it, and so
     does this, for a run after the dbt project changed."""

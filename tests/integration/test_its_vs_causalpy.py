@@ -18,8 +18,6 @@ import pytest
 import americano_pipelines  # noqa: F401  (routes the PyTensor cache before pymc is imported)
 from americano_pipelines.stats.its import bayesian_its
 
-REFDATA = Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
-
 pytestmark = pytest.mark.slow
 
 
@@ -38,10 +36,10 @@ def _causalpy_effect(frame) -> np.ndarray:
     return np.asarray(result.post_impact.mean("obs_ind")).ravel()
 
 
-def test_the_effect_matches_causalpy_run_here() -> None:
+def test_the_effect_matches_causalpy_run_here(refdata: Path) -> None:
     import pandas as pd
 
-    frame = pd.read_csv(REFDATA / "causalpy_its.csv", parse_dates=["date"]).set_index("date")
+    frame = pd.read_csv(refdata / "causalpy_its.csv", parse_dates=["date"]).set_index("date")
     frame = frame.rename(columns={"value": "y"}).assign(
         t=np.arange(len(frame)), month=lambda f: f.index.month
     )

@@ -265,10 +265,8 @@ def test_custom_design_reads_its_schedules_file(tmp_path: Path) -> None:
     )
 
 
-def test_a_users_statistic_expression_reaches_the_library() -> None:
-    path = str(
-        Path(__file__).resolve().parents[2].parent / "shared/refdata/scan_byheart2011_case1.csv"
-    )
+def test_a_users_statistic_expression_reaches_the_library(refdata: Path) -> None:
+    path = str(refdata / "scan_byheart2011_case1.csv")
     args = ("ab", "--input", path, "--min-phase-length", "5", "--statistic-expression")
     payload = run_json(*args, "median(b) - median(a)")
     assert payload["pValue"] == pytest.approx(0.6363636, abs=5e-8)
@@ -276,10 +274,10 @@ def test_a_users_statistic_expression_reaches_the_library() -> None:
     assert_input_error(invoke(*args, "open('x')"), "statistic_expression", "calls take one")
 
 
-def test_multiple_baseline_reads_each_cases_start_points(tmp_path: Path) -> None:
+def test_multiple_baseline_reads_each_cases_start_points(tmp_path: Path, refdata: Path) -> None:
     """Grosche2011 with the starts that limit 4 admits, written out per case (1-based rows):
     the same test; a narrower set counts only its own combinations."""
-    path = str(Path(__file__).resolve().parents[2].parent / "shared/refdata/scan_grosche2011.csv")
+    path = str(refdata / "scan_grosche2011.csv")
     lengths = {"Eva": 19, "Georg": 24, "Olaf": 20}
     rows = [(case, start) for case, n in lengths.items() for start in range(5, n - 2)]
     starts = write_csv(tmp_path, "starts.csv", "case,start", rows)
@@ -315,10 +313,10 @@ def test_ab_b_phase_minimum_reaches_the_library(tmp_path: Path) -> None:
     )
 
 
-def test_multiple_baseline_median_statistic_and_combine_reach_the_library() -> None:
+def test_multiple_baseline_median_statistic_and_combine_reach_the_library(refdata: Path) -> None:
     """scan's Grosche2011 example (refdata README): Median B-A, limit 4, 2,652 combinations,
     the cases' medians combined by their median, p = 0.8435143; `--combine mean` averages."""
-    path = str(Path(__file__).resolve().parents[2].parent / "shared/refdata/scan_grosche2011.csv")
+    path = str(refdata / "scan_grosche2011.csv")
     args = ("multiple-baseline", "--input", path, "--min-phase-length", "4")
     payload = run_json(*args, "--statistic", "Median B-A")
     assert (payload["nAssignments"], payload["statistic"]) == (2652, "Median B-A")

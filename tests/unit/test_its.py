@@ -24,7 +24,6 @@ from americano_pipelines.stats.its import (
     bayesian_its,
 )
 
-REFDATA = Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
 SMALL = {"draws": 300, "tune": 300, "chains": 2}  # tests of the numbers the posterior gives
 TINY = {"draws": 30, "tune": 30, "chains": 1}  # tests of shapes, files and determinism
 
@@ -366,17 +365,17 @@ def test_unknown_nutpie_backend_is_an_input_error() -> None:
 # ----------------------------------------------------------------------------- the two fits
 
 
-def causalpy_example() -> tuple[list[str], np.ndarray]:
+def causalpy_example(refdata: Path) -> tuple[list[str], np.ndarray]:
     """CausalPy's legacy its.csv (../shared/refdata/README.md): monthly, 2010-2019."""
-    table = np.genfromtxt(REFDATA / "causalpy_its.csv", delimiter=",", names=True, dtype=None)
+    table = np.genfromtxt(refdata / "causalpy_its.csv", delimiter=",", names=True, dtype=None)
     return [str(d) for d in table["date"].astype(str)], table["value"].astype(float)
 
 
-def test_pre_period_fit_reproduces_causalpys_published_posterior() -> None:
+def test_pre_period_fit_reproduces_causalpys_published_posterior(refdata: Path) -> None:
     """CausalPy's its_pymc notebook, y ~ 1 + t + C(month), intervention 2017-01-01: average
     effect 1.849, sd 0.59 (refdata README). The joint fit shares one noise scale with the post
     period (residual SD ~2 before, 4.2-4.8 after) and is 40% wider; the pre-period fit is not."""
-    dates, values = causalpy_example()
+    dates, values = causalpy_example(refdata)
     settings = {"intervention_date": "2017-01-01", "seasonality": "month", "seed": 1}
     pre = bayesian_its(dates, values, **settings)
     joint = bayesian_its(dates, values, fit="joint", **settings)

@@ -812,18 +812,16 @@ def test_power_rises_with_effect_size(design: str) -> None:
 
 # ----------------------------------------------------------------------------- scan's examples
 
-SCAN_REFDATA = Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
 
-
-def _scan_rows(name: str) -> list[dict[str, str]]:
-    with (SCAN_REFDATA / name).open(newline="") as handle:
+def _scan_rows(refdata: Path, name: str) -> list[dict[str, str]]:
+    with (refdata / name).open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 
-def test_scan_rand_test_median_b_minus_a_on_by_heart_2011_case_1() -> None:
+def test_scan_rand_test_median_b_minus_a_on_by_heart_2011_case_1(refdata: Path) -> None:
     """scan's `rand_test(byHeart2011[1], statistic = "Median B-A", limit = 5)` (jazznbass/scan
     @ 7e80cb95, data/byHeart2011.rda; refdata README): 11 start points, p = 0.6363636."""
-    rows = _scan_rows("scan_byheart2011_case1.csv")
+    rows = _scan_rows(refdata, "scan_byheart2011_case1.csv")
     result = ab_randomization_test(
         [row["phase"] for row in rows],
         [float(row["value"]) for row in rows],
@@ -834,12 +832,12 @@ def test_scan_rand_test_median_b_minus_a_on_by_heart_2011_case_1() -> None:
     assert result.p_value == pytest.approx(0.6363636, abs=5e-8)
 
 
-def test_scan_rand_test_median_b_minus_a_on_grosche_2011() -> None:
+def test_scan_rand_test_median_b_minus_a_on_grosche_2011(refdata: Path) -> None:
     """scan's `rand_test(Grosche2011, statistic = "Median B-A", limit = 4)` (jazznbass/scan @
     7e80cb95, data/Grosche2011.rda, 3 cases; refdata README): 2,652 combinations of start
     points, the cases' statistics averaged, p = 0.8435143."""
     cases: dict[str, tuple[list[str], list[float]]] = {}
-    for row in _scan_rows("scan_grosche2011.csv"):
+    for row in _scan_rows(refdata, "scan_grosche2011.csv"):
         phases, values = cases.setdefault(row["case"], ([], []))
         phases.append(row["phase"])
         values.append(float(row["value"]))
@@ -868,10 +866,10 @@ def test_median_statistics_match_a_loop_over_every_schedule(statistic: str) -> N
     assert sorted(result.permutation_distribution) == pytest.approx(sorted(expected))
 
 
-def test_exclude_equal_counts_only_larger_statistics() -> None:
+def test_exclude_equal_counts_only_larger_statistics(refdata: Path) -> None:
     """scan's `exclude.equal = TRUE`: ties with the observed statistic (the observed assignment
     among them) leave the count; the default counts them (SCRT, scan's default)."""
-    rows = _scan_rows("scan_byheart2011_case1.csv")
+    rows = _scan_rows(refdata, "scan_byheart2011_case1.csv")
     phases, values = [r["phase"] for r in rows], [float(r["value"]) for r in rows]
     kept = ab_randomization_test(phases, values, statistic="Median B-A", min_phase_length=5)
     excluded = ab_randomization_test(
@@ -1080,10 +1078,10 @@ def _abab_b_minus_a(values: np.ndarray, schedules: np.ndarray) -> list[float]:
     return out
 
 
-def test_a_users_expression_is_the_statistic_it_writes() -> None:
+def test_a_users_expression_is_the_statistic_it_writes(refdata: Path) -> None:
     """scan's statistic_function, as a safe expression over a and b: `mean(b) - mean(a)` is the
     B-A test, `median(b) - median(a)` scan's Median B-A, in every design it reaches."""
-    rows = _scan_rows("scan_byheart2011_case1.csv")
+    rows = _scan_rows(refdata, "scan_byheart2011_case1.csv")
     phases, values = [r["phase"] for r in rows], [float(r["value"]) for r in rows]
     by_name = ab_randomization_test(phases, values, statistic="Median B-A", min_phase_length=5)
     by_expression = ab_randomization_test(

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -172,8 +172,8 @@ _DEFAULT_COMBINATION = {
 }
 # A user's statistic is evaluated once per assignment, in Python (about 20 us each).
 MAX_USER_EVALUATIONS = 200_000
-# Assignments whose medians are taken at once (rows x observations floats in memory).
-_MEDIAN_CHUNK = 1 << 21
+# Cells (schedules x observations) of the B-phase masks held at once (_b_masks).
+_MASK_CHUNK = 1 << 21
 # The JSON keeps the whole distribution up to this size (every Monte Carlo distribution of the
 # default 10,000 permutations); a larger one is thinned to evenly spaced order statistics.
 JSON_DISTRIBUTION_CAP = 10_000
@@ -444,9 +444,10 @@ def _check_phase_lengths(
 
 def _checked_schedules(
     schedules: Sequence[Sequence[int]], observed: np.ndarray, n_observations: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, int]:
     """A custom admissible set: one row per schedule, the 0-based first index of phases 2..P,
-    each row increasing within 1..n-1, the observed schedule among them; duplicates dropped."""
+    each row increasing within 1..n-1, the observed schedule among them; duplicates dropped.
+    Also the shortest phase of any schedule."""
     try:
         changes = np.asarray([list(row) for row in schedules], dtype=np.int64)
     except (TypeError, ValueError):
@@ -469,7 +470,8 @@ def _checked_schedules(
     bounded = np.column_stack(
         [np.zeros(len(changes), dtype=np.int64), changes, np.full(len(changes), n_observations)]
     )
-    bad = np.flatnonzero((np.diff(bounded, axis=1) < 1).any(axis=1))
+    lengths = np.diff(bounded, axis=1)
+    bad = np.flatnonzero((lengths < 1).any(axis=1))
     if bad.size:
         raise InputError(
             f"schedules: schedule {bad[0] + 1} ({', '.join(map(str, changes[bad[0]]))}) does not "
@@ -483,7 +485,7 @@ def _checked_schedules(
             f"{', '.join(map(str, observed[0]))}) is not among the admissible ones",
             field="schedules",
         )
-    return changes
+    return changes, int(lengths.min())
 
 
 def _phase_minima(n_phases: int, min_a: int, min_b: int | None = None) -> np.ndarray:
@@ -671,20 +673,26 @@ def _moment_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np
         return _orient(slope(b, n_b) - slope(a, n_a), statistic)
 
 
-def _median_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np.ndarray:
-    """The median statistics of each schedule (rows of `changes`, A first), a chunk of
-    assignments at a time: each row masks the other condition's observations as NaN."""
-    n = x.size
+def _b_masks(n: int, changes: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+    """(rows, in_b) for chunks of the schedules (rows of `changes`, A first): in_b marks the
+    observations of B phases, a (chunk, n) boolean array of at most _MASK_CHUNK cells."""
     position = np.arange(n)
-    out = np.empty(changes.shape[0])
-    rows = max(1, _MEDIAN_CHUNK // max(n, 1))
+    rows = max(1, _MASK_CHUNK // max(n, 1))
     for first in range(0, changes.shape[0], rows):
         chunk = changes[first : first + rows]
         # an observation is in a B phase when an odd number of phase changes precede it
         in_b = (np.sum(position[None, None, :] >= chunk[:, :, None], axis=1) % 2).astype(bool)
+        yield slice(first, first + len(chunk)), in_b
+
+
+def _median_statistics(x: np.ndarray, changes: np.ndarray, statistic: str) -> np.ndarray:
+    """The median statistics of each schedule (rows of `changes`, A first), a chunk of
+    assignments at a time: each row masks the other condition's observations as NaN."""
+    out = np.empty(changes.shape[0])
+    for rows, in_b in _b_masks(x.size, changes):
         median_b = np.nanmedian(np.where(in_b, x, np.nan), axis=1)
         median_a = np.nanmedian(np.where(in_b, np.nan, x), axis=1)
-        out[first : first + rows] = median_b - median_a
+        out[rows] = median_b - median_a
     return _orient(out, statistic)
 
 
@@ -697,14 +705,9 @@ def _user_statistics(x: np.ndarray, changes: np.ndarray, user: UserStatistic) ->
             "permutations",
             field="statistic_expression",
         )
-    position = np.arange(x.size)
     out = np.empty(changes.shape[0])
-    rows = max(1, _MEDIAN_CHUNK // max(x.size, 1))
-    for first in range(0, changes.shape[0], rows):
-        chunk = changes[first : first + rows]
-        in_b = (np.sum(position[None, None, :] >= chunk[:, :, None], axis=1) % 2).astype(bool)
-        for k, mask in enumerate(in_b):
-            out[first + k] = user(x[~mask], x[mask])
+    for rows, in_b in _b_masks(x.size, changes):
+        out[rows] = [user(x[~mask], x[mask]) for mask in in_b]
     return out
 
 
@@ -947,9 +950,8 @@ def _phase_design_test(
     observed_changes = np.array([[s for _, s, _ in blocks[1:]]], dtype=np.int64)
     prefix, tolerance = _centered_prefix(x)
     if schedules is not None:  # a custom admissible set replaces the minimum lengths
-        changes = _checked_schedules(schedules, observed_changes, x.size)
-        edges = np.column_stack([np.zeros(len(changes)), changes, np.full(len(changes), x.size)])
-        _check_statistic_fits(statistic, design, int(np.diff(edges, axis=1).min()))
+        changes, shortest = _checked_schedules(schedules, observed_changes, x.size)
+        _check_statistic_fits(statistic, design, shortest)
         n_admissible, exact = len(changes), True
     else:
         _check_phase_lengths(blocks, min_phase_length, min_b_phase_length=min_b_phase_length)

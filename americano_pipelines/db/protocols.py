@@ -53,6 +53,8 @@ class StoredProtocol:
     deviations: tuple[Mapping[str, Any], ...]
     phases: tuple[PlannedPhase, ...]
     analyses: AnalysisList | None = None
+    randomization: str | None = None
+    max_consecutive: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """CONTRACTS.md §4 (`protocolId`, `seed`, `phases`) plus the registered fields;
@@ -74,6 +76,8 @@ class StoredProtocol:
             "plannedLength": self.planned_length,
             "interimLooks": self.interim_looks,
             "alpha": self.alpha,
+            "randomization": self.randomization,
+            "maxConsecutive": self.max_consecutive,
             "analyses": None if self.analyses is None else self.analyses.to_json(),
             "registeredAt": self.registered_at.isoformat(),
             "deviations": [dict(d) for d in self.deviations],
@@ -106,8 +110,9 @@ def register_protocol(
             """INSERT INTO experiment_protocols (
                    user_id, protocol_name, hypothesis, start_date, end_date, design_type,
                    primary_outcome, sample_size_target, analysis_plan, min_phase_length,
-                   planned_length, interim_looks, alpha, randomization_seed, analyses)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   planned_length, interim_looks, alpha, randomization_seed, analyses,
+                   randomization, max_consecutive)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                RETURNING id""",
             (
                 user_id,
@@ -125,6 +130,8 @@ def register_protocol(
                 registration.alpha,
                 schedule.seed,
                 None if registration.analyses is None else Jsonb(registration.analyses.to_json()),
+                registration.randomization,
+                registration.max_consecutive,
             ),
         ).fetchone()[0]
         with session.cursor() as cur:
@@ -244,7 +251,7 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         """SELECT id, user_id, protocol_name, hypothesis, design_type::text, primary_outcome,
                   sample_size_target, analysis_plan, start_date, end_date, min_phase_length,
                   planned_length, interim_looks, alpha, randomization_seed, registered_at,
-                  deviations, analyses
+                  deviations, analyses, randomization, max_consecutive
              FROM experiment_protocols WHERE id = %s""",
         (protocol_id,),
     ).fetchone()
@@ -276,6 +283,8 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         registered_at=row[15],
         deviations=tuple(row[16]),
         analyses=analyses_from_json(row[17]),
+        randomization=row[18],
+        max_consecutive=row[19],
         phases=tuple(
             PlannedPhase(
                 label=label,

@@ -48,6 +48,7 @@ from americano_pipelines.registration.analyses import (
     AnalysisList,
     analyses_from_json,
 )
+from americano_pipelines.registration.vocabulary import RESTRICTED
 from americano_pipelines.stats.defaults import (
     DEFAULT_MAX_EXACT,
     DEFAULT_MIN_PHASE_LENGTH,
@@ -367,7 +368,9 @@ def option_overrides(
 @dataclass(frozen=True)
 class Protocol:
     """The registered fields of a protocol that its analyses use (a `marts.protocols` row):
-    `analyses` (the list, or the defaults) and `plan`, the settings they run with."""
+    `analyses` (the list, or the defaults) and `plan`, the settings they run with.
+    `randomization` is how an ALTERNATING design's sessions were drawn (restricted, with the
+    plan's `max_consecutive`, or blocks)."""
 
     protocol_id: str
     design_type: str
@@ -380,6 +383,7 @@ class Protocol:
     status: str | None = None
     plan: AnalysisPlan = field(default_factory=AnalysisPlan)
     analyses: AnalysisList = DEFAULT_ANALYSIS_LIST
+    randomization: str = RESTRICTED
 
     @classmethod
     def identity(cls, row: Mapping[str, Any]) -> Protocol:
@@ -396,8 +400,13 @@ class Protocol:
     def from_row(cls, row: Mapping[str, Any]) -> Protocol:
         """From a `marts.protocols` row; NULLs take the database defaults (min_phase_length 3,
         alpha 0.05, no interim looks). Raises InputError for an unreadable analysis plan or
-        list of analyses."""
+        list of analyses. The cap a restricted alternating schedule was drawn with is the
+        protocol's (its `max_consecutive`) where it has one: protocols registered before it
+        kept one carry it in their randomization test, or drew with the default."""
         analyses, plan = _registered(row)
+        cap = _optional_int(row, "max_consecutive")
+        if cap is not None:
+            plan = replace(plan, max_consecutive=cap)
         return replace(
             cls.identity(row),
             min_phase_length=_optional_int(row, "min_phase_length") or DEFAULT_MIN_PHASE_LENGTH,
@@ -407,6 +416,7 @@ class Protocol:
             status=text_or_none(row.get("status")),
             plan=plan,
             analyses=analyses,
+            randomization=text_or_none(row.get("randomization")) or RESTRICTED,
         )
 
 

@@ -10,8 +10,10 @@ What runs, by `design_type` (the statistics are those of `americano_pipelines.st
   column (one A-then-B series per case); without that column the protocol's series is the only
   case. Effect sizes per case (`effect_sizes`), NAP/SMD averaged with equal weights
   (`equal_weight_average`).
-- ALTERNATING: `alternating_treatments_test` (the plan's `max_consecutive`, default 2 as SCRT
-  "ATD"); NAP and SMD of condition B against condition A.
+- ALTERNATING: drawn `restricted`, `alternating_treatments_test` (the protocol's
+  `max_consecutive`, default 2 as SCRT "ATD"); drawn in `blocks`, `randomized_block_test`
+  (SCRT "RBD") over the blocks whose two sessions were both observed (a session's observations
+  averaged). NAP and SMD of condition B against condition A.
 - CHANGING_CRITERION: no randomization test is defined; only the WWC rating is reported.
 
 Minimum phase length. The schedule was randomized over calendar days with phases at least
@@ -27,6 +29,7 @@ whose registered analyses do not include the randomization test gets an `explora
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,6 +47,7 @@ from americano_pipelines.registration.analyses import RANDOMIZATION_TEST, is_reg
 from americano_pipelines.registration.vocabulary import (
     ABAB,
     ALTERNATING,
+    BLOCKS,
     CHANGING_CRITERION,
     DESIGN_TYPES,
     MULTIPLE_BASELINE,
@@ -63,6 +67,7 @@ from americano_pipelines.stats.sced import (
     abab_randomization_test,
     alternating_treatments_test,
     multiple_baseline_test,
+    randomized_block_test,
 )
 from americano_pipelines.stats.sced_standards import StandardsRating, changing_criterion_standards
 
@@ -358,11 +363,17 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
             nap_estimate = equal_weight_average([summary.nap for _, summary in per_case])
             smd_estimate = equal_weight_average([summary.smd for _, summary in per_case])
     elif protocol.design_type == ALTERNATING:
-        test = alternating_treatments_test(
-            series.conditions, series.values, max_consecutive=plan.max_consecutive, **options
-        )
-        x = np.asarray(series.values)
-        is_b = np.asarray(series.conditions) == "B"
+        if protocol.randomization == BLOCKS:
+            conditions, values, note = _observed_blocks(series)
+            notes += [note] if note else []
+            test = randomized_block_test(conditions, values, **options)
+        else:
+            conditions, values = series.conditions, series.values
+            test = alternating_treatments_test(
+                conditions, values, max_consecutive=plan.max_consecutive, **options
+            )
+        x = np.asarray(values)
+        is_b = np.asarray(conditions) == "B"
         a_values, b_values = x[~is_b], x[is_b]
         try:
             nap_estimate = nap(a_values, b_values, improvement)
@@ -398,3 +409,42 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
         notes=tuple(notes),
         **base,
     )
+
+
+_SESSION_LABEL = re.compile(r"session_([0-9]+)_")
+
+
+def _observed_blocks(series: ObservedSeries) -> tuple[list[str], list[float], str | None]:
+    """One value per session (its observations' mean) of the blocks whose two sessions both
+    have one: the randomized block test needs every block whole. Sessions are numbered in
+    their phase labels (`session_<n>_<condition>`, 1-based), and block k holds sessions 2k-1
+    and 2k. The note says what was left out."""
+    sessions: dict[int, tuple[str, list[float]]] = {}
+    for label, condition, value in zip(
+        series.phase_labels, series.conditions, series.values, strict=True
+    ):
+        match = _SESSION_LABEL.match(label)
+        if match is None:
+            raise InputError(
+                f"phase_label: {label!r} is not a session of an alternating schedule",
+                field="phase_label",
+            )
+        sessions.setdefault(int(match.group(1)), (condition, []))[1].append(value)
+    blocks = sorted({(number - 1) // 2 for number in sessions})
+    whole = [k for k in blocks if 2 * k + 1 in sessions and 2 * k + 2 in sessions]
+    conditions: list[str] = []
+    values: list[float] = []
+    for k in whole:
+        for number in (2 * k + 1, 2 * k + 2):
+            condition, observed = sessions[number]
+            conditions.append(condition)
+            values.append(float(np.mean(observed)))
+    notes = []
+    if len(whole) < len(blocks):
+        notes.append(
+            f"{len(blocks) - len(whole)} of {len(blocks)} blocks left out: one of their two "
+            "sessions has no observation"
+        )
+    if len(sessions) < series.n:
+        notes.append("sessions with several observations enter with their mean")
+    return conditions, values, "; ".join(notes) or None

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from americano_pipelines.errors import InputError
-from americano_pipelines.registration.vocabulary import ALTERNATING
+from americano_pipelines.registration.vocabulary import ALTERNATING, BLOCKS
 from americano_pipelines.stats.limits import MAX_ABS_VALUE, MAX_EXACT, MAX_PENALTY, MAX_PERMUTATIONS
 
 __all__ = [
@@ -464,14 +464,15 @@ def parse_analyses(
     design_type: str | None = None,
     interim_looks: int | None = None,
     max_consecutive: int | None = None,
+    randomization: str | None = None,
     planned_length: int | None = None,
     primary_outcome: str | None = None,
     where: str = "analyses",
 ) -> AnalysisList:
     """The `analyses:` list of a protocol file (or as stored): each analysis once, its settings
     checked. With the protocol's design (`design_type`, `interim_looks`, `max_consecutive`,
-    `planned_length`, `primary_outcome`), also what the design allows, and the alternating
-    design's cap is filled into the randomization test. Raises InputError naming the item and
+    `randomization`, `planned_length`, `primary_outcome`), also what the design allows, and a
+    restricted alternating design's cap is filled into the randomization test. Raises InputError naming the item and
     setting."""
     if not isinstance(value, list) or not value:
         raise InputError(
@@ -497,6 +498,7 @@ def parse_analyses(
                 design_type=design_type,
                 interim_looks=interim_looks or 0,
                 max_consecutive=max_consecutive,
+                randomization=randomization,
                 planned_length=planned_length,
                 primary_outcome=primary_outcome,
             )
@@ -511,6 +513,7 @@ def _for_design(
     design_type: str,
     interim_looks: int,
     max_consecutive: int | None,
+    randomization: str | None,
     planned_length: int | None,
     primary_outcome: str | None,
 ) -> RegisteredAnalysis:
@@ -531,6 +534,12 @@ def _for_design(
                     f"{', '.join(CONDITION_STATISTICS)}, not an expression",
                     field=f"{where}.statisticExpression",
                 )
+            if analysis.max_consecutive is not None and randomization == BLOCKS:
+                raise InputError(
+                    f"{where}.maxConsecutive: the sessions are drawn in blocks (randomization: "
+                    "blocks), and the test enumerates the blocks' orders; leave it out",
+                    field=f"{where}.maxConsecutive",
+                )
             if analysis.max_consecutive not in (None, max_consecutive):
                 raise InputError(
                     f"{where}.maxConsecutive: the schedule is drawn with maxConsecutive "
@@ -538,6 +547,8 @@ def _for_design(
                     "it out",
                     field=f"{where}.maxConsecutive",
                 )
+            if randomization == BLOCKS:
+                return analysis
             return RandomizationTest(**{**analysis.settings(), "max_consecutive": max_consecutive})
         if analysis.max_consecutive is not None:
             raise InputError(

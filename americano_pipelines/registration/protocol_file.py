@@ -12,9 +12,11 @@ schedule comes from exactly the admissible set the randomization test enumerates
   phases at least `minPhaseLength` days long (`draw_abab_schedule`; Onghena 1992).
 - CHANGING_CRITERION: a baseline and one phase per criterion level; the phase-change moments are
   drawn the same way (`draw_phase_schedule`; a phase design with 1 + #criteria phases).
-- ALTERNATING: one session per day, conditions A and B with balanced counts and at most
-  `maxConsecutive` consecutive sessions of one condition (`draw_alternating_sequence`; SCRT
-  "ATD" restricted randomization).
+- ALTERNATING: one session per day. `randomization: restricted` (the default): conditions A and
+  B with balanced counts and at most `maxConsecutive` consecutive sessions of one condition
+  (`draw_alternating_sequence`; SCRT "ATD" restricted randomization). `randomization: blocks`:
+  consecutive blocks of one A and one B session, each block's order drawn
+  (`draw_randomized_blocks`; SCRT "RBD").
 - MULTIPLE_BASELINE: one AB series per case (behavior, outcome or setting of the one user),
   intervention starts staggered, one drawn from each case's window
   (`draw_multiple_baseline_starts` / `multiple_baseline_start_windows`; Bulté & Onghena 2009).
@@ -43,7 +45,13 @@ import yaml
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 from americano_pipelines.registration.analyses import AnalysisList, parse_analyses
-from americano_pipelines.registration.vocabulary import CONDITION_PHASE_TYPES, DESIGN_TYPES
+from americano_pipelines.registration.vocabulary import (
+    ALTERNATING_RANDOMIZATIONS,
+    BLOCKS,
+    CONDITION_PHASE_TYPES,
+    DESIGN_TYPES,
+    RESTRICTED,
+)
 from americano_pipelines.stats.defaults import DEFAULT_MIN_PHASE_LENGTH
 from americano_pipelines.stats.sced import (
     count_phase_assignments,
@@ -51,6 +59,7 @@ from americano_pipelines.stats.sced import (
     draw_alternating_sequence,
     draw_multiple_baseline_starts,
     draw_phase_schedule,
+    draw_randomized_blocks,
 )
 
 __all__ = [
@@ -136,6 +145,7 @@ _OPTIONAL = ("userId", "userEmail", "minPhaseLength", "interimLooks", "alpha", "
 _DESIGN_FIELDS = {
     "cases": "MULTIPLE_BASELINE",
     "maxConsecutive": "ALTERNATING",
+    "randomization": "ALTERNATING",
     "criteria": "CHANGING_CRITERION",
 }
 _KNOWN = (*_REQUIRED, *_OPTIONAL, *_DESIGN_FIELDS)
@@ -149,8 +159,9 @@ class ProtocolRegistration:
     """A validated protocol file: the CENT/SPIRIT fields, who it is for, and the design's plan.
 
     `conditions` maps each condition ("A" baseline, "B" intervention) to its intervention
-    parameters; `cases` (multiple baseline), `max_consecutive` (alternating) and `criteria`
-    (changing criterion) are set only for their design. `seed` is None when the file gives
+    parameters; `cases` (multiple baseline), `randomization` and `max_consecutive`
+    (alternating; the cap only for a restricted draw) and `criteria` (changing criterion) are
+    set only for their design. `seed` is None when the file gives
     none; `draw_schedule` then draws one and records it in the schedule. `analyses` is the
     file's `analyses:` list (registration/analyses.py), None without one: the protocol then
     runs the default analyses with the settings of its `analysisPlan`.
@@ -173,6 +184,7 @@ class ProtocolRegistration:
     seed: int | None = None
     cases: tuple[str, ...] = ()
     max_consecutive: int | None = None
+    randomization: str | None = None
     criteria: tuple[float, ...] = ()
     analyses: AnalysisList | None = None
 
@@ -569,13 +581,22 @@ def validate_protocol(data: Any, *, today: dt.date | None = None) -> ProtocolReg
             )
         registration = replace(registration, cases=_cases(values["cases"]))
     elif design_type == "ALTERNATING":
+        randomization = _optional(
+            values, "randomization", _alternating_randomization, default=RESTRICTED
+        )
+        if randomization == BLOCKS and values.get("maxConsecutive") is not None:
+            raise InputError(
+                "maxConsecutive: not with randomization: blocks, whose blocks of one A and one "
+                "B session never run more than 2 sessions of one condition",
+                field="maxConsecutive",
+            )
         cap = _optional(
             values,
             "maxConsecutive",
             lambda v, f: _integer(v, f, minimum=1, maximum=MAX_CONSECUTIVE_CAP),
-            default=DEFAULT_MAX_CONSECUTIVE,
+            default=DEFAULT_MAX_CONSECUTIVE if randomization == RESTRICTED else None,
         )
-        registration = replace(registration, max_consecutive=cap)
+        registration = replace(registration, randomization=randomization, max_consecutive=cap)
     elif design_type == "CHANGING_CRITERION":
         if "criteria" not in values:
             raise InputError(
@@ -590,6 +611,7 @@ def validate_protocol(data: Any, *, today: dt.date | None = None) -> ProtocolReg
             design_type=design_type,
             interim_looks=registration.interim_looks,
             max_consecutive=registration.max_consecutive,
+            randomization=registration.randomization,
             planned_length=registration.planned_length,
             primary_outcome=registration.primary_outcome,
         )
@@ -660,6 +682,16 @@ def _integer(value: Any, name: str, *, minimum: int, maximum: int = PG_INTEGER_M
     if value > limit:
         raise InputError(f"{name}: must be at most {limit}, got {_describe(value)}", field=name)
     return value
+
+
+def _alternating_randomization(value: Any, name: str) -> str:
+    if value not in ALTERNATING_RANDOMIZATIONS:
+        raise InputError(
+            f"{name}: must be one of {', '.join(ALTERNATING_RANDOMIZATIONS)}, got "
+            f"{_describe(value)}",
+            field=name,
+        )
+    return str(value)
 
 
 def _alpha(value: Any, name: str) -> float:
@@ -900,6 +932,12 @@ def _check_feasible(registration: ProtocolRegistration) -> None:
                 f"minPhaseLength = {k} sessions per condition; plan at least {2 * k} sessions",
                 field="plannedLength",
             )
+        if registration.randomization == BLOCKS and n % 2:
+            raise InputError(
+                f"plannedLength: {n} sessions do not make whole blocks of one A and one B "
+                f"session (randomization: blocks); plan {n - 1} or {n + 1}",
+                field="plannedLength",
+            )
     elif design == "MULTIPLE_BASELINE":
         n_cases = len(registration.cases)
         n_starts = n - 2 * k + 1
@@ -1014,9 +1052,12 @@ def _changing_criterion_phases(registration: ProtocolRegistration, seed: int) ->
 
 def _alternating_phases(registration: ProtocolRegistration, seed: int) -> list[PlannedPhase]:
     n = registration.planned_length
-    sequence = _sced_call(
-        draw_alternating_sequence, n, ("A", "B"), registration.max_consecutive, seed
-    )
+    if registration.randomization == BLOCKS:
+        sequence = _sced_call(draw_randomized_blocks, n, ("A", "B"), seed)
+    else:
+        sequence = _sced_call(
+            draw_alternating_sequence, n, ("A", "B"), registration.max_consecutive, seed
+        )
     width = max(2, len(str(n)))
     return [
         _phase(registration, f"session_{i + 1:0{width}d}_{c}", c, i, i + 1, session=i + 1)

@@ -1,6 +1,7 @@
 """The words a protocol is registered in: design types and phase types, defined once.
 
-The dbt seeds `design_types.csv` and `phase_conditions.csv` are the one statement of them:
+The dbt seeds `design_types.csv`, `phase_conditions.csv` and `alternating_randomizations.csv`
+are the one statement of them:
 SQL joins the seeds, and this module reads the same files, so Python and the warehouse cannot
 disagree. They mirror the PostgreSQL enums of migration 0001 (`experiment_design_type`,
 `phase_type`; tests/unit/test_vocabulary.py checks that they do).
@@ -15,6 +16,8 @@ from americano_pipelines.config import DBT_PROJECT_DIR
 __all__ = [
     "ABAB",
     "ALTERNATING",
+    "ALTERNATING_RANDOMIZATIONS",
+    "BLOCKS",
     "CHANGING_CRITERION",
     "CONDITION_PHASE_TYPES",
     "DESIGN_TYPES",
@@ -22,6 +25,7 @@ __all__ = [
     "MULTIPLE_BASELINE",
     "PHASE_CONDITIONS",
     "PHASE_TYPES",
+    "RESTRICTED",
 ]
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
@@ -50,3 +54,9 @@ CONDITION_PHASE_TYPES = {
     for condition in ("A", "B")
 }
 """Which phase_type each condition of a drawn schedule becomes."""
+
+ALTERNATING_RANDOMIZATIONS = tuple(
+    row["randomization"] for row in _seed("alternating_randomizations")
+)
+"""How an ALTERNATING design's sessions are drawn (the protocol file's `randomization`)."""
+RESTRICTED, BLOCKS = ALTERNATING_RANDOMIZATIONS

@@ -109,6 +109,7 @@ __all__ = [
     "draw_alternating_sequence",
     "draw_multiple_baseline_starts",
     "draw_phase_schedule",
+    "draw_randomized_blocks",
     "multiple_baseline_start_windows",
     "statistic_named",
     "multiple_baseline_test",
@@ -1811,6 +1812,28 @@ def draw_multiple_baseline_starts(
     windows = multiple_baseline_start_windows(n_observations, n_cases, min_phase_length)
     rng = np.random.default_rng(seed)
     return tuple(int(window[rng.integers(0, len(window))]) for window in windows)
+
+
+def draw_randomized_blocks(
+    n_observations: int, conditions: Sequence[str] = ("A", "B"), seed: int = 0
+) -> tuple[str, ...]:
+    """A randomized block sequence: consecutive blocks of one session per condition, each
+    block's order drawn uniformly and independently (the admissible set of
+    `randomized_block_test` for two conditions; SCRT "RBD"). Same seed, same sequence."""
+    n_observations = _check_int(n_observations, "n_observations", 1)
+    seed = _check_int(seed, "seed", 0)
+    names = [str(c) for c in conditions]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise InputError("condition: give at least two distinct conditions", field="condition")
+    if n_observations % len(names):
+        raise InputError(
+            f"n_observations: {n_observations} sessions do not make whole blocks of "
+            f"{len(names)} (one session per condition)",
+            field="n_observations",
+        )
+    rng = np.random.default_rng(seed)
+    orders = [rng.permutation(len(names)) for _ in range(n_observations // len(names))]
+    return tuple(names[i] for order in orders for i in order.tolist())
 
 
 def _completion_table(counts: tuple[int, ...], cap: int) -> dict[tuple, int]:

@@ -320,3 +320,73 @@ class _connect:
 
     def __exit__(self, *exc) -> None:
         self._context.__exit__(*exc)
+
+
+def _alternating(start: dt.date, **fields):
+    return validate_protocol(
+        {
+            "protocolName": "Morning vs evening",
+            "hypothesis": "Morning review gives higher recall.",
+            "designType": "ALTERNATING",
+            "primaryOutcome": "quiz_score",
+            "sampleSizeTarget": 20,
+            "analysisPlan": "Randomization test of B-A.",
+            "startDate": start.isoformat(),
+            "plannedLength": 20,
+            "seed": 7,
+            "conditions": {"A": {}, "B": {}},
+            **fields,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "stored"),
+    [({"maxConsecutive": 3}, ("restricted", 3)), ({"randomization": "blocks"}, ("blocks", None))],
+)
+def test_an_alternating_randomization_is_stored_and_frozen(
+    migrated_database: str, fields: dict, stored: tuple
+) -> None:
+    # Without an analyses list, the cap (or the blocks) must still reach the test: the protocol
+    # keeps how its sessions were drawn.
+    from americano_pipelines.protocol_analyses.inputs import Protocol
+
+    registration = _alternating(dt.date.today() + dt.timedelta(days=1), **fields)
+    with _connect(migrated_database, as_owner=False) as session:
+        protocol = register_protocol(session, registration)
+    assert (protocol.randomization, protocol.max_consecutive) == stored
+    assert protocol.to_json()["randomization"] == stored[0]
+    with _connect(migrated_database, as_owner=True) as conn:
+        cursor = conn.execute(
+            "SELECT id AS protocol_id, design_type::text, randomization, max_consecutive, "
+            "analyses, analysis_plan FROM experiment_protocols WHERE id = %s",
+            (protocol.protocol_id,),
+        )
+        names = [column.name for column in cursor.description]
+        read = Protocol.from_row(dict(zip(names, cursor.fetchone(), strict=True)))
+    assert read.randomization == stored[0]
+    if stored[1] is not None:
+        assert read.plan.max_consecutive == stored[1]
+    for change in ("randomization = NULL", "max_consecutive = 2"):
+        with _connect(migrated_database, as_owner=True) as conn:
+            with pytest.raises(
+                (Frozen, psycopg.errors.CheckViolation), match="randomization|max_consecutive"
+            ):
+                conn.execute(
+                    f"UPDATE experiment_protocols SET {change} WHERE id = %s",
+                    (protocol.protocol_id,),
+                )
+
+
+def test_only_an_alternating_protocol_has_a_randomization(protocol) -> None:
+    database, protocol_id = protocol
+    with _connect(database, as_owner=True) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation, match="randomization_alternating"):
+            conn.execute(
+                "INSERT INTO experiment_protocols (user_id, protocol_name, hypothesis, "
+                "start_date, end_date, design_type, primary_outcome, sample_size_target, "
+                "analysis_plan, randomization) SELECT user_id, protocol_name, hypothesis, "
+                "start_date, end_date, design_type, primary_outcome, sample_size_target, "
+                "analysis_plan, 'blocks' FROM experiment_protocols WHERE id = %s",
+                (protocol_id,),
+            )

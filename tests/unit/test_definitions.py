@@ -21,7 +21,7 @@ RAW = {
     "raw/wearable_records",
     "raw/data_version",
 }
-SEEDS = {"seeds/phase_conditions", "seeds/design_types"}
+SEEDS = {"seeds/phase_conditions", "seeds/design_types", "seeds/alternating_randomizations"}
 STAGING = {
     "staging/stg_app__users",
     "staging/stg_app__behavioral_events",

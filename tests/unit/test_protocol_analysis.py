@@ -34,6 +34,7 @@ from americano_pipelines.stats.sced import (
     abab_randomization_test,
     alternating_treatments_test,
     multiple_baseline_test,
+    randomized_block_test,
 )
 from americano_pipelines.stats.sequential import group_sequential_design, monitor, welch_z
 from americano_pipelines.warehouse import tables as warehouse
@@ -558,3 +559,48 @@ def test_phase_plot_is_a_png_written_where_asked(tmp_path) -> None:
     )
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert target.read_bytes() == png
+
+
+def _session_frame(conditions: list[str], values: list[float], **kwargs) -> pd.DataFrame:
+    """phase_observations of an alternating schedule: session_<nn>_<condition>, one a day."""
+    labels = [f"session_{i:02d}_{c}" for i, c in enumerate(conditions, start=1)]
+    frame = _frame(labels, values, **kwargs)
+    kept = [int(label[8:10]) - 1 for label in frame["phase_label"]]
+    frame["condition"] = [conditions[i] for i in kept]
+    frame["phase_type"] = ["BASELINE" if conditions[i] == "A" else "INTERVENTION_A" for i in kept]
+    return frame
+
+
+def test_alternating_blocks_run_the_randomized_block_test() -> None:
+    # Blocks AB BA BA AB AB BA; every B-A difference is positive (4, 2, 6, 6, 2, 2), so the
+    # observed order is the most extreme of the 2^6 = 64 block orders: p = 1/64.
+    frame = _session_frame(ATD_CONDITIONS, ATD_VALUES)
+    row = _protocol(design_type="ALTERNATING", randomization="blocks")
+    result = randomization_test_for_protocol(row, frame)
+    assert result.status == "ok"
+    assert result.test.design == "randomized_block"
+    assert result.p_value == pytest.approx(1 / 64)
+    assert result.test == randomized_block_test(ATD_CONDITIONS, ATD_VALUES)
+
+
+def test_alternating_blocks_leave_out_a_block_with_a_missing_session() -> None:
+    frame = _session_frame(ATD_CONDITIONS, ATD_VALUES, missing_days=(4,))  # session 5: block 3
+    result = randomization_test_for_protocol(
+        _protocol(design_type="ALTERNATING", randomization="blocks"), frame
+    )
+    kept = [i for i in range(12) if i not in (4, 5)]
+    assert result.test == randomized_block_test(
+        [ATD_CONDITIONS[i] for i in kept], [ATD_VALUES[i] for i in kept]
+    )
+    assert result.p_value == pytest.approx(1 / 32)
+    assert "1 of 6 blocks left out" in " ".join(result.notes)
+
+
+def test_alternating_cap_comes_from_the_protocol() -> None:
+    # ABBABAABABBA never runs three of a kind, so caps 2 and 3 admit it, over different sets;
+    # a protocol drawn with cap 3 and no analyses list is tested with cap 3, not the default 2.
+    frame = _session_frame(ATD_CONDITIONS, ATD_VALUES)
+    row = _protocol(design_type="ALTERNATING", randomization="restricted", max_consecutive=3)
+    result = randomization_test_for_protocol(row, frame)
+    assert result.test == alternating_treatments_test(ATD_CONDITIONS, ATD_VALUES, max_consecutive=3)
+    assert result.test != alternating_treatments_test(ATD_CONDITIONS, ATD_VALUES)

@@ -230,6 +230,17 @@ DESIGN_BAD_FIELDS = [
     ({"designType": "ALTERNATING", "maxConsecutive": 11}, "maxConsecutive", "at most 10"),
     ({"designType": "ALTERNATING", "plannedLength": 9}, "plannedLength", "at least 10 sessions"),
     ({"designType": "ALTERNATING", "plannedLength": 401}, "plannedLength", "at most 400"),
+    ({"designType": "ALTERNATING", "randomization": "coin"}, "randomization", "restricted, blocks"),
+    (
+        {"designType": "ALTERNATING", "randomization": "blocks", "maxConsecutive": 2},
+        "maxConsecutive",
+        "not with randomization: blocks",
+    ),
+    (
+        {"designType": "ALTERNATING", "randomization": "blocks", "plannedLength": 21},
+        "plannedLength",
+        "whole blocks",
+    ),
     ({"designType": "CHANGING_CRITERION"}, "criteria", "required for CHANGING_CRITERION"),
     ({"designType": "CHANGING_CRITERION", "criteria": []}, "criteria", "list of criterion"),
     ({"designType": "CHANGING_CRITERION", "criteria": [10, "x"]}, "criteria[2]", "a number"),
@@ -472,6 +483,40 @@ def test_alternating_cap_of_one_alternates_strictly() -> None:
         for seed in range(40)
     }
     assert sequences == {"ABABABAB", "BABABABA"}
+
+
+def test_alternating_blocks_draw_one_a_and_one_b_per_block() -> None:
+    # 8 sessions in 4 blocks: each block AB or BA, 2^4 = 16 sequences, drawn uniformly.
+    base = alternating(plannedLength=8, randomization="blocks")
+    assert base.randomization == "blocks" and base.max_consecutive is None
+    drawn = Counter(
+        "".join(p.intervention_params["condition"] for p in draw_schedule(base, seed).phases)
+        for seed in range(800)
+    )
+    assert len(drawn) == 16
+    assert all(sorted(seq[i : i + 2]) == ["A", "B"] for seq in drawn for i in range(0, 8, 2))
+    # Each expected 50 times (binomial SD 6.8); 20..80 lies over 4 SD out.
+    assert all(20 <= count <= 80 for count in drawn.values()), drawn
+    assert draw_schedule(base, 3) == draw_schedule(base, 3)
+
+
+def test_alternating_defaults_to_the_restricted_draw() -> None:
+    parsed = alternating()
+    assert (parsed.randomization, parsed.max_consecutive) == ("restricted", 2)
+    assert registration().randomization is None  # ABAB
+
+
+def test_blocks_leave_the_cap_out_of_the_randomization_test() -> None:
+    parsed = alternating(plannedLength=20, randomization="blocks", analyses=["randomization_test"])
+    test = parsed.analyses.get("randomization_test")
+    assert test.max_consecutive is None
+    with pytest.raises(InputError, match="drawn in blocks") as raised:
+        alternating(
+            plannedLength=20,
+            randomization="blocks",
+            analyses=[{"analysis": "randomization_test", "maxConsecutive": 2}],
+        )
+    assert raised.value.field == "analyses[1].maxConsecutive"
 
 
 def multiple_baseline(**changes) -> ProtocolRegistration:

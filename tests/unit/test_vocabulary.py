@@ -1,5 +1,6 @@
 """The vocabulary (dbt seeds, read by registration/vocabulary.py) names exactly the values the
-PostgreSQL enums of migration 0001 admit, and the seeds' mapping is single-case notation."""
+PostgreSQL enums of migration 0001 and the checks of migration 0007 admit, and the seeds'
+mapping is single-case notation."""
 
 from __future__ import annotations
 
@@ -33,3 +34,13 @@ def test_conditions_follow_single_case_notation() -> None:
     }
     assert vocabulary.INTERVENTION_PHASE_TYPES == ("INTERVENTION_A", "INTERVENTION_B")
     assert vocabulary.CONDITION_PHASE_TYPES == {"A": "BASELINE", "B": "INTERVENTION_A"}
+
+
+def test_alternating_randomizations_are_the_check() -> None:
+    sql = (MIGRATIONS_DIR / "0007_alternating_randomization.sql").read_text()
+    body = re.search(r"CHECK \(randomization IN \((.*?)\)\)", sql)
+    assert body is not None
+    assert set(re.findall(r"'([a-z_]+)'", body.group(1))) == set(
+        vocabulary.ALTERNATING_RANDOMIZATIONS
+    )
+    assert (vocabulary.RESTRICTED, vocabulary.BLOCKS) == ("restricted", "blocks")

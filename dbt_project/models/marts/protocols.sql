@@ -27,6 +27,8 @@ select
     p.primary_outcome,
     p.analysis_plan,
     p.analyses,
+    p.randomization,
+    p.max_consecutive,
     p.sample_size_target,
     p.min_phase_length,
     p.planned_length,

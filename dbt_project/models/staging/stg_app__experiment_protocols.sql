@@ -17,6 +17,8 @@ select
     registered_at,
     cast(deviations as json) as deviations,
     cast(analyses as json) as analyses,
+    randomization,
+    max_consecutive,
     screened,
     eligible,
     enrolled,

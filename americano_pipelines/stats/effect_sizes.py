@@ -44,6 +44,7 @@ from americano_pipelines.errors import InputError
 from americano_pipelines.stats.limits import check_magnitudes, first_too_large, too_large_message
 
 __all__ = [
+    "DEFAULT_OPTIONS",
     "NAP_STANDARD_ERRORS",
     "ABABEffectSizes",
     "EffectEstimate",

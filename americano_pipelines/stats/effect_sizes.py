@@ -831,6 +831,28 @@ def lor(
     return _wald(estimate, math.sqrt(float(np.sum(variances / odds_curvature))), level)
 
 
+def _binomial_half_cdf(k: int, n: int) -> float:
+    """P[Bin(n, 1/2) <= k], R's pbinom(k, n, 0.5), without loading scipy.stats: exactly from
+    whole numbers up to n = 5,000, beyond from the largest term down (each term is the one above
+    times i / (n - i + 1)), accurate to about 1e-10 relative there."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    if n <= 5000:
+        return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    term = math.exp(
+        math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2.0)
+    )
+    total = 0.0
+    for i in range(k, -1, -1):
+        total += term
+        term *= i / (n - i + 1)
+        if term < total * 1e-17:
+            break
+    return min(total, 1.0)
+
+
 def _log_median_and_variance(values: np.ndarray, delta_method: bool) -> tuple[float, float]:
     """The log median of a phase and its variance from order statistics (Bonett & Price, 2020),
     as SingleCaseES `stats_LRM`: L and U are the o-th lowest and highest values, o = max(1,
@@ -838,14 +860,12 @@ def _log_median_and_variance(values: np.ndarray, delta_method: bool) -> tuple[fl
     ln L) / (2 z0))^2, or with `delta_method` ((U - L) / (2 z0))^2 / median^2."""
     from statistics import NormalDist
 
-    from scipy import stats  # only LRM needs the binomial CDF
-
     n = values.size
     ordered = np.sort(values)
     median = float(np.median(ordered))
     o1 = max(round(n / 2.0 - math.sqrt(n)), 1)  # R's round, like Python's, rounds half to even
     lower, upper = float(ordered[o1 - 1]), float(ordered[n - o1])
-    z0 = NormalDist().inv_cdf(1.0 - float(stats.binom.cdf(o1 - 1, n, 0.5)))
+    z0 = NormalDist().inv_cdf(1.0 - _binomial_half_cdf(o1 - 1, n))
     with np.errstate(divide="ignore", invalid="ignore"):
         if delta_method:
             variance = ((upper - lower) / (2.0 * z0)) ** 2 / median**2

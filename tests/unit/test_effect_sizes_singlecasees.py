@@ -301,6 +301,16 @@ def test_lrm_bonett_price_2020_example_1() -> None:
     assert lrm(a, b, "decrease").estimate == pytest.approx(-log_ratio)
 
 
+def test_lrm_long_phases_match_the_formula() -> None:
+    # beyond 5,000 observations the binomial tail is summed in floating point, not exactly
+    rng = np.random.default_rng(4)
+    a, b = list(rng.lognormal(1, 0.5, 6001)), list(rng.lognormal(1.2, 0.5, 300))
+    log_ratio, se = _ci_median_bs(b, a)
+    result = lrm(a, b)
+    assert result.estimate == pytest.approx(log_ratio, rel=1e-12)
+    assert result.se == pytest.approx(se, rel=1e-9)
+
+
 def test_lrm_with_zeros() -> None:
     # test-Bonett-Price-2020.R, "LRM works when data series has zeros": B's median is 1 but its
     # lower order statistic is 0, so the SE is infinite in R: we give the estimate alone

@@ -123,6 +123,14 @@ class Scale(StrEnum):
     other = "other"
 
 
+class NapStandardError(StrEnum):
+    """SingleCaseES's `SE` for NAP, Tau and Tau-BC."""
+
+    unbiased = "unbiased"
+    hanley = "hanley"
+    null = "null"
+
+
 class Algorithm(StrEnum):
     pelt = "pelt"
     binseg = "binseg"
@@ -615,17 +623,63 @@ def effect_sizes(
         Scale,
         typer.Option("--scale", help="Outcome scale for the log response ratios."),
     ] = Scale.count,
+    confidence: Annotated[
+        float, typer.Option("--confidence", help="Level of every interval (SingleCaseES).")
+    ] = 0.95,
+    nap_se: Annotated[
+        NapStandardError,
+        typer.Option("--nap-se", help="Standard error of NAP, Tau and Tau-BC."),
+    ] = NapStandardError.unbiased,
+    goal: Annotated[
+        float | None, typer.Option("--goal", help="Goal level: adds PoGO (percent of goal).")
+    ] = None,
+    observation_length: Annotated[
+        float | None,
+        typer.Option("--observation-length", help="Session minutes (rates): LRR truncation."),
+    ] = None,
+    intervals: Annotated[
+        float | None,
+        typer.Option(
+            "--intervals", help="Intervals per session (percentages): LRR/LOR truncation."
+        ),
+    ] = None,
+    truncation_constant: Annotated[
+        float | None,
+        typer.Option("--truncation-constant", help="SingleCaseES D_const (overrides the two)."),
+    ] = None,
+    tau_bc_pretest: Annotated[
+        float | None,
+        typer.Option(
+            "--tau-bc-pretest",
+            help="Correct Tau-BC only when the baseline trend test has p <= this (default: always).",
+        ),
+    ] = None,
+    tau_bc_kendall: Annotated[
+        bool, typer.Option("--tau-bc-kendall", help="Tau-BC as Kendall's tau-b (Tarlow 2017).")
+    ] = False,
 ) -> Any:
     """SingleCaseES effect sizes. CSV: phase (one A block, then one B block), value; optional
     date."""
+    from americano_pipelines.stats.effect_sizes import EffectSizeOptions
     from americano_pipelines.stats.effect_sizes import effect_sizes as compute
 
+    options = EffectSizeOptions(
+        scale=scale.value,
+        confidence=confidence,
+        nap_se=nap_se.value,
+        goal=goal,
+        observation_length=observation_length,
+        intervals=intervals,
+        truncation_constant=truncation_constant,
+        tau_bc_pretest=tau_bc_pretest,
+        tau_bc_kendall=tau_bc_kendall,
+    )
     table = read_table(
         input_path, required=("phase", "value"), min_rows=4, what="effect sizes (2 per phase)"
     )
     phases, values = table.labels("phase"), table.numbers("value")
     _check_time_order(table, strictly=False)
-    return compute(phases, values, improvement.value, scale=scale.value)
+    return compute(phases, values, improvement.value, options=options)
 
 
 # ----------------------------------------------------------------------------- sequential

@@ -54,6 +54,7 @@ from americano_pipelines.stats.defaults import (
     DEFAULT_MIN_PHASE_LENGTH,
     DEFAULT_PERMUTATIONS,
 )
+from americano_pipelines.stats.effect_sizes import DEFAULT_OPTIONS, EffectSizeOptions
 from americano_pipelines.stats.sced import DECREASING_STATISTICS, STATISTICS, statistic_named
 from americano_pipelines.stats.sequential import SPENDING_FUNCTIONS
 
@@ -190,6 +191,7 @@ class AnalysisPlan:
     change_point_penalty: float | None = None
     change_point_seed: int | None = None
     its: tuple[tuple[str, Any], ...] = ()
+    effect_sizes: EffectSizeOptions = DEFAULT_OPTIONS
 
     @property
     def sides(self) -> int:

@@ -16,6 +16,9 @@ What runs, by `design_type` (the statistics are those of `americano_pipelines.st
   averaged). NAP and SMD of condition B against condition A.
 - CHANGING_CRITERION: no randomization test is defined; only the WWC rating is reported.
 
+The effect sizes follow the item's `effectSizes:` settings (`plan.effect_sizes`: SingleCaseES's
+scale, confidence, NAP SE, PoGO goal, truncation constants and Tau-BC's trend pretest).
+
 Minimum phase length. The schedule was randomized over calendar days with phases at least
 `min_phase_length` days long, but `phase_observations` holds only the days with a measurement, so
 a phase may have fewer observations than that. The observed assignment must be admissible in the
@@ -332,7 +335,9 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
             series.conditions, series.values, min_phase_length=used, **options
         )
         try:
-            all_sizes = abab_effect_sizes(series.conditions, series.values, improvement)
+            all_sizes = abab_effect_sizes(
+                series.conditions, series.values, improvement, options=plan.effect_sizes
+            )
             nap_estimate, smd_estimate = all_sizes.average.nap, all_sizes.average.smd
         except InputError as error:
             notes.append(f"effect sizes not computed: {error}")
@@ -354,7 +359,15 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
         for case, case_series in named.items():
             try:
                 per_case.append(
-                    (case, effect_sizes(case_series.conditions, case_series.values, improvement))
+                    (
+                        case,
+                        effect_sizes(
+                            case_series.conditions,
+                            case_series.values,
+                            improvement,
+                            options=plan.effect_sizes,
+                        ),
+                    )
                 )
             except InputError as error:
                 notes.append(f"effect sizes of case {case} not computed: {error}")
@@ -376,8 +389,9 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
         is_b = np.asarray(conditions) == "B"
         a_values, b_values = x[~is_b], x[is_b]
         try:
-            nap_estimate = nap(a_values, b_values, improvement)
-            smd_estimate = smd(a_values, b_values, improvement, "baseline")
+            sizes = plan.effect_sizes
+            nap_estimate = nap(a_values, b_values, improvement, sizes.nap_se, sizes.confidence)
+            smd_estimate = smd(a_values, b_values, improvement, "baseline", sizes.confidence)
         except InputError as error:
             notes.append(f"effect sizes not computed: {error}")
     elif protocol.design_type == CHANGING_CRITERION:

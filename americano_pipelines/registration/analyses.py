@@ -34,11 +34,14 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.registration.vocabulary import ALTERNATING, BLOCKS
 from americano_pipelines.stats.limits import MAX_ABS_VALUE, MAX_EXACT, MAX_PENALTY, MAX_PERMUTATIONS
+
+if TYPE_CHECKING:
+    from americano_pipelines.stats.effect_sizes import EffectSizeOptions
 
 __all__ = [
     "ANALYSIS_NAMES",
@@ -244,6 +247,14 @@ def _expression(value: Any, where: str) -> str:
         ) from None
 
 
+def _effect_size_options(value: Any, where: str) -> EffectSizeOptions:
+    """The randomization test's `effectSizes:` mapping (SingleCaseES's arguments), checked now
+    by `stats.effect_sizes.EffectSizeOptions` (imported only when a list has the mapping)."""
+    from americano_pipelines.stats.effect_sizes import EffectSizeOptions
+
+    return EffectSizeOptions.from_json(value, where)
+
+
 def _setting(key: str, check: Check) -> Any:
     """A setting: its camelCase key in the file and its check; None (left out) = the default."""
     return field(default=None, metadata={"key": key, "check": check})
@@ -269,8 +280,12 @@ class _Analysis:
         out: dict[str, Any] = {"analysis": self.name}
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif hasattr(value, "given"):  # a nested mapping (effectSizes): what the file gave
+                value = value.given()
             if value is not None:
-                out[f.metadata["key"]] = list(value) if isinstance(value, tuple) else value
+                out[f.metadata["key"]] = value
         return out
 
 
@@ -279,7 +294,8 @@ class RandomizationTest(_Analysis):
     """The design's single-case randomization test, with its effect sizes and WWC rating.
 
     `max_consecutive` is the alternating design's cap on runs of one condition: the one its
-    schedule was drawn with (filled in from `maxConsecutive` at registration)."""
+    schedule was drawn with (filled in from `maxConsecutive` at registration). `effect_sizes`:
+    the settings of the effect sizes it reports (`stats.effect_sizes.EffectSizeOptions`)."""
 
     name: ClassVar[str] = RANDOMIZATION_TEST
     statistic: str | None = _setting("statistic", _statistic)
@@ -289,6 +305,7 @@ class RandomizationTest(_Analysis):
     max_consecutive: int | None = _setting("maxConsecutive", _whole(1))
     exclude_equal: bool | None = _setting("excludeEqual", _flag)
     statistic_expression: str | None = _setting("statisticExpression", _expression)
+    effect_sizes: EffectSizeOptions | None = _setting("effectSizes", _effect_size_options)
 
 
 @dataclass(frozen=True)

@@ -8,21 +8,34 @@ its vignette "Effect size definitions and mathematical details"
 and the help pages of `NAP`, `Tau`, `Tau_U`, `PND`, `PAND`, `IRD`, `PEM`, `SMD`, `LRRi`/`LRRd` and
 `batch_calc_ES`.
 
-`improvement="decrease"` flips direction the way SingleCaseES does: the non-overlap indices and
-Tau-U are computed on the negated data, the SMD changes sign, and the log response ratios follow
-`calc_LRRi`/`calc_LRRd` (for counts and rates LRRd = -LRRi; for percentages and proportions the
-level is first reflected, 100 - mean or 1 - mean).
+Also Tau-BC (Tarlow, 2017; `Tau_BC`), the log odds ratio (`LOR`), the log ratio of medians
+(`LRM`) and the percent of goal obtained (`PoGO`), with SingleCaseES's options: the NAP/Tau
+standard error (`SE = "unbiased"`, `"Hanley"`, `"null"`), the confidence level (`confidence`),
+and the truncation constant of the log ratios (`observation_length`, `intervals`, `D_const`),
+gathered in `EffectSizeOptions`.
 
-Intervals are 95%: Wald intervals (estimate +/- 1.96 SE) for SMD and the log response ratios,
-Newcombe's (2006) score-inversion interval (Method 5) for NAP, and that interval mapped by
-2 * NAP - 1 for Tau.
+`improvement="decrease"` flips direction the way SingleCaseES does: the non-overlap indices and
+Tau-U are computed on the negated data, the SMD, LOR and LRM change sign, and the log response
+ratios follow `calc_LRRi`/`calc_LRRd` (for counts and rates LRRd = -LRRi; for percentages and
+proportions the level is first reflected, 100 - mean or 1 - mean). PoGO does not depend on it
+(the goal gives the direction).
+
+Intervals are at the `confidence` level (95% by default): Wald intervals (estimate +/- z SE) for
+SMD, the log ratios, LRM, PoGO and Kendall's Tau-BC, Newcombe's (2006) score-inversion interval
+(Method 5) for NAP, and that interval mapped by 2 * NAP - 1 for Tau and Tau-BC.
+
+Not here: SingleCaseES's gradual effects model (`gem_scd`, Swan & Pustejovsky, 2018). It is a
+GLM (any `family`) whose treatment covariate depends on a delay parameter omega found by R's
+`optimize` over the profile deviance, with a covariance from a modified design matrix; a
+faithful port needs R's GLM families and Brent search reproduced, and SingleCaseES ships no test
+or printed example of it to check a port against, so it is left out rather than approximated.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -31,28 +44,37 @@ from americano_pipelines.errors import InputError
 from americano_pipelines.stats.limits import check_magnitudes, first_too_large, too_large_message
 
 __all__ = [
+    "DEFAULT_OPTIONS",
+    "NAP_STANDARD_ERRORS",
     "ABABEffectSizes",
     "EffectEstimate",
+    "EffectSizeOptions",
     "EffectSizeSummary",
     "PhasePairEffectSizes",
+    "TauBC",
     "abab_effect_sizes",
     "cohens_d",
     "effect_sizes",
     "equal_weight_average",
     "ird",
     "lrrd",
+    "lor",
+    "lrm",
     "lrri",
     "nap",
     "pand",
     "pem",
     "pnd",
+    "pogo",
     "smd",
     "tau",
+    "tau_bc",
     "tau_u",
 ]
 
 Improvement = Literal["increase", "decrease"]
 Scale = Literal["count", "rate", "proportion", "percentage", "other"]
+NapSE = Literal["unbiased", "hanley", "null"]
 PhaseValues = Sequence[float] | np.ndarray
 
 _T = TypeVar("_T")
@@ -60,22 +82,50 @@ _T = TypeVar("_T")
 _Z95 = 1.959963984540054
 _IMPROVEMENTS = ("increase", "decrease")
 _SCALES = ("count", "rate", "proportion", "percentage", "other")
+NAP_STANDARD_ERRORS: tuple[str, ...] = ("unbiased", "hanley", "null")
+"""SingleCaseES's `SE` choices for NAP, Tau and Tau-BC ("unbiased", "Hanley", "null")."""
+DEFAULT_CONFIDENCE = 0.95
+MAX_TAU_BC_BASELINE = 3000
+"""Tau-BC's Theil-Sen slope is the median of all m(m - 1)/2 baseline slopes (4.5 million here)."""
+
+
+def _z(confidence: float) -> float:
+    """Φ⁻¹(1 - (1 - confidence)/2), R's qnorm (the stdlib's Wichura AS 241, no scipy)."""
+    if confidence == DEFAULT_CONFIDENCE:
+        return _Z95
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
 
 
 @dataclass(frozen=True)
 class EffectEstimate:
-    """One effect size: the estimate, and its standard error and 95% interval where defined."""
+    """One effect size: the estimate, and its standard error and interval where defined.
+
+    `ci` is the interval at level `confidence`; JSON names it `ci95` at the default 95% (the
+    CONTRACTS.md key) and `ci` with `confidence` beside it at any other level."""
 
     estimate: float
     se: float | None = None
-    ci95: tuple[float, float] | None = None
+    ci: tuple[float, float] | None = None
+    confidence: float = DEFAULT_CONFIDENCE
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        """The interval when it is a 95% one, else None."""
+        return self.ci if self.confidence == DEFAULT_CONFIDENCE else None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"estimate": float(self.estimate)}
         if self.se is not None:
             out["se"] = float(self.se)
-        if self.ci95 is not None:
-            out["ci95"] = [float(self.ci95[0]), float(self.ci95[1])]
+        if self.ci is not None:
+            interval = [float(self.ci[0]), float(self.ci[1])]
+            if self.confidence == DEFAULT_CONFIDENCE:
+                out["ci95"] = interval
+            else:
+                out["ci"] = interval
+                out["confidence"] = float(self.confidence)
         return out
 
 
@@ -131,14 +181,39 @@ def _phases(
     return a_arr, b_arr
 
 
-def _wald(estimate: float, se: float) -> EffectEstimate:
-    return EffectEstimate(estimate, se, (estimate - _Z95 * se, estimate + _Z95 * se))
+def _wald(estimate: float, se: float, confidence: float = DEFAULT_CONFIDENCE) -> EffectEstimate:
+    z = _z(confidence)
+    return EffectEstimate(estimate, se, (estimate - z * se, estimate + z * se), confidence)
+
+
+def _check_confidence(confidence: float) -> float:
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0.0 < confidence < 1.0
+    ):
+        raise InputError(
+            f"confidence: must be a level between 0 and 1 (e.g. 0.95), got {confidence!r}",
+            field="confidence",
+        )
+    return float(confidence)
+
+
+def _check_nap_se(se_method: str) -> NapSE:
+    method = se_method.lower() if isinstance(se_method, str) else se_method
+    if method not in NAP_STANDARD_ERRORS:
+        raise InputError(
+            f"nap_se: must be one of {', '.join(NAP_STANDARD_ERRORS)} (SingleCaseES's SE), got "
+            f"{se_method!r}",
+            field="nap_se",
+        )
+    return method  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- non-overlap
 
 
-def _nap_score_interval(nap_est: float, m: int, n: int) -> tuple[float, float]:
+def _nap_score_interval(nap_est: float, m: int, n: int, z: float = _Z95) -> tuple[float, float]:
     """Newcombe (2006) Method 5: invert the symmetrized score statistic for the AUC.
 
     Roots of f(x) = m n (NAP - x)^2 (2 - x)(1 + x) - z^2 x (1 - x)(2 + h + (1 + 2h) x (1 - x)),
@@ -148,7 +223,7 @@ def _nap_score_interval(nap_est: float, m: int, n: int) -> tuple[float, float]:
     after dividing out the trivial factor) and the boundary.
     """
     h = (m + n) / 2.0 - 1.0
-    z2 = _Z95**2
+    z2 = z**2
 
     def variance_term(x: float) -> float:
         return 2.0 + h + (1.0 + 2.0 * h) * x * (1.0 - x)
@@ -212,41 +287,77 @@ def _pair_comparisons(a_arr: np.ndarray, b_arr: np.ndarray) -> _PairComparisons:
     )
 
 
-def nap(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+def _nap_from_pairs(
+    pairs: _PairComparisons, m: int, n: int, se_method: NapSE, confidence: float
+) -> EffectEstimate:
+    """NAP, its SE by `se_method` and its score interval, from the pair counts."""
+    estimate = (pairs.wins + 0.5 * pairs.ties) / (m * n)
+    trunc = 0.5 / (m * n)
+    nap_trunc = min(max(estimate, trunc), 1.0 - trunc)
+    q1 = float(np.sum((pairs.row_sums - n * estimate) ** 2)) / (m * n**2)
+    q2 = float(np.sum((pairs.column_sums - m * estimate) ** 2)) / (m**2 * n)
+    if se_method == "unbiased":
+        # mean over pairs of (q - NAP)^2 = mean of q^2 - NAP^2; q^2 is 1 for a win, 1/4 for a tie
+        x = max((pairs.wins + 0.25 * pairs.ties) / (m * n) - estimate**2, 0.0)
+        variance = (nap_trunc * (1.0 - nap_trunc) + n * q1 + m * q2 - 2.0 * x) / ((m - 1) * (n - 1))
+    elif se_method == "hanley":
+        variance = (nap_trunc * (1.0 - nap_trunc) + (n - 1) * q1 + (m - 1) * q2) / (m * n)
+    else:  # "null": the exact variance when there is no effect
+        variance = (m + n + 1) / (12.0 * m * n)
+    interval = _nap_score_interval(estimate, m, n, _z(confidence))
+    return EffectEstimate(estimate, math.sqrt(variance), interval, confidence)
+
+
+def nap(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    se_method: str = "unbiased",
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> EffectEstimate:
     """Non-overlap of all pairs (Parker & Vannest, 2009), as SingleCaseES `NAP()`.
 
     NAP = mean over all (A, B) pairs of 1[B improves on A] + 0.5 * 1[tie]: the Mann-Whitney U of B
-    against A over m n, counted from ranks (`_pair_comparisons`). SE: the "unbiased" estimator of
-    Sen (1967) / Mee (1990) with NAP truncated to [0.5/(mn), 1 - 0.5/(mn)] in the leading term
-    (SingleCaseES default `SE = "unbiased"`), whose sums of squares over the rows and columns of
-    the pair matrix come from the per-observation counts. CI: Newcombe (2006) score interval.
-    Needs at least 2 observations in each phase.
+    against A over m n, counted from ranks (`_pair_comparisons`). SE, SingleCaseES's `SE`:
+    "unbiased" (the default), the exactly unbiased estimator of Sen (1967) / Mee (1990);
+    "hanley", Hanley & McNeil (1982); both with NAP truncated to [0.5/(mn), 1 - 0.5/(mn)] in the
+    leading term, and their sums of squares over the rows and columns of the pair matrix come
+    from the per-observation counts; "null", (m + n + 1) / (12 m n), the variance under no
+    effect. CI: Newcombe (2006) score interval at `confidence`. Needs at least 2 observations in
+    each phase.
     """
+    method = _check_nap_se(se_method)
+    level = _check_confidence(confidence)
     a_arr, b_arr = _phases(a, b, improvement, min_points=2)
     m, n = a_arr.size, b_arr.size
-    pairs = _pair_comparisons(a_arr, b_arr)
-    estimate = (pairs.wins + 0.5 * pairs.ties) / (m * n)
-    q1 = float(np.sum((pairs.row_sums - n * estimate) ** 2)) / (m * n**2)
-    q2 = float(np.sum((pairs.column_sums - m * estimate) ** 2)) / (m**2 * n)
-    # mean over pairs of (q - NAP)^2 = mean of q^2 - NAP^2; q^2 is 1 for a win, 1/4 for a tie
-    x = max((pairs.wins + 0.25 * pairs.ties) / (m * n) - estimate**2, 0.0)
-    trunc = 0.5 / (m * n)
-    nap_trunc = min(max(estimate, trunc), 1.0 - trunc)
-    variance = (nap_trunc * (1.0 - nap_trunc) + n * q1 + m * q2 - 2.0 * x) / ((m - 1) * (n - 1))
-    return EffectEstimate(estimate, math.sqrt(variance), _nap_score_interval(estimate, m, n))
+    return _nap_from_pairs(_pair_comparisons(a_arr, b_arr), m, n, method, level)
 
 
-def tau(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
+def _tau_from_nap(nap_result: EffectEstimate) -> EffectEstimate:
+    """Tau = 2 NAP - 1 with SE and interval mapped the same way (SingleCaseES `calc_Tau`)."""
+    assert nap_result.se is not None and nap_result.ci is not None
+    lower, upper = nap_result.ci
+    return EffectEstimate(
+        2.0 * nap_result.estimate - 1.0,
+        2.0 * nap_result.se,
+        (2.0 * lower - 1.0, 2.0 * upper - 1.0),
+        nap_result.confidence,
+    )
+
+
+def tau(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    se_method: str = "unbiased",
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> EffectEstimate:
     """Tau (non-overlap) = 2 * NAP - 1, as SingleCaseES `Tau()` (Parker et al., 2011).
 
-    SE = 2 * SE(NAP); the interval is NAP's score interval mapped by 2x - 1.
+    SE = 2 * SE(NAP) (by `se_method`, see `nap`); the interval is NAP's score interval mapped by
+    2x - 1.
     """
-    nap_result = nap(a, b, improvement)
-    assert nap_result.se is not None and nap_result.ci95 is not None
-    lower, upper = nap_result.ci95
-    return EffectEstimate(
-        2.0 * nap_result.estimate - 1.0, 2.0 * nap_result.se, (2.0 * lower - 1.0, 2.0 * upper - 1.0)
-    )
+    return _tau_from_nap(nap(a, b, improvement, se_method, confidence))
 
 
 def _kendall_s_over_time(values: np.ndarray) -> int:
@@ -294,6 +405,134 @@ def tau_u(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> Effe
     s_ab = pairs.wins - pairs.losses
     s_a = _kendall_s_over_time(a_arr)
     return EffectEstimate(float(s_ab - s_a) / (m * n))
+
+
+@dataclass(frozen=True)
+class TauBC:
+    """Tau-BC and the baseline trend behind it.
+
+    `effect`: the estimate, SE and interval. `slope`, `intercept`: the Theil-Sen line of the
+    baseline against session number (sessions 1..m, then m+1..m+n for B). `corrected`: whether
+    the line was subtracted (always, unless a pretest found no significant trend).
+    `trend_p_value`: the pretest's two-sided p-value (None without a pretest). `kendall`: Tau is
+    Kendall's tau-b against the phase (Tarlow, 2017) rather than Tau (non-overlap)."""
+
+    effect: EffectEstimate
+    slope: float
+    intercept: float
+    corrected: bool
+    trend_p_value: float | None
+    kendall: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.effect.to_json(),
+            "slope": float(self.slope),
+            "intercept": float(self.intercept),
+            "trendCorrected": self.corrected,
+            "trendPValue": None if self.trend_p_value is None else float(self.trend_p_value),
+            "kendall": self.kendall,
+        }
+
+
+def _theil_sen(values: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of `values` against sessions 1..m as SingleCaseES `calc_Tau_BC`: the
+    median of the slopes over all pairs of sessions, then the median of y - slope * session."""
+    m = values.size
+    sessions = np.arange(1, m + 1, dtype=float)
+    slopes = np.concatenate([(values[lag:] - values[:-lag]) / lag for lag in range(1, m)])
+    slope = float(np.median(slopes))
+    return slope, float(np.median(values - sessions * slope))
+
+
+def _tie_sizes(values: np.ndarray) -> np.ndarray:
+    return np.unique(values, return_counts=True)[1].astype(float)
+
+
+def _baseline_trend_p_value(values: np.ndarray) -> float:
+    """Two-sided p-value of Kendall's S of the baseline against session order, as R's
+    `Kendall::Kendall(A_data, session_A)$sl` computes it (Kendall.f, TAUK2): S is taken as normal
+    with variance (m(m-1)(2m+5) - sum t(t-1)(2t+5)) / 18 over the tie groups t, with a continuity
+    correction of 1 toward zero (its exact branch is never reached). 1 when m <= 3 or the
+    baseline is constant, where TAUK2 returns its initial p-value of 1."""
+    m = values.size
+    if m <= 3 or np.all(values == values[0]):
+        return 1.0
+    s = _kendall_s_over_time(values)
+    ties = _tie_sizes(values)
+    variance = (m * (m - 1) * (2 * m + 5) - float(np.sum(ties * (ties - 1) * (2 * ties + 5)))) / 18
+    corrected = s - 1 if s > 0 else s + 1 if s < 0 else 0
+    return math.erfc(abs(corrected) / math.sqrt(variance) / math.sqrt(2.0))
+
+
+def tau_bc(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    *,
+    kendall: bool = False,
+    pretest_trend: float | None = None,
+    se_method: str = "unbiased",
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> TauBC:
+    """Baseline-corrected Tau (Tarlow, 2017), as SingleCaseES `Tau_BC()`.
+
+    The Theil-Sen line of the baseline against session number (A at sessions 1..m, B at m+1..
+    m+n) is subtracted from both phases, then Tau is computed on the residuals: Tau (non-overlap,
+    no tie adjustment; SE and interval as `tau`, by `se_method`) by default, or with
+    `kendall=True` Kendall's tau-b of the residuals against the phase dummy, S / sqrt(m n (N(N-1)/2
+    - U)) with U the tied pairs of residuals (0 when the residuals are constant), SE =
+    sqrt(2 (1 - tau^2) / (m + n)) and a Wald interval, as Tarlow's calculator.
+
+    `pretest_trend=None` (SingleCaseES `pretest_trend = FALSE`) always corrects; a level in (0, 1)
+    corrects only when the baseline trend's Kendall test has p <= that level (otherwise Tau-BC is
+    Tau of the raw data). Neither SE accounts for the estimated trend. `a` must be in session
+    order; at least 2 observations per phase and at most `MAX_TAU_BC_BASELINE` baseline ones.
+    """
+    method = _check_nap_se(se_method)
+    level = _check_confidence(confidence)
+    direction = _check_improvement(improvement)
+    if pretest_trend is not None and (
+        isinstance(pretest_trend, bool)
+        or not isinstance(pretest_trend, int | float)
+        or not 0.0 < pretest_trend < 1.0
+    ):
+        raise InputError(
+            "tau_bc_pretest: the baseline trend pretest's level must lie between 0 and 1 (e.g. "
+            f"0.05), got {pretest_trend!r}",
+            field="tau_bc_pretest",
+        )
+    a_arr = _phase_array(a, "A", 2)
+    b_arr = _phase_array(b, "B", 2)
+    m, n = a_arr.size, b_arr.size
+    if m > MAX_TAU_BC_BASELINE:
+        raise InputError(
+            f"phase: Tau-BC takes at most {MAX_TAU_BC_BASELINE} baseline observations (the "
+            f"Theil-Sen slope compares every pair of them), got {m}",
+            field="phase",
+        )
+    p_value = None if pretest_trend is None else _baseline_trend_p_value(a_arr)
+    corrected = p_value is None or p_value <= pretest_trend
+    slope, intercept = _theil_sen(a_arr)
+    if corrected:
+        a_arr = a_arr - intercept - slope * np.arange(1, m + 1, dtype=float)
+        b_arr = b_arr - intercept - slope * np.arange(m + 1, m + n + 1, dtype=float)
+    if direction == "decrease":
+        a_arr, b_arr = -a_arr, -b_arr
+    pairs = _pair_comparisons(a_arr, b_arr)
+    if kendall:
+        both = np.concatenate((a_arr, b_arr))
+        if np.all(both == both[0]):
+            tau_b = 0.0
+        else:
+            ties = _tie_sizes(both)
+            total = m + n
+            untied = total * (total - 1) / 2.0 - float(np.sum(ties * (ties - 1) / 2.0))
+            tau_b = (pairs.wins - pairs.losses) / math.sqrt(m * n * untied)
+        effect = _wald(tau_b, math.sqrt(2.0 / (m + n) * (1.0 - tau_b**2)), level)
+    else:
+        effect = _tau_from_nap(_nap_from_pairs(pairs, m, n, method, level))
+    return TauBC(effect, slope, intercept, corrected, p_value, kendall)
 
 
 def pnd(a: PhaseValues, b: PhaseValues, improvement: str = "increase") -> EffectEstimate:
@@ -355,15 +594,17 @@ def smd(
     b: PhaseValues,
     improvement: str = "increase",
     std_dev: Literal["baseline", "pool"] = "baseline",
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> EffectEstimate:
     """Within-case standardized mean difference, as SingleCaseES `SMD(bias_correct = TRUE)`.
 
     d = J (mean_B - mean_A) / s with Hedges' J = 1 - 3 / (4 df - 1).
     `std_dev="baseline"`: s = SD of A, df = m - 1, SE = J sqrt(1/m + s_B^2 / (n s_A^2) + d^2/(2 df)).
     `std_dev="pool"`: s = pooled SD, df = m + n - 2, SE = J sqrt(1/m + 1/n + d^2 / (2 df)).
-    The sign is flipped when a decrease is the improvement. CI: d +/- 1.96 SE.
+    The sign is flipped when a decrease is the improvement. CI: d +/- z SE at `confidence`.
     """
     direction = _check_improvement(improvement)
+    level = _check_confidence(confidence)
     if std_dev not in ("baseline", "pool"):
         raise InputError(f"std_dev: must be 'baseline' or 'pool', got {std_dev!r}", field="std_dev")
     a_arr = _phase_array(a, "A", 2)
@@ -391,13 +632,30 @@ def smd(
     if direction == "decrease":
         d = -d
     se = j * math.sqrt(sampling_var + d**2 / (2.0 * df))
-    return _wald(d, se)
+    return _wald(d, se, level)
 
 
 def _truncation_constant(
-    scale: str, observation_length: float | None, intervals: float | None
+    scale: str,
+    observation_length: float | None,
+    intervals: float | None,
+    d_const: float | None = None,
 ) -> float:
-    """D in Pustejovsky (2018): the resolution of the measurement (SingleCaseES `trunc_constant`)."""
+    """D in Pustejovsky (2018): the resolution of the measurement (SingleCaseES `trunc_constant`),
+    or SingleCaseES's `D_const` when given."""
+    for name, setting in (
+        ("observation_length", observation_length),
+        ("intervals", intervals),
+        ("truncation_constant", d_const),
+    ):
+        if setting is not None and (
+            isinstance(setting, bool)
+            or not isinstance(setting, int | float)
+            or not (math.isfinite(setting) and setting > 0)
+        ):
+            raise InputError(f"{name}: must be a positive number, got {setting!r}", field=name)
+    if d_const is not None:
+        return float(d_const)
     if scale == "count":
         return 1.0
     if scale == "rate":
@@ -417,16 +675,17 @@ def _log_response_ratio(
     observation_length: float | None,
     intervals: float | None,
     increasing: bool,
+    d_const: float | None,
+    confidence: float,
 ) -> EffectEstimate:
     """Shared body of SingleCaseES `calc_LRRi` (increasing=True) and `calc_LRRd`."""
     direction = _check_improvement(improvement)
+    level = _check_confidence(confidence)
     if scale not in _SCALES:
         raise InputError(
             f"scale: must be one of {', '.join(_SCALES)}, got {scale!r}", field="scale"
         )
-    for name, setting in (("observation_length", observation_length), ("intervals", intervals)):
-        if setting is not None and not (math.isfinite(setting) and setting > 0):
-            raise InputError(f"{name}: must be a positive number, got {setting!r}", field=name)
+    d_const = _truncation_constant(scale, observation_length, intervals, d_const)
     a_arr = _phase_array(a, "A", 2)
     b_arr = _phase_array(b, "B", 2)
     both = np.concatenate((a_arr, b_arr))
@@ -450,14 +709,14 @@ def _log_response_ratio(
     elif reflect and scale == "proportion":
         means = 1.0 - means
 
-    d_const = _truncation_constant(scale, observation_length, intervals)
     # truncated means and variances keep the log and the SE finite (Pustejovsky, 2018)
     means = np.maximum(1.0 / (2.0 * d_const * counts), means)
     variances = np.maximum(1.0 / (d_const**2 * counts**3), variances)
     if np.any(means <= 0):
         raise InputError(
             "value: a phase mean is zero, so the log response ratio is undefined; "
-            "use scale='count' (or give observation_length/intervals) to truncate it",
+            "use scale='count' (or give observation_length, intervals or a truncation constant) "
+            "to truncate it",
             field="value",
         )
     corrected_logs = np.log(means) + variances / (2.0 * counts * means**2)
@@ -465,7 +724,7 @@ def _log_response_ratio(
     if reflect and scale not in ("percentage", "proportion"):
         estimate = -estimate
     se = math.sqrt(float(np.sum(variances / (counts * means**2))))
-    return _wald(estimate, se)
+    return _wald(estimate, se, level)
 
 
 def lrri(
@@ -475,6 +734,8 @@ def lrri(
     scale: Scale = "count",
     observation_length: float | None = None,
     intervals: float | None = None,
+    d_const: float | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> EffectEstimate:
     """Log response ratio, increasing version, as SingleCaseES `LRRi()` (Pustejovsky, 2015, 2018).
 
@@ -483,11 +744,14 @@ def lrri(
     CI: Wald. Zero means are handled as SingleCaseES documents: each phase mean is truncated
     below at 1/(2 D n) and each variance at 1/(D^2 n^3), with D = 1 for counts (the default
     scale, as in `LRRi()`), the session length in minutes for rates, and the number of intervals
-    for proportions (intervals/100 for percentages). With no such D (scale "other", or rate /
-    proportion / percentage without it) a zero phase mean raises InputError. Negative values
-    raise InputError: the ratio needs a scale with a true zero.
+    for proportions (intervals/100 for percentages), or `d_const` (SingleCaseES `D_const`) when
+    given. With no such D (scale "other", or rate / proportion / percentage without it) a zero
+    phase mean raises InputError. Negative values raise InputError: the ratio needs a scale
+    with a true zero.
     """
-    return _log_response_ratio(a, b, improvement, scale, observation_length, intervals, True)
+    return _log_response_ratio(
+        a, b, improvement, scale, observation_length, intervals, True, d_const, confidence
+    )
 
 
 def lrrd(
@@ -497,6 +761,8 @@ def lrrd(
     scale: Scale = "count",
     observation_length: float | None = None,
     intervals: float | None = None,
+    d_const: float | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> EffectEstimate:
     """Log response ratio, decreasing version, as SingleCaseES `LRRd()`: negative values mean
     therapeutic improvement. For counts and rates LRRd = -LRRi; see `lrri` for the details.
@@ -504,7 +770,181 @@ def lrrd(
     Unlike SingleCaseES's standalone `LRRd()`, whose default is `improvement = "decrease"`, the
     default here is "increase" like every other function in this module (and `calc_ES`).
     """
-    return _log_response_ratio(a, b, improvement, scale, observation_length, intervals, False)
+    return _log_response_ratio(
+        a, b, improvement, scale, observation_length, intervals, False, d_const, confidence
+    )
+
+
+def lor(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    scale: Scale = "percentage",
+    intervals: float | None = None,
+    d_const: float | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> EffectEstimate:
+    """Log odds ratio (Pustejovsky, 2015), bias-corrected, as SingleCaseES `LOR()`.
+
+    For a proportion (or a percentage, divided by 100): [logit p_B - c_B] - [logit p_A - c_A] with
+    the delta-method correction c = (2p - 1) s^2 / (2 n p^2 (1 - p)^2); SE = sqrt(sum s^2 /
+    (n p^2 (1 - p)^2)); Wald interval. The sign flips when a decrease is the improvement (the
+    LOR is symmetric in valence). Each phase mean is truncated to [1/(2 D n), 1 - 1/(2 D n)] and
+    each variance below at 1/(D^2 n^3), D = `intervals` (per session; 60 x minutes for
+    continuous recording) or `d_const`; without either a phase mean of 0 or 1 raises InputError.
+    Other scales raise InputError (SingleCaseES returns NA for them).
+    """
+    direction = _check_improvement(improvement)
+    level = _check_confidence(confidence)
+    if scale not in ("proportion", "percentage"):
+        raise InputError(
+            f"scale: the log odds ratio needs a proportion or percentage scale, got {scale!r}",
+            field="scale",
+        )
+    d = _truncation_constant(scale, None, intervals, d_const)
+    a_arr = _phase_array(a, "A", 2)
+    b_arr = _phase_array(b, "B", 2)
+    top = 100.0 if scale == "percentage" else 1.0
+    both = np.concatenate((a_arr, b_arr))
+    if np.any((both < 0) | (both > top)):
+        raise InputError(f"value: {scale}s must lie between 0 and {top:g}", field="value")
+    if scale == "percentage":
+        a_arr, b_arr = a_arr / 100.0, b_arr / 100.0
+        d = d * 100.0  # SingleCaseES: D per percentage point, times 100 per unit
+    counts = np.array([a_arr.size, b_arr.size], dtype=float)
+    lower = 1.0 / (2.0 * d * counts)
+    means = np.minimum(1.0 - lower, np.maximum(lower, [a_arr.mean(), b_arr.mean()]))
+    variances = np.maximum(1.0 / (d**2 * counts**3), [np.var(a_arr, ddof=1), np.var(b_arr, ddof=1)])
+    if np.any((means <= 0) | (means >= 1)):
+        raise InputError(
+            "value: a phase mean is 0 or 1, so the log odds ratio is undefined; give intervals "
+            "(or a truncation constant) to truncate it",
+            field="value",
+        )
+    odds_curvature = counts * means**2 * (1.0 - means) ** 2
+    corrected = (
+        np.log(means) - np.log1p(-means) - (2.0 * means - 1.0) * variances / (2.0 * odds_curvature)
+    )
+    estimate = float(corrected[1] - corrected[0])
+    if direction == "decrease":
+        estimate = -estimate
+    return _wald(estimate, math.sqrt(float(np.sum(variances / odds_curvature))), level)
+
+
+def _binomial_half_cdf(k: int, n: int) -> float:
+    """P[Bin(n, 1/2) <= k], R's pbinom(k, n, 0.5), without loading scipy.stats: exactly from
+    whole numbers up to n = 5,000, beyond from the largest term down (each term is the one above
+    times i / (n - i + 1)), accurate to about 1e-10 relative there."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    if n <= 5000:
+        return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    term = math.exp(
+        math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2.0)
+    )
+    total = 0.0
+    for i in range(k, -1, -1):
+        total += term
+        term *= i / (n - i + 1)
+        if term < total * 1e-17:
+            break
+    return min(total, 1.0)
+
+
+def _log_median_and_variance(values: np.ndarray, delta_method: bool) -> tuple[float, float]:
+    """The log median of a phase and its variance from order statistics (Bonett & Price, 2020),
+    as SingleCaseES `stats_LRM`: L and U are the o-th lowest and highest values, o = max(1,
+    round(n/2 - sqrt(n))), z0 = Φ⁻¹(1 - P[Bin(n, 1/2) <= o - 1]); the variance is ((ln U -
+    ln L) / (2 z0))^2, or with `delta_method` ((U - L) / (2 z0))^2 / median^2."""
+    from statistics import NormalDist
+
+    n = values.size
+    ordered = np.sort(values)
+    median = float(np.median(ordered))
+    o1 = max(round(n / 2.0 - math.sqrt(n)), 1)  # R's round, like Python's, rounds half to even
+    lower, upper = float(ordered[o1 - 1]), float(ordered[n - o1])
+    z0 = NormalDist().inv_cdf(1.0 - _binomial_half_cdf(o1 - 1, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if delta_method:
+            variance = ((upper - lower) / (2.0 * z0)) ** 2 / median**2
+        else:
+            variance = float((np.log(upper) - np.log(lower)) / (2.0 * z0)) ** 2
+        log_median = float(np.log(median)) if median > 0 else -math.inf
+    return log_median, variance
+
+
+def lrm(
+    a: PhaseValues,
+    b: PhaseValues,
+    improvement: str = "increase",
+    delta_method: bool = False,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> EffectEstimate:
+    """Log ratio of medians, ln(median_B / median_A), as SingleCaseES `LRM()` (Bonett & Price,
+    2020); negated when a decrease is the improvement. SE = sqrt(var_A + var_B) from each phase's
+    order statistics (`_log_median_and_variance`; `delta_method` as SingleCaseES's); Wald
+    interval. A zero median (or negative values) makes it undefined: InputError. When a phase's
+    order statistic L is 0 (so ln L = -inf), SingleCaseES's SE is infinite; the estimate then
+    comes without SE and interval.
+    """
+    direction = _check_improvement(improvement)
+    level = _check_confidence(confidence)
+    a_arr = _phase_array(a, "A", 2)
+    b_arr = _phase_array(b, "B", 2)
+    if np.any(a_arr < 0) or np.any(b_arr < 0):
+        raise InputError("value: the log ratio of medians needs non-negative values", field="value")
+    log_a, var_a = _log_median_and_variance(a_arr, delta_method)
+    log_b, var_b = _log_median_and_variance(b_arr, delta_method)
+    if not (math.isfinite(log_a) and math.isfinite(log_b)):
+        raise InputError(
+            "value: a phase median is zero, so the log ratio of medians is undefined",
+            field="value",
+        )
+    estimate = log_b - log_a
+    if direction == "decrease":
+        estimate = -estimate
+    variance = var_a + var_b
+    if not math.isfinite(variance):
+        return EffectEstimate(estimate, confidence=level)
+    return _wald(estimate, math.sqrt(variance), level)
+
+
+def pogo(
+    a: PhaseValues,
+    b: PhaseValues,
+    goal: float,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> EffectEstimate:
+    """Percent of goal obtained (Ferron et al., 2020), as SingleCaseES `PoGO()`:
+    100 (mean_B - mean_A) / (goal - mean_A). SE: Dunlap & Silver's (1986) ratio approximation as
+    SingleCaseES computes it, 100 sqrt(s_A^2/m + s_B^2/n + (PoGO/100)^2 s_A^2/m) / |goal - mean_A|;
+    Wald interval. The goal sets the direction, so there is no `improvement`. A goal equal to the
+    baseline mean raises InputError.
+    """
+    level = _check_confidence(confidence)
+    if (
+        isinstance(goal, bool)
+        or not isinstance(goal, int | float | np.floating | np.integer)
+        or not math.isfinite(goal)
+    ):
+        raise InputError(f"goal: must be a finite number, got {goal!r}", field="goal")
+    a_arr = _phase_array(a, "A", 2)
+    b_arr = _phase_array(b, "B", 2)
+    m, n = a_arr.size, b_arr.size
+    mean_a, mean_b = float(a_arr.mean()), float(b_arr.mean())
+    gap = float(goal) - mean_a
+    if gap == 0.0:
+        raise InputError(
+            f"goal: {goal:g} equals the baseline mean, so the percent of goal obtained is "
+            "undefined",
+            field="goal",
+        )
+    estimate = 100.0 * (mean_b - mean_a) / gap
+    var_a, var_b = float(np.var(a_arr, ddof=1)), float(np.var(b_arr, ddof=1))
+    variance = (var_a / m + var_b / n + (estimate / 100.0) ** 2 * var_a / m) / gap**2
+    return _wald(estimate, 100.0 * math.sqrt(variance), level)
 
 
 def cohens_d(a: PhaseValues, b: PhaseValues) -> float:
@@ -522,6 +962,113 @@ def cohens_d(a: PhaseValues, b: PhaseValues) -> float:
 
 
 # ----------------------------------------------------------------------------- summaries
+
+# EffectSizeOptions' fields by their camelCase keys (JSON and the protocol file).
+_OPTION_KEYS = {
+    "scale": "scale",
+    "confidence": "confidence",
+    "nap_se": "napSe",
+    "goal": "goal",
+    "observation_length": "observationLength",
+    "intervals": "intervals",
+    "truncation_constant": "truncationConstant",
+    "tau_bc_pretest": "tauBcPretest",
+    "tau_bc_kendall": "tauBcKendall",
+}
+
+
+@dataclass(frozen=True)
+class EffectSizeOptions:
+    """The settings of a summary (`effect_sizes`, `abab_effect_sizes`), SingleCaseES's arguments:
+    `scale`, `confidence`, `nap_se` (`SE`, for NAP, Tau and Tau-BC), `goal` (PoGO; without it
+    PoGO is left out), `observation_length`, `intervals` and `truncation_constant` (`D_const`) for
+    the log ratios' truncation, `tau_bc_pretest` (`pretest_trend`: None corrects the baseline
+    trend always, a level only when significant) and `tau_bc_kendall` (`Kendall`). Checked when
+    made (InputError naming the field)."""
+
+    scale: Scale = "count"
+    confidence: float = DEFAULT_CONFIDENCE
+    nap_se: NapSE = "unbiased"
+    goal: float | None = None
+    observation_length: float | None = None
+    intervals: float | None = None
+    truncation_constant: float | None = None
+    tau_bc_pretest: float | None = None
+    tau_bc_kendall: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scale not in _SCALES:
+            raise InputError(
+                f"scale: must be one of {', '.join(_SCALES)}, got {self.scale!r}", field="scale"
+            )
+        object.__setattr__(self, "confidence", _check_confidence(self.confidence))
+        object.__setattr__(self, "nap_se", _check_nap_se(self.nap_se))
+        if self.goal is not None:
+            if (
+                isinstance(self.goal, bool)
+                or not isinstance(self.goal, int | float)
+                or not math.isfinite(self.goal)
+            ):
+                raise InputError(f"goal: must be a finite number, got {self.goal!r}", field="goal")
+            object.__setattr__(self, "goal", float(self.goal))
+        _truncation_constant(
+            self.scale, self.observation_length, self.intervals, self.truncation_constant
+        )
+        if self.tau_bc_pretest is not None and (
+            isinstance(self.tau_bc_pretest, bool)
+            or not isinstance(self.tau_bc_pretest, int | float)
+            or not 0.0 < self.tau_bc_pretest < 1.0
+        ):
+            raise InputError(
+                "tau_bc_pretest: the baseline trend pretest's level must lie between 0 and 1 "
+                f"(e.g. 0.05), got {self.tau_bc_pretest!r}",
+                field="tau_bc_pretest",
+            )
+        if not isinstance(self.tau_bc_kendall, bool):
+            raise InputError(
+                f"tau_bc_kendall: must be true or false, got {self.tau_bc_kendall!r}",
+                field="tau_bc_kendall",
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """Every setting by its camelCase key (None for those left out)."""
+        return {key: getattr(self, name) for name, key in _OPTION_KEYS.items()}
+
+    @classmethod
+    def from_json(cls, value: Any, where: str = "effectSizes") -> EffectSizeOptions:
+        """From a mapping of camelCase keys (the protocol file's `effectSizes:`); InputError
+        naming `where.key`. A key left out or null takes the default."""
+        if not isinstance(value, Mapping):
+            raise InputError(
+                f"{where}: must be a mapping of effect-size settings "
+                f"({', '.join(_OPTION_KEYS.values())})",
+                field=where,
+            )
+        names = {key: name for name, key in _OPTION_KEYS.items()}
+        given: dict[str, Any] = {}
+        for key, setting in value.items():
+            if key not in names:
+                raise InputError(
+                    f"{where}.{key}: not an effect-size setting; they are "
+                    f"{', '.join(_OPTION_KEYS.values())}",
+                    field=f"{where}.{key}",
+                )
+            if setting is not None:
+                given[names[key]] = setting
+        try:
+            return cls(**given)
+        except InputError as error:
+            key = _OPTION_KEYS.get(error.field or "", error.field or "")
+            message = str(error).split(": ", 1)[-1]
+            raise InputError(f"{where}.{key}: {message}", field=f"{where}.{key}") from None
+
+    def given(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, by camelCase key (what a file writes)."""
+        default = EffectSizeOptions().to_json()
+        return {key: v for key, v in self.to_json().items() if v != default[key]}
+
+
+DEFAULT_OPTIONS = EffectSizeOptions()
 
 
 @dataclass(frozen=True)
@@ -544,9 +1091,14 @@ class EffectSizeSummary:
     n_baseline: int
     n_treatment: int
     improvement: Improvement
+    tau_bc: TauBC | EffectEstimate | None = None
+    lor: EffectEstimate | None = None
+    lrm: EffectEstimate | None = None
+    pogo: EffectEstimate | None = None
+    options: EffectSizeOptions = DEFAULT_OPTIONS
 
     def to_json(self) -> dict[str, Any]:
-        def maybe(estimate: EffectEstimate | None) -> dict[str, Any] | None:
+        def maybe(estimate: EffectEstimate | TauBC | None) -> dict[str, Any] | None:
             return None if estimate is None else estimate.to_json()
 
         return {
@@ -565,6 +1117,11 @@ class EffectSizeSummary:
             "nBaseline": self.n_baseline,
             "nTreatment": self.n_treatment,
             "improvement": self.improvement,
+            "tauBC": maybe(self.tau_bc),
+            "lor": maybe(self.lor),
+            "lrm": maybe(self.lrm),
+            "pogo": maybe(self.pogo),
+            "options": self.options.to_json(),
         }
 
 
@@ -577,25 +1134,51 @@ def _undefined_as_none(compute: Callable[[], _T]) -> _T | None:
 
 
 def _summarize(
-    a: np.ndarray, b: np.ndarray, improvement: Improvement, scale: Scale
+    a: np.ndarray, b: np.ndarray, improvement: Improvement, options: EffectSizeOptions
 ) -> EffectSizeSummary:
+    o = options
+    level = o.confidence
+    truncation = (o.observation_length, o.intervals, o.truncation_constant, level)
+    goal = o.goal
     return EffectSizeSummary(
-        nap=nap(a, b, improvement),
-        tau=tau(a, b, improvement),
+        nap=nap(a, b, improvement, o.nap_se, level),
+        tau=tau(a, b, improvement, o.nap_se, level),
         tau_u=tau_u(a, b, improvement),
         pnd=pnd(a, b, improvement),
         pand=pand(a, b, improvement),
         ird=ird(a, b, improvement),
         pem=pem(a, b, improvement),
-        smd=_undefined_as_none(lambda: smd(a, b, improvement, "baseline")),
-        smd_pooled=_undefined_as_none(lambda: smd(a, b, improvement, "pool")),
-        lrri=_undefined_as_none(lambda: lrri(a, b, improvement, scale)),
-        lrrd=_undefined_as_none(lambda: lrrd(a, b, improvement, scale)),
+        smd=_undefined_as_none(lambda: smd(a, b, improvement, "baseline", level)),
+        smd_pooled=_undefined_as_none(lambda: smd(a, b, improvement, "pool", level)),
+        lrri=_undefined_as_none(lambda: lrri(a, b, improvement, o.scale, *truncation)),
+        lrrd=_undefined_as_none(lambda: lrrd(a, b, improvement, o.scale, *truncation)),
         cohens_d=_undefined_as_none(lambda: cohens_d(a, b)),
         n_baseline=int(a.size),
         n_treatment=int(b.size),
         improvement=improvement,
+        tau_bc=_undefined_as_none(
+            lambda: tau_bc(
+                a,
+                b,
+                improvement,
+                kendall=o.tau_bc_kendall,
+                pretest_trend=o.tau_bc_pretest,
+                se_method=o.nap_se,
+                confidence=level,
+            )
+        ),
+        lor=_undefined_as_none(
+            lambda: lor(a, b, improvement, o.scale, o.intervals, o.truncation_constant, level)
+        ),
+        lrm=_undefined_as_none(lambda: lrm(a, b, improvement, confidence=level)),
+        pogo=None if goal is None else _undefined_as_none(lambda: pogo(a, b, goal, level)),
+        options=options,
     )
+
+
+def _resolved_options(options: EffectSizeOptions | None, scale: Scale | None) -> EffectSizeOptions:
+    resolved = DEFAULT_OPTIONS if options is None else options
+    return resolved if scale is None else replace(resolved, scale=scale)
 
 
 def _labels_and_values(
@@ -658,18 +1241,23 @@ def effect_sizes(
     values: Sequence[float],
     improvement: str = "increase",
     *,
-    scale: Scale = "count",
+    scale: Scale | None = None,
+    options: EffectSizeOptions | None = None,
 ) -> EffectSizeSummary:
     """Every index for an AB series: one block of "A" rows, then one block of "B" rows.
 
-    At least 2 observations per phase (the SEs need them). `scale` only affects the log response
-    ratios (see `lrri`), but the values must lie on it (a proportion in [0, 1], a percentage in
-    [0, 100]: InputError otherwise); SMD, LRR and Cohen's d come back as None when undefined for
-    the data. Values beyond +/-1e150 (`limits.MAX_ABS_VALUE`) are an InputError.
+    At least 2 observations per phase (the SEs need them). `options` (default
+    `EffectSizeOptions()`) holds SingleCaseES's settings; `scale`, when given, overrides its
+    scale. The scale only affects the log ratios (see `lrri`, `lor`), but the values must lie on
+    it (a proportion in [0, 1], a percentage in [0, 100]: InputError otherwise); SMD, LRR, LOR,
+    LRM, PoGO, Tau-BC and Cohen's d come back as None when undefined for the data (LOR off the
+    proportion/percentage scales, PoGO without a goal). Values beyond +/-1e150
+    (`limits.MAX_ABS_VALUE`) are an InputError.
     """
     direction = _check_improvement(improvement)
+    resolved = _resolved_options(options, scale)
     labels, array = _labels_and_values(phases, values)
-    scale = _check_scale(scale, array)
+    _check_scale(resolved.scale, array)
     unknown = sorted(set(labels) - {"A", "B"})
     if unknown:
         raise InputError(
@@ -685,7 +1273,7 @@ def effect_sizes(
     (_, a_start, a_stop), (_, b_start, b_stop) = blocks
     a = _phase_array(array[a_start:a_stop], "A", 2)
     b = _phase_array(array[b_start:b_stop], "B", 2)
-    return _summarize(a, b, direction, scale)
+    return _summarize(a, b, direction, resolved)
 
 
 @dataclass(frozen=True)
@@ -720,19 +1308,27 @@ class ABABEffectSizes:
         }
 
 
-def equal_weight_average(estimates: Sequence[EffectEstimate | None]) -> EffectEstimate | None:
-    """Mean of independent estimates (pairs or cases), SE = sqrt(sum SE^2) / k and a Wald 95%
-    interval from it, as SingleCaseES `batch_calc_ES(weighting = "equal")`; without an SE when
-    any estimate lacks one, and None when there is none or any is None."""
+def equal_weight_average(
+    estimates: Sequence[EffectEstimate | TauBC | None],
+) -> EffectEstimate | None:
+    """Mean of independent estimates (pairs or cases), SE = sqrt(sum SE^2) / k and a Wald
+    interval from it at the estimates' confidence level, as SingleCaseES
+    `batch_calc_ES(weighting = "equal")`; without an SE when any estimate lacks one, and None
+    when there is none or any is None. A Tau-BC is averaged by its estimate."""
     if not estimates or any(estimate is None for estimate in estimates):
         return None
-    present = [estimate for estimate in estimates if estimate is not None]
+    present = [
+        estimate.effect if isinstance(estimate, TauBC) else estimate
+        for estimate in estimates
+        if estimate is not None
+    ]
     mean = float(np.mean([estimate.estimate for estimate in present]))
     ses = [estimate.se for estimate in present]
+    level = present[0].confidence
     if any(se is None for se in ses):
-        return EffectEstimate(mean)
+        return EffectEstimate(mean, confidence=level)
     se = math.sqrt(sum(se**2 for se in ses if se is not None)) / len(present)
-    return _wald(mean, se)
+    return _wald(mean, se, level)
 
 
 def _average_summaries(summaries: list[EffectSizeSummary]) -> EffectSizeSummary:
@@ -755,6 +1351,11 @@ def _average_summaries(summaries: list[EffectSizeSummary]) -> EffectSizeSummary:
         n_baseline=sum(s.n_baseline for s in summaries),
         n_treatment=sum(s.n_treatment for s in summaries),
         improvement=summaries[0].improvement,
+        tau_bc=equal_weight_average([s.tau_bc for s in summaries]),
+        lor=equal_weight_average([s.lor for s in summaries]),
+        lrm=equal_weight_average([s.lrm for s in summaries]),
+        pogo=equal_weight_average([s.pogo for s in summaries]),
+        options=summaries[0].options,
     )
 
 
@@ -763,16 +1364,20 @@ def abab_effect_sizes(
     values: Sequence[float],
     improvement: str = "increase",
     *,
-    scale: Scale = "count",
+    scale: Scale | None = None,
+    options: EffectSizeOptions | None = None,
 ) -> ABABEffectSizes:
     """Indices for each A-B pair of an ABAB design (A1 vs B1, A2 vs B2) and their average.
 
     Rows are in time order; labels are "A"/"B" or numbered "A1", "B1", "A2", "B2", forming four
-    alternating blocks A, B, A, B. Each phase needs at least 2 observations.
+    alternating blocks A, B, A, B. Each phase needs at least 2 observations. `options` and
+    `scale` as for `effect_sizes`; Tau-BC's baseline trend is each pair's own, with its B phase
+    continuing the A phase's session numbers.
     """
     direction = _check_improvement(improvement)
+    resolved = _resolved_options(options, scale)
     labels, array = _labels_and_values(phases, values)
-    scale = _check_scale(scale, array)
+    _check_scale(resolved.scale, array)
     blocks = _blocks(labels)
     found = "-".join(label for label, _, _ in blocks)
     plain = [label for label, _, _ in blocks] == ["A", "B", "A", "B"]
@@ -791,7 +1396,7 @@ def abab_effect_sizes(
     pairs = tuple(
         PhasePairEffectSizes(
             f"A{k}-B{k}",
-            _summarize(phase_data[2 * k - 2], phase_data[2 * k - 1], direction, scale),
+            _summarize(phase_data[2 * k - 2], phase_data[2 * k - 1], direction, resolved),
         )
         for k in (1, 2)
     )

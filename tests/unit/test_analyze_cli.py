@@ -26,7 +26,7 @@ from americano_pipelines.cli.app import app
 from americano_pipelines.cli.table import parse_number_list, read_table
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats import sced
-from americano_pipelines.stats.effect_sizes import effect_sizes
+from americano_pipelines.stats.effect_sizes import EffectSizeOptions, effect_sizes
 from americano_pipelines.stats.sequential import group_sequential_design, monitor
 
 runner = CliRunner()
@@ -388,6 +388,37 @@ def test_effect_sizes_singlecasees_help_example(tmp_path: Path) -> None:
     assert decrease["improvement"] == "decrease"
     percentage = run_json("effect-sizes", "--input", path, "--scale", "percentage")
     assert percentage == library_json(effect_sizes(phases, DOC_A + DOC_B, scale="percentage"))
+
+
+def test_effect_sizes_singlecasees_options(tmp_path: Path) -> None:
+    # SingleCaseES vignette (Using-SingleCaseES.Rmd, "Outcome scale"): a zero baseline rate gets
+    # its LRR from the session length, 8.67 with observation_length = 30 (null without it)
+    a, b = [0, 0, 0, 0], [28, 25, 24, 27, 30, 30, 29]
+    phases = ["A"] * 4 + ["B"] * 7
+    path = phase_csv(tmp_path, phases, a + b)
+    assert run_json("effect-sizes", "--input", path, "--scale", "rate")["lrri"] is None
+    args = ["--scale", "rate", "--observation-length", "30", "--goal", "30", "--confidence"]
+    args += ["0.9", "--nap-se", "hanley", "--tau-bc-pretest", "0.05", "--tau-bc-kendall"]
+    payload = run_json("effect-sizes", "--input", path, *args)
+    assert round(payload["lrri"]["estimate"], 2) == 8.67
+    options = EffectSizeOptions(
+        scale="rate",
+        observation_length=30,
+        goal=30,
+        confidence=0.9,
+        nap_se="hanley",
+        tau_bc_pretest=0.05,
+        tau_bc_kendall=True,
+    )
+    assert payload == library_json(effect_sizes(phases, a + b, options=options))
+    assert payload["pogo"] is not None and payload["nap"]["confidence"] == 0.9
+    assert payload["tauBC"]["kendall"] is True and payload["tauBC"]["trendPValue"] == 1.0
+    for option, value, field in (
+        ("--confidence", "1.5", "confidence"),
+        ("--observation-length", "0", "observation_length"),
+        ("--tau-bc-pretest", "2", "tau_bc_pretest"),
+    ):
+        assert_input_error(invoke("effect-sizes", "--input", path, option, value), field)
 
 
 # ----------------------------------------------------------------------------- sequential

@@ -72,6 +72,7 @@ from americano_pipelines.registration.analyses import (
 )
 from americano_pipelines.registration.protocol_file import parse_protocol_yaml
 from americano_pipelines.stats.changepoints import detect_change_points
+from americano_pipelines.stats.effect_sizes import EffectSizeOptions, abab_effect_sizes
 from americano_pipelines.stats.sced import abab_randomization_test
 from americano_pipelines.stats.sequential import group_sequential_design
 from americano_pipelines.synth.demo_study import DEMO_ANALYSES, generate_demo_study
@@ -212,6 +213,15 @@ def test_every_analysis_with_every_setting() -> None:
                 "seed": 3,
                 "excludeEqual": True,
                 "statisticExpression": "median(b)-median(a)",
+                "effectSizes": {
+                    "scale": "percentage",
+                    "confidence": 0.9,
+                    "napSe": "hanley",
+                    "goal": 80,
+                    "intervals": 20,
+                    "tauBcPretest": 0.05,
+                    "tauBcKendall": True,
+                },
             },
             {
                 "analysis": "its",
@@ -253,6 +263,15 @@ def test_every_analysis_with_every_setting() -> None:
     assert parsed.get(RANDOMIZATION_TEST).statistic == "|A-B|"
     assert parsed.get(RANDOMIZATION_TEST).exclude_equal is True
     assert parsed.get(RANDOMIZATION_TEST).statistic_expression == "median(b)-median(a)"
+    assert parsed.get(RANDOMIZATION_TEST).effect_sizes == EffectSizeOptions(
+        scale="percentage",
+        confidence=0.9,
+        nap_se="hanley",
+        goal=80,
+        intervals=20,
+        tau_bc_pretest=0.05,
+        tau_bc_kendall=True,
+    )
     assert parsed.get(ITS).effect_prior_mean == 2.0
     assert parsed.get(ITS).fit == "joint"
     assert parsed.get(SYNTHETIC_CONTROL) == SyntheticControl(
@@ -345,6 +364,21 @@ def test_every_analysis_with_every_setting() -> None:
         ([{"analysis": "wearable_links", "lags": [-1]}], "analyses[1].lags[1]", "from 0 to 90"),
         ([{"analysis": "wearable_links", "method": "distance"}], "analyses[1].method", "spearman"),
         ([{"analysis": "wearable_links", "correction": "bh"}], "analyses[1].correction", "fdr_bh"),
+        (
+            [{"analysis": "randomization_test", "effectSizes": {"confidence": 95}}],
+            "analyses[1].effectSizes.confidence",
+            "between 0 and 1",
+        ),
+        (
+            [{"analysis": "randomization_test", "effectSizes": {"napSE": "hanley"}}],
+            "analyses[1].effectSizes.napSE",
+            "napSe",
+        ),
+        (
+            [{"analysis": "randomization_test", "effectSizes": "all"}],
+            "analyses[1].effectSizes",
+            "mapping",
+        ),
         (["its", "change_points", "its"], "analyses[3]", "already analyses[1]"),
         ([], "analyses", "one or more"),
         ("its", "analyses", "one or more"),
@@ -504,6 +538,23 @@ def test_registered_settings_reach_the_randomization_test() -> None:
     assert result.status == "ok" and result.test == direct
     assert not result.test.exact and result.test.n_assignments == 400
     assert result.exploratory is False
+
+
+def test_registered_effect_size_settings_reach_the_randomization_test() -> None:
+    options = EffectSizeOptions(confidence=0.9, nap_se="null", goal=60, tau_bc_pretest=0.05)
+    listed = AnalysisList((RandomizationTest(effect_sizes=options),))
+    assert listed.to_json() == [
+        {
+            "analysis": "randomization_test",
+            "effectSizes": {"confidence": 0.9, "napSe": "null", "goal": 60.0, "tauBcPretest": 0.05},
+        }
+    ]
+    frame = _observations()
+    result = randomization_test_for_protocol(_row(listed), frame)
+    direct = abab_effect_sizes(list(frame["phase_label"]), list(frame["value"]), options=options)
+    assert result.status == "ok" and result.effect_sizes == direct
+    assert result.nap == direct.average.nap and result.nap.confidence == 0.9
+    assert result.to_json()["effectSizes"]["average"]["pogo"] is not None
 
 
 def test_registered_settings_reach_the_change_points() -> None:

@@ -688,7 +688,7 @@ def _penalty_choice(penalty: float | str | None) -> str | float:
         number = float(penalty)
     except (TypeError, ValueError):
         raise InputError(
-            f"penalty: must be {' or '.join(PENALTIES)} or a non-negative number, got {penalty!r}",
+            f"penalty: must be {', '.join(PENALTIES)} or a non-negative number, got {penalty!r}",
             field="penalty",
         ) from None
     if not (math.isfinite(number) and number >= 0):

@@ -136,6 +136,14 @@ class Algorithm(StrEnum):
     binseg = "binseg"
 
 
+class ChangePointCost(StrEnum):  # stats.changepoint_costs.COSTS
+    mean = "mean"
+    variance = "variance"
+    normal = "normal"
+    linear = "linear"
+    rank = "rank"
+
+
 class Seasonality(StrEnum):
     none = "none"
     day_of_week = "day_of_week"
@@ -762,9 +770,15 @@ def changepoints(
     algorithm: Annotated[
         Algorithm, typer.Option("--algorithm", help="ruptures algorithm.")
     ] = Algorithm.pelt,
+    cost: Annotated[
+        ChangePointCost, typer.Option("--cost", help="Segment cost: what changes.")
+    ] = ChangePointCost.mean,
     penalty: Annotated[
-        float | None,
-        typer.Option("--penalty", help="Penalty per change point (default: BIC, 2 sigma^2 ln n)."),
+        str | None,
+        typer.Option(
+            "--penalty",
+            help="bic (default), mbic, or a number per change point (the cost's units).",
+        ),
     ] = None,
     bootstrap: Annotated[
         int,
@@ -776,7 +790,8 @@ def changepoints(
     ] = 200,
     seed: Seed = 0,
 ) -> Any:
-    """Change points in the mean (ruptures PELT or binary segmentation). CSV: date, value."""
+    """Change points in the mean, variance, both, a linear trend or the ranks (ruptures PELT
+    or binary segmentation). CSV: date, value."""
     from americano_pipelines.stats.changepoints import detect_change_points
 
     table = read_table(
@@ -791,6 +806,7 @@ def changepoints(
         penalty=penalty,
         n_bootstrap=bootstrap,
         seed=seed,
+        cost=cost.value,
     )
 
 

@@ -1,4 +1,5 @@
-"""Change points in the mean of a protocol's primary outcome, set against its phase changes.
+"""Change points (in the mean by default, or the cost the plan names) of a protocol's primary
+outcome, set against its phase changes.
 
 `change_points_for_protocol` runs `stats.changepoints.detect_change_points` (ruptures) on the
 protocol's observations; each change point is set against the nearest observed phase change
@@ -89,6 +90,8 @@ class ProtocolChangePoints:
             "minSegmentLength": self.min_segment_length,
             "algorithm": None if found is None else found.algorithm,
             "penalty": None if found is None else found.penalty,
+            "cost": None if found is None else found.cost,
+            "penaltyMethod": None if found is None else found.penalty_method,
             "exploratory": self.exploratory,
         }
 
@@ -148,8 +151,8 @@ def change_points_for_protocol(
 ) -> ProtocolChangePoints:
     """`detect_change_points` on the protocol's primary outcome (dates from observation_date),
     every segment at least the plan's `min_segment_length`, else the protocol's
-    `min_phase_length`, long; the plan's algorithm, penalty (default BIC) and seed. Skipped when
-    the series is too short or not one series."""
+    `min_phase_length`, long; the plan's cost (default mean), algorithm, penalty (default BIC)
+    and seed. Skipped when the series is too short or not one series."""
     identity = Protocol.identity(protocol_row)
     base: dict[str, Any] = {
         "protocol_id": identity.protocol_id,
@@ -179,6 +182,7 @@ def change_points_for_protocol(
             min_segment_length=min_segment,
             algorithm=plan.change_point_algorithm,
             penalty=plan.change_point_penalty,
+            cost=plan.change_point_cost,
             seed=plan.seed if plan.change_point_seed is None else plan.change_point_seed,
         )
     except InputError as error:

@@ -188,7 +188,8 @@ class AnalysisPlan:
     statistic_expression: str | None = None
     min_segment_length: int | None = None
     change_point_algorithm: str = "pelt"
-    change_point_penalty: float | None = None
+    change_point_penalty: float | str | None = None  # a number, "bic" or "mbic"
+    change_point_cost: str = "mean"
     change_point_seed: int | None = None
     its: tuple[tuple[str, Any], ...] = ()
     effect_sizes: EffectSizeOptions = DEFAULT_OPTIONS
@@ -316,6 +317,7 @@ def _checked_plan(options: dict[str, Any]) -> AnalysisPlan:
 _CHANGE_POINT_FIELDS = {
     "algorithm": "change_point_algorithm",
     "penalty": "change_point_penalty",
+    "cost": "change_point_cost",
     "seed": "change_point_seed",
 }
 

@@ -255,6 +255,21 @@ def _effect_size_options(value: Any, where: str) -> EffectSizeOptions:
     return EffectSizeOptions.from_json(value, where)
 
 
+def _penalty(value: Any, where: str) -> float | str:
+    """A change-point penalty: a name (bic, mbic) or a number from 0 to MAX_PENALTY."""
+    if isinstance(value, str):
+        named = value.strip().lower()
+        allowed = _stats_names("changepoint_costs", "PENALTIES")()
+        if named not in allowed:
+            raise InputError(
+                f"{where}: must be {', '.join(allowed)} or a number of at least 0, got "
+                f"{_describe(value)}",
+                field=where,
+            )
+        return named
+    return _non_negative(MAX_PENALTY)(value, where)
+
+
 def _setting(key: str, check: Check) -> Any:
     """A setting: its camelCase key in the file and its check; None (left out) = the default."""
     return field(default=None, metadata={"key": key, "check": check})
@@ -325,14 +340,16 @@ class InterruptedTimeSeries(_Analysis):
 
 @dataclass(frozen=True)
 class ChangePoints(_Analysis):
-    """Change points in the mean of the primary outcome."""
+    """Change points in the mean (or the variance, both, a linear trend, the ranks: `cost`) of
+    the primary outcome."""
 
     name: ClassVar[str] = CHANGE_POINTS
     algorithm: str | None = _setting(
         "algorithm", _choice(_stats_names("changepoints", "ALGORITHMS"))
     )
+    cost: str | None = _setting("cost", _choice(_stats_names("changepoint_costs", "COSTS")))
     min_segment_length: int | None = _setting("minSegmentLength", _whole(1))
-    penalty: float | None = _setting("penalty", _non_negative(MAX_PENALTY))
+    penalty: float | str | None = _setting("penalty", _penalty)
     seed: int | None = _setting("seed", _whole(0))
 
 

@@ -1,32 +1,49 @@
-"""Change points in the mean of a daily series: ruptures PELT or binary segmentation.
+"""Change points of a daily series: ruptures PELT or binary segmentation over a segment cost.
 
-Model and cost. Piecewise-constant mean with normal noise, fitted with the least-squares cost
-"l2" (the sum of squared deviations from each segment's mean). PELT (Killick, Fearnhead & Eckley,
-2012, JASA 107:1590) minimizes total cost + penalty x (number of change points); binary
-segmentation splits greedily while a split lowers the cost by more than the penalty. Both run in
-`ruptures` (Truong, Oudre & Vayatis, 2020, "Selective review of offline change point detection
-methods", Signal Processing 167:107299) with `jump=1` and `min_size = min_segment_length`.
+Model and cost. By default (`cost="mean"`) a piecewise-constant mean with normal noise, fitted
+with the least-squares cost "l2" (the sum of squared deviations from each segment's mean). The
+other costs (`stats.changepoint_costs` gives each one's formula): `variance` (each segment its
+own SD about the series' mean, R changepoint's cpt.var), `normal` (its own mean and SD,
+cpt.meanvar), `linear` (its own line a + b t, ruptures' CostLinear) and `rank` (a location
+shift of the ranks, ruptures' CostRank). PELT (Killick, Fearnhead & Eckley, 2012, JASA
+107:1590) minimizes total cost + penalty x (number of change points); binary segmentation
+splits greedily while a split lowers the cost by more than the penalty. The mean cost with a
+BIC or numeric penalty runs in `ruptures` (Truong, Oudre & Vayatis, 2020, "Selective review of
+offline change point detection methods", Signal Processing 167:107299) with `jump=1` and
+`min_size = min_segment_length`, as always; the other costs and MBIC run in our exact numpy
+solvers of the same objectives (`_search` says why), which the bootstrap refits always used.
 
-Default penalty. BIC-type for a mean shift with known noise level: pen = 2 sigma^2 log(n), each
-change point adding a location and a mean (Truong et al. 2020, section on penalty selection;
-Killick et al. 2012 use the same family). sigma is estimated robustly from the first
-differences, which a few mean shifts barely touch: sigma = MAD(diff(y)) / (sqrt(2) * 0.6745),
-MAD = median absolute deviation from the median. When that MAD is 0 (noise-free or coarsely
-rounded data, where most differences are exactly 0) we fall back to SD(diff(y)) / sqrt(2); jumps
-inflate it, so the penalty errs on the conservative side. A constant series has no change point.
+Penalty. `bic` (the default), `mbic` or a number, as R changepoint defines them for a cost with
+p parameters per segment (mean 1, variance 1, normal 2, linear 2, rank 1): BIC adds
+(p + 1) log n per change point; MBIC (Zhang & Siegmund, 2007) adds (p + 2) log n per change
+point and log(m) for every segment of m observations (`segmentLengthPenalty` in the JSON is
+that term's weight). The variance, normal and rank costs are in log-likelihood units, so those
+are the penalties. The mean and linear costs are sums of squares, whose likelihood divides by
+the noise variance, so their penalties are multiplied by sigma^2: BIC for the mean is
+2 sigma^2 log(n), each change point adding a location and a mean (Truong et al. 2020, section on
+penalty selection; Killick et al. 2012 use the same family). sigma is estimated robustly from
+the first differences, which a few mean shifts (or a linear trend) barely touch:
+sigma = MAD(diff(y)) / (sqrt(2) * 0.6745), MAD = median absolute deviation from the median. When
+that MAD is 0 (noise-free or coarsely rounded data, where most differences are exactly 0) we
+fall back to SD(diff(y)) / sqrt(2); jumps inflate it, so the penalty errs on the conservative
+side. A number is taken as the penalty per change point, in the cost's units. A constant series
+has no change point.
 
 Dates and gaps. With `dates`, rows are sorted by date, duplicate dates are rejected, and missing
 days are not filled: detection runs on the observed points in time order (a change point is a
 change between consecutive observations), and each change point reports the date of its first
 observation in the new segment. `missingDays` in the JSON says how many calendar days are absent.
 
-Confidence. A moving-block residual bootstrap of the fitted model: residuals y - fitted segment
-mean are resampled in blocks of length round(n^(1/3)) (keeping short-range autocorrelation, as
-daily wearable data have), added back to the fitted means, and the same algorithm (with the
-penalty re-estimated the same way when it was not given) is refitted. A change point's
-confidence is the share of the refits with a change point within +/- tolerance observations of
-it, tolerance = max(2, min_segment_length // 2). It measures how stable the location is under
-the fitted model's noise, not a posterior probability. Refits use exact numpy solvers of the same
+Confidence. A moving-block residual bootstrap of the fitted model: residuals y - fitted (the
+segment means; for `linear` the segment lines, for `rank` the segment medians) are resampled in
+blocks of length round(n^(1/3)) (keeping short-range autocorrelation, as daily wearable data
+have), added back to the fitted values, and the same algorithm and cost (with a named penalty
+re-estimated the same way) is refitted. For `variance` and `normal`, whose segments differ in
+spread, the residuals are standardized by their segment's SD before resampling and rescaled by
+it after (a segment with SD 0 contributes zeros). A change point's confidence is the share of
+the refits with a change point within +/- tolerance observations of it, tolerance =
+max(2, min_segment_length // 2). It measures how stable the location is under the fitted
+model's noise, not a posterior probability. Refits use exact numpy solvers of the same
 objectives (optimal partitioning, which PELT's pruning reproduces, Killick et al. 2012; greedy
 binary segmentation as ruptures does it), vectorized over the bootstrap replicates.
 
@@ -42,6 +59,7 @@ exact by optimal partitioning over the rows within +/- (jump - 1) of them, which
 grid artifacts (a change between two grid rows fitted as two change points around a short
 segment). The bootstrap refits then search the grid (ruptures' Pelt/Binseg(jump) objective) in
 chunks of replicates, and the tolerance widens by jump - 1. 100,000 rows take seconds.
+The other costs, and MBIC, search the same grid with our exact solvers, then refine the same way.
 Values beyond +/-1e150, series entirely within +/-1e-150, penalties above 1e300 and bootstrap
 work beyond `limits.MAX_BOOTSTRAP_WORK` are refused (InputError naming the field).
 """
@@ -59,6 +77,13 @@ import numpy as np
 import ruptures
 
 from americano_pipelines.errors import InputError
+from americano_pipelines.stats.changepoint_costs import (
+    COSTS,
+    PENALTIES,
+    SegmentCost,
+    cost_named,
+    penalty_terms,
+)
 from americano_pipelines.stats.limits import (
     MAX_BOOTSTRAP,
     MAX_BOOTSTRAP_WORK,
@@ -67,11 +92,19 @@ from americano_pipelines.stats.limits import (
     check_magnitudes,
 )
 
-__all__ = ["ALGORITHMS", "ChangePoint", "ChangePointResult", "detect_change_points"]
+__all__ = [
+    "ALGORITHMS",
+    "COSTS",
+    "PENALTIES",
+    "ChangePoint",
+    "ChangePointResult",
+    "detect_change_points",
+]
 
 ALGORITHMS = ("pelt", "binseg")
 """The detectors, by the names the CLI and protocol files use (aliases are accepted too)."""
 
+_L2 = SegmentCost("mean", "l2", 1, True)  # today's cost, as ruptures names it
 _MAD_TO_SD = 0.6745  # MAD of a standard normal
 _ALGORITHMS = {
     "pelt": "PELT",
@@ -126,7 +159,8 @@ class ChangePointResult:
     algorithm: str  # "PELT" or "BinarySegmentation"
     penalty: float
     cost_model: str
-    penalty_method: str  # "bic_robust_sigma" or "user"
+    # "bic_robust_sigma", "mbic_robust_sigma" (mean, linear), "bic", "mbic" (the others), "user"
+    penalty_method: str
     sigma: float | None
     min_segment_length: int
     n_observations: int
@@ -137,10 +171,13 @@ class ChangePointResult:
     segment_means: tuple[float, ...]
     search_step: int = 1  # the search's candidates: every search_step-th row (then refined)
     refit_step: int = 1  # the bootstrap refits' candidates: every refit_step-th row
+    cost: str = "mean"  # one of COSTS
+    segment_length_penalty: float = 0.0  # MBIC: each segment adds this x log(its length)
 
     def to_json(self) -> dict[str, Any]:
+        residuals = "standardized residual" if self.cost in ("variance", "normal") else "residual"
         method = (
-            f"moving-block residual bootstrap ({self.n_bootstrap} refits, blocks of "
+            f"moving-block {residuals} bootstrap ({self.n_bootstrap} refits, blocks of "
             f"{self.bootstrap_block_length}): share of refits with a change point within "
             f"+/-{self.confidence_tolerance} observations"
         )
@@ -165,6 +202,8 @@ class ChangePointResult:
             "confidenceMethod": method,
             "confidenceTolerance": self.confidence_tolerance,
             "nBootstrap": self.n_bootstrap,
+            "cost": self.cost,
+            "segmentLengthPenalty": float(self.segment_length_penalty),
         }
 
 
@@ -246,78 +285,77 @@ def _robust_sigma(signals: np.ndarray) -> np.ndarray:
     return np.where(sigma > 0, sigma, fallback)
 
 
-def _bic_penalty(sigma: np.ndarray, n: int) -> np.ndarray:
-    return 2.0 * sigma**2 * math.log(n)
-
-
 # ----------------------------------------------------------------------------- solvers
 
 
-def _segment_cost(s1: np.ndarray, s2: np.ndarray, start: Any, stop: Any) -> np.ndarray:
-    """l2 cost of [start, stop) from cumulative sums (rows = series)."""
-    total = s1[..., stop] - s1[..., start]
-    return (s2[..., stop] - s2[..., start]) - total**2 / (np.asarray(stop) - np.asarray(start))
-
-
-def _cumulative_sums(signals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # centring each row keeps the cumulative-sum cost numerically close to ruptures' var * len
-    centred = signals - signals.mean(axis=-1, keepdims=True)
-    zeros = np.zeros(centred.shape[:-1] + (1,))
-    return (
-        np.concatenate((zeros, np.cumsum(centred, axis=-1)), axis=-1),
-        np.concatenate((zeros, np.cumsum(centred**2, axis=-1)), axis=-1),
-    )
-
-
-def _optimal_partition_l2(
-    signals: np.ndarray, penalties: np.ndarray, min_size: int
+def _optimal_partition(
+    cost: SegmentCost,
+    stats: tuple[np.ndarray, ...],
+    positions: np.ndarray,
+    penalties: np.ndarray,
+    weights: np.ndarray,
+    min_size: int,
 ) -> list[list[int]]:
-    """Exact penalized l2 segmentation of each row (optimal partitioning, Jackson et al. 2005).
+    """Exact penalized segmentation of each row (optimal partitioning, Jackson et al. 2005).
 
-    Minimizes sum of segment costs + penalty x (number of change points) with every segment at
-    least `min_size` long: the objective of ruptures' Pelt(jump=1). Returns the change points
-    of each row (first index of each new segment), vectorized over rows.
+    Minimizes the sum of the segment costs + penalty x (number of change points), + weight x
+    the sum of log(segment length) for MBIC, every segment at least `min_size` long and its
+    boundaries at `positions` (0, the candidate rows, n; `_grid_positions`). With every row a
+    candidate it is the objective of ruptures' Pelt(jump=1), whose pruning finds the same
+    optimum; on a grid, that of Pelt(jump). `stats` are the rows' cumulative statistics
+    (`SegmentCost.statistics`), so a fit costs O(G^2) for G positions, vectorized over rows.
+    Returns the change points of each row (first index of each new segment).
     """
-    n_series, n = signals.shape
-    s1, s2 = _cumulative_sums(signals)
-    best = np.full((n_series, n + 1), np.inf)
+    n_series, n_positions = penalties.size, positions.size
+    best = np.full((n_series, n_positions), np.inf)
     best[:, 0] = -penalties
-    previous = np.zeros((n_series, n + 1), dtype=np.int64)
+    previous = np.zeros((n_series, n_positions), dtype=np.int64)
     rows = np.arange(n_series)
-    for stop in range(min_size, n + 1):
-        starts = np.concatenate(([0], np.arange(min_size, stop - min_size + 1)))
-        sums = s1[:, stop, None] - s1[:, starts]
-        costs = (s2[:, stop, None] - s2[:, starts]) - sums**2 / (stop - starts)
+    first_start = int(np.searchsorted(positions, min_size, side="left"))
+    weighted = bool(np.any(weights))
+    for j in range(1, n_positions):
+        stop = int(positions[j])
+        last = int(np.searchsorted(positions, stop - min_size, side="right"))
+        starts = np.concatenate(([0], np.arange(max(first_start, 1), last)))
+        costs = cost.segment(stats, positions[starts], positions[j : j + 1])
         totals = best[:, starts] + costs + penalties[:, None]
+        if weighted:
+            totals = totals + weights[:, None] * np.log(stop - positions[starts])
         choice = np.argmin(totals, axis=1)
-        best[:, stop] = totals[rows, choice]
-        previous[:, stop] = starts[choice]
+        best[:, j] = totals[rows, choice]
+        previous[:, j] = starts[choice]
     change_points = []
     for row in range(n_series):
         points = []
-        stop = n
-        while stop > 0:
-            stop = int(previous[row, stop])
-            if stop > 0:
-                points.append(stop)
+        j = n_positions - 1
+        while j > 0:
+            j = int(previous[row, j])
+            if j > 0:
+                points.append(int(positions[j]))
         change_points.append(points[::-1])
     return change_points
 
 
-def _binary_segmentation_l2(
-    signal: np.ndarray, penalty: float, min_size: int, jump: int = 1
+def _binary_segmentation(
+    cost: SegmentCost,
+    stats: tuple[np.ndarray, ...],
+    penalty: float,
+    weight: float,
+    min_size: int,
+    jump: int = 1,
 ) -> list[int]:
-    """Greedy binary segmentation with the l2 cost, as ruptures' Binseg(jump).predict(pen=).
+    """Greedy binary segmentation of one series, as ruptures' Binseg(jump).predict(pen=).
 
-    Split the segment whose best split lowers the cost most, while that gain exceeds the penalty.
-    Split points are the multiples of `jump` (every row when 1) leaving both sides at least
-    `min_size` long, as in ruptures. Ties: the largest split point within a segment, the first
-    segment across segments (as ruptures' `max` over (gain, bkp) tuples and over segments). The
-    segments' best splits wait in a heap ordered by (gain, start), so many change points cost
-    O(k log k), not O(k^2), and the choices are those of a scan in segment order.
+    Split the segment whose best split lowers the cost most (the MBIC's log-length terms
+    included, with `weight`), while that gain exceeds the penalty. Split points are the
+    multiples of `jump` (every row when 1) leaving both sides at least `min_size` long, as in
+    ruptures. Ties: the largest split point within a segment, the first segment across segments
+    (as ruptures' `max` over (gain, bkp) tuples and over segments). The segments' best splits
+    wait in a heap ordered by (gain, start), so many change points cost O(k log k), not O(k^2),
+    and the choices are those of a scan in segment order. `stats`: the series' cumulative
+    statistics (one row of `SegmentCost.statistics`).
     """
-    n = signal.size
-    s1, s2 = _cumulative_sums(signal)
+    n = stats[0].shape[-1] - 1
 
     def best_split(start: int, stop: int) -> tuple[int | None, float]:
         first = start + min_size
@@ -327,10 +365,14 @@ def _binary_segmentation_l2(
         if candidates.size == 0:
             return None, 0.0
         gains = (
-            _segment_cost(s1, s2, start, stop)
-            - _segment_cost(s1, s2, start, candidates)
-            - _segment_cost(s1, s2, candidates, stop)
+            cost.segment(stats, start, stop)
+            - cost.segment(stats, start, candidates)
+            - cost.segment(stats, candidates, stop)
         )
+        if weight:
+            gains = gains - weight * (
+                np.log(candidates - start) + np.log(stop - candidates) - math.log(stop - start)
+            )
         top = candidates.size - 1 - int(np.argmax(gains[::-1]))
         return int(candidates[top]), float(gains[top])
 
@@ -353,42 +395,6 @@ def _binary_segmentation_l2(
     return sorted(change_points)
 
 
-def _optimal_partition_on_grid(
-    s1: np.ndarray, s2: np.ndarray, positions: np.ndarray, penalties: np.ndarray, min_size: int
-) -> list[list[int]]:
-    """`_optimal_partition_l2` with segment boundaries restricted to `positions` (0, the
-    multiples of jump from min_size on, and n): the objective of ruptures' Pelt(jump). `s1`,
-    `s2` are the rows' cumulative sums taken at those positions, so a refit costs O(G^2) for G
-    positions whatever the length of the series."""
-    n_series, n_positions = s1.shape
-    best = np.full((n_series, n_positions), np.inf)
-    best[:, 0] = -penalties
-    previous = np.zeros((n_series, n_positions), dtype=np.int64)
-    rows = np.arange(n_series)
-    first_start = int(np.searchsorted(positions, min_size, side="left"))
-    for j in range(1, n_positions):
-        stop = int(positions[j])
-        last = int(np.searchsorted(positions, stop - min_size, side="right"))
-        starts = np.concatenate(([0], np.arange(max(first_start, 1), last)))
-        lengths = stop - positions[starts]
-        sums = s1[:, j, None] - s1[:, starts]
-        costs = (s2[:, j, None] - s2[:, starts]) - sums**2 / lengths
-        totals = best[:, starts] + costs + penalties[:, None]
-        choice = np.argmin(totals, axis=1)
-        best[:, j] = totals[rows, choice]
-        previous[:, j] = starts[choice]
-    change_points = []
-    for row in range(n_series):
-        points = []
-        j = n_positions - 1
-        while j > 0:
-            j = int(previous[row, j])
-            if j > 0:
-                points.append(int(positions[j]))
-        change_points.append(points[::-1])
-    return change_points
-
-
 class _CumulativeL2Cost(ruptures.base.BaseCost):
     """ruptures' "l2" cost (sum of squared deviations from the segment mean) from cumulative
     sums of the centred signal: O(1) per segment instead of a pass over it, which makes the
@@ -405,7 +411,7 @@ class _CumulativeL2Cost(ruptures.base.BaseCost):
 
     def fit(self, signal: np.ndarray) -> _CumulativeL2Cost:
         self.signal = signal.reshape(-1, 1) if signal.ndim == 1 else signal
-        s1, s2 = _cumulative_sums(np.asarray(signal, dtype=float).reshape(-1))
+        s1, s2 = _L2.statistics(np.asarray(signal, dtype=float).reshape(-1))
         self._s1, self._s2 = s1.tolist(), s2.tolist()
         return self
 
@@ -442,21 +448,45 @@ class _BudgetedL2Cost(_CumulativeL2Cost):
 
 
 def _search(
-    signal: np.ndarray, algorithm: str, penalty: float, min_size: int
+    cost: SegmentCost,
+    signal: np.ndarray,
+    algorithm: str,
+    penalty: float,
+    weight: float,
+    min_size: int,
 ) -> tuple[list[int], int]:
-    """ruptures' change points of `signal` and the step of the rows it searched (1: all).
+    """The change points of `signal` and the step of the rows searched (1: all).
 
-    Up to `_EXACT_SEARCH_ROWS` rows: ruptures with its own "l2" cost at every row, as always.
-    Longer: ruptures first searches every `_grid_step(n)`-th row with the cumulative-sum cost.
-    When that finds at most `_EXACT_CHANGES` change points (and, for PELT, whose partitions
-    hold a dict per row and change point, the series has at most `_EXACT_PELT_ROWS` rows),
-    ruptures searches every row, allowed `_SEARCH_EVALUATIONS` cost evaluations; that is the
-    answer. Otherwise, or when it runs out, the grid's change points refined (`_refine`).
+    The mean cost with a BIC or numeric penalty (no log-length term) runs in ruptures: up to
+    `_EXACT_SEARCH_ROWS` rows with its own "l2" cost at every row, as always. Longer: ruptures
+    first searches every `_grid_step(n)`-th row with the cumulative-sum cost. When that finds
+    at most `_EXACT_CHANGES` change points (and, for PELT, whose partitions hold a dict per row
+    and change point, the series has at most `_EXACT_PELT_ROWS` rows), ruptures searches every
+    row, allowed `_SEARCH_EVALUATIONS` cost evaluations; that is the answer. Otherwise, or when
+    it runs out, the grid's change points refined (`_refine`).
+
+    The other costs, and MBIC, run in our exact solvers of the same objectives, the ones the
+    bootstrap refits use (`_refit`): ruptures would evaluate them one Python call per segment,
+    and MBIC's log-length term breaks the inequality PELT's pruning rests on (splitting a
+    segment must never raise its cost), so optimal partitioning finds PELT's optimum without
+    pruning. Up to `_EXACT_SEARCH_ROWS` rows every row is a candidate; beyond, the grid's change
+    points refined.
     """
     n = signal.size
+    step = _grid_step(n)
+    if cost.name != "mean" or weight:
+        coarse = _refit(
+            cost,
+            signal[None, :],
+            algorithm,
+            np.array([penalty]),
+            np.array([weight]),
+            min_size,
+            step,
+        )[0]
+        return _refine(cost, signal, coarse, penalty, weight, min_size, step), step
     if n <= _EXACT_SEARCH_ROWS:
         return _ruptures_fit(signal, algorithm, penalty, min_size), 1
-    step = _grid_step(n)
     coarse = _ruptures_fit(signal, algorithm, penalty, min_size, step, _CumulativeL2Cost())
     if len(coarse) <= _EXACT_CHANGES and (algorithm != "PELT" or n <= _EXACT_PELT_ROWS):
         budget = _BudgetedL2Cost(_SEARCH_EVALUATIONS)
@@ -464,7 +494,7 @@ def _search(
             return _ruptures_fit(signal, algorithm, penalty, min_size, cost=budget), 1
         except _SearchTooLong:
             pass
-    return _refine(signal, coarse, penalty, min_size, step), step
+    return _refine(cost, signal, coarse, penalty, weight, min_size, step), step
 
 
 def _grid_positions(n: int, min_size: int, jump: int) -> np.ndarray:
@@ -493,11 +523,17 @@ def _ruptures_fit(
 
 
 def _refine(
-    signal: np.ndarray, change_points: list[int], penalty: float, min_size: int, jump: int
+    cost: SegmentCost,
+    signal: np.ndarray,
+    change_points: list[int],
+    penalty: float,
+    weight: float,
+    min_size: int,
+    jump: int,
 ) -> list[int]:
     """The change points found on the grid, made exact near where they are.
 
-    The penalized l2 segmentation is solved again, exactly (optimal partitioning), with every
+    The penalized segmentation is solved again, exactly (optimal partitioning), with every
     row within +/- (jump - 1) of a grid change point as a candidate. Each change point so moves
     to its best row, and grid artifacts go: a change between two grid rows is otherwise fitted
     as two change points around a short middle segment. When those windows hold more than
@@ -512,37 +548,47 @@ def _refine(
     windows = (np.asarray(change_points)[:, None] + offsets[None, :]).ravel()
     windows = windows[(windows >= min_size) & (windows <= n - min_size)]
     positions = np.unique(np.concatenate(([0, n], windows))).astype(np.int64)
-    s1, s2 = _cumulative_sums(signal)
+    stats = cost.statistics(signal[None, :])
     if positions.size <= _REFINE_POSITIONS:
-        return _optimal_partition_on_grid(
-            s1[None, positions], s2[None, positions], positions, np.array([penalty]), min_size
+        return _optimal_partition(
+            cost, stats, positions, np.array([penalty]), np.array([weight]), min_size
         )[0]
+    row = tuple(values[0] for values in stats)
     bounds = [0, *change_points, n]
     for k in range(1, len(bounds) - 1):
         low = max(bounds[k - 1] + min_size, bounds[k] - jump + 1)
         high = min(bounds[k + 1] - min_size, bounds[k] + jump - 1)
         candidates = np.arange(low, high + 1)
-        costs = _segment_cost(s1, s2, bounds[k - 1], candidates) + _segment_cost(
-            s1, s2, candidates, bounds[k + 1]
+        costs = cost.segment(row, bounds[k - 1], candidates) + cost.segment(
+            row, candidates, bounds[k + 1]
         )
+        if weight:
+            costs = costs + weight * (
+                np.log(candidates - bounds[k - 1]) + np.log(bounds[k + 1] - candidates)
+            )
         bounds[k] = int(candidates[int(np.argmin(costs))])
     return bounds[1:-1]
 
 
 def _refit(
-    signals: np.ndarray, algorithm: str, penalties: np.ndarray, min_size: int, jump: int = 1
+    cost: SegmentCost,
+    signals: np.ndarray,
+    algorithm: str,
+    penalties: np.ndarray,
+    weights: np.ndarray,
+    min_size: int,
+    jump: int = 1,
 ) -> list[list[int]]:
+    """Each row's change points by the exact solvers, every `jump`-th row a candidate."""
+    stats = cost.statistics(signals)
     if algorithm == "PELT":
-        if jump == 1:
-            return _optimal_partition_l2(signals, penalties, min_size)
         positions = _grid_positions(signals.shape[1], min_size, jump)
-        s1, s2 = _cumulative_sums(signals)
-        return _optimal_partition_on_grid(
-            s1[:, positions], s2[:, positions], positions, penalties, min_size
-        )
+        return _optimal_partition(cost, stats, positions, penalties, weights, min_size)
     return [
-        _binary_segmentation_l2(row, float(pen), min_size, jump)
-        for row, pen in zip(signals, penalties, strict=True)
+        _binary_segmentation(
+            cost, tuple(values[row] for values in stats), float(pen), float(w), min_size, jump
+        )
+        for row, (pen, w) in enumerate(zip(penalties, weights, strict=True))
     ]
 
 
@@ -567,11 +613,14 @@ def _resampled_blocks(residuals: np.ndarray, starts: np.ndarray, block_length: i
 
 def _confidences(
     change_points: list[int],
-    fitted: np.ndarray,
-    residuals: np.ndarray,
+    cost: SegmentCost,
+    location: np.ndarray,
+    scale: np.ndarray,
+    standardized: np.ndarray,
     algorithm: str,
     penalty: float,
-    penalty_given: bool,
+    weight: float,
+    penalty_name: str | None,
     min_size: int,
     n_bootstrap: int,
     block_length: int,
@@ -579,9 +628,12 @@ def _confidences(
     rng: np.random.Generator,
     jump: int = 1,
 ) -> list[float]:
+    """Share of the refits of `location + scale x (resampled blocks of the standardized
+    residuals)` with a change point within `tolerance` of each change point. A named penalty
+    of a scaled cost is re-estimated on each replicate, from its own noise SD."""
     if not change_points:
         return []
-    n = fitted.size
+    n = location.size
     starts = _block_starts(n, n_bootstrap, block_length, rng)
     # Replicates are built and refitted a chunk of rows at a time (all at once up to
     # `_EXACT_SEARCH_ROWS` rows), so memory stays bounded for long series.
@@ -590,12 +642,13 @@ def _confidences(
     targets = np.asarray(change_points)
     for first in range(0, n_bootstrap, rows_per_chunk):
         chunk = starts[first : first + rows_per_chunk]
-        replicates = fitted + _resampled_blocks(residuals, chunk, block_length)
-        if penalty_given:
-            penalties = np.full(chunk.shape[0], penalty)
+        replicates = location + scale * _resampled_blocks(standardized, chunk, block_length)
+        if penalty_name is not None and cost.scaled:
+            penalties, weights = penalty_terms(cost, penalty_name, _robust_sigma(replicates), n)
         else:
-            penalties = _bic_penalty(_robust_sigma(replicates), n)
-        refits = _refit(replicates, algorithm, penalties, min_size, jump)
+            penalties = np.full(chunk.shape[0], penalty)
+            weights = np.full(chunk.shape[0], weight)
+        refits = _refit(cost, replicates, algorithm, penalties, weights, min_size, jump)
         for offset, points in enumerate(refits):
             if points:
                 distance = np.abs(np.asarray(points)[:, None] - targets[None, :])
@@ -622,23 +675,62 @@ def _check_bootstrap_work(n_bootstrap: int, n: int, min_size: int, refit_step: i
 # ----------------------------------------------------------------------------- public
 
 
+def _penalty_choice(penalty: float | str | None) -> str | float:
+    """ "bic" (the default, None), "mbic", or a non-negative number (also given as text)."""
+    if penalty is None:
+        return "bic"
+    if isinstance(penalty, str):
+        text = penalty.strip().lower()
+        if text in PENALTIES:
+            return text
+        penalty = text
+    try:
+        number = float(penalty)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"penalty: must be {', '.join(PENALTIES)} or a non-negative number, got {penalty!r}",
+            field="penalty",
+        ) from None
+    if not (math.isfinite(number) and number >= 0):
+        raise InputError(
+            f"penalty: must be a non-negative number, got {penalty!r}", field="penalty"
+        )
+    check_at_most(number, MAX_PENALTY, "penalty", "(the cost's units)")
+    return number
+
+
+def _checked_cost(cost: str, min_size: int) -> str:
+    name = str(cost).strip().lower()
+    if name not in COSTS:
+        raise InputError(f"cost: must be one of {', '.join(COSTS)}, got {cost!r}", field="cost")
+    if name in ("variance", "normal", "linear") and min_size < 2:
+        raise InputError(
+            f"min_segment_length: the {name} cost fits {'a line' if name == 'linear' else 'a variance'} "
+            "to each segment, so segments need at least 2 observations",
+            field="min_segment_length",
+        )
+    return name
+
+
 def detect_change_points(
     values: Sequence[float],
     dates: Sequence[date | str] | None = None,
     *,
     min_segment_length: int = 7,
     algorithm: str = "pelt",
-    penalty: float | None = None,
+    penalty: float | str | None = None,
     n_bootstrap: int = 200,
     seed: int = 0,
+    cost: str = "mean",
 ) -> ChangePointResult:
-    """Change points in the mean of `values` (in time order, or ordered by `dates`).
+    """Change points of `values` (in time order, or ordered by `dates`).
 
-    algorithm: "pelt" (default) or "binseg". penalty: None for the BIC-type default (see the
-    module docstring), or a non-negative number in squared units of the values. Every segment
-    has at least `min_segment_length` observations; at least twice that many are needed.
-    Confidence per change point: moving-block residual bootstrap with `n_bootstrap` refits,
-    seeded by `seed`.
+    cost: "mean" (default), "variance", "normal", "linear" or "rank" (module docstring and
+    `stats.changepoint_costs`). algorithm: "pelt" (default) or "binseg". penalty: "bic" (the
+    default, None), "mbic", or a non-negative number in the cost's units (squared units of the
+    values for mean and linear). Every segment has at least `min_segment_length` observations;
+    at least twice that many are needed. Confidence per change point: moving-block
+    (standardized) residual bootstrap with `n_bootstrap` refits, seeded by `seed`.
     """
     if isinstance(min_segment_length, bool) or not isinstance(min_segment_length, int | np.integer):
         raise InputError(
@@ -650,6 +742,7 @@ def detect_change_points(
         raise InputError(
             f"min_segment_length: must be at least 1, got {min_size}", field="min_segment_length"
         )
+    cost_name = _checked_cost(cost, min_size)
     algorithm_name = _ALGORITHMS.get(str(algorithm).strip().lower())
     if algorithm_name is None:
         raise InputError(
@@ -662,18 +755,7 @@ def detect_change_points(
     if n_bootstrap < 1:
         raise InputError(f"n_bootstrap: must be at least 1, got {n_bootstrap}", field="n_bootstrap")
     check_at_most(int(n_bootstrap), MAX_BOOTSTRAP, "n_bootstrap", "refits")
-    if penalty is not None:
-        try:
-            penalty = float(penalty)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"penalty: must be a number, got {penalty!r}", field="penalty"
-            ) from None
-        if not (math.isfinite(penalty) and penalty >= 0):
-            raise InputError(
-                f"penalty: must be a non-negative number, got {penalty!r}", field="penalty"
-            )
-        check_at_most(penalty, MAX_PENALTY, "penalty", "(squared units of the values)")
+    choice = _penalty_choice(penalty)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed: must be a whole number of at least 0, got {seed!r}", field="seed")
 
@@ -689,7 +771,9 @@ def detect_change_points(
             "are needed",
             field="value",
         )
-    if penalty is None and n < 3:
+    segment_cost = cost_named(cost_name, signal)
+    penalty_name = choice if isinstance(choice, str) else None
+    if penalty_name is not None and segment_cost.scaled and n < 3:
         raise InputError(
             f"value: {n} observations; the default penalty estimates the noise from the "
             "differences of at least 3 (or give a penalty)",
@@ -701,34 +785,43 @@ def detect_change_points(
     # a refit on the grid can miss a change point's row by up to refit_step - 1
     tolerance = max(2, min_size // 2) + refit_step - 1
     block_length = max(1, round(n ** (1 / 3)))
-    sigma: float | None
-    if penalty is None:
-        sigma = float(_robust_sigma(signal[None, :])[0])
-        used_penalty = float(_bic_penalty(np.array([sigma]), n)[0])
-        penalty_method = "bic_robust_sigma"
-    else:
-        sigma = None
-        used_penalty = penalty
+    sigma: float | None = None
+    if penalty_name is None:
+        used_penalty, weight = float(choice), 0.0
         penalty_method = "user"
+    else:
+        if segment_cost.scaled:
+            sigma = float(_robust_sigma(signal[None, :])[0])
+        per_change, per_length = penalty_terms(
+            segment_cost, penalty_name, None if sigma is None else np.array([sigma]), n
+        )
+        used_penalty, weight = float(per_change[0]), float(per_length[0])
+        penalty_method = f"{penalty_name}_robust_sigma" if segment_cost.scaled else penalty_name
 
     constant = bool(np.all(signal == signal[0]))
     change_points: list[int] = []
     search_step = 1
     if not constant:
-        change_points, search_step = _search(signal, algorithm_name, used_penalty, min_size)
+        change_points, search_step = _search(
+            segment_cost, signal, algorithm_name, used_penalty, weight, min_size
+        )
 
     bounds = [0, *change_points, n]
     segment_means = [
         float(signal[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
     ]
-    fitted = np.repeat(segment_means, np.diff(bounds))
+    location, scale = segment_cost.fitted(signal, bounds)
+    standardized = np.divide(signal - location, scale, out=np.zeros_like(signal), where=scale > 0)
     confidences = _confidences(
         change_points,
-        fitted,
-        signal - fitted,
+        segment_cost,
+        location,
+        scale,
+        standardized,
         algorithm_name,
         used_penalty,
-        penalty is not None,
+        weight,
+        penalty_name,
         min_size,
         int(n_bootstrap),
         block_length,
@@ -754,7 +847,7 @@ def detect_change_points(
         change_points=tuple(points),
         algorithm=algorithm_name,
         penalty=used_penalty,
-        cost_model="l2",
+        cost_model=segment_cost.model,
         penalty_method=penalty_method,
         sigma=sigma,
         min_segment_length=min_size,
@@ -766,4 +859,6 @@ def detect_change_points(
         segment_means=tuple(segment_means),
         search_step=search_step,
         refit_step=refit_step,
+        cost=cost_name,
+        segment_length_penalty=weight,
     )

@@ -552,6 +552,31 @@ def test_changepoints_noise_free_step(tmp_path: Path, algorithm: str, name: str)
     assert payload["penalty"] == 50 and payload["nBootstrap"] == 20
 
 
+def test_changepoints_cost_and_named_penalty(tmp_path: Path) -> None:
+    # the spread triples at day 40: --cost normal --penalty mbic finds it once, and the JSON
+    # says which cost and penalty were used; a bad penalty name exits 2 naming the option
+    from americano_pipelines.cli.analyze import ChangePointCost
+    from americano_pipelines.stats.changepoint_costs import COSTS
+    from americano_pipelines.stats.changepoints import detect_change_points
+
+    assert tuple(ChangePointCost) == COSTS
+    rng = np.random.default_rng(4)
+    values = list(np.r_[rng.normal(50, 1, 40), rng.normal(50, 3, 40)])
+    dates = daily_series(80)
+    path = write_csv(tmp_path, "cp.csv", "date,value", list(zip(dates, values, strict=True)))
+    options = ["--cost", "normal", "--penalty", "mbic", "--bootstrap", "20"]
+    payload = run_json("changepoints", "--input", path, *options)
+    library = detect_change_points(values, dates, cost="normal", penalty="mbic", n_bootstrap=20)
+    assert payload == library_json(library)
+    assert (payload["cost"], payload["costModel"], payload["penaltyMethod"]) == (
+        "normal",
+        "normal",
+        "mbic",
+    )
+    assert [point["index"] for point in payload["changePoints"]] == [40]
+    assert_input_error(invoke("changepoints", "--input", path, "--penalty", "aic"), "penalty")
+
+
 # ----------------------------------------------------------------------------- granger
 
 

@@ -17,9 +17,11 @@ import ruptures
 
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats import changepoints
+from americano_pipelines.stats.changepoint_costs import cost_named
 from americano_pipelines.stats.changepoints import ChangePointResult, detect_change_points
 
 ALGORITHMS = ["pelt", "binseg"]
+L2 = cost_named("mean", np.zeros(1))  # today's cost, ruptures' "l2"
 
 
 def piecewise_constant(
@@ -183,9 +185,13 @@ def test_bootstrap_solvers_match_ruptures(seed: int) -> None:
     penalty = float(rng.uniform(2.0, 15.0))
     pelt = ruptures.Pelt(model="l2", min_size=min_size, jump=1).fit(signal).predict(pen=penalty)
     binseg = ruptures.Binseg(model="l2", min_size=min_size, jump=1).fit(signal).predict(pen=penalty)
-    ours = changepoints._optimal_partition_l2(signal[None, :], np.array([penalty]), min_size)[0]
+    ours = changepoints._refit(
+        L2, signal[None, :], "PELT", np.array([penalty]), np.zeros(1), min_size
+    )[0]
     assert ours == pelt[:-1]
-    assert changepoints._binary_segmentation_l2(signal, penalty, min_size) == binseg[:-1]
+    assert changepoints._refit(
+        L2, signal[None, :], "BinarySegmentation", np.array([penalty]), np.zeros(1), min_size
+    ) == [binseg[:-1]]
 
 
 # ----------------------------------------------------------------------------- dates
@@ -282,13 +288,11 @@ def test_grid_solvers_match_ruptures_with_jump(seed: int) -> None:
         changepoints._ruptures_fit(signal, "BinarySegmentation", penalty, min_size, jump)
         == binseg[:-1]
     )
-    positions = changepoints._grid_positions(n, min_size, jump)
-    s1, s2 = changepoints._cumulative_sums(signal[None, :])
-    grid = changepoints._optimal_partition_on_grid(
-        s1[:, positions], s2[:, positions], positions, np.array([penalty]), min_size
-    )
-    assert grid[0] == pelt[:-1]
-    assert changepoints._binary_segmentation_l2(signal, penalty, min_size, jump) == binseg[:-1]
+    for algorithm, expected in (("PELT", pelt), ("BinarySegmentation", binseg)):
+        grid = changepoints._refit(
+            L2, signal[None, :], algorithm, np.array([penalty]), np.zeros(1), min_size, jump
+        )
+        assert grid == [expected[:-1]]
 
 
 @pytest.mark.parametrize("algorithm", ["pelt", "binseg"])

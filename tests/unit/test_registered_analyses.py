@@ -334,6 +334,12 @@ def test_every_analysis_with_every_setting() -> None:
             "pelt, binseg",
         ),
         ([{"analysis": "change_points", "penalty": -1}], "analyses[1].penalty", "at least 0"),
+        ([{"analysis": "change_points", "penalty": "aic"}], "analyses[1].penalty", "bic, mbic"),
+        (
+            [{"analysis": "change_points", "cost": "poisson"}],
+            "analyses[1].cost",
+            "mean, variance, normal, linear, rank",
+        ),
         (
             [{"analysis": "sequential_monitoring", "spending": "OBF"}],
             "analyses[1].spending",
@@ -573,6 +579,30 @@ def test_registered_settings_reach_the_change_points() -> None:
     )
     assert result.status == "ok" and result.result == direct
     assert result.params()["penalty"] == 30.0 and result.params()["minSegmentLength"] == 5
+
+
+def test_registered_cost_and_named_penalty_reach_the_change_points() -> None:
+    listed = parse_analyses(
+        [{"analysis": "change_points", "cost": "normal", "penalty": "MBIC", "seed": 3}]
+    )
+    assert listed.get("change_points") == ChangePoints(cost="normal", penalty="mbic", seed=3)
+    assert listed.to_json() == [
+        {"analysis": "change_points", "cost": "normal", "penalty": "mbic", "seed": 3}
+    ]
+    frame = _observations(effect=9.0)
+    result = change_points_for_protocol(_row(listed), frame)
+    direct = detect_change_points(
+        list(frame["value"]),
+        [day.date() for day in frame["observation_date"]],
+        min_segment_length=result.min_segment_length,
+        penalty="mbic",
+        seed=3,
+        cost="normal",
+    )
+    assert result.status == "ok" and result.result == direct
+    assert result.params()["cost"] == "normal"
+    assert result.params()["penaltyMethod"] == "mbic"
+    assert result.to_json()["result"]["cost"] == "normal"
 
 
 def test_registered_spending_reaches_the_sequential_monitoring() -> None:

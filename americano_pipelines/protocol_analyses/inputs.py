@@ -185,6 +185,7 @@ class AnalysisPlan:
     max_exact: int = DEFAULT_MAX_EXACT
     max_consecutive: int | None = 2
     exclude_equal: bool = False
+    combine: str | None = None
     statistic_expression: str | None = None
     min_segment_length: int | None = None
     change_point_algorithm: str = "pelt"

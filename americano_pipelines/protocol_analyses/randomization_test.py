@@ -353,6 +353,7 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
             {case: (s.conditions, s.values) for case, s in named.items()},
             min_phase_length=used,
             min_cases=1,  # a one-series protocol reduces to an AB test (noted above)
+            combine=plan.combine,
             **options,
         )
         per_case: list[tuple[str, EffectSizeSummary]] = []

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from americano_pipelines.errors import InputError
-from americano_pipelines.registration.vocabulary import ALTERNATING, BLOCKS
+from americano_pipelines.registration.vocabulary import ALTERNATING, BLOCKS, MULTIPLE_BASELINE
 from americano_pipelines.stats.limits import MAX_ABS_VALUE, MAX_EXACT, MAX_PENALTY, MAX_PERMUTATIONS
 
 if TYPE_CHECKING:
@@ -320,6 +320,7 @@ class RandomizationTest(_Analysis):
     max_consecutive: int | None = _setting("maxConsecutive", _whole(1))
     exclude_equal: bool | None = _setting("excludeEqual", _flag)
     statistic_expression: str | None = _setting("statisticExpression", _expression)
+    combine: str | None = _setting("combine", _choice(_stats_names("sced", "COMBINATIONS")))
     effect_sizes: EffectSizeOptions | None = _setting("effectSizes", _effect_size_options)
 
 
@@ -589,6 +590,16 @@ def _for_design(
                 f"{where}.maxConsecutive: only for an ALTERNATING design, not {design_type}",
                 field=f"{where}.maxConsecutive",
             )
+    if (
+        isinstance(analysis, RandomizationTest)
+        and analysis.combine is not None
+        and design_type != MULTIPLE_BASELINE
+    ):
+        raise InputError(
+            f"{where}.combine: only for a MULTIPLE_BASELINE design, whose cases it combines, "
+            f"not {design_type}",
+            field=f"{where}.combine",
+        )
     if (
         isinstance(analysis, ChangePoints)
         and analysis.min_segment_length is not None

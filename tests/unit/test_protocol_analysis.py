@@ -31,6 +31,7 @@ from americano_pipelines.reports.sced_plots import plot_phase_series
 from americano_pipelines.stats.changepoints import detect_change_points
 from americano_pipelines.stats.effect_sizes import abab_effect_sizes, effect_sizes, nap, smd
 from americano_pipelines.stats.sced import (
+    RandomizationTestResult,
     abab_randomization_test,
     alternating_treatments_test,
     multiple_baseline_test,
@@ -189,21 +190,30 @@ def test_min_phase_length_falls_to_the_shortest_observed_phase_when_days_are_mis
     assert any("lowered to 6" in note for note in result.notes)
 
 
-def test_multiple_baseline_over_cases_matches_scan() -> None:
+def _scan_example_ab_frame() -> pd.DataFrame:
+    """scan's exampleAB (3 cases, 5 A then 15 B) as one protocol's observations."""
     labels, values, cases = [], [], []
     for name, series in SCAN_EXAMPLE_AB.items():
         labels += ["A"] * 5 + ["B"] * 15
         values += series
         cases += [name] * 20
     days = [START + dt.timedelta(days=i % 20) for i in range(60)]  # one time axis for all cases
-    frame = _frame(labels, values, case=cases, dates=days)
-    result = randomization_test_for_protocol(
-        _protocol(design_type="MULTIPLE_BASELINE", min_phase_length=5), frame
-    )
-    direct = multiple_baseline_test(
+    return _frame(labels, values, case=cases, dates=days)
+
+
+def _scan_example_ab_test(**options) -> RandomizationTestResult:
+    return multiple_baseline_test(
         {name: (["A"] * 5 + ["B"] * 15, series) for name, series in SCAN_EXAMPLE_AB.items()},
         min_phase_length=5,
+        **options,
     )
+
+
+def test_multiple_baseline_over_cases_matches_scan() -> None:
+    result = randomization_test_for_protocol(
+        _protocol(design_type="MULTIPLE_BASELINE", min_phase_length=5), _scan_example_ab_frame()
+    )
+    direct = _scan_example_ab_test()
     assert result.status == "ok"
     assert result.p_value == pytest.approx(48 / 1331)  # scan rand_test(exampleAB)
     assert result.test.observed_effect == pytest.approx(20.55556, abs=5e-6)
@@ -604,3 +614,15 @@ def test_alternating_cap_comes_from_the_protocol() -> None:
     result = randomization_test_for_protocol(row, frame)
     assert result.test == alternating_treatments_test(ATD_CONDITIONS, ATD_VALUES, max_consecutive=3)
     assert result.test != alternating_treatments_test(ATD_CONDITIONS, ATD_VALUES)
+
+
+def test_multiple_baseline_combines_the_cases_as_registered() -> None:
+    row = _protocol(
+        design_type="MULTIPLE_BASELINE",
+        min_phase_length=5,
+        analyses=json.dumps([{"analysis": "randomization_test", "combine": "median"}]),
+    )
+    result = randomization_test_for_protocol(row, _scan_example_ab_frame())
+    assert result.status == "ok"
+    assert result.test == _scan_example_ab_test(combine="median")
+    assert result.test != _scan_example_ab_test()

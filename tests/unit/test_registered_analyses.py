@@ -213,6 +213,7 @@ def test_every_analysis_with_every_setting() -> None:
                 "seed": 3,
                 "excludeEqual": True,
                 "statisticExpression": "median(b)-median(a)",
+                "combine": "median",
                 "effectSizes": {
                     "scale": "percentage",
                     "confidence": 0.9,
@@ -263,6 +264,7 @@ def test_every_analysis_with_every_setting() -> None:
     assert parsed.get(RANDOMIZATION_TEST).statistic == "|A-B|"
     assert parsed.get(RANDOMIZATION_TEST).exclude_equal is True
     assert parsed.get(RANDOMIZATION_TEST).statistic_expression == "median(b)-median(a)"
+    assert parsed.get(RANDOMIZATION_TEST).combine == "median"
     assert parsed.get(RANDOMIZATION_TEST).effect_sizes == EffectSizeOptions(
         scale="percentage",
         confidence=0.9,
@@ -312,6 +314,11 @@ def test_every_analysis_with_every_setting() -> None:
         ([{"analysis": "its", "postWindow": "all"}], "analyses[1].postWindow", "first_phase"),
         ([{"analysis": "its", "ar1": "yes"}], "analyses[1].ar1", "true or false"),
         ([{"analysis": "its", "fit": "both"}], "analyses[1].fit", "pre_period, joint"),
+        (
+            [{"analysis": "randomization_test", "combine": "max"}],
+            "analyses[1].combine",
+            "mean, median, rms",
+        ),
         (
             [{"analysis": "randomization_test", "statisticExpression": "a.mean()"}],
             "analyses[1].statisticExpression",
@@ -405,6 +412,11 @@ def test_bad_items_and_settings_name_the_field(items, field: str, fragment: str)
             "analyses:\n  - analysis: randomization_test\n    maxConsecutive: 2\n",
             "analyses[1].maxConsecutive",
             "only for an ALTERNATING design",
+        ),
+        (
+            "analyses:\n  - analysis: randomization_test\n    combine: median\n",
+            "analyses[1].combine",
+            "only for a MULTIPLE_BASELINE design",
         ),
         (
             "analyses:\n  - analysis: change_points\n    minSegmentLength: 21\n",

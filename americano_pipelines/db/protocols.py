@@ -55,6 +55,7 @@ class StoredProtocol:
     analyses: AnalysisList | None = None
     randomization: str | None = None
     max_consecutive: int | None = None
+    min_b_phase_length: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """CONTRACTS.md §4 (`protocolId`, `seed`, `phases`) plus the registered fields;
@@ -73,6 +74,7 @@ class StoredProtocol:
             "startDate": self.start_date.isoformat(),
             "endDate": self.end_date.isoformat() if self.end_date else None,
             "minPhaseLength": self.min_phase_length,
+            "minBPhaseLength": self.min_b_phase_length,
             "plannedLength": self.planned_length,
             "interimLooks": self.interim_looks,
             "alpha": self.alpha,
@@ -111,8 +113,8 @@ def register_protocol(
                    user_id, protocol_name, hypothesis, start_date, end_date, design_type,
                    primary_outcome, sample_size_target, analysis_plan, min_phase_length,
                    planned_length, interim_looks, alpha, randomization_seed, analyses,
-                   randomization, max_consecutive)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   randomization, max_consecutive, min_b_phase_length)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                RETURNING id""",
             (
                 user_id,
@@ -132,6 +134,7 @@ def register_protocol(
                 None if registration.analyses is None else Jsonb(registration.analyses.to_json()),
                 registration.randomization,
                 registration.max_consecutive,
+                registration.min_b_phase_length,
             ),
         ).fetchone()[0]
         with session.cursor() as cur:
@@ -251,7 +254,7 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         """SELECT id, user_id, protocol_name, hypothesis, design_type::text, primary_outcome,
                   sample_size_target, analysis_plan, start_date, end_date, min_phase_length,
                   planned_length, interim_looks, alpha, randomization_seed, registered_at,
-                  deviations, analyses, randomization, max_consecutive
+                  deviations, analyses, randomization, max_consecutive, min_b_phase_length
              FROM experiment_protocols WHERE id = %s""",
         (protocol_id,),
     ).fetchone()
@@ -285,6 +288,7 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         analyses=analyses_from_json(row[17]),
         randomization=row[18],
         max_consecutive=row[19],
+        min_b_phase_length=row[20],
         phases=tuple(
             PlannedPhase(
                 label=label,

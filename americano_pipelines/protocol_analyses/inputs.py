@@ -382,6 +382,7 @@ class Protocol:
     user_id: str | None = None
     primary_outcome: str | None = None
     min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH
+    min_b_phase_length: int | None = None
     alpha: float = 0.05
     interim_looks: int = 0
     sample_size_target: int | None = None
@@ -415,6 +416,7 @@ class Protocol:
         return replace(
             cls.identity(row),
             min_phase_length=_optional_int(row, "min_phase_length") or DEFAULT_MIN_PHASE_LENGTH,
+            min_b_phase_length=_optional_int(row, "min_b_phase_length"),
             alpha=float(row["alpha"]) if present(row.get("alpha")) else 0.05,
             interim_looks=_optional_int(row, "interim_looks") or 0,
             sample_size_target=_optional_int(row, "sample_size_target"),

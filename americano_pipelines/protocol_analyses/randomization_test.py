@@ -35,6 +35,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from typing import Any
 
 import numpy as np
@@ -92,18 +93,15 @@ TITLES = {
 """The name of a protocol's run, by design type."""
 
 
-def _condition_runs(conditions: Sequence[str]) -> list[int]:
-    """Lengths of the runs of equal conditions (the blocks the phase-design tests see)."""
-    runs: list[int] = []
-    for i, condition in enumerate(conditions):
-        if i and condition == conditions[i - 1]:
-            runs[-1] += 1
-        else:
-            runs.append(1)
-    return runs
+def _condition_runs(conditions: Sequence[str]) -> list[tuple[str, int]]:
+    """The runs of equal conditions (the blocks the phase-design tests see): (condition,
+    length) in time order."""
+    return [(condition, len(list(run))) for condition, run in groupby(conditions)]
 
 
-def _min_phase_length_used(registered: int, run_lengths: Sequence[int]) -> tuple[int, str | None]:
+def _min_phase_length_used(
+    registered: int, run_lengths: Sequence[int], name: str = "min_phase_length"
+) -> tuple[int, str | None]:
     """The registered minimum, or the shortest observed phase when missing days made a phase
     shorter (the observed schedule must stay admissible; see the module docstring)."""
     shortest = min(run_lengths) if run_lengths else registered
@@ -111,10 +109,29 @@ def _min_phase_length_used(registered: int, run_lengths: Sequence[int]) -> tuple
         return registered, None
     used = max(1, shortest)
     return used, (
-        f"min_phase_length {registered} (registered, in days) lowered to {used} for the test: "
+        f"{name} {registered} (registered, in days) lowered to {used} for the test: "
         f"days without an observation leave a phase with only {shortest} observation"
         f"{'s' if shortest != 1 else ''}"
     )
+
+
+def _minima_used(
+    protocol: Protocol, runs: Sequence[tuple[str, int]]
+) -> tuple[int, int | None, list[str]]:
+    """The minimum phase lengths the test uses, the A phases' and (when the protocol has one)
+    the B phases' own, each lowered as `_min_phase_length_used` says, and the notes why."""
+    if protocol.min_b_phase_length is None:
+        used, note = _min_phase_length_used(protocol.min_phase_length, [n for _, n in runs])
+        return used, None, [note] if note else []
+    used, note = _min_phase_length_used(
+        protocol.min_phase_length, [n for condition, n in runs if condition != "B"]
+    )
+    used_b, note_b = _min_phase_length_used(
+        protocol.min_b_phase_length,
+        [n for condition, n in runs if condition == "B"],
+        "min_b_phase_length",
+    )
+    return used, used_b, [n for n in (note, note_b) if n]
 
 
 def _estimate_json(estimate: EffectEstimate | None) -> dict[str, Any] | None:
@@ -139,6 +156,8 @@ class ProtocolTestResult:
     statistic: str | None = None
     min_phase_length: int | None = None
     min_phase_length_used: int | None = None
+    min_b_phase_length: int | None = None
+    min_b_phase_length_used: int | None = None
     n_observations: int = 0
     permutations: int | None = None
     seed: int | None = None
@@ -177,6 +196,8 @@ class ProtocolTestResult:
             "statistic": self.statistic,
             "minPhaseLength": self.min_phase_length,
             "minPhaseLengthUsed": self.min_phase_length_used,
+            "minBPhaseLength": self.min_b_phase_length,
+            "minBPhaseLengthUsed": self.min_b_phase_length_used,
             "nObservations": self.n_observations,
             "test": None if self.test is None else self.test.to_json(),
             "nap": _estimate_json(self.nap),
@@ -201,6 +222,8 @@ class ProtocolTestResult:
             "statistic": self.statistic,
             "minPhaseLength": self.min_phase_length,
             "minPhaseLengthUsed": self.min_phase_length_used,
+            "minBPhaseLength": self.min_b_phase_length,
+            "minBPhaseLengthUsed": self.min_b_phase_length_used,
             "permutations": self.permutations,
             "seed": self.seed,
             "alpha": None if self.test is None else self.test.alpha,
@@ -302,6 +325,7 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
         "user_id": protocol.user_id,
         "statistic": plan.statistic,
         "min_phase_length": protocol.min_phase_length,
+        "min_b_phase_length": protocol.min_b_phase_length,
         "n_observations": series.n,
         "series": series,
     }
@@ -322,17 +346,20 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
     notes: list[str] = []
     improvement = plan.improvement
     used: int | None = None
+    used_b: int | None = None
     all_sizes: Any = None
     nap_estimate: EffectEstimate | None = None
     smd_estimate: EffectEstimate | None = None
 
     if protocol.design_type == ABAB:
-        used, note = _min_phase_length_used(
-            protocol.min_phase_length, _condition_runs(series.conditions)
-        )
-        notes += [note] if note else []
+        used, used_b, minima_notes = _minima_used(protocol, _condition_runs(series.conditions))
+        notes += minima_notes
         test = abab_randomization_test(
-            series.conditions, series.values, min_phase_length=used, **options
+            series.conditions,
+            series.values,
+            min_phase_length=used,
+            min_b_phase_length=used_b,
+            **options,
         )
         try:
             all_sizes = abab_effect_sizes(
@@ -344,14 +371,15 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
     elif protocol.design_type == MULTIPLE_BASELINE:
         cases = series.case_series()
         named = {(case or protocol.user_id or protocol.protocol_id): s for case, s in cases.items()}
-        runs = [n for s in named.values() for n in _condition_runs(s.conditions)]
-        used, note = _min_phase_length_used(protocol.min_phase_length, runs)
-        notes += [note] if note else []
+        runs = [run for s in named.values() for run in _condition_runs(s.conditions)]
+        used, used_b, minima_notes = _minima_used(protocol, runs)
+        notes += minima_notes
         if len(named) == 1:
             notes.append("one series only: the multiple baseline test reduces to an AB test")
         test = multiple_baseline_test(
             {case: (s.conditions, s.values) for case, s in named.items()},
             min_phase_length=used,
+            min_b_phase_length=used_b,
             min_cases=1,  # a one-series protocol reduces to an AB test (noted above)
             combine=plan.combine,
             **options,
@@ -414,6 +442,7 @@ def _randomization_test(protocol: Protocol, series: ObservedSeries) -> ProtocolT
     return ProtocolTestResult(
         status="ok",
         min_phase_length_used=used,
+        min_b_phase_length_used=used_b,
         permutations=plan.permutations,
         seed=plan.seed,
         test=test,

@@ -142,11 +142,13 @@ _REQUIRED = (
     "conditions",
 )
 _OPTIONAL = ("userId", "userEmail", "minPhaseLength", "interimLooks", "alpha", "seed", "analyses")
+# The fields only some designs take, and those designs.
 _DESIGN_FIELDS = {
-    "cases": "MULTIPLE_BASELINE",
-    "maxConsecutive": "ALTERNATING",
-    "randomization": "ALTERNATING",
-    "criteria": "CHANGING_CRITERION",
+    "cases": ("MULTIPLE_BASELINE",),
+    "minBPhaseLength": ("ABAB", "MULTIPLE_BASELINE"),
+    "maxConsecutive": ("ALTERNATING",),
+    "randomization": ("ALTERNATING",),
+    "criteria": ("CHANGING_CRITERION",),
 }
 _KNOWN = (*_REQUIRED, *_OPTIONAL, *_DESIGN_FIELDS)
 
@@ -159,7 +161,8 @@ class ProtocolRegistration:
     """A validated protocol file: the CENT/SPIRIT fields, who it is for, and the design's plan.
 
     `conditions` maps each condition ("A" baseline, "B" intervention) to its intervention
-    parameters; `cases` (multiple baseline), `randomization` and `max_consecutive`
+    parameters; `min_b_phase_length` is the B phases' own minimum (ABAB, multiple baseline;
+    None: `min_phase_length`); `cases` (multiple baseline), `randomization` and `max_consecutive`
     (alternating; the cap only for a restricted draw) and `criteria` (changing criterion) are
     set only for their design. `seed` is None when the file gives
     none; `draw_schedule` then draws one and records it in the schedule. `analyses` is the
@@ -179,6 +182,7 @@ class ProtocolRegistration:
     user_id: str | None = None
     user_email: str | None = None
     min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH
+    min_b_phase_length: int | None = None
     interim_looks: int = 0
     alpha: float = 0.05
     seed: int | None = None
@@ -522,10 +526,11 @@ def validate_protocol(data: Any, *, today: dt.date | None = None) -> ProtocolReg
         raise InputError(f"{missing[0]}: required field is missing{also}", field=missing[0])
 
     design_type = _design_type(values["designType"])
-    for name, design in _DESIGN_FIELDS.items():
-        if name in values and design != design_type:
+    for name, designs in _DESIGN_FIELDS.items():
+        if name in values and design_type not in designs:
             raise InputError(
-                f"{name}: only used with designType {design}, not {design_type}", field=name
+                f"{name}: only used with designType {' or '.join(designs)}, not {design_type}",
+                field=name,
             )
 
     user_id = _optional(values, "userId", _text)
@@ -563,6 +568,11 @@ def validate_protocol(data: Any, *, today: dt.date | None = None) -> ProtocolReg
         user_id=user_id,
         user_email=user_email,
         min_phase_length=min_phase_length,
+        min_b_phase_length=_optional(
+            values,
+            "minBPhaseLength",
+            lambda v, f: _integer(v, f, minimum=1, maximum=MAX_PLANNED_LENGTH),
+        ),
         interim_looks=_optional(
             values,
             "interimLooks",
@@ -910,13 +920,16 @@ def _check_feasible(registration: ProtocolRegistration) -> None:
     """The design has at least one admissible schedule in `plannedLength` days."""
     n = registration.planned_length
     k = registration.min_phase_length
+    kb = registration.min_b_phase_length
     design = registration.design_type
+    least = f"minPhaseLength = {k}" + ("" if kb is None else f" (B: minBPhaseLength = {kb})")
     if design in ("ABAB", "CHANGING_CRITERION"):
         n_phases = 4 if design == "ABAB" else 1 + len(registration.criteria)
-        if count_phase_assignments(n, n_phases, k) == 0:
+        if count_phase_assignments(n, n_phases, k, kb) == 0:
+            need = n_phases * k if kb is None else 2 * (k + kb)
             raise InputError(
-                f"plannedLength: {n_phases} phases of at least minPhaseLength = {k} days need "
-                f"at least {n_phases * k} days, got {n}",
+                f"plannedLength: {n_phases} phases of at least {least} days need at least "
+                f"{need} days, got {n}",
                 field="plannedLength",
             )
     elif design == "ALTERNATING":
@@ -940,12 +953,13 @@ def _check_feasible(registration: ProtocolRegistration) -> None:
             )
     elif design == "MULTIPLE_BASELINE":
         n_cases = len(registration.cases)
-        n_starts = n - 2 * k + 1
+        phases = k + (k if kb is None else kb)
+        n_starts = n - phases + 1
         if n_starts < n_cases:
             raise InputError(
-                f"plannedLength: {n} days with minPhaseLength = {k} leave {max(n_starts, 0)} "
+                f"plannedLength: {n} days with {least} leave {max(n_starts, 0)} "
                 f"possible intervention starts, fewer than the {n_cases} cases that need "
-                f"distinct starts; plan at least {2 * k + n_cases - 1} days",
+                f"distinct starts; plan at least {phases + n_cases - 1} days",
                 field="plannedLength",
             )
 
@@ -1021,7 +1035,11 @@ def _consecutive_phases(
 
 def _abab_phases(registration: ProtocolRegistration, seed: int) -> list[PlannedPhase]:
     changes = _sced_call(
-        draw_abab_schedule, registration.planned_length, registration.min_phase_length, seed
+        draw_abab_schedule,
+        registration.planned_length,
+        registration.min_phase_length,
+        seed,
+        registration.min_b_phase_length,
     )
     return _consecutive_phases(
         registration,
@@ -1073,6 +1091,7 @@ def _multiple_baseline_phases(registration: ProtocolRegistration, seed: int) -> 
         len(registration.cases),
         registration.min_phase_length,
         seed,
+        registration.min_b_phase_length,
     )
     phases: list[PlannedPhase] = []
     for case, start in zip(registration.cases, starts, strict=True):
@@ -1085,6 +1104,7 @@ def _multiple_baseline_phases(registration: ProtocolRegistration, seed: int) -> 
 _SCED_FIELDS = {
     "n_observations": "plannedLength",
     "min_phase_length": "minPhaseLength",
+    "min_b_phase_length": "minBPhaseLength",
     "max_consecutive": "maxConsecutive",
     "n_phases": "criteria",
     "n_cases": "cases",

@@ -519,10 +519,18 @@ def _changes_from_ranks(ranks: np.ndarray, n_observations: int, minima: np.ndarr
 # ----------------------------------------------------------------------------- combinatorics
 
 
-def count_phase_assignments(n_observations: int, n_phases: int, min_phase_length: int) -> int:
+def count_phase_assignments(
+    n_observations: int,
+    n_phases: int,
+    min_phase_length: int,
+    min_b_phase_length: int | None = None,
+) -> int:
     """Number of ways to split n observations into `n_phases` consecutive phases of at least
-    `min_phase_length` each: C(n - P*k + P - 1, P - 1) (SCRT `quantity`)."""
-    return _count_assignments(n_observations, _phase_minima(n_phases, min_phase_length))
+    `min_phase_length` each: C(n - P*k + P - 1, P - 1) (SCRT `quantity`); the B phases (2, 4,
+    ...) at least `min_b_phase_length` when given."""
+    return _count_assignments(
+        n_observations, _phase_minima(n_phases, min_phase_length, min_b_phase_length)
+    )
 
 
 def _unrank_combinations(ranks: np.ndarray, m: int, r: int) -> np.ndarray:
@@ -1738,19 +1746,27 @@ def randomized_block_test(
 
 
 def draw_phase_schedule(
-    n_observations: int, n_phases: int, min_phase_length: int, seed: int
+    n_observations: int,
+    n_phases: int,
+    min_phase_length: int,
+    seed: int,
+    min_b_phase_length: int | None = None,
 ) -> tuple[int, ...]:
     """One schedule drawn uniformly from the admissible phase-change schedules (the set the
-    phase-design tests randomize over): the 0-based index of the first row of phases 2..P."""
+    phase-design tests randomize over, with the B phases' own minimum `min_b_phase_length`
+    when given): the 0-based index of the first row of phases 2..P."""
     n_observations = _check_int(n_observations, "n_observations", 1)
     n_phases = _check_int(n_phases, "n_phases", 2)
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
+    if min_b_phase_length is not None:
+        min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
     seed = _check_int(seed, "seed", 0)
-    total = count_phase_assignments(n_observations, n_phases, min_phase_length)
+    minima = _phase_minima(n_phases, min_phase_length, min_b_phase_length)
+    total = _count_assignments(n_observations, minima)
     if total == 0:
         raise InputError(
-            f"n_observations: {n_phases} phases of at least {min_phase_length} need at least "
-            f"{n_phases * min_phase_length} observations, got {n_observations}",
+            f"n_observations: {n_phases} phases of at least {_minima_text(minima)} need at "
+            f"least {int(minima.sum())} observations, got {n_observations}",
             field="n_observations",
         )
     rng = np.random.default_rng(seed)
@@ -1758,8 +1774,14 @@ def draw_phase_schedule(
         rank = rng.integers(0, total, size=1, dtype=np.int64)
     else:  # many phases over a long series: more schedules than int64 ranks
         rank = np.array([_uniform_below(rng, total)], dtype=object)
-    changes = _phase_changes_from_ranks(rank, n_observations, n_phases, min_phase_length)
+    changes = _changes_from_ranks(rank, n_observations, minima)
     return tuple(int(c) for c in changes[0])
+
+
+def _minima_text(minima: np.ndarray) -> str:
+    """'4', or '4 (A) and 2 (B)' when the B phases have their own minimum."""
+    a, b = int(minima[0]), int(minima[1])
+    return str(a) if a == b else f"{a} (A) and {b} (B)"
 
 
 def _uniform_below(rng: np.random.Generator, n: int) -> int:
@@ -1773,43 +1795,61 @@ def _uniform_below(rng: np.random.Generator, n: int) -> int:
 
 
 def draw_abab_schedule(
-    n_observations: int, min_phase_length: int, seed: int
+    n_observations: int, min_phase_length: int, seed: int, min_b_phase_length: int | None = None
 ) -> tuple[int, int, int]:
     """The three phase-change indices (first rows of B1, A2, B2) of an ABAB schedule drawn
-    uniformly from the admissible set of `abab_randomization_test`. Same seed, same schedule."""
-    first_b1, first_a2, first_b2 = draw_phase_schedule(n_observations, 4, min_phase_length, seed)
+    uniformly from the admissible set of `abab_randomization_test` (with the same
+    `min_b_phase_length`). Same seed, same schedule."""
+    first_b1, first_a2, first_b2 = draw_phase_schedule(
+        n_observations, 4, min_phase_length, seed, min_b_phase_length
+    )
     return first_b1, first_a2, first_b2
 
 
 def multiple_baseline_start_windows(
-    n_observations: int, n_cases: int, min_phase_length: int
+    n_observations: int,
+    n_cases: int,
+    min_phase_length: int,
+    min_b_phase_length: int | None = None,
 ) -> tuple[tuple[int, ...], ...]:
     """Disjoint, consecutive windows of admissible intervention starts, one per case in order.
 
-    The starts that leave both phases at least `min_phase_length` long are split as evenly as
-    possible; a start drawn from each window gives distinct, staggered starts. Pass them as
-    `start_points` to `multiple_baseline_test` so the test randomizes over the same set."""
+    The starts that leave the A phase at least `min_phase_length` long and the B phase at least
+    `min_b_phase_length` (default: the same) are split as evenly as possible; a start drawn from
+    each window gives distinct, staggered starts. Pass them as `start_points` to
+    `multiple_baseline_test` so the test randomizes over the same set."""
     n_observations = _check_int(n_observations, "n_observations", 1)
     n_cases = _check_int(n_cases, "n_cases", 1)
     min_phase_length = _check_int(min_phase_length, "min_phase_length", 1)
-    starts = np.arange(min_phase_length, n_observations - min_phase_length + 1)
+    min_b = (
+        min_phase_length
+        if min_b_phase_length is None
+        else _check_int(min_b_phase_length, "min_b_phase_length", 1)
+    )
+    starts = np.arange(min_phase_length, n_observations - min_b + 1)
     if starts.size < n_cases:
         raise InputError(
-            f"n_observations: {n_observations} observations with min_phase_length "
-            f"{min_phase_length} leave {starts.size} possible starts, fewer than the {n_cases} "
-            "cases that need distinct starts",
+            f"n_observations: {n_observations} observations with phases of at least "
+            f"{_minima_text(np.array([min_phase_length, min_b]))} leave {starts.size} possible "
+            f"starts, fewer than the {n_cases} cases that need distinct starts",
             field="n_observations",
         )
     return tuple(tuple(int(s) for s in window) for window in np.array_split(starts, n_cases))
 
 
 def draw_multiple_baseline_starts(
-    n_observations: int, n_cases: int, min_phase_length: int, seed: int
+    n_observations: int,
+    n_cases: int,
+    min_phase_length: int,
+    seed: int,
+    min_b_phase_length: int | None = None,
 ) -> tuple[int, ...]:
     """Distinct, staggered intervention starts (0-based index of each case's first B row), one
     drawn uniformly from each case's window of `multiple_baseline_start_windows`."""
     seed = _check_int(seed, "seed", 0)
-    windows = multiple_baseline_start_windows(n_observations, n_cases, min_phase_length)
+    windows = multiple_baseline_start_windows(
+        n_observations, n_cases, min_phase_length, min_b_phase_length
+    )
     rng = np.random.default_rng(seed)
     return tuple(int(window[rng.integers(0, len(window))]) for window in windows)
 

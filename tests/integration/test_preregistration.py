@@ -390,3 +390,24 @@ def test_only_an_alternating_protocol_has_a_randomization(protocol) -> None:
                 "analysis_plan, 'blocks' FROM experiment_protocols WHERE id = %s",
                 (protocol_id,),
             )
+
+
+def test_the_b_phases_minimum_is_stored_and_frozen(migrated_database: str) -> None:
+    registration = replace(
+        _registration(dt.date.today() + dt.timedelta(days=1)), min_b_phase_length=2
+    )
+    with _connect(migrated_database, as_owner=False) as session:
+        stored = register_protocol(session, registration)
+    assert stored.min_b_phase_length == 2 and stored.to_json()["minBPhaseLength"] == 2
+    with _connect(migrated_database, as_owner=True) as conn:
+        with pytest.raises(Frozen, match='pre-registered field "min_b_phase_length"'):
+            conn.execute(
+                "UPDATE experiment_protocols SET min_b_phase_length = 3 WHERE id = %s",
+                (stored.protocol_id,),
+            )
+    alternating = replace(
+        _alternating(dt.date.today() + dt.timedelta(days=1)), min_b_phase_length=2
+    )
+    with _connect(migrated_database, as_owner=False) as session:
+        with pytest.raises(psycopg.errors.CheckViolation, match="min_b_phase_length_design"):
+            register_protocol(session, alternating)

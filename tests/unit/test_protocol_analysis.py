@@ -626,3 +626,21 @@ def test_multiple_baseline_combines_the_cases_as_registered() -> None:
     assert result.status == "ok"
     assert result.test == _scan_example_ab_test(combine="median")
     assert result.test != _scan_example_ab_test()
+
+
+def test_abab_b_phases_keep_their_registered_minimum() -> None:
+    row = _protocol(min_b_phase_length=2)
+    result = randomization_test_for_protocol(row, _frame(ONGHENA_PHASES, ONGHENA_VALUES))
+    direct = abab_randomization_test(
+        _conditions(ONGHENA_PHASES), ONGHENA_VALUES, min_phase_length=4, min_b_phase_length=2
+    )
+    assert result.test == direct
+    assert result.test.n_assignments != 165  # more schedules than with 4 for every phase
+    assert result.to_json()["minBPhaseLength"] == 2
+    # A missing day shortens phase B1 to 5 observations; the B minimum of 2 still holds, and
+    # a B minimum of 6 is lowered to 5, saying so.
+    short = randomization_test_for_protocol(
+        _protocol(min_b_phase_length=6), _frame(ONGHENA_PHASES, ONGHENA_VALUES, missing_days=(8,))
+    )
+    assert short.min_b_phase_length_used == 5 and short.min_phase_length_used == 4
+    assert any(note.startswith("min_b_phase_length 6") for note in short.notes)

@@ -190,6 +190,17 @@ BAD_FIELDS = [
     ({"colour": "red"}, "colour", "unknown field"),
     ({"cases": ["a", "b"]}, "cases", "only used with designType MULTIPLE_BASELINE"),
     ({"maxConsecutive": 2}, "maxConsecutive", "only used with designType ALTERNATING"),
+    (
+        {"designType": "ALTERNATING", "minBPhaseLength": 2},
+        "minBPhaseLength",
+        "only used with designType ABAB or MULTIPLE_BASELINE",
+    ),
+    ({"minBPhaseLength": 0}, "minBPhaseLength", "positive integer"),
+    (
+        {"minBPhaseLength": 16},
+        "plannedLength",
+        "4 phases of at least minPhaseLength = 5 (B: minBPhaseLength = 16) days need at least 42",
+    ),
     ({"criteria": [1, 2]}, "criteria", "only used with designType CHANGING_CRITERION"),
     ({"conditions": "A then B"}, "conditions", "must map each condition"),
     ({"conditions": {"A": {}}}, "conditions.B", "missing"),
@@ -390,6 +401,36 @@ def test_abab_draws_exactly_the_admissible_set() -> None:
     assert set(drawn) == admissible
     # Uniform: each expected 40 times (binomial SD 6); 15..80 lies over 4 SD out.
     assert all(15 <= count <= 80 for count in drawn.values()), drawn
+
+
+def test_abab_b_phases_with_their_own_minimum() -> None:
+    # 14 days, A phases at least 4, B phases at least 2: 2 spare days over 4 phases, C(5, 3) = 10
+    # schedules, the set abab_randomization_test(min_phase_length=4, min_b_phase_length=2)
+    # enumerates (scan's limit = c(4, 2)).
+    admissible = {
+        parts
+        for parts in product(range(1, 15), repeat=4)
+        if sum(parts) == 14 and min(parts[0::2]) >= 4 and min(parts[1::2]) >= 2
+    }
+    assert len(admissible) == 10
+    base = registration(plannedLength=14, minPhaseLength=4, minBPhaseLength=2)
+    assert base.min_b_phase_length == 2
+    drawn = Counter(tuple(lengths(draw_schedule(base, seed))) for seed in range(400))
+    assert set(drawn) == admissible
+    assert all(15 <= count <= 80 for count in drawn.values()), drawn
+
+
+def test_multiple_baseline_b_phases_with_their_own_minimum() -> None:
+    # 12 days, A at least 5, B at least 3: starts on days 6..10 (0-based 5..9), split over 2 cases.
+    base = multiple_baseline(
+        plannedLength=12, minPhaseLength=5, minBPhaseLength=3, cases=["a", "b"]
+    )
+    starts = {
+        tuple(p.start_date for p in draw_schedule(base, seed).phases if p.phase_type != "BASELINE")
+        for seed in range(60)
+    }
+    offsets = {tuple((d - dt.date(2025, 11, 3)).days for d in pair) for pair in starts}
+    assert {o for pair in offsets for o in pair} == {5, 6, 7, 8, 9}
 
 
 @pytest.mark.parametrize(

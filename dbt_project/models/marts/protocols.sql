@@ -31,6 +31,7 @@ select
     p.max_consecutive,
     p.sample_size_target,
     p.min_phase_length,
+    p.min_b_phase_length,
     p.planned_length,
     p.interim_looks,
     p.alpha,

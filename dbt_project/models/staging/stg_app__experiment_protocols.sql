@@ -10,6 +10,7 @@ select
     sample_size_target,
     analysis_plan,
     min_phase_length,
+    min_b_phase_length,
     planned_length,
     interim_looks,
     alpha,

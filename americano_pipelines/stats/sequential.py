@@ -162,13 +162,6 @@ def _simpson_grid(lower: float, upper: float, step: float) -> tuple[np.ndarray, 
     return points, weights * ((upper - lower) / intervals / 3.0)
 
 
-def _continuation_interval(critical_value: float, sides: int) -> tuple[float, float]:
-    upper = min(critical_value, _Z_TRUNCATION)
-    lower = -upper if sides == 2 else -_Z_TRUNCATION
-    # A boundary below -8.5 (one-sided, alpha near 1) leaves no mass to continue.
-    return lower, max(upper, lower + 1e-9)
-
-
 def _grid_step(rates: np.ndarray, look: int, field: str) -> float:
     """Spacing for the grid of Z at ``look`` (0-based): fine enough for the incoming and outgoing
     Gaussian kernels, whose standard deviations on this z scale are sqrt(increment / t_look)."""
@@ -188,39 +181,187 @@ def _grid_step(rates: np.ndarray, look: int, field: str) -> float:
     return step
 
 
-def _crossing_probability(
-    points: np.ndarray,
-    weighted_density: np.ndarray,
-    t_previous: float,
-    t_next: float,
-    critical_value: float,
-    sides: int,
-) -> float:
-    """P(continue to the previous look, then cross at the next one) under H0."""
-    sd = math.sqrt(t_next - t_previous)
-    drift = points * math.sqrt(t_previous)
-    threshold = critical_value * math.sqrt(t_next)
-    tail = ndtr((drift - threshold) / sd)
-    if sides == 2:
-        tail = tail + ndtr((-threshold - drift) / sd)
-    return float(weighted_density @ tail)
+@dataclass(frozen=True)
+class _Solve:
+    """Solve a bound at each look so that the cumulative crossing probability under
+    ``drifts[drift]`` reaches ``cumulative[look]`` (aiming at what is left after what was actually
+    crossed before, so errors cannot accumulate)."""
+
+    drift: int
+    cumulative: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """Bounds at each look and first-crossing probabilities, one row per drift."""
+
+    upper: np.ndarray
+    lower: np.ndarray
+    upper_crossing: np.ndarray
+    lower_crossing: np.ndarray
+
+
+_SYMMETRIC = "symmetric"
+
+
+def _solve_increasing(function: Any, target: float, low: float, high: float) -> float:
+    """Root of ``function(x) = target`` for an increasing function on [low, high]; an end when the
+    target lies outside what the interval reaches."""
+    if function(high) <= target:
+        return high
+    if function(low) >= target:
+        return low
+    return float(brentq(lambda x: function(x) - target, low, high, xtol=_ROOT_TOLERANCE))
+
+
+def _walk(
+    rates: np.ndarray,
+    field: str,
+    *,
+    upper: _Solve | np.ndarray,
+    lower: _Solve | np.ndarray | str | None = None,
+    drifts: Sequence[float] = (0.0,),
+    final_lower_at_upper: bool = False,
+) -> _Walk:
+    """Walk the looks with the grid recursion (Armitage, McPherson & Rowe 1969; Jennison &
+    Turnbull 2000, ch. 19), carrying the sub-density of Z on the continuation region under each
+    drift, where the drift ``theta`` is E(Z_k) / sqrt(t_k) (``theta = 0`` is H0).
+
+    ``upper``: the efficacy bounds, given or solved. ``lower``: none, ``"symmetric"`` (-upper,
+    the two-sided design), given, or solved. At a look the probability of crossing the upper
+    bound depends only on that bound and the lower only on its own, so both are solved in the
+    same pass. A solved lower bound never exceeds the upper one; ``final_lower_at_upper`` sets
+    the last lower bound equal to the last upper one (gsDesign's designs end that way)."""
+    looks = len(rates)
+    steps = [_grid_step(rates, look, field) for look in range(looks)]
+    theta = np.asarray(drifts, dtype=float)
+    bound_upper = np.empty(looks)
+    bound_lower = np.full(looks, -np.inf)
+    crossed_upper = np.zeros((theta.size, looks))
+    crossed_lower = np.zeros((theta.size, looks))
+    symmetric = isinstance(lower, str) and lower == _SYMMETRIC
+    points = np.zeros(1)
+    densities = np.zeros((theta.size, 1))
+
+    for look in range(looks):
+        t_next = float(rates[look])
+        t_previous = float(rates[look - 1]) if look else 0.0
+        increment = t_next - t_previous
+        means = theta * math.sqrt(t_next)
+
+        if look == 0:
+
+            def upper_tail(c: float, d: int, m: np.ndarray = means) -> float:
+                return float(ndtr(m[d] - c))
+
+            def lower_tail(c: float, d: int, m: np.ndarray = means) -> float:
+                return float(ndtr(c - m[d]))
+
+        else:
+            sd = math.sqrt(increment)
+            base = points * math.sqrt(t_previous)
+
+            carried = (densities, base, theta * increment, sd, math.sqrt(t_next))
+
+            def upper_tail(c: float, d: int, k: tuple[Any, ...] = carried) -> float:
+                g, b, shift, s, r = k
+                return float(g[d] @ ndtr((b + shift[d] - c * r) / s))
+
+            def lower_tail(c: float, d: int, k: tuple[Any, ...] = carried) -> float:
+                g, b, shift, s, r = k
+                return float(g[d] @ ndtr((c * r - b - shift[d]) / s))
+
+        if isinstance(upper, _Solve):
+            d = upper.drift
+            spent = crossed_upper[d, :look].sum()
+            if symmetric:
+                spent += crossed_lower[d, :look].sum()
+            target = float(upper.cumulative[look]) - float(spent)
+            if look == 0:
+                share = target / 2.0 if symmetric else target
+                bound_upper[look] = min(
+                    float(means[d]) + _critical_value_for_tail(share), CRITICAL_VALUE_CAP
+                )
+            elif symmetric:
+                bound_upper[look] = _solve_critical_value(
+                    lambda c, d=d, goal=target: upper_tail(c, d) + lower_tail(-c, d) - goal, 2
+                )
+            else:
+                bound_upper[look] = _solve_critical_value(
+                    lambda c, d=d, goal=target: upper_tail(c, d) - goal,
+                    1,
+                    shift=min(0.0, float(means[d])),
+                )
+        else:
+            bound_upper[look] = float(upper[look])
+
+        if symmetric:
+            bound_lower[look] = -bound_upper[look]
+        elif final_lower_at_upper and look == looks - 1:
+            bound_lower[look] = bound_upper[look]
+        elif isinstance(lower, _Solve):
+            d = lower.drift
+            target = float(lower.cumulative[look]) - float(crossed_lower[d, :look].sum())
+            if target <= 0.0:
+                bound_lower[look] = -CRITICAL_VALUE_CAP
+            elif look == 0:
+                bound_lower[look] = min(
+                    max(float(means[d]) + float(ndtri(min(target, 1.0))), -CRITICAL_VALUE_CAP),
+                    bound_upper[look],
+                )
+            else:
+                bound_lower[look] = _solve_increasing(
+                    lambda c, d=d: lower_tail(c, d),
+                    target,
+                    -CRITICAL_VALUE_CAP,
+                    float(bound_upper[look]),
+                )
+        elif lower is not None:
+            bound_lower[look] = min(float(lower[look]), bound_upper[look])
+
+        for d in range(theta.size):
+            crossed_upper[d, look] = upper_tail(float(bound_upper[look]), d)
+            if np.isfinite(bound_lower[look]):
+                crossed_lower[d, look] = lower_tail(float(bound_lower[look]), d)
+
+        if look < looks - 1:
+            low = max(float(bound_lower[look]), min(0.0, float(means.min())) - _Z_TRUNCATION)
+            high = min(float(bound_upper[look]), max(0.0, float(means.max())) + _Z_TRUNCATION)
+            # A boundary below the grid (one-sided, alpha near 1) leaves no mass to continue.
+            high = max(high, low + 1e-9)
+            if look == 0:
+                points, weights = _simpson_grid(low, high, steps[0])
+                standardized = points[None, :] - means[:, None]
+                densities = weights * np.exp(-0.5 * standardized * standardized) / _SQRT_2PI
+            else:
+                points, densities = _propagate(
+                    points, densities, theta, t_previous, t_next, (low, high), steps[look]
+                )
+    return _Walk(bound_upper, bound_lower, crossed_upper, crossed_lower)
 
 
 def _propagate(
     points: np.ndarray,
-    weighted_density: np.ndarray,
+    weighted_densities: np.ndarray,
+    theta: np.ndarray,
     t_previous: float,
     t_next: float,
     interval: tuple[float, float],
     step: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-density of Z at the next look on its continuation interval, times Simpson weights."""
+    """Sub-densities of Z at the next look on its continuation interval, times Simpson weights:
+    Z_next = (sqrt(t_previous) Z + N(theta (t_next - t_previous), t_next - t_previous)) /
+    sqrt(t_next)."""
     new_points, new_weights = _simpson_grid(interval[0], interval[1], step)
     sd = math.sqrt((t_next - t_previous) / t_next)
     shrink = math.sqrt(t_previous / t_next)
-    standardized = (new_points[:, None] - shrink * points[None, :]) / sd
-    density = np.exp(-0.5 * standardized * standardized) @ weighted_density / (sd * _SQRT_2PI)
-    return new_points, new_weights * density
+    densities = np.empty((theta.size, new_points.size))
+    for d, drift in enumerate(theta):
+        shift = drift * (t_next - t_previous) / math.sqrt(t_next)
+        standardized = (new_points[:, None] - shrink * points[None, :] - shift) / sd
+        kernel = np.exp(-0.5 * standardized * standardized)
+        densities[d] = kernel @ weighted_densities[d] / (sd * _SQRT_2PI)
+    return new_points, new_weights * densities
 
 
 def _critical_value_for_tail(tail_probability: float) -> float:
@@ -229,9 +370,9 @@ def _critical_value_for_tail(tail_probability: float) -> float:
     return min(float(-ndtri(tail_probability)), CRITICAL_VALUE_CAP)
 
 
-def _solve_critical_value(excess: Any, sides: int) -> float:
+def _solve_critical_value(excess: Any, sides: int, shift: float = 0.0) -> float:
     """Root of the decreasing function ``excess(c)`` = crossing probability - target."""
-    bracket_low = 0.0 if sides == 2 else -_Z_TRUNCATION - 2.0
+    bracket_low = 0.0 if sides == 2 else -_Z_TRUNCATION - 2.0 + shift
     if excess(CRITICAL_VALUE_CAP) >= 0.0:
         return CRITICAL_VALUE_CAP  # nothing left to spend at this look
     if excess(bracket_low) <= 0.0:
@@ -247,45 +388,17 @@ def _recursion(
     cumulative_alpha: np.ndarray | None = None,
     critical_values: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Walk the looks with the grid recursion. Either solve each critical value so that the
-    cumulative H0 crossing probability equals ``cumulative_alpha`` (design), or take the given
-    ``critical_values`` (evaluation). Returns critical values and per-look crossing probabilities."""
-    looks = len(rates)
-    steps = [_grid_step(rates, look, field) for look in range(looks)]
-    critical = np.empty(looks) if critical_values is None else critical_values.astype(float)
-    crossing = np.empty(looks)
-
+    """Efficacy bounds under H0 alone (test types 1 and 2): solve each critical value so that the
+    cumulative crossing probability equals ``cumulative_alpha`` (design), or take the given
+    ``critical_values`` (evaluation). Returns critical values and per-look crossing
+    probabilities, both tails together when two-sided."""
+    upper: _Solve | np.ndarray
     if cumulative_alpha is not None:
-        critical[0] = _critical_value_for_tail(float(cumulative_alpha[0]) / sides)
-    crossing[0] = sides * float(ndtr(-critical[0]))
-    if looks == 1:
-        return critical, crossing
-
-    lower, upper = _continuation_interval(float(critical[0]), sides)
-    points, weights = _simpson_grid(lower, upper, steps[0])
-    weighted_density = weights * np.exp(-0.5 * points * points) / _SQRT_2PI
-
-    for look in range(1, looks):
-        t_previous, t_next = float(rates[look - 1]), float(rates[look])
-        if cumulative_alpha is not None:
-            # Aim at what is left after what was actually spent, so errors cannot accumulate.
-            target = float(cumulative_alpha[look]) - float(crossing[:look].sum())
-            critical[look] = _solve_critical_value(
-                lambda c, z=points, g=weighted_density, t0=t_previous, t1=t_next, goal=target: (
-                    _crossing_probability(z, g, t0, t1, c, sides) - goal
-                ),
-                sides,
-            )
-        crossing[look] = _crossing_probability(
-            points, weighted_density, t_previous, t_next, float(critical[look]), sides
-        )
-
-        if look < looks - 1:
-            interval = _continuation_interval(float(critical[look]), sides)
-            points, weighted_density = _propagate(
-                points, weighted_density, t_previous, t_next, interval, steps[look]
-            )
-    return critical, crossing
+        upper = _Solve(0, np.asarray(cumulative_alpha, dtype=float))
+    else:
+        upper = np.asarray(critical_values, dtype=float)
+    walk = _walk(rates, field, upper=upper, lower=_SYMMETRIC if sides == 2 else None)
+    return walk.upper, walk.upper_crossing[0] + walk.lower_crossing[0]
 
 
 def crossing_probabilities(

@@ -513,3 +513,46 @@ def test_classic_boundaries_refuse_other_information_rates():
         monitor(design, [1.0], [0.4])
     assert error.value.field == "information_rates_observed"
     assert monitor(design, [2.5]).decision == "stop_efficacy"
+
+
+# ------------------------------------------------------------------------------------------
+# Simulation
+# ------------------------------------------------------------------------------------------
+
+
+def _first_crossings(z: np.ndarray, design: SequentialDesign) -> tuple[np.ndarray, np.ndarray]:
+    """Per path: crossed the efficacy bound first, crossed the futility bound first."""
+    up, low = z >= upper(design), z <= lower(design)
+    first_up = np.where(up.any(axis=1), up.argmax(axis=1), z.shape[1])
+    first_low = np.where(low.any(axis=1), low.argmax(axis=1), z.shape[1])
+    return first_up <= first_low, first_low < first_up
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("test_type", [3, 4])
+def test_simulated_error_rates_of_futility_designs(test_type):
+    paths = 400_000
+    rates = np.array([0.25, 0.5, 0.75, 1.0])
+    design = group_sequential_design(
+        alpha=0.025,
+        spending="obrien_fleming",
+        futility_spending="kim_demets",
+        futility_rho=2.0,
+        looks=4,
+        information_rates=list(rates),
+        test_type=test_type,
+        max_n=400,
+    )
+    rng = np.random.default_rng(11 + test_type)
+    increments = rng.standard_normal((paths, 4)) * np.sqrt(np.diff(rates, prepend=0.0))
+    null = np.cumsum(increments, axis=1) / np.sqrt(rates)
+    alternative = null + design.drift * np.sqrt(rates)
+    se_alpha, se_beta = math.sqrt(0.025 * 0.975 / paths), math.sqrt(0.1 * 0.9 / paths)
+    efficacy, _ = _first_crossings(null, design)
+    if test_type == 3:  # binding: alpha when the trial stops at the futility bound
+        assert abs(efficacy.mean() - 0.025) < 3 * se_alpha
+    else:  # non-binding: alpha even when it never stops for futility
+        ignoring = np.any(null >= upper(design), axis=1).mean()
+        assert abs(ignoring - 0.025) < 3 * se_alpha
+    _, futility = _first_crossings(alternative, design)
+    assert abs(futility.mean() - 0.1) < 3 * se_beta  # beta: the futility bound under H1

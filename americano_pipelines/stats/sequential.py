@@ -888,11 +888,26 @@ def _classic_upper(plan: _Plan, rates: np.ndarray, field: str) -> np.ndarray:
     return np.minimum(constant * shape, CRITICAL_VALUE_CAP)
 
 
+def _nonbinding_upper(plan: _Plan, rates: np.ndarray, field: str) -> np.ndarray | None:
+    """The efficacy bounds of a non-binding design (gsDesign test.type 4, 6): those of pure
+    alpha spending, which ignore the futility bound; None for the other test types."""
+    if plan.test_type not in (4, 6) or plan.spending in CLASSIC_BOUNDARIES:
+        return None
+    return _walk(rates, field, upper=_Solve(0, plan.cumulative(rates, "alpha"))).upper
+
+
 def _bounds(
-    plan: _Plan, rates: np.ndarray, field: str, drift: float, *, final_lower_at_upper: bool
+    plan: _Plan,
+    rates: np.ndarray,
+    field: str,
+    drift: float,
+    *,
+    final_lower_at_upper: bool,
+    nonbinding_upper: np.ndarray | None = None,
 ) -> _Walk:
     """Bounds of the design at ``drift`` (E(Z) at full information under the alternative; used
-    only by the beta-spending futility bounds). Rows of the walk: H0, then the drift."""
+    only by the beta-spending futility bounds). Rows of the walk: H0, then the drift.
+    ``nonbinding_upper``: `_nonbinding_upper` when already computed."""
     drifts = (0.0, drift)
     if plan.spending in CLASSIC_BOUNDARIES:
         lower = _SYMMETRIC if plan.sides == 2 else None
@@ -902,8 +917,8 @@ def _bounds(
         return _walk(rates, field, upper=_Solve(0, alpha), lower=plan.lower_kind)
     upper: _Solve | np.ndarray = _Solve(0, alpha)
     if plan.test_type not in BINDING_TEST_TYPES:
-        # Non-binding: the efficacy bounds ignore the futility bound (gsDesign test.type 4, 6).
-        upper = _walk(rates, field, upper=upper).upper
+        given = nonbinding_upper
+        upper = _nonbinding_upper(plan, rates, field) if given is None else given
     if plan.test_type in (3, 4):
         return _walk(
             rates,
@@ -949,10 +964,13 @@ def _power_drift(plan: _Plan, rates: np.ndarray, field: str) -> tuple[float, _Wa
     4; the upper crossing probability under the drift is 1 - beta for the others)."""
     fixed = plan.fixed_drift()
     low, high = 0.0, 4.0 * fixed + 4.0
+    nonbinding = _nonbinding_upper(plan, rates, field)
     if plan.test_type in (3, 4):
 
         def excess(drift: float) -> float:
-            walk = _bounds(plan, rates, field, drift, final_lower_at_upper=True)
+            walk = _bounds(
+                plan, rates, field, drift, final_lower_at_upper=True, nonbinding_upper=nonbinding
+            )
             return float(walk.lower_crossing[1].sum()) - plan.beta
 
         low = 0.25 * fixed
@@ -969,7 +987,10 @@ def _power_drift(plan: _Plan, rates: np.ndarray, field: str) -> tuple[float, _Wa
             field="beta",
         )
     drift = float(brentq(excess, low, high, xtol=1e-10))
-    return drift, _bounds(plan, rates, field, drift, final_lower_at_upper=True)
+    bounds = _bounds(
+        plan, rates, field, drift, final_lower_at_upper=True, nonbinding_upper=nonbinding
+    )
+    return drift, bounds
 
 
 def _characteristics(

@@ -776,8 +776,10 @@ def _validate_rates(rates: Any, *, field: str, require_full: bool) -> np.ndarray
 
 
 def _look_size(n_max: float, rate: float) -> int:
-    """Observations at a look: ``n_max * rate`` rounded up, as gsDesign reports ``n.I``
-    (``ceiling(x$n.I)`` in print.gsDesign and gsBoundSummary); the 1e-9 keeps 25.000000001 at 25."""
+    """Observations at a look: ``n_max * rate`` rounded up, as gsDesign reports ``n.I`` (R/
+    gsMethods.R: ``nval <- ceiling(x$n.I)`` in its print methods, ``N <- ceiling(x$n.I)`` in
+    gsBoundSummary; its toInteger() instead rounds the interims to the nearest and the final up).
+    The 1e-9 keeps 25.000000001 at 25."""
     return math.ceil(n_max * rate - 1e-9)
 
 

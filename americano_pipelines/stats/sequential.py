@@ -1302,7 +1302,8 @@ def monitor(
     """Interim decision from the z-statistics observed at looks 1..k of ``design``.
 
     Stops for efficacy at the first look whose z-statistic reaches the critical value
-    (``|z|`` when two-sided). ``information_rates_observed`` are the information fractions actually
+    (``|z|`` when two-sided), or for futility at the first interim look whose z-statistic is at
+    or below the futility bound (test types 3-6). ``information_rates_observed`` are the information fractions actually
     reached at each look, relative to the planned maximum; when they differ from the plan, the
     boundaries are recomputed by evaluating the spending function at them (Lan & DeMets 1983), and
     the final analysis (the last planned look, or a look at full information) spends all

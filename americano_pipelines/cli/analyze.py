@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +104,9 @@ class Spending(StrEnum):
     obrien_fleming = "obrien_fleming"
     pocock = "pocock"
     hsd = "hsd"
+    kim_demets = "kim_demets"
+    obrien_fleming_classic = "obrien_fleming_classic"
+    pocock_classic = "pocock_classic"
 
 
 class Sides(StrEnum):
@@ -220,12 +224,25 @@ ExcludeEqual = Annotated[
 DesignAlpha = Annotated[float, typer.Option("--alpha", help="Total type-I error of the design.")]
 SpendingOption = Annotated[
     Spending,
-    typer.Option("--spending", help="Lan-DeMets spending function."),
+    typer.Option(
+        "--spending",
+        help="Lan-DeMets spending function, or the classic Pocock / O'Brien-Fleming boundaries.",
+    ),
 ]
-MaxN = Annotated[int, typer.Option("--max-n", help="Sample size at the final look.")]
+MaxN = Annotated[
+    int | None,
+    typer.Option(
+        "--max-n", help="Sample size at the final look (or size the design: --n-fix, --effect)."
+    ),
+]
 Looks = Annotated[int, typer.Option("--looks", help="Number of looks, the final one included.")]
 SidesOption = Annotated[
-    Sides, typer.Option("--sides", help="1: upper boundary only; 2: symmetric, alpha/2 per tail.")
+    Sides | None,
+    typer.Option(
+        "--sides",
+        help="1: upper boundary only; 2 (default): symmetric, alpha/2 per tail. "
+        "--test-type implies it.",
+    ),
 ]
 InformationRates = Annotated[
     str | None,
@@ -245,8 +262,8 @@ HsdGamma = Annotated[
 ]
 
 
-def _sides(sides: Sides) -> int:
-    return int(sides.value)
+def _sides(sides: Sides | None) -> int | None:
+    return None if sides is None else int(sides.value)
 
 
 def _rates(text: str | None, option: str) -> list[float] | None:
@@ -693,43 +710,147 @@ def effect_sizes(
 # ----------------------------------------------------------------------------- sequential
 
 
-@analyze_app.command("sequential")
-@_analysis
-def sequential(
+class TestType(StrEnum):
+    """gsDesign's test.type."""
+
+    one_sided = "1"
+    two_sided = "2"
+    binding_beta = "3"
+    non_binding_beta = "4"
+    binding_lower_alpha = "5"
+    non_binding_lower_alpha = "6"
+
+
+class FutilitySpending(StrEnum):
+    obrien_fleming = "obrien_fleming"
+    pocock = "pocock"
+    hsd = "hsd"
+    kim_demets = "kim_demets"
+
+
+Rho = Annotated[float, typer.Option("--rho", help="rho of the Kim-DeMets spending alpha t^rho.")]
+TestTypeOption = Annotated[
+    TestType | None,
+    typer.Option(
+        "--test-type",
+        help="gsDesign test.type: 1 one-sided, 2 two-sided, 3/4 beta-spending futility bound "
+        "binding/non-binding, 5/6 lower bound spending 1 - alpha under H0 binding/non-binding.",
+    ),
+]
+Beta = Annotated[
+    float | None,
+    typer.Option("--beta", help="Type-II error (1 - power) of the design (default 0.1)."),
+]
+FutilitySpendingOption = Annotated[
+    FutilitySpending | None,
+    typer.Option(
+        "--futility-spending", help="Spending function of the futility bound (default hsd)."
+    ),
+]
+FutilityHsdGamma = Annotated[
+    float, typer.Option("--futility-hsd-gamma", help="Gamma of the futility bound's HSD.")
+]
+FutilityRho = Annotated[
+    float, typer.Option("--futility-rho", help="rho of the futility bound's Kim-DeMets spending.")
+]
+NFix = Annotated[
+    float | None,
+    typer.Option("--n-fix", help="Fixed-design sample size for power 1 - beta: sizes the design."),
+]
+Effect = Annotated[
+    float | None,
+    typer.Option(
+        "--effect",
+        help="Standardized effect of the alternative, E(Z at n) = effect sqrt(n): sizes the "
+        "design without --max-n.",
+    ),
+]
+
+
+def _design_flags(
     alpha: DesignAlpha,
     spending: SpendingOption,
-    max_n: MaxN,
     looks: Looks,
-    sides: SidesOption = Sides.two,
+    max_n: MaxN = None,
+    sides: SidesOption = None,
     information_rates: InformationRates = None,
     hsd_gamma: HsdGamma = -4.0,
+    rho: Rho = 3.0,
+    test_type: TestTypeOption = None,
+    beta: Beta = None,
+    futility_spending: FutilitySpendingOption = None,
+    futility_hsd_gamma: FutilityHsdGamma = -2.0,
+    futility_rho: FutilityRho = 3.0,
+    n_fix: NFix = None,
+    effect: Effect = None,
+) -> dict[str, Any]:
+    """The design flags of `sequential` and `monitor`, as `group_sequential_design`'s keywords."""
+    return {
+        "alpha": alpha,
+        "spending": spending.value,
+        "looks": looks,
+        "max_n": max_n,
+        "sides": _sides(sides),
+        "information_rates": _rates(information_rates, "--information-rates"),
+        "hsd_gamma": hsd_gamma,
+        "rho": rho,
+        "test_type": None if test_type is None else int(test_type.value),
+        "beta": beta,
+        "futility_spending": None if futility_spending is None else futility_spending.value,
+        "futility_hsd_gamma": futility_hsd_gamma,
+        "futility_rho": futility_rho,
+        "n_fix": n_fix,
+        "effect": effect,
+    }
+
+
+def _with_design_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the flags of `_design_flags` after its own; it receives their keywords for
+    `group_sequential_design` as `design`. One list of flags for both commands."""
+    flags = inspect.signature(_design_flags, eval_str=True).parameters
+    own = inspect.signature(command, eval_str=True).parameters
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        design = _design_flags(**{name: kwargs.pop(name) for name in flags})
+        return command(design=design, **kwargs)
+
+    parameters = [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for parameter in (*flags.values(), *(p for n, p in own.items() if n != "design"))
+    ]
+    wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
+
+
+@analyze_app.command("sequential")
+@_analysis
+@_with_design_flags
+def sequential(
+    design: dict[str, Any],
+    power_at: Annotated[
+        str | None,
+        typer.Option(
+            "--power-at", help="Comma-separated standardized effects to give the power at."
+        ),
+    ] = None,
 ) -> Any:
-    """Group-sequential boundaries, Lan-DeMets alpha spending (rpact, gsDesign). No input."""
+    """Group-sequential boundaries as gsDesign computes them: efficacy, futility, sample size
+    and power. No input."""
     from americano_pipelines.stats.sequential import group_sequential_design
 
-    return group_sequential_design(
-        alpha=alpha,
-        spending=spending.value,
-        max_n=max_n,
-        looks=looks,
-        sides=_sides(sides),
-        information_rates=_rates(information_rates, "--information-rates"),
-        hsd_gamma=hsd_gamma,
-    )
+    return group_sequential_design(**design, power_at=_rates(power_at, "--power-at"))
 
 
 @analyze_app.command("monitor")
 @_analysis
+@_with_design_flags
 def monitor(
-    alpha: DesignAlpha,
-    spending: SpendingOption,
-    max_n: MaxN,
-    looks: Looks,
+    design: dict[str, Any],
     z: Annotated[
         str, typer.Option("--z", help="Comma-separated z-statistics observed at looks 1..k.")
     ],
-    sides: SidesOption = Sides.two,
-    information_rates: InformationRates = None,
     observed_information_rates: Annotated[
         str | None,
         typer.Option(
@@ -737,24 +858,15 @@ def monitor(
             help="Comma-separated information rates reached at looks 1..k (default: as planned).",
         ),
     ] = None,
-    hsd_gamma: HsdGamma = -4.0,
 ) -> Any:
-    """Interim decision at the looks seen so far of a group-sequential design. No input."""
+    """Interim decision at the looks seen so far of a group-sequential design: efficacy,
+    futility or continue. No input."""
     from americano_pipelines.stats.sequential import group_sequential_design
     from americano_pipelines.stats.sequential import monitor as decide
 
     z_statistics = parse_number_list(z, field="--z")
     observed = _rates(observed_information_rates, "--observed-information-rates")
-    design = group_sequential_design(
-        alpha=alpha,
-        spending=spending.value,
-        max_n=max_n,
-        looks=looks,
-        sides=_sides(sides),
-        information_rates=_rates(information_rates, "--information-rates"),
-        hsd_gamma=hsd_gamma,
-    )
-    return decide(design, z_statistics, observed)
+    return decide(group_sequential_design(**design), z_statistics, observed)
 
 
 # ----------------------------------------------------------------------------- time series

@@ -192,6 +192,15 @@ class AnalysisPlan:
     change_point_penalty: float | str | None = None  # a number, "bic" or "mbic"
     change_point_cost: str = "mean"
     change_point_seed: int | None = None
+    # The sequential design's settings beyond `spending` (None: stats.sequential's defaults).
+    hsd_gamma: float | None = None
+    rho: float | None = None
+    test_type: int | None = None
+    beta: float | None = None
+    futility_spending: str | None = None
+    futility_hsd_gamma: float | None = None
+    futility_rho: float | None = None
+    effect: float | None = None
     its: tuple[tuple[str, Any], ...] = ()
     effect_sizes: EffectSizeOptions = DEFAULT_OPTIONS
 

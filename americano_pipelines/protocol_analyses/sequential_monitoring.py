@@ -32,6 +32,7 @@ from americano_pipelines.stats.sequential import (
 )
 
 __all__ = [
+    "DESIGN_SETTINGS",
     "WELCH_Z_METHOD",
     "ProtocolSequentialMonitoring",
     "SequentialLook",
@@ -44,6 +45,19 @@ WELCH_Z_METHOD = (
     "information fraction n / n_max with n_max = sample_size_target, or the number of "
     "observations when the protocol ended short of it; a look with fewer than 2 observations "
     "of A or of B has no z and counts as z = 0 (it cannot cross)"
+)
+
+# The protocol file's design settings (registration.analyses.SequentialMonitoring) that go to
+# `group_sequential_design` as they are; left out, its defaults hold.
+DESIGN_SETTINGS = (
+    "hsd_gamma",
+    "rho",
+    "test_type",
+    "beta",
+    "futility_spending",
+    "futility_hsd_gamma",
+    "futility_rho",
+    "effect",
 )
 
 
@@ -72,9 +86,11 @@ class SequentialLook:
     mean_b: float | None = None
     z_statistic: float | None = None
     crossed: bool | None = None
+    futility_bound: float | None = None
+    crossed_futility: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "look": self.look,
             "plannedN": self.planned_n,
             "plannedInformationRate": self.planned_information_rate,
@@ -92,6 +108,10 @@ class SequentialLook:
             "zStatistic": self.z_statistic,
             "crossed": self.crossed,
         }
+        if self.futility_bound is not None:
+            out["futilityBound"] = self.futility_bound
+            out["crossedFutility"] = self.crossed_futility
+        return out
 
 
 @dataclass(frozen=True)
@@ -145,6 +165,16 @@ class ProtocolSequentialMonitoring:
             "looks": len(self.looks),
             "zMethod": self.z_method,
             "exploratory": self.exploratory,
+            **(
+                {}
+                if design is None or not (design.has_futility or design.characteristics)
+                else {
+                    "testType": design.test_type,
+                    "beta": design.beta,
+                    "futilitySpending": design.futility_spending,
+                    "effect": design.effect,
+                }
+            ),
         }
 
     def headline(self) -> dict[str, Any]:
@@ -224,6 +254,10 @@ def sequential_monitoring_for_protocol(
     observations of the final analysis (Lan & DeMets 1983 with the realized maximum). When the
     fractions differ from the plan, `monitor` recomputes the boundaries from them and the final
     analysis spends all remaining alpha (rpact's boundary update).
+
+    The item's design settings (`DESIGN_SETTINGS`: testType, beta, futility spending, effect,
+    ...) go to the design as they are; with testType 3-6 a look at or below the futility bound
+    stops for futility (`decision = "stop_futility"`, the look's `crossedFutility`).
     """
     identity = Protocol.identity(protocol_row)
     base: dict[str, Any] = {
@@ -246,12 +280,18 @@ def sequential_monitoring_for_protocol(
             )
         series = observed_series(observations, identity.protocol_id)
         base["n_observations"] = series.n
+        settings = {
+            name: getattr(protocol.plan, name)
+            for name in DESIGN_SETTINGS
+            if getattr(protocol.plan, name) is not None
+        }
         design = group_sequential_design(
             alpha=protocol.alpha,
             spending=protocol.plan.spending,
             max_n=protocol.sample_size_target,
             looks=protocol.interim_looks + 1,
             sides=protocol.plan.sides,
+            **settings,
         )
         return _monitor(protocol, series, design, base)
     except InputError as error:
@@ -268,6 +308,7 @@ def _planned_look(boundary: Any) -> SequentialLook:
         critical_value=boundary.critical_value,
         alpha_spent=boundary.alpha_spent,
         nominal_alpha=boundary.nominal_alpha,
+        futility_bound=boundary.futility_bound,
     )
 
 
@@ -346,6 +387,8 @@ def _monitor(
         crossed = z_used >= in_force.critical_value or (
             design.sides == 2 and z_used <= -in_force.critical_value
         )
+        futility = in_force.futility_bound
+        final = in_force.look == decision.boundaries[-1].look and not decision.remaining_boundaries
         number = look["boundary"].look
         looks[number] = SequentialLook(
             look=number,
@@ -364,6 +407,10 @@ def _monitor(
             mean_b=look["mean_b"],
             z_statistic=look["z"],
             crossed=bool(crossed),
+            futility_bound=futility,
+            crossed_futility=(
+                None if futility is None else bool(not crossed and not final and z_used <= futility)
+            ),
         )
     return ProtocolSequentialMonitoring(
         status="ok",

@@ -363,6 +363,16 @@ class SequentialMonitoring(_Analysis):
     spending: str | None = _setting(
         "spending", _choice(_stats_names("sequential", "SPENDING_FUNCTIONS"))
     )
+    hsd_gamma: float | None = _setting("hsdGamma", _number(maximum=40.0))
+    rho: float | None = _setting("rho", _number(positive=True, maximum=50.0))
+    test_type: int | None = _setting("testType", _whole(1, 6))
+    beta: float | None = _setting("beta", _number(positive=True, maximum=0.999999))
+    futility_spending: str | None = _setting(
+        "futilitySpending", _choice(_stats_names("sequential", "FUTILITY_SPENDING_FUNCTIONS"))
+    )
+    futility_hsd_gamma: float | None = _setting("futilityHsdGamma", _number(maximum=40.0))
+    futility_rho: float | None = _setting("futilityRho", _number(positive=True, maximum=50.0))
+    effect: float | None = _setting("effect", _number(positive=True))
 
 
 @dataclass(frozen=True)
@@ -538,7 +548,51 @@ def parse_analyses(
                 primary_outcome=primary_outcome,
             )
         analyses.append(analysis)
+    _check_sequential_sides(analyses, where)
     return AnalysisList(tuple(analyses))
+
+
+def _check_sequential_design(analysis: SequentialMonitoring, where: str) -> None:
+    """What a sequential design cannot combine (stats.sequential refuses it too, at run time)."""
+    futility = analysis.test_type is not None and analysis.test_type >= 3
+    if not futility:
+        for key, value in (
+            ("futilitySpending", analysis.futility_spending),
+            ("futilityHsdGamma", analysis.futility_hsd_gamma),
+            ("futilityRho", analysis.futility_rho),
+        ):
+            if value is not None:
+                raise InputError(
+                    f"{where}.{key}: only test types 3-6 have a futility bound; set testType",
+                    field=f"{where}.{key}",
+                )
+    classic = _stats_names("sequential", "CLASSIC_BOUNDARIES")
+    if futility and analysis.spending in classic():
+        raise InputError(
+            f"{where}.spending: the classic {analysis.spending} boundaries exist for test types "
+            "1 and 2 only (as in gsDesign)",
+            field=f"{where}.spending",
+        )
+
+
+def _check_sequential_sides(analyses: list[RegisteredAnalysis], where: str) -> None:
+    """A sequential design's testType must fit the sides of the randomization test's statistic:
+    2 for an absolute statistic (two-sided), 1 or 3-6 for a directional one."""
+    monitoring = next((a for a in analyses if isinstance(a, SequentialMonitoring)), None)
+    if monitoring is None or monitoring.test_type is None:
+        return
+    index = analyses.index(monitoring)
+    test = next((a for a in analyses if isinstance(a, RandomizationTest)), None)
+    statistic = (test.statistic if test is not None else None) or "B-A"
+    two_sided = statistic.startswith("|")
+    if two_sided != (monitoring.test_type == 2):
+        item = f"{where}[{index + 1}].testType"
+        needed = "2" if two_sided else "1 or 3-6"
+        raise InputError(
+            f"{item}: the statistic {statistic} is {'two' if two_sided else 'one'}-sided; "
+            f"use testType {needed}",
+            field=item,
+        )
 
 
 def _for_design(
@@ -637,6 +691,8 @@ def _for_design(
             "of interim analyses planned (at least 1)",
             field=where,
         )
+    if isinstance(analysis, SequentialMonitoring):
+        _check_sequential_design(analysis, where)
     if isinstance(analysis, SyntheticControl):
         if analysis.donor_metrics is not None and analysis.donors != "metrics":
             raise InputError(

@@ -495,6 +495,60 @@ def test_monitor_observed_information_rates_reach_the_library() -> None:
     assert payload == library_json(library)
 
 
+def test_sequential_futility_sample_size_and_power_options() -> None:
+    # gsDesign(k = 5, test.type = 4, n.fix = 800): N 177, 353, 529, 705, 882 (keaven/gsDesign
+    # tests/testthat/_snaps/independent-test-print.gsDesign.md); the library gives the same JSON.
+    payload = run_json(
+        *shlex.split(
+            "sequential --alpha 0.025 --spending hsd --looks 5 --test-type 4 --n-fix 800 "
+            "--beta 0.1 --futility-spending hsd --futility-hsd-gamma -2 --power-at 0,0.05"
+        )
+    )
+    assert [b["n"] for b in payload["boundaries"]] == [177, 353, 529, 705, 882]
+    assert payload["testType"] == 4 and payload["power"] == pytest.approx(0.9)
+    assert [c["effect"] for c in payload["operatingCharacteristics"]][2:] == [0.0, 0.05]
+    options = {"test_type": 4, "n_fix": 800.0, "beta": 0.1, "futility_spending": "hsd"}
+    library = group_sequential_design(
+        alpha=0.025, spending="hsd", looks=5, power_at=[0.0, 0.05], **options
+    )
+    assert payload == library_json(library)
+    kim_demets = "sequential --alpha 0.05 --spending kim_demets --rho 2 --max-n 90 --looks 3"
+    kim = run_json(*shlex.split(kim_demets))
+    assert kim["rho"] == 2.0 and "testType" not in kim
+    classic = run_json(
+        *shlex.split("sequential --alpha 0.05 --spending pocock_classic --max-n 100 --looks 5")
+    )
+    assert [b["criticalValue"] for b in classic["boundaries"]] == pytest.approx(
+        [2.413] * 5, abs=5e-4
+    )
+
+
+def test_monitor_stops_for_futility() -> None:
+    # keaven/gsDesign vignettes/GentleIntroductionToGSD.Rmd: z = -0.74 at 59 of 134 is below the
+    # futility bound -0.2304; the trial stopped.
+    n_fix = "124.95900"  # nNormal(delta1 = 3, sd = 7.5, alpha = 0.1, beta = 0.17)
+    payload = run_json(
+        *shlex.split(
+            "monitor --alpha 0.1 --beta 0.17 --spending obrien_fleming --futility-spending "
+            f"obrien_fleming --looks 2 --test-type 4 --n-fix {n_fix} --z=-0.74 "
+            f"--observed-information-rates {59 / 134!r}"
+        )
+    )
+    assert payload["decision"] == "stop_futility" and payload["crossedBound"] == "futility"
+    assert payload["futilityBound"] == pytest.approx(-0.2304, abs=5e-4)
+
+
+def test_sequential_design_options_that_conflict_are_input_errors() -> None:
+    base = "sequential --alpha 0.025 --spending hsd --looks 3"
+    assert_input_error(invoke(*shlex.split(base)), "max_n")
+    assert_input_error(invoke(*shlex.split(f"{base} --max-n 90 --sides 2 --test-type 4")), "sides")
+    assert_input_error(invoke(*shlex.split(f"{base} --max-n 90 --n-fix 80")), "n_fix")
+    assert_input_error(invoke(*shlex.split(f"{base} --max-n 90 --test-type 7")), "--test-type")
+    assert_input_error(
+        invoke(*shlex.split(f"{base} --max-n 90 --futility-spending pocock")), "futility_spending"
+    )
+
+
 def test_library_prints_go_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever a library prints while the analysis runs cannot break stdout's one JSON."""
     from americano_pipelines.stats import sequential

@@ -628,6 +628,58 @@ def test_registered_spending_reaches_the_sequential_monitoring() -> None:
     )
 
 
+def test_registered_futility_design_reaches_the_sequential_monitoring() -> None:
+    protocol = _abab_with(
+        "analyses:\n  - analysis: randomization_test\n    statistic: B-A\n"
+        "  - analysis: sequential_monitoring\n    spending: hsd\n    hsdGamma: -3\n"
+        "    testType: 4\n    beta: 0.2\n    futilitySpending: kim_demets\n"
+        "    futilityRho: 2\n"
+    )
+    item = protocol.analyses.get(SEQUENTIAL_MONITORING)
+    assert (item.test_type, item.beta, item.futility_spending, item.futility_rho) == (
+        4,
+        0.2,
+        "kim_demets",
+        2.0,
+    )
+    # A strong effect: the Welch z passes every efficacy bound; a null series sinks below the
+    # futility bound at the first look.
+    listed = AnalysisList((RandomizationTest(statistic="B-A"), item))
+    futility = {"test_type": 4, "beta": 0.2, "futility_spending": "kim_demets", "futility_rho": 2.0}
+    design = group_sequential_design(
+        alpha=0.05, spending="hsd", hsd_gamma=-3.0, max_n=24, looks=3, sides=1, **futility
+    )
+    result = sequential_monitoring_for_protocol(_row(listed), _observations())
+    assert result.status == "ok" and result.design == design
+    assert result.params()["testType"] == 4
+    null = sequential_monitoring_for_protocol(_row(listed), _observations(effect=-6.0))
+    assert null.decision.decision == "stop_futility"
+    assert null.looks[0].crossed_futility is True
+    assert null.to_json()["looks"][0]["futilityBound"] == design.boundaries[0].futility_bound
+
+
+@pytest.mark.parametrize(
+    ("items", "fragment"),
+    [
+        ("  - analysis: sequential_monitoring\n    testType: 2\n", "analyses[2].testType"),
+        ("  - analysis: sequential_monitoring\n    futilitySpending: hsd\n", "futilitySpending"),
+        (
+            "  - analysis: sequential_monitoring\n    spending: pocock_classic\n    testType: 3\n",
+            "analyses[2].spending",
+        ),
+        ("  - analysis: sequential_monitoring\n    testType: 7\n", "analyses[2].testType"),
+        ("  - analysis: sequential_monitoring\n    rho: 0\n", "analyses[2].rho"),
+    ],
+)
+def test_sequential_design_settings_are_checked_at_registration(items, fragment) -> None:
+    with pytest.raises(InputError) as error:
+        _abab_with("analyses:\n  - analysis: randomization_test\n    statistic: B-A\n" + items)
+    assert fragment in str(error.value)
+    absolute = "analyses:\n  - analysis: randomization_test\n    statistic: '|A-B|'\n"
+    with pytest.raises(InputError, match=r"analyses\[2\]\.testType: the statistic \|A-B\|"):
+        _abab_with(absolute + "  - analysis: sequential_monitoring\n    testType: 4\n")
+
+
 def test_registered_its_settings_are_the_its_options() -> None:
     listed = AnalysisList(
         (InterruptedTimeSeries(seasonality="day_of_week", pre_period_days=14, ar1=True),)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from americano_pipelines.errors import InputError
@@ -200,3 +201,19 @@ def test_scan_power_test_example_three_cases():
     ours = simulated_power(design, effect=14.0, sd=5.0, simulations=2000, seed=10)
     # 10 of 10 significant: a power of at least 0.05^(1/10) = 0.74 at the 95% level.
     assert ours.power >= 0.05 ** (1 / 10)
+
+
+def test_the_noise_is_a_stationary_ar1_with_the_given_sd():
+    from americano_pipelines.stats.power import _simulate
+
+    studies = _simulate(PowerDesign("ABAB", 200, 4), 400, sd=2.0, autocorrelation=0.6, seed=0)
+    e = studies.noise[:, 0]
+    assert e.std() == pytest.approx(2.0, rel=0.02)
+    assert e[:, 0].std() == pytest.approx(2.0, rel=0.1)  # stationary from the first day
+    lag1 = np.mean(e[:, 1:] * e[:, :-1]) / np.mean(e * e)
+    assert lag1 == pytest.approx(0.6, abs=0.02)
+    # Every schedule is the drawer's: admissible, and the B days where the schedule says.
+    for schedule, is_b in zip(studies.schedules, studies.is_b[:, 0], strict=True):
+        first_b1, first_a2, first_b2 = schedule
+        assert min(first_b1, first_a2 - first_b1, first_b2 - first_a2, 200 - first_b2) >= 4
+        assert is_b.sum() == (first_a2 - first_b1) + (200 - first_b2)

@@ -182,3 +182,22 @@ def module_platform(
     patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
     yield root
     patch.undo()
+
+
+@pytest.fixture
+def protocol_cli():
+    """Run `americano protocol …` in process; return (exit code, stdout, stderr)."""
+    import typer
+    from typer.testing import CliRunner
+
+    from americano_pipelines.cli.protocol import protocol_app
+
+    app = typer.Typer()
+    app.add_typer(protocol_app, name="protocol")
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, ["protocol", *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    return run

@@ -7,7 +7,9 @@ draws the randomized phase schedule its design calls for, writes the protocol an
 and prints one JSON object:
 `{"protocolId", "seed", "phases": [{"label", "phaseType", "startDate", "endDate", ...}], ...}`.
 Bad input (a YAML syntax error, a missing, unknown or invalid field, an unknown user) exits 2
-with one line on stderr naming the field; never a traceback.
+with one line on stderr naming the field; never a traceback. A file with a `power:` mapping
+also gets its simulated power stored as the sample size justification (`americano protocol
+power FILE.yaml` prints it without registering; docs/contracts-additions.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import typer
 from americano_pipelines.cli.output import answered, group, print_json
 from americano_pipelines.errors import InputError
 
-__all__ = ["protocol_app", "register"]
+__all__ = ["power", "protocol_app", "register"]
 
 protocol_app = group("Pre-registered experiment protocols.")
 
@@ -49,11 +51,65 @@ def register(
     registration = load_protocol_file(file)
     schedule = draw_schedule(registration)
     token = _user_token(get_settings().user_token)
+    justification = None
+    if registration.power is not None:
+        from americano_pipelines.protocol_analyses.power import protocol_power
+
+        justification = protocol_power(registration)
     with connect() as conn:
         migrate(conn)
     with token_session(token) as session:
-        stored = register_protocol(session, registration, schedule)
+        stored = register_protocol(
+            session, registration, schedule, sample_size_justification=justification
+        )
     print_json(stored.to_json())
+
+
+@protocol_app.command("power")
+@answered
+def power(
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE.yaml", help="The protocol (see docs/protocol-yaml.md)."),
+    ],
+    effect: Annotated[
+        float | None,
+        typer.Option("--effect", metavar="D", help="Shift on B days (default: one SD)."),
+    ] = None,
+    sd: Annotated[
+        float | None, typer.Option("--sd", metavar="S", help="Noise SD (default 1).")
+    ] = None,
+    autocorrelation: Annotated[
+        float | None,
+        typer.Option("--autocorrelation", metavar="R", help="Lag-one AR(1) (default 0)."),
+    ] = None,
+    simulations: Annotated[
+        int | None,
+        typer.Option("--simulations", metavar="N", help="Simulated studies (default 1000)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the simulation (default 0).")
+    ] = None,
+) -> None:
+    """Simulated power of the protocol's registered randomization test under its own
+    randomization, with its MC SE and the minimum detectable effect at 80%; print it as JSON.
+
+    Options override the file's `power:` mapping; nothing is registered.
+    """
+    from americano_pipelines.protocol_analyses.power import protocol_power
+    from americano_pipelines.registration.protocol_file import load_protocol_file
+
+    registration = load_protocol_file(file)
+    print_json(
+        protocol_power(
+            registration,
+            effect=effect,
+            sd=sd,
+            autocorrelation=autocorrelation,
+            simulations=simulations,
+            seed=seed,
+        )
+    )
 
 
 def _user_token(token: str | None) -> str:

@@ -56,6 +56,7 @@ class StoredProtocol:
     randomization: str | None = None
     max_consecutive: int | None = None
     min_b_phase_length: int | None = None
+    sample_size_justification: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """CONTRACTS.md §4 (`protocolId`, `seed`, `phases`) plus the registered fields;
@@ -80,6 +81,9 @@ class StoredProtocol:
             "alpha": self.alpha,
             "randomization": self.randomization,
             "maxConsecutive": self.max_consecutive,
+            "sampleSizeJustification": None
+            if self.sample_size_justification is None
+            else dict(self.sample_size_justification),
             "analyses": None if self.analyses is None else self.analyses.to_json(),
             "registeredAt": self.registered_at.isoformat(),
             "deviations": [dict(d) for d in self.deviations],
@@ -90,12 +94,15 @@ def register_protocol(
     session: psycopg.Connection,
     registration: ProtocolRegistration,
     schedule: PhaseSchedule | None = None,
+    sample_size_justification: Mapping[str, Any] | None = None,
 ) -> StoredProtocol:
     """Write the protocol and one `phase_assignments` row per phase of its schedule in one
     transaction on a user's session (`db.connection.token_session` / `user_session`) and
     commit; return what was stored. The protocol is the session's user's: a file naming
     another user (`userId`, `userEmail`) is refused. `schedule` defaults to
-    `draw_schedule(registration)`; its seed is recorded on the protocol and on every phase."""
+    `draw_schedule(registration)`; its seed is recorded on the protocol and on every phase.
+    `sample_size_justification`: the simulated power of its test
+    (`protocol_analyses.power.protocol_power`), stored as given and frozen (migration 0009)."""
     if schedule is None:
         schedule = draw_schedule(registration)
     if schedule.design_type != registration.design_type:
@@ -113,8 +120,10 @@ def register_protocol(
                    user_id, protocol_name, hypothesis, start_date, end_date, design_type,
                    primary_outcome, sample_size_target, analysis_plan, min_phase_length,
                    planned_length, interim_looks, alpha, randomization_seed, analyses,
-                   randomization, max_consecutive, min_b_phase_length)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   randomization, max_consecutive, min_b_phase_length,
+                   sample_size_justification)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                       %s)
                RETURNING id""",
             (
                 user_id,
@@ -135,6 +144,9 @@ def register_protocol(
                 registration.randomization,
                 registration.max_consecutive,
                 registration.min_b_phase_length,
+                None
+                if sample_size_justification is None
+                else Jsonb(dict(sample_size_justification)),
             ),
         ).fetchone()[0]
         with session.cursor() as cur:
@@ -254,7 +266,8 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         """SELECT id, user_id, protocol_name, hypothesis, design_type::text, primary_outcome,
                   sample_size_target, analysis_plan, start_date, end_date, min_phase_length,
                   planned_length, interim_looks, alpha, randomization_seed, registered_at,
-                  deviations, analyses, randomization, max_consecutive, min_b_phase_length
+                  deviations, analyses, randomization, max_consecutive, min_b_phase_length,
+                  sample_size_justification
              FROM experiment_protocols WHERE id = %s""",
         (protocol_id,),
     ).fetchone()
@@ -289,6 +302,7 @@ def _read(conn: psycopg.Connection, protocol_id: str) -> StoredProtocol | None:
         randomization=row[18],
         max_consecutive=row[19],
         min_b_phase_length=row[20],
+        sample_size_justification=row[21],
         phases=tuple(
             PlannedPhase(
                 label=label,

@@ -45,6 +45,7 @@ import yaml
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
 from americano_pipelines.registration.analyses import AnalysisList, parse_analyses
+from americano_pipelines.registration.power_settings import PowerSettings, parse_power_settings
 from americano_pipelines.registration.vocabulary import (
     ALTERNATING_RANDOMIZATIONS,
     BLOCKS,
@@ -141,7 +142,16 @@ _REQUIRED = (
     "plannedLength",
     "conditions",
 )
-_OPTIONAL = ("userId", "userEmail", "minPhaseLength", "interimLooks", "alpha", "seed", "analyses")
+_OPTIONAL = (
+    "userId",
+    "userEmail",
+    "minPhaseLength",
+    "interimLooks",
+    "alpha",
+    "seed",
+    "analyses",
+    "power",
+)
 # The fields only some designs take, and those designs.
 _DESIGN_FIELDS = {
     "cases": ("MULTIPLE_BASELINE",),
@@ -167,7 +177,8 @@ class ProtocolRegistration:
     set only for their design. `seed` is None when the file gives
     none; `draw_schedule` then draws one and records it in the schedule. `analyses` is the
     file's `analyses:` list (registration/analyses.py), None without one: the protocol then
-    runs the default analyses with the settings of its `analysisPlan`.
+    runs the default analyses with the settings of its `analysisPlan`. `power` is the file's
+    `power:` mapping (registration/power_settings.py), None without one.
     """
 
     protocol_name: str
@@ -191,6 +202,7 @@ class ProtocolRegistration:
     randomization: str | None = None
     criteria: tuple[float, ...] = ()
     analyses: AnalysisList | None = None
+    power: PowerSettings | None = None
 
     @property
     def end_date(self) -> dt.date:
@@ -626,6 +638,14 @@ def validate_protocol(data: Any, *, today: dt.date | None = None) -> ProtocolReg
             primary_outcome=registration.primary_outcome,
         )
         registration = replace(registration, analyses=analyses)
+    if values.get("power") is not None:
+        if design_type == "CHANGING_CRITERION":
+            raise InputError(
+                "power: a changing criterion design has no randomization test, so no power to "
+                "simulate",
+                field="power",
+            )
+        registration = replace(registration, power=parse_power_settings(values["power"]))
     _check_feasible(registration)
     return registration
 

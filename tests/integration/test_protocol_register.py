@@ -14,11 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import typer
 import yaml
-from typer.testing import CliRunner
 
-from americano_pipelines.cli.protocol import protocol_app
 from americano_pipelines.db.connection import user_session
 from americano_pipelines.db.protocols import read_protocol, record_deviation, register_protocol
 from americano_pipelines.db.tokens import issue_token
@@ -70,19 +67,17 @@ def owner_token(users: str) -> str:
 
 
 @pytest.fixture
-def cli(users: str, platform_env: Path, owner_token: str, monkeypatch: pytest.MonkeyPatch):
+def cli(
+    users: str,
+    platform_env: Path,
+    owner_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    protocol_cli,
+):
     """Run `americano protocol …` as the real CLI registers it, in the owner's session; return
     (exit code, stdout, stderr)."""
     monkeypatch.setenv("AMERICANO_USER_TOKEN", owner_token)
-    app = typer.Typer()
-    app.add_typer(protocol_app, name="protocol")
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(app, ["protocol", *args])
-        return result.exit_code, result.stdout, result.stderr
-
-    return run
+    return protocol_cli
 
 
 def write_yaml(tmp_path: Path, data: dict, name: str = "protocol.yaml") -> Path:
@@ -526,3 +521,37 @@ def test_the_installed_command_refuses_a_bomb_in_one_line(users, platform_env: P
     assert done.stdout == ""
     assert done.stderr.startswith("error: conditions.B.l0: YAML anchors and aliases are not")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_register_stores_the_simulated_power_as_the_sample_size_justification(
+    cli, users: str, tmp_path: Path
+) -> None:
+    power = {"effect": 5.0, "sd": 8.0, "autocorrelation": 0.2, "simulations": 200, "seed": 3}
+    code, out, err = cli("register", str(write_yaml(tmp_path, {**ABAB_FILE, "power": power})))
+    assert code == 0, err
+    printed = json.loads(out)
+    justification = printed["sampleSizeJustification"]
+    # What `americano protocol power` prints for the same file.
+    code, simulated, err = cli("power", str(write_yaml(tmp_path, {**ABAB_FILE, "power": power})))
+    assert code == 0, err
+    assert justification == json.loads(simulated)
+    assert justification["simulations"] == 200 and justification["method"] == "thresholds"
+    with user_session(OWNER, owner_url=users) as conn:
+        stored = conn.execute(
+            "SELECT sample_size_justification FROM experiment_protocols WHERE id = %s",
+            (printed["protocolId"],),
+        ).fetchone()[0]
+        assert stored == justification
+        # Frozen with the rest of the pre-registration (migration 0009).
+        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="sample_size"):
+            conn.execute(
+                "UPDATE experiment_protocols SET sample_size_justification = '{}'::jsonb "
+                "WHERE id = %s",
+                (printed["protocolId"],),
+            )
+
+
+def test_register_without_power_stores_no_justification(cli, tmp_path: Path) -> None:
+    code, out, err = cli("register", str(write_yaml(tmp_path, ABAB_FILE)))
+    assert code == 0, err
+    assert json.loads(out)["sampleSizeJustification"] is None

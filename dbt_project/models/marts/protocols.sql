@@ -32,6 +32,7 @@ select
     p.sample_size_target,
     p.min_phase_length,
     p.min_b_phase_length,
+    p.sample_size_justification,
     p.planned_length,
     p.interim_looks,
     p.alpha,

@@ -18,6 +18,7 @@ select
     registered_at,
     cast(deviations as json) as deviations,
     cast(analyses as json) as analyses,
+    cast(sample_size_justification as json) as sample_size_justification,
     randomization,
     max_consecutive,
     screened,

@@ -77,6 +77,8 @@ from americano_pipelines.stats.sced_standards import StandardsRating, changing_c
 
 __all__ = ["ANALYSIS_TYPES", "TITLES", "ProtocolTestResult", "randomization_test_for_protocol"]
 
+# The analysis type of a result for a design the test does not know (skipped, saying why).
+UNKNOWN_DESIGN_TYPE = "randomization_test"
 ANALYSIS_TYPES = {
     ABAB: "abab_randomization",
     MULTIPLE_BASELINE: "multiple_baseline_randomization",
@@ -210,7 +212,7 @@ class ProtocolTestResult:
 
     @property
     def analysis_type(self) -> str:
-        return ANALYSIS_TYPES.get(self.design, "randomization_test")
+        return ANALYSIS_TYPES.get(self.design, UNKNOWN_DESIGN_TYPE)
 
     @property
     def title(self) -> str:

@@ -5,7 +5,8 @@
 1. opens an MLflow run (tracking URI `settings.mlflow_tracking_uri`) in the protocol's
    experiment `protocol/<protocol_id>`, with params = the input parameters (flattened, `a.b`),
    metrics = the numeric leaves of the results summary (booleans as 0/1), the plots as
-   artifacts under `plots/`, `input_params.json` and `results_summary.json`, and tags for the
+   artifacts under `plots/`, `input_params.json`, `results_summary.json` and (when given) the
+   whole result as `result.json`, and tags for the
    code commit (`mlflow.source.git.commit`, `americano.code_commit`), the data version
    (`americano.data_version`), the protocol, the analysis type and the `analysis_runs` id;
 2. writes the `analysis_runs` row (the guide's AnalysisRun) acting as the protocol's user
@@ -411,6 +412,7 @@ def _log_mlflow_run(
     results_summary: Mapping[str, Any],
     artifact_paths: Sequence[str],
     completed_at: dt.datetime,
+    result_json: Mapping[str, Any] | None = None,
 ) -> None:
     from mlflow.entities import Metric, Param
 
@@ -428,6 +430,8 @@ def _log_mlflow_run(
             client.log_artifact(run_id, str(path), artifact_path="plots")
     client.log_dict(run_id, dict(input_params), "input_params.json")
     client.log_dict(run_id, dict(results_summary), "results_summary.json")
+    if result_json is not None:
+        client.log_dict(run_id, dict(result_json), "result.json")
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -556,9 +560,11 @@ def record_analysis_run(
     settings: Settings | None = None,
     database_url: str | None = None,
     tags: Mapping[str, str] | None = None,
+    result_json: Mapping[str, Any] | None = None,
 ) -> AnalysisRunRecord:
     """Record one finished analysis: an MLflow run, then its `analysis_runs` row written as
-    `user_id` (the protocol's user). Returns the stored row.
+    `user_id` (the protocol's user). Returns the stored row. `result_json`, the whole result,
+    goes to the MLflow run as `result.json`.
 
     `code_commit_hash` defaults to `data_version.code_version()`; a missing data version is
     stored as "unknown". `completed_at` defaults to now. `tags` are extra MLflow tags (e.g. the
@@ -603,6 +609,7 @@ def record_analysis_run(
             results_summary=summary,
             artifact_paths=paths,
             completed_at=completed_at,
+            result_json=None if result_json is None else plain_json(dict(result_json)),
         )
         record = _insert(
             database_url or default_database_url(settings),
@@ -649,6 +656,8 @@ class AnalysisResult(Protocol):
     def params(self) -> dict[str, Any]: ...
 
     def headline(self) -> dict[str, Any]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -712,4 +721,5 @@ def record(
         artifact_paths=artifact_paths,
         settings=settings,
         tags=tags,
+        result_json=result.to_json(),
     )

@@ -300,6 +300,12 @@ def test_every_run_has_its_mlflow_run(analysed) -> None:
         )
         assert mlflow_run.data.tags["americano.data_version"] == dvc_hash
         assert mlflow_run.data.tags["americano.analysis_run_id"] == run["id"]
+        top = {a.path for a in client.list_artifacts(run["mlflowRunId"])}
+        assert {"input_params.json", "results_summary.json", "result.json"} <= top
+        whole = client.download_artifacts(
+            run["mlflowRunId"], "result.json", str(settings.home / "mlflow-downloads" / run["id"])
+        )
+        assert json.loads(Path(whole).read_text())["status"] == run["resultsSummary"]["status"]
         if run["analysisType"] == "bayesian_its":
             assert mlflow_run.data.params["draws"] in ("20", "1000")
             assert "causalEffect.mean" in mlflow_run.data.metrics
@@ -353,3 +359,73 @@ def test_the_cli_gives_the_assets_answer(analysed, tmp_path: Path) -> None:
     assert effect["hdi95"] == pytest.approx(
         [row["effect_hdi95_low"], row["effect_hdi95_high"]], rel=1e-6
     )
+
+
+def _reproduce(run_id: str, *extra: str):
+    return CliRunner().invoke(runs_app, ["reproduce", run_id, *extra])
+
+
+def test_every_run_reproduces_from_its_data_version(analysed, tmp_path: Path) -> None:
+    """Each analysis type's run, recomputed from its DVC data version (checked out into a
+    temporary folder) with its recorded parameters and seed, gives its recorded numbers; the
+    project's own data tree and DVC lock are left as they were."""
+    settings, protocol_id = analysed["settings"], analysed["protocol_id"]
+    raw_files = sorted(p.relative_to(settings.raw_dir) for p in settings.raw_dir.rglob("*"))
+    lock = (settings.data_dir.parent / "dvc.lock").read_text()
+    runs = _runs(settings, protocol_id)
+    assert {run["analysisType"] for run in runs} == set(ANALYSIS_TYPES.values())
+    for run in runs:
+        result = _reproduce(run["id"])
+        assert result.exit_code == 0, (run["analysisType"], result.output)
+        report = json.loads(result.stdout)
+        assert report["matched"] is True and report["mismatches"] == 0
+        assert report["dataVersionHash"] == run["dataVersionHash"]
+        assert report["codeCommit"]["same"] is True
+        names = {value["name"] for value in report["values"]}
+        assert names >= {"status"} and len(names) > 3, names
+    kept = tmp_path / "kept"
+    sced = next(run for run in runs if run["analysisType"] == "abab_randomization")
+    assert _reproduce(sced["id"], "--keep", str(kept)).exit_code == 0
+    assert (kept / "raw" / "experiment_protocols").is_dir() and (kept / "warehouse.duckdb").exists()
+    assert sorted(p.relative_to(settings.raw_dir) for p in settings.raw_dir.rglob("*")) == raw_files
+    assert (settings.data_dir.parent / "dvc.lock").read_text() == lock
+
+
+def test_reproduce_refuses_an_unknown_run(analysed) -> None:
+    result = _reproduce("no-such-run")
+    assert result.exit_code == 2
+    assert "RUN_ID: no analysis run 'no-such-run'" in result.output
+
+
+def test_changed_data_do_not_reproduce_the_run(analysed, tmp_path: Path) -> None:
+    """The same run against the data after the scores of the protocol's first five sessions
+    changed (a new data version): the recomputed test differs, and the mismatches are named. Last in the module: it
+    changes the study."""
+    from dataclasses import replace
+
+    from americano_pipelines.cli.runs import _reproduce as reproduce
+
+    settings, protocol_id = analysed["settings"], analysed["protocol_id"]
+    (record,) = [
+        run
+        for run in list_analysis_runs(settings.database_url, protocol_id)
+        if run.analysis_type == "abab_randomization"
+    ]
+    with psycopg.connect(settings.database_url) as pg:
+        pg.execute(
+            "UPDATE behavioral_events SET session_performance_score = "
+            "(coalesce(session_performance_score, 0) + 40) %% 101 WHERE id IN ("
+            "SELECT e.id FROM behavioral_events e JOIN experiment_protocols p "
+            "ON p.user_id = e.user_id WHERE p.id = %s AND e.event_type = 'SESSION_ENDED' "
+            'AND e."timestamp" >= p.start_date ORDER BY e."timestamp" LIMIT 5)',
+            (protocol_id,),
+        )
+    changed = materialize_all(settings, log=lambda _: None, groups=("extract",))
+    assert changed.failed_checks == []
+    new_version = _dvc_hash(analysed["instance"])
+    assert new_version != record.data_version_hash
+    comparisons = reproduce(
+        replace(record, data_version_hash=new_version), settings, tmp_path / "work"
+    )
+    mismatched = {item.name for item in comparisons if not item.match}
+    assert mismatched & {"observedEffect", "pValue", "nap"}, mismatched

@@ -257,6 +257,18 @@ def test_every_run_is_recorded_with_its_data_version_and_mlflow_run(analysed) ->
     }
 
 
+def test_the_synthetic_control_run_reproduces_from_its_data_version(analysed) -> None:
+    """`americano runs reproduce` recomputes the fit (donors, scaling, sampler and seed as
+    recorded) from the run's DVC data version: every headline value as recorded."""
+    ok = json.loads(CliRunner().invoke(runs_app, ["list", "--protocol", "protocol_001"]).stdout)
+    (control,) = [run for run in ok if run["analysisType"] == "synthetic_control"]
+    result = CliRunner().invoke(runs_app, ["reproduce", control["id"]])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["matched"] is True and report["analysisType"] == "synthetic_control"
+    assert "preFitRmseToSd" in {value["name"] for value in report["values"]}
+
+
 def test_their_data_versions_come_from_what_they_read(analysed) -> None:
     settings, instance = analysed["settings"], analysed["instance"]
     with duckdb.connect(settings.duckdb_path, read_only=True) as wh:

@@ -48,6 +48,7 @@ ANALYSES = {
 }
 ITS_ANALYSES = {"analyses/its_posterior"}
 CAUSAL_ANALYSES = {"analyses/synthetic_control", "analyses/wearable_links"}
+DRIFT = {"drift/weekly_drift"}
 # Views over the analyses' result files (dbt_project/models/results).
 RESULTS = {
     "results/sced_randomization_test",
@@ -81,6 +82,7 @@ def test_asset_keys_are_pinned() -> None:
             RAW | SEEDS | STAGING | INTERMEDIATE | MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES
         )
         | RESULTS
+        | DRIFT
     )
 
 
@@ -285,6 +287,7 @@ OUR_CHECKS = {
     *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
     *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
+    ("drift/weekly_drift", "drift_share"),
     *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
 }
 
@@ -310,6 +313,21 @@ def test_checks_are_pinned() -> None:
     checks = {(k.asset_key.to_user_string(), k.name) for k in _graph().asset_check_keys}
     assert checks == OUR_CHECKS | _dbt_test_checks()
     assert len(_dbt_test_checks()) > 50
+
+
+def test_the_weekly_drift_is_partitioned_by_iso_week_and_reads_days_and_baselines() -> None:
+    from dagster import WeeklyPartitionsDefinition
+
+    node = _graph().get(AssetKey(["drift", "weekly_drift"]))
+    partitions = node.partitions_def
+    assert isinstance(partitions, WeeklyPartitionsDefinition)
+    assert partitions.get_first_partition_key() == "2024-01-01"  # a Monday: ISO weeks
+    assert {key.to_user_string() for key in node.parent_keys} == {
+        "marts/daily_metrics",
+        "marts/wearable_daily",
+        "staging/stg_app__context_metadata",
+        "intermediate/int_protocol_days",
+    }
 
 
 def test_jobs_sensors_and_schedules_are_pinned() -> None:

@@ -148,3 +148,17 @@ def test_bad_input_names_the_field():
     with pytest.raises(InputError) as error:
         week_drift(_days(7, seed=0), user_id="u1", week="2026-W02", drift_share=0)
     assert error.value.field == "drift_share"
+
+
+def test_the_warning_share_comes_from_the_environment(monkeypatch):
+    from americano_pipelines.config import get_settings
+
+    monkeypatch.delenv("AMERICANO_DRIFT_WARN_SHARE", raising=False)
+    assert get_settings().checked_drift_warn_share == 0.5
+    monkeypatch.setenv("AMERICANO_DRIFT_WARN_SHARE", "0.3")
+    assert get_settings().checked_drift_warn_share == 0.3
+    for bad in ("1", "-0.1", "half"):
+        monkeypatch.setenv("AMERICANO_DRIFT_WARN_SHARE", bad)
+        with pytest.raises(InputError) as error:
+            _ = get_settings().checked_drift_warn_share
+        assert error.value.field == "AMERICANO_DRIFT_WARN_SHARE"

@@ -57,6 +57,7 @@ RESULTS = {
     "results/its_effects",
     "results/synthetic_control",
     "results/wearable_links",
+    "results/drift_columns",
 }
 
 
@@ -110,6 +111,7 @@ def test_the_results_views_read_what_each_analysis_writes() -> None:
         "results/its_effects": "analyses/its_posterior",
         "results/synthetic_control": "analyses/synthetic_control",
         "results/wearable_links": "analyses/wearable_links",
+        "results/drift_columns": "drift/weekly_drift",
     }
     for view, writer in writers.items():
         node = graph.get(AssetKey.from_user_string(view))
@@ -128,7 +130,7 @@ def test_seeds_are_dbt_assets_upstream_of_the_models_that_join_them() -> None:
 
 def test_every_analyses_table_has_its_dbt_tests_as_a_check() -> None:
     check_keys = {(key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys}
-    for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES:
+    for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES | DRIFT:
         assert (key, "dbt_source_tests") in check_keys
     # the dbt build leaves the analyses' tables alone: no dbt source of theirs is an asset of it
     assert not any(key.startswith("analyses/") for key in _dbt_keys())
@@ -288,6 +290,7 @@ OUR_CHECKS = {
     *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
     ("drift/weekly_drift", "drift_share"),
+    ("drift/weekly_drift", "dbt_source_tests"),
     *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
 }
 

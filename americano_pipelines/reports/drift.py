@@ -41,6 +41,7 @@ __all__ = [
     "iso_week_bounds",
     "iso_week_of",
     "reference_window",
+    "report_paths",
     "save_drift_report",
     "week_drift",
 ]
@@ -371,6 +372,14 @@ def evidently_share(report: DriftReport) -> float | None:
     if report.snapshot is None:
         return None
     return _columns_of(report.snapshot.dict())[1]
+
+
+def report_paths(reports_dir: Path, user_id: str, week: str) -> tuple[Path, Path]:
+    """Where a user's week's reports go: `<reports>/drift/<user>/<week>.html` and `.json`."""
+    from americano_pipelines.warehouse.tables import protocol_folder  # the same file-name rule
+
+    folder = Path(reports_dir) / "drift" / protocol_folder(user_id)
+    return folder / f"{week}.html", folder / f"{week}.json"
 
 
 def save_drift_report(report: DriftReport, html_path: Path, json_path: Path) -> dict[str, Path]:

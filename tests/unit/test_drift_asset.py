@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, materialize
 
-from americano_pipelines.defs.drift.assets import CHECK, report_paths, weekly_drift
+from americano_pipelines.defs.drift.assets import CHECK, weekly_drift
 from americano_pipelines.defs.resources import SettingsResource, WarehouseResource
+from americano_pipelines.reports.drift import report_paths
 from americano_pipelines.warehouse import tables
 
 START = dt.date(2026, 1, 5)  # Monday of 2026-W02
@@ -159,3 +160,28 @@ def test_quiet_week_passes_the_check(drift_home):
     )
     (check,) = result.get_asset_check_evaluations()
     assert check.passed
+
+
+def test_the_cli_prints_one_users_week(drift_home):
+    from typer.testing import CliRunner
+
+    from americano_pipelines.cli.app import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["drift", "--user", "shifted", "--week", "2026-W07", "--save"])
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.stdout)
+    assert body["reference"]["kind"] == "baseline" and body["datasetDrift"] is True
+    html, json_path = report_paths(drift_home / "home" / "reports", "shifted", "2026-W07")
+    assert body["files"] == {"json": str(json_path), "html": str(html)} and html.exists()
+    # the asset's JSON for the week holds the same result
+    assert {k: v for k, v in json.loads(json_path.read_text()).items() if k != "evidently"} == {
+        k: v for k, v in body.items() if k != "files"
+    }
+    for args, field in (
+        (["--user", "shifted", "--week", "2026-7"], "week"),
+        (["--user", "nobody", "--week", "2026-W07"], "user"),
+    ):
+        refused = runner.invoke(app, ["drift", *args])
+        assert refused.exit_code == 2
+        assert refused.stderr.startswith(f"error: {field}: ")

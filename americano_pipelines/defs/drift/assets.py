@@ -9,7 +9,6 @@ user, week and column) to `<results>/drift_columns/<week>.parquet`. Its check `d
 """
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -45,11 +44,6 @@ def week_of_partition(partition_key: str) -> str:
     from americano_pipelines.reports.drift import iso_week_of
 
     return iso_week_of(dt.date.fromisoformat(partition_key))
-
-
-def report_paths(reports_dir: Path, user_id: str, week: str) -> tuple[Path, Path]:
-    folder = Path(reports_dir) / "drift" / tables.protocol_folder(user_id)
-    return folder / f"{week}.html", folder / f"{week}.json"
 
 
 def _summary(results: list[Any], warn_share: float) -> str:
@@ -95,6 +89,7 @@ def weekly_drift(
     from americano_pipelines.reports.drift import (
         BaselinePeriod,
         iso_week_bounds,
+        report_paths,
         save_drift_report,
         week_drift,
     )

@@ -341,17 +341,21 @@ def test_jobs_sensors_and_schedules_are_pinned() -> None:
         "__ASSET_JOB",
         "protocol_analyses",
         "refresh_warehouse",
+        "weekly_drift",
     }
     sensors = {sensor.name: sensor for sensor in defs.sensors or []}
     assert set(sensors) == {"new_protocols", "protocol_phase_end", "freshness_checks"}
     for sensor in sensors.values():
         assert sensor.default_status == DefaultSensorStatus.RUNNING
     schedules = {schedule.name: schedule for schedule in defs.schedules or []}
-    assert set(schedules) == {"nightly_refresh"}
+    assert set(schedules) == {"nightly_refresh", "weekly_drift"}
     nightly = schedules["nightly_refresh"]
     assert nightly.default_status == DefaultScheduleStatus.RUNNING
     assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "UTC")
     assert nightly.job_name == "refresh_warehouse"
+    weekly = schedules["weekly_drift"]
+    assert weekly.default_status == DefaultScheduleStatus.RUNNING
+    assert (weekly.cron_schedule, weekly.job_name) == ("0 3 * * 1", "weekly_drift")
 
 
 def test_the_nightly_cron_and_timezone_come_from_the_environment(monkeypatch) -> None:

@@ -185,3 +185,20 @@ def test_the_cli_prints_one_users_week(drift_home):
         refused = runner.invoke(app, ["drift", *args])
         assert refused.exit_code == 2
         assert refused.stderr.startswith(f"error: {field}: ")
+
+
+def test_the_monday_schedule_asks_for_the_week_that_ended():
+    from dagster import build_schedule_context
+
+    from americano_pipelines.definitions import defs
+    from americano_pipelines.defs.drift.schedules import week_before
+
+    monday = dt.datetime(2026, 2, 2, 3, tzinfo=dt.UTC)  # 2026-W06 begins
+    assert week_before(monday) == "2026-01-26"  # 2026-W05
+    assert week_before(monday + dt.timedelta(days=6)) == "2026-01-26"
+    schedule = defs.get_schedule_def("weekly_drift")
+    context = build_schedule_context(
+        scheduled_execution_time=monday, repository_def=defs.get_repository_def()
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-01-26"

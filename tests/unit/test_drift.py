@@ -97,6 +97,15 @@ def test_planted_shift_fires():
     assert result.share_drifted >= 0.8 and result.dataset_drift is True
     # Our per-column verdicts count what Evidently's DriftedColumnsCount counts.
     assert evidently_share(report) == pytest.approx(result.share_drifted)
+    # Evidently's K-S score is scipy's two-sample Kolmogorov-Smirnov p-value of the two windows.
+    from scipy.stats import ks_2samp
+
+    dates = days["date"]
+    week = (dates >= START + dt.timedelta(weeks=6)) & (dates < START + dt.timedelta(weeks=7))
+    before = (dates >= START + dt.timedelta(weeks=2)) & (dates < START + dt.timedelta(weeks=6))
+    for c in numeric:
+        expected = ks_2samp(days.loc[before, c.column], days.loc[week, c.column]).pvalue
+        assert c.score == pytest.approx(expected, rel=1e-12)
 
 
 def test_stationary_series_stays_quiet():

@@ -62,6 +62,9 @@ class Settings:
     dagster_storage: str
     """AMERICANO_DAGSTER_STORAGE as given: where the Dagster instance keeps runs and events
     (`dagster_storage_backend` checks it)."""
+    drift_warn_share: str = "0.5"
+    """AMERICANO_DRIFT_WARN_SHARE as given: the share of drifted columns past which a user's
+    week fails the `drift_share` check, a warning (`checked_drift_warn_share`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -103,6 +106,21 @@ class Settings:
                 field="AMERICANO_CELERY_BROKER",
             )
         return self.celery_broker
+
+    @property
+    def checked_drift_warn_share(self) -> float:
+        """The drift warning's share as a number in [0, 1); another value is an InputError."""
+        try:
+            share = float(self.drift_warn_share)
+        except ValueError:
+            share = float("nan")
+        if not 0 <= share < 1:
+            raise InputError(
+                f"AMERICANO_DRIFT_WARN_SHARE: {self.drift_warn_share!r} is not a share in "
+                "[0, 1), e.g. 0.5",
+                field="AMERICANO_DRIFT_WARN_SHARE",
+            )
+        return share
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -189,6 +207,7 @@ def get_settings() -> Settings:
         celery_broker=_env("AMERICANO_CELERY_BROKER") or DEFAULT_CELERY_BROKER,
         celery_queue=_env("AMERICANO_CELERY_QUEUE") or "dagster",
         dagster_storage=_env("AMERICANO_DAGSTER_STORAGE") or "sqlite",
+        drift_warn_share=_env("AMERICANO_DRIFT_WARN_SHARE") or "0.5",
     )
 
 

@@ -8,6 +8,8 @@ from americano_pipelines.defs.analyses.checks import analyses_checks
 from americano_pipelines.defs.analyses.its import its_assets
 from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
 from americano_pipelines.defs.analyses.sensors import protocol_phase_end_sensor
+from americano_pipelines.defs.drift.assets import drift_assets
+from americano_pipelines.defs.drift.schedules import weekly_drift_job, weekly_drift_schedule
 from americano_pipelines.defs.extract.assets import extract_assets
 from americano_pipelines.defs.extract.checks import row_conservation_checks
 from americano_pipelines.defs.freshness import freshness_checks, freshness_sensor
@@ -33,10 +35,11 @@ defs = Definitions(
         *protocol_analysis_assets,
         *its_assets,
         *causal_assets,
+        *drift_assets,
     ],
     asset_checks=[*row_conservation_checks, *analyses_checks, *fresh],
-    jobs=[refresh_warehouse_job, protocol_analyses_job],
-    schedules=[nightly_refresh_schedule()],
+    jobs=[refresh_warehouse_job, protocol_analyses_job, weekly_drift_job],
+    schedules=[nightly_refresh_schedule(), weekly_drift_schedule()],
     sensors=[new_protocols_sensor, protocol_phase_end_sensor, freshness_sensor(fresh)],
     resources=build_resources(),
 )

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from americano_pipelines.cli.analyze import analyze_app
+from americano_pipelines.cli.drift import drift_command
 from americano_pipelines.cli.home import home_app
 from americano_pipelines.cli.output import (
     answered,
@@ -76,6 +77,9 @@ def seed_demo(
     if truth is None:
         raise InputError("the database already has users; seed-demo loads only an empty database")
     print_json(truth)
+
+
+app.command("drift")(drift_command)
 
 
 @app.command("extract")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHANGE_POINTS",
+    "DRIFT_COLUMNS",
     "ITS_EFFECTS",
     "RANDOMIZATION_TESTS",
     "SCHEMA",
@@ -39,7 +40,10 @@ __all__ = [
     "WEARABLE_LINKS",
     "READS",
     "RESULT_TABLES",
+    "baseline_periods",
     "change_point_dates",
+    "drift_day_range",
+    "drift_days",
     "daily_metric_series",
     "donor_pool",
     "ensure_result_columns",
@@ -52,6 +56,7 @@ __all__ = [
     "result_path",
     "wearable_days",
     "write_protocol_results",
+    "write_week_results",
 ]
 
 SCHEMA = "analyses"
@@ -296,6 +301,32 @@ WEARABLE_LINKS = Table(
     "test against the primary outcome.",
 )
 
+DRIFT_COLUMNS = Table(
+    "drift_columns",
+    (
+        ("week", "VARCHAR"),
+        ("user_id", "VARCHAR"),
+        ("week_start", "DATE"),
+        ("status", "VARCHAR"),
+        ("skip_reason", "VARCHAR"),
+        ("reference_kind", "VARCHAR"),
+        ("reference_protocol_id", "VARCHAR"),
+        ("reference_start", "DATE"),
+        ("reference_end", "DATE"),
+        ("share_drifted", "DOUBLE"),
+        ("dataset_drift", "BOOLEAN"),
+        ("column_name", "VARCHAR"),
+        ("drifted", "BOOLEAN"),
+        ("stat_test", "VARCHAR"),
+        ("score", "DOUBLE"),
+        ("threshold", "DOUBLE"),
+        ("n_reference", "INTEGER"),
+        ("n_current", "INTEGER"),
+    ),
+    "One row per user, ISO week and column: Evidently's drift test of the week against the "
+    "user's reference window (one file per week, `<results>/drift_columns/<week>.parquet`).",
+)
+
 RESULT_TABLES = (
     RANDOMIZATION_TESTS,
     CHANGE_POINTS,
@@ -303,6 +334,7 @@ RESULT_TABLES = (
     ITS_EFFECTS,
     SYNTHETIC_CONTROL,
     WEARABLE_LINKS,
+    DRIFT_COLUMNS,
 )
 _COLUMNS_FILE = "_columns.parquet"
 
@@ -453,6 +485,77 @@ def wearable_days(conn: duckdb.DuckDBPyConnection, user_id: str) -> pd.DataFrame
     ).df()
 
 
+# The context of a day (its mean over the day's context_metadata records; mood LOW/MEDIUM/HIGH
+# as 1/2/3) and the wearables' measures: the columns of a week's drift besides the outcomes.
+_DRIFT_CONTEXT = """
+    SELECT user_id, recorded_date AS day,
+        avg(CASE mood WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'HIGH' THEN 3 END) AS mood,
+        avg(energy_level) AS energy_level, avg(sleep_hours) AS context_sleep_hours,
+        avg(sleep_quality) AS sleep_quality, avg(hrv_score) AS context_hrv_score,
+        avg(resting_heart_rate) AS context_resting_heart_rate
+    FROM staging.stg_app__context_metadata GROUP BY 1, 2"""
+_DRIFT_WEARABLES = """
+    SELECT user_id, wearable_date AS day, sleep_hours, hrv_rmssd_ms, resting_heart_rate_bpm
+    FROM marts.wearable_daily"""
+
+
+def drift_days(conn: duckdb.DuckDBPyConnection, user_id: str) -> pd.DataFrame:
+    """The user's days as drift compares them: `date`, one column per behavioral outcome of
+    `marts.daily_metrics` (`outcome_<metric>`), the day's context (mood, energy_level,
+    context_sleep_hours, sleep_quality, context_hrv_score, context_resting_heart_rate) and its
+    wearable measures (sleep_hours, hrv_rmssd_ms, resting_heart_rate_bpm); a table the
+    warehouse lacks adds no column. Empty before the marts are built."""
+    import pandas as pd
+
+    frames = []
+    if _table_exists(conn, "marts", "daily_metrics"):
+        long = conn.execute(
+            "SELECT metric_date AS day, metric, value FROM marts.daily_metrics "
+            "WHERE user_id = ? AND value IS NOT NULL",
+            [user_id],
+        ).df()
+        if not long.empty:
+            wide = long.pivot_table(index="day", columns="metric", values="value")
+            frames.append(wide.add_prefix("outcome_"))
+    for schema, name, sql in (
+        ("staging", "stg_app__context_metadata", _DRIFT_CONTEXT),
+        ("marts", "wearable_daily", _DRIFT_WEARABLES),
+    ):
+        if _table_exists(conn, schema, name):
+            part = conn.execute(f"SELECT * FROM ({sql}) WHERE user_id = ?", [user_id]).df()
+            if not part.empty:
+                frames.append(part.drop(columns=["user_id"]).set_index("day"))
+    if not frames:
+        return pd.DataFrame({"date": []})
+    out = pd.concat(frames, axis=1).sort_index()
+    out = out.loc[:, out.notna().any()]
+    out.index = pd.to_datetime(out.index).date
+    return out.rename_axis("date").reset_index()
+
+
+def drift_day_range(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[dt.date, dt.date]]:
+    """Each user's first and last day with a behavioral outcome (`marts.daily_metrics`)."""
+    if not _table_exists(conn, "marts", "daily_metrics"):
+        return {}
+    rows = conn.execute(
+        "SELECT user_id, min(metric_date), max(metric_date) FROM marts.daily_metrics "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return {str(user): (first, last) for user, first, last in rows}
+
+
+def baseline_periods(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dt.date, dt.date]]:
+    """(user_id, protocol_id, first day, last day) of every BASELINE phase in the protocols'
+    schedules (`intermediate.int_protocol_days`); empty before the warehouse is built."""
+    if not _table_exists(conn, "intermediate", "int_protocol_days"):
+        return []
+    return conn.execute(
+        "SELECT user_id, protocol_id, min(protocol_date), max(protocol_date) "
+        "FROM intermediate.int_protocol_days WHERE phase_type = 'BASELINE' "
+        "GROUP BY user_id, protocol_id, phase_label ORDER BY 1, 2, 3"
+    ).fetchall()
+
+
 def change_point_dates(results_dir: Path, protocol_id: str) -> list[dt.date]:
     """Dates of the protocol's change points in its `change_points` result (none before a run)."""
     rows = read_results(results_dir, CHANGE_POINTS, protocol_id)
@@ -471,7 +574,9 @@ def result_path(results_dir: Path, table: Table, protocol_id: str) -> Path:
     return Path(results_dir) / table.name / f"{protocol_folder(protocol_id)}.parquet"
 
 
-def _check_rows(table: Table, protocol_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+def _check_rows(
+    table: Table, protocol_id: str, rows: Sequence[Mapping[str, Any]], key: str
+) -> None:
     expected = set(table.column_names)
     for row in rows:
         if set(row) != expected:
@@ -480,9 +585,9 @@ def _check_rows(table: Table, protocol_id: str, rows: Sequence[Mapping[str, Any]
                 f"{table.qualified_name}: row columns differ from the table "
                 f"(missing {missing}, unexpected {extra})"
             )
-        if row["protocol_id"] != protocol_id:
+        if row[key] != protocol_id:
             raise ValueError(
-                f"{table.qualified_name}: a row of protocol {row['protocol_id']!r} was given to "
+                f"{table.qualified_name}: a row of {key} {row[key]!r} was given to "
                 f"replace the rows of {protocol_id!r}"
             )
 
@@ -533,18 +638,47 @@ def write_protocol_results(
 ) -> int:
     """Replace the protocol's result file of `table` with `rows`; returns the number of rows
     written. `computed_at` defaults to now, in UTC."""
-    _check_rows(table, protocol_id, rows)
+    return _write_rows(
+        results_dir, table, ("protocol_id", protocol_id), rows, data_version, computed_at
+    )
+
+
+def _write_rows(
+    results_dir: Path,
+    table: Table,
+    key: tuple[str, str],
+    rows: Sequence[Mapping[str, Any]],
+    data_version: str | None,
+    computed_at: dt.datetime | None,
+) -> int:
+    """Replace the result file of `key` (column, value: the protocol, the week) with `rows`."""
+    _check_rows(table, key[1], rows, key=key[0])
     stamp = (computed_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
     values = [[*(row[name] for name in table.column_names), data_version, stamp] for row in rows]
     ensure_result_columns(results_dir)
-    _write_parquet(table, values, result_path(results_dir, table, protocol_id))
+    _write_parquet(table, values, result_path(results_dir, table, key[1]))
     return len(values)
+
+
+def write_week_results(
+    results_dir: Path,
+    table: Table,
+    week: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    data_version: str | None,
+    computed_at: dt.datetime | None = None,
+) -> int:
+    """Replace the ISO week's result file of a weekly table (`week` its first column, as in
+    `DRIFT_COLUMNS`) with `rows`; returns the number of rows written."""
+    return _write_rows(results_dir, table, ("week", week), rows, data_version, computed_at)
 
 
 def read_results(
     results_dir: Path, table: Table, protocol_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """The rows of `table` (of one protocol, or of all), ordered by protocol; none before a run."""
+    """The rows of `table` (of one protocol, or week, or of all), ordered by its first column
+    (the protocol; the week); none before a run."""
     if protocol_id is not None:
         paths = [result_path(results_dir, table, protocol_id)]
     else:
@@ -555,7 +689,8 @@ def read_results(
     files = ", ".join(f"'{_sql_text(path)}'" for path in paths)
     with duckdb.connect() as conn:
         cursor = conn.execute(
-            f"SELECT * FROM read_parquet([{files}], union_by_name = true) ORDER BY protocol_id"
+            f"SELECT * FROM read_parquet([{files}], union_by_name = true) "
+            f"ORDER BY {table.column_names[0]}"
         )
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -59,9 +59,11 @@ def test_each_analyses_table_maps_to_the_asset_writing_it() -> None:
 def test_the_project_declares_every_table_the_analyses_write() -> None:
     """Each analysis asset's result table is a dbt source, mapped to that asset."""
     from americano_pipelines.defs.analyses.jobs import ANALYSES
+    from americano_pipelines.warehouse.tables import DRIFT_COLUMNS
 
     assert {table: key.to_user_string() for table, key in TABLE_ASSETS.items()} == {
-        spec.table.name: f"analyses/{spec.name}" for spec in ANALYSES
+        **{spec.table.name: f"analyses/{spec.name}" for spec in ANALYSES},
+        DRIFT_COLUMNS.name: "drift/weekly_drift",
     }
 
 

@@ -48,6 +48,7 @@ ANALYSES = {
 }
 ITS_ANALYSES = {"analyses/its_posterior"}
 CAUSAL_ANALYSES = {"analyses/synthetic_control", "analyses/wearable_links"}
+DRIFT = {"drift/weekly_drift"}
 # Views over the analyses' result files (dbt_project/models/results).
 RESULTS = {
     "results/sced_randomization_test",
@@ -56,6 +57,7 @@ RESULTS = {
     "results/its_effects",
     "results/synthetic_control",
     "results/wearable_links",
+    "results/drift_columns",
 }
 
 
@@ -81,6 +83,7 @@ def test_asset_keys_are_pinned() -> None:
             RAW | SEEDS | STAGING | INTERMEDIATE | MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES
         )
         | RESULTS
+        | DRIFT
     )
 
 
@@ -108,6 +111,7 @@ def test_the_results_views_read_what_each_analysis_writes() -> None:
         "results/its_effects": "analyses/its_posterior",
         "results/synthetic_control": "analyses/synthetic_control",
         "results/wearable_links": "analyses/wearable_links",
+        "results/drift_columns": "drift/weekly_drift",
     }
     for view, writer in writers.items():
         node = graph.get(AssetKey.from_user_string(view))
@@ -126,7 +130,7 @@ def test_seeds_are_dbt_assets_upstream_of_the_models_that_join_them() -> None:
 
 def test_every_analyses_table_has_its_dbt_tests_as_a_check() -> None:
     check_keys = {(key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys}
-    for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES:
+    for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES | DRIFT:
         assert (key, "dbt_source_tests") in check_keys
     # the dbt build leaves the analyses' tables alone: no dbt source of theirs is an asset of it
     assert not any(key.startswith("analyses/") for key in _dbt_keys())
@@ -285,6 +289,8 @@ OUR_CHECKS = {
     *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
     *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
+    ("drift/weekly_drift", "drift_share"),
+    ("drift/weekly_drift", "dbt_source_tests"),
     *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
 }
 
@@ -312,6 +318,21 @@ def test_checks_are_pinned() -> None:
     assert len(_dbt_test_checks()) > 50
 
 
+def test_the_weekly_drift_is_partitioned_by_iso_week_and_reads_days_and_baselines() -> None:
+    from dagster import WeeklyPartitionsDefinition
+
+    node = _graph().get(AssetKey(["drift", "weekly_drift"]))
+    partitions = node.partitions_def
+    assert isinstance(partitions, WeeklyPartitionsDefinition)
+    assert partitions.get_first_partition_key() == "2024-01-01"  # a Monday: ISO weeks
+    assert {key.to_user_string() for key in node.parent_keys} == {
+        "marts/daily_metrics",
+        "marts/wearable_daily",
+        "staging/stg_app__context_metadata",
+        "intermediate/int_protocol_days",
+    }
+
+
 def test_jobs_sensors_and_schedules_are_pinned() -> None:
     """CONTRACTS.md §5b: the names, each running by default when the daemon runs."""
     from dagster import DefaultScheduleStatus, DefaultSensorStatus
@@ -320,17 +341,21 @@ def test_jobs_sensors_and_schedules_are_pinned() -> None:
         "__ASSET_JOB",
         "protocol_analyses",
         "refresh_warehouse",
+        "weekly_drift",
     }
     sensors = {sensor.name: sensor for sensor in defs.sensors or []}
     assert set(sensors) == {"new_protocols", "protocol_phase_end", "freshness_checks"}
     for sensor in sensors.values():
         assert sensor.default_status == DefaultSensorStatus.RUNNING
     schedules = {schedule.name: schedule for schedule in defs.schedules or []}
-    assert set(schedules) == {"nightly_refresh"}
+    assert set(schedules) == {"nightly_refresh", "weekly_drift"}
     nightly = schedules["nightly_refresh"]
     assert nightly.default_status == DefaultScheduleStatus.RUNNING
     assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "UTC")
     assert nightly.job_name == "refresh_warehouse"
+    weekly = schedules["weekly_drift"]
+    assert weekly.default_status == DefaultScheduleStatus.RUNNING
+    assert (weekly.cron_schedule, weekly.job_name) == ("0 3 * * 1", "weekly_drift")
 
 
 def test_the_nightly_cron_and_timezone_come_from_the_environment(monkeypatch) -> None:

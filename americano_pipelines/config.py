@@ -62,6 +62,9 @@ class Settings:
     dagster_storage: str
     """AMERICANO_DAGSTER_STORAGE as given: where the Dagster instance keeps runs and events
     (`dagster_storage_backend` checks it)."""
+    quarantine_max_share: str = "0.01"
+    """AMERICANO_QUARANTINE_MAX_SHARE as given: the share of a table's rows its quality gate may
+    quarantine before the asset check `quarantine_within_share` fails (`quarantine_share_limit`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -105,6 +108,21 @@ class Settings:
         return self.celery_broker
 
     @property
+    def quarantine_share_limit(self) -> float:
+        """`quarantine_max_share` as a number in [0, 1]; anything else is an InputError."""
+        try:
+            share = float(self.quarantine_max_share)
+        except ValueError:
+            share = -1.0
+        if not 0.0 <= share <= 1.0:
+            raise InputError(
+                f"AMERICANO_QUARANTINE_MAX_SHARE: {self.quarantine_max_share!r} is not a share "
+                "between 0 and 1",
+                field="AMERICANO_QUARANTINE_MAX_SHARE",
+            )
+        return share
+
+    @property
     def embedded_pg_dir(self) -> Path:
         return self.home / "pgdata"
 
@@ -122,6 +140,12 @@ class Settings:
         """The analyses' results, one Parquet file per table and protocol
         (`analyses/<table>/<protocol>.parquet`): what the warehouse's `analyses.*` views read."""
         return self.data_dir / "analyses"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Rows the quality gates refused (`quarantine/<table>/*.parquet`), beside the raw tree
+        and outside it: the data version is what PostgreSQL held, whatever the rules say."""
+        return self.data_dir / "quarantine"
 
     @property
     def reports_dir(self) -> Path:
@@ -189,6 +213,7 @@ def get_settings() -> Settings:
         celery_broker=_env("AMERICANO_CELERY_BROKER") or DEFAULT_CELERY_BROKER,
         celery_queue=_env("AMERICANO_CELERY_QUEUE") or "dagster",
         dagster_storage=_env("AMERICANO_DAGSTER_STORAGE") or "sqlite",
+        quarantine_max_share=_env("AMERICANO_QUARANTINE_MAX_SHARE") or "0.01",
     )
 
 
@@ -213,6 +238,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "AMERICANO_DUCKDB_PATH": settings.duckdb_path,
         "AMERICANO_RAW_DIR": str(settings.raw_dir),
         "AMERICANO_RESULTS_DIR": str(settings.results_dir),
+        "AMERICANO_QUARANTINE_DIR": str(settings.quarantine_dir),
     }
 
 

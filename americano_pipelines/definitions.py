@@ -9,7 +9,10 @@ from americano_pipelines.defs.analyses.its import its_assets
 from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
 from americano_pipelines.defs.analyses.sensors import protocol_phase_end_sensor
 from americano_pipelines.defs.extract.assets import extract_assets
-from americano_pipelines.defs.extract.checks import row_conservation_checks
+from americano_pipelines.defs.extract.checks import (
+    quarantine_share_checks,
+    row_conservation_checks,
+)
 from americano_pipelines.defs.freshness import freshness_checks, freshness_sensor
 from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
 from americano_pipelines.defs.refresh.schedules import nightly_refresh_schedule
@@ -34,7 +37,7 @@ defs = Definitions(
         *its_assets,
         *causal_assets,
     ],
-    asset_checks=[*row_conservation_checks, *analyses_checks, *fresh],
+    asset_checks=[*row_conservation_checks, *quarantine_share_checks, *analyses_checks, *fresh],
     jobs=[refresh_warehouse_job, protocol_analyses_job],
     schedules=[nightly_refresh_schedule()],
     sensors=[new_protocols_sensor, protocol_phase_end_sensor, freshness_sensor(fresh)],

@@ -141,3 +141,17 @@ def test_the_gated_tables_are_the_ones_extraction_names() -> None:
     from americano_pipelines.db.schema import GATED_TABLES
 
     assert set(GATED_TABLES) == set(rules.RAW_TABLE_RULES)
+
+
+def test_the_share_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from americano_pipelines.config import get_settings
+
+    monkeypatch.delenv("AMERICANO_QUARANTINE_MAX_SHARE", raising=False)
+    assert get_settings().quarantine_share_limit == 0.01
+    monkeypatch.setenv("AMERICANO_QUARANTINE_MAX_SHARE", "0.2")
+    assert get_settings().quarantine_share_limit == 0.2
+    for bad in ("lots", "1.5", "-0.1"):
+        monkeypatch.setenv("AMERICANO_QUARANTINE_MAX_SHARE", bad)
+        with pytest.raises(InputError) as error:
+            get_settings().quarantine_share_limit  # noqa: B018
+        assert error.value.field == "AMERICANO_QUARANTINE_MAX_SHARE"

@@ -107,7 +107,14 @@ def phase_observations(start: dt.date, end: dt.date | None) -> pa.DataFrameSchem
             "observation_date": pa.Column(
                 checks=[pa.Check(inside, name="observation_within_protocol_dates")]
             ),
-            "value": pa.Column(nullable=False),
+            "value": pa.Column(
+                nullable=True,
+                checks=[
+                    pa.Check(
+                        lambda values: values.notna(), name="observation_has_value", ignore_na=False
+                    )
+                ],
+            ),
         },
         name="phase_observations",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -155,3 +156,42 @@ def test_the_share_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(InputError) as error:
             get_settings().quarantine_share_limit  # noqa: B018
         assert error.value.field == "AMERICANO_QUARANTINE_MAX_SHARE"
+
+
+def _marts() -> duckdb.DuckDBPyConnection:
+    """A warehouse with one protocol scheduled over January 2025, one observation a day later,
+    one without a value, and a wearable day with an implausible heart rate."""
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA marts")
+    conn.execute(
+        "CREATE TABLE marts.protocols AS SELECT 'p1' AS protocol_id, "
+        "DATE '2025-01-01' AS schedule_start_date, DATE '2025-01-31' AS schedule_end_date"
+    )
+    conn.execute(
+        "CREATE TABLE marts.phase_observations AS SELECT * FROM (VALUES "
+        "('p1', 'all', DATE '2025-01-01', 1, 3.0), ('p1', 'all', DATE '2025-01-31', 2, 4.0), "
+        "('p1', 'all', DATE '2025-02-01', 3, 5.0), ('p1', 'all', DATE '2025-01-15', 4, NULL)) "
+        "AS t(protocol_id, case_name, observation_date, observation_index, value)"
+    )
+    conn.execute(
+        "CREATE TABLE marts.wearable_daily AS SELECT * FROM (VALUES "
+        "('u1', DATE '2025-01-01', 7.0, 40.0, 55.0), ('u1', DATE '2025-01-02', 7.5, 42.0, 240.0), "
+        "('u1', DATE '2025-01-03', NULL, NULL, NULL)) "
+        "AS t(user_id, wearable_date, sleep_hours, hrv_rmssd_ms, resting_heart_rate_bpm)"
+    )
+    return conn
+
+
+def test_marts_read_by_the_analyses_leave_out_and_count_the_rows_that_fail() -> None:
+    from americano_pipelines.warehouse import tables
+
+    with _marts() as conn:
+        observations = tables.phase_observations(conn, "p1")
+        days = tables.wearable_days(conn, "u1")
+    assert observations["value"].tolist() == [3.0, 4.0]
+    assert observations.index.tolist() == [0, 1]
+    assert tables.gate_counts(observations) == GateCounts(
+        4, 2, 2, {"observation_within_protocol_dates": 1, "observation_has_value": 1}
+    )
+    assert [d.isoformat() for d in days["wearable_date"].dt.date] == ["2025-01-01", "2025-01-03"]
+    assert tables.gate_counts(days) == GateCounts(3, 2, 1, {"resting_heart_rate_25_to_220_bpm": 1})

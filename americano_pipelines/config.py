@@ -65,6 +65,9 @@ class Settings:
     drift_warn_share: str = "0.5"
     """AMERICANO_DRIFT_WARN_SHARE as given: the share of drifted columns past which a user's
     week fails the `drift_share` check, a warning (`checked_drift_warn_share`)."""
+    quarantine_max_share: str = "0.01"
+    """AMERICANO_QUARANTINE_MAX_SHARE as given: the share of a table's rows its quality gate may
+    quarantine before the asset check `quarantine_within_share` fails (`quarantine_share_limit`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -110,17 +113,12 @@ class Settings:
     @property
     def checked_drift_warn_share(self) -> float:
         """The drift warning's share as a number in [0, 1); another value is an InputError."""
-        try:
-            share = float(self.drift_warn_share)
-        except ValueError:
-            share = float("nan")
-        if not 0 <= share < 1:
-            raise InputError(
-                f"AMERICANO_DRIFT_WARN_SHARE: {self.drift_warn_share!r} is not a share in "
-                "[0, 1), e.g. 0.5",
-                field="AMERICANO_DRIFT_WARN_SHARE",
-            )
-        return share
+        return _share("AMERICANO_DRIFT_WARN_SHARE", self.drift_warn_share, one_allowed=False)
+
+    @property
+    def quarantine_share_limit(self) -> float:
+        """`quarantine_max_share` as a number in [0, 1]; anything else is an InputError."""
+        return _share("AMERICANO_QUARANTINE_MAX_SHARE", self.quarantine_max_share, one_allowed=True)
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -140,6 +138,12 @@ class Settings:
         """The analyses' results, one Parquet file per table and protocol
         (`analyses/<table>/<protocol>.parquet`): what the warehouse's `analyses.*` views read."""
         return self.data_dir / "analyses"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Rows the quality gates refused (`quarantine/<table>/*.parquet`), beside the raw tree
+        and outside it: the data version is what PostgreSQL held, whatever the rules say."""
+        return self.data_dir / "quarantine"
 
     @property
     def reports_dir(self) -> Path:
@@ -179,6 +183,21 @@ def _env(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
+def _share(variable: str, text: str, *, one_allowed: bool) -> float:
+    """`text` as a share in [0, 1] ([0, 1) unless `one_allowed`); an InputError naming
+    `variable` otherwise."""
+    try:
+        share = float(text)
+    except ValueError:
+        share = float("nan")
+    if not (0 <= share <= 1 if one_allowed else 0 <= share < 1):
+        interval = "[0, 1]" if one_allowed else "[0, 1)"
+        raise InputError(
+            f"{variable}: {text!r} is not a share in {interval}, e.g. 0.5", field=variable
+        )
+    return share
+
+
 def get_settings() -> Settings:
     """Read the settings now (cheap; tests change the environment between calls)."""
     home = Path(_env("AMERICANO_HOME") or ".americano").resolve()
@@ -208,6 +227,7 @@ def get_settings() -> Settings:
         celery_queue=_env("AMERICANO_CELERY_QUEUE") or "dagster",
         dagster_storage=_env("AMERICANO_DAGSTER_STORAGE") or "sqlite",
         drift_warn_share=_env("AMERICANO_DRIFT_WARN_SHARE") or "0.5",
+        quarantine_max_share=_env("AMERICANO_QUARANTINE_MAX_SHARE") or "0.01",
     )
 
 
@@ -232,6 +252,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "AMERICANO_DUCKDB_PATH": settings.duckdb_path,
         "AMERICANO_RAW_DIR": str(settings.raw_dir),
         "AMERICANO_RESULTS_DIR": str(settings.results_dir),
+        "AMERICANO_QUARANTINE_DIR": str(settings.quarantine_dir),
     }
 
 

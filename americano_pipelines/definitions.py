@@ -11,7 +11,10 @@ from americano_pipelines.defs.analyses.sensors import protocol_phase_end_sensor
 from americano_pipelines.defs.drift.assets import drift_assets
 from americano_pipelines.defs.drift.schedules import weekly_drift_job, weekly_drift_schedule
 from americano_pipelines.defs.extract.assets import extract_assets
-from americano_pipelines.defs.extract.checks import row_conservation_checks
+from americano_pipelines.defs.extract.checks import (
+    quarantine_share_checks,
+    row_conservation_checks,
+)
 from americano_pipelines.defs.freshness import freshness_checks, freshness_sensor
 from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
 from americano_pipelines.defs.refresh.schedules import nightly_refresh_schedule
@@ -37,7 +40,7 @@ defs = Definitions(
         *causal_assets,
         *drift_assets,
     ],
-    asset_checks=[*row_conservation_checks, *analyses_checks, *fresh],
+    asset_checks=[*row_conservation_checks, *quarantine_share_checks, *analyses_checks, *fresh],
     jobs=[refresh_warehouse_job, protocol_analyses_job, weekly_drift_job],
     schedules=[nightly_refresh_schedule(), weekly_drift_schedule()],
     sensors=[new_protocols_sensor, protocol_phase_end_sensor, freshness_sensor(fresh)],

@@ -141,7 +141,7 @@ def platform_env(migrated_database: str, tmp_path: Path, monkeypatch: pytest.Mon
     return tmp_path
 
 
-BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
+BASE_GROUPS = ("extract", "seeds", "staging", "quarantine", "intermediate", "marts", "results")
 
 
 def build_demo_study(patch: pytest.MonkeyPatch, root: Path, database_url: str, **study_options):

@@ -1,7 +1,14 @@
 """The OLTP tables extraction knows, by what it does with them. A module of names only, so the
 Dagster definitions can list their assets without loading the extraction's numpy and pyarrow."""
 
-__all__ = ["EVENTS_TABLE", "EXTRACTED_TABLES", "PROVENANCE_TABLES", "RAW_TABLES", "SNAPSHOT_TABLES"]
+__all__ = [
+    "EVENTS_TABLE",
+    "EXTRACTED_TABLES",
+    "GATED_TABLES",
+    "PROVENANCE_TABLES",
+    "RAW_TABLES",
+    "SNAPSHOT_TABLES",
+]
 
 EVENTS_TABLE = "behavioral_events"
 # Small tables are extracted whole on every run; OAuth tokens never leave PostgreSQL.
@@ -18,3 +25,5 @@ RAW_TABLES = (EVENTS_TABLE, *SNAPSHOT_TABLES)
 # a run must not change the data version the next run reads.
 PROVENANCE_TABLES = ("analysis_runs",)
 EXTRACTED_TABLES = (*RAW_TABLES, *PROVENANCE_TABLES)
+# Raw tables with a quality gate between extraction and dbt (americano_pipelines/quality/rules.py).
+GATED_TABLES = (EVENTS_TABLE, "wearable_records")

@@ -28,6 +28,8 @@ import duckdb
 if TYPE_CHECKING:
     import pandas as pd
 
+    from americano_pipelines.quality.gate import GateCounts
+
 __all__ = [
     "CHANGE_POINTS",
     "DRIFT_COLUMNS",
@@ -447,12 +449,42 @@ def protocol_row(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> dict[str,
 
 def phase_observations(conn: duckdb.DuckDBPyConnection, protocol_id: str) -> pd.DataFrame:
     """The protocol's rows of `marts.phase_observations`, in observation order; `case` names the
-    multiple-baseline case of each row ('all' in single-series designs)."""
-    return conn.execute(
+    multiple-baseline case of each row ('all' in single-series designs). Through the quality
+    gate: a row dated outside the protocol's schedule, or without a value, is left out and
+    counted (`gate_counts`)."""
+    observations = conn.execute(
         'SELECT *, case_name AS "case" FROM marts.phase_observations WHERE protocol_id = ? '
         "ORDER BY case_name, observation_index",
         [protocol_id],
     ).df()
+    dates = conn.execute(
+        "SELECT schedule_start_date, schedule_end_date FROM marts.protocols WHERE protocol_id = ?",
+        [protocol_id],
+    ).fetchone()
+    if dates is None or dates[0] is None:
+        return observations  # no schedule: no dates to hold the rows to
+    from americano_pipelines.quality import rules  # pandera: when an analysis reads
+
+    return _gated(observations, rules.phase_observations(dates[0], dates[1]))
+
+
+GATE_ATTRIBUTE = "quality_gate"
+"""The frame attribute (`DataFrame.attrs`) holding a gated read's `GateCounts`."""
+
+
+def gate_counts(frame: Any) -> GateCounts | None:
+    """The counts of the quality gate a frame read here went through (None: no gate)."""
+    return getattr(frame, "attrs", {}).get(GATE_ATTRIBUTE)
+
+
+def _gated(frame: pd.DataFrame, schema: Any) -> pd.DataFrame:
+    """`frame`'s rows that pass `schema`, renumbered, with the gate's counts in its attrs."""
+    from americano_pipelines.quality.gate import split
+
+    gated = split(frame, schema, now=dt.datetime.now(dt.UTC))
+    good = gated.good.reset_index(drop=True)
+    good.attrs[GATE_ATTRIBUTE] = gated.counts
+    return good
 
 
 def daily_metric_series(conn: duckdb.DuckDBPyConnection, user_id: str, metric: str) -> pd.DataFrame:
@@ -479,10 +511,14 @@ def donor_pool(conn: duckdb.DuckDBPyConnection, user_id: str, metric: str) -> pd
 
 
 def wearable_days(conn: duckdb.DuckDBPyConnection, user_id: str) -> pd.DataFrame:
-    """The user's rows of `marts.wearable_daily`, in date order."""
-    return conn.execute(
+    """The user's rows of `marts.wearable_daily`, in date order, through the quality gate: a
+    day with an implausible resting heart rate, HRV or sleep is left out and counted."""
+    days = conn.execute(
         "SELECT * FROM marts.wearable_daily WHERE user_id = ? ORDER BY wearable_date", [user_id]
     ).df()
+    from americano_pipelines.quality import rules  # pandera: when an analysis reads
+
+    return _gated(days, rules.wearable_daily())
 
 
 # The context of a day (its mean over the day's context_metadata records; mood LOW/MEDIUM/HIGH

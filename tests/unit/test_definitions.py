@@ -30,6 +30,8 @@ STAGING = {
     "staging/stg_app__phase_assignments",
     "staging/stg_app__wearable_records",
 }
+# Views over the rows the quality gates refused (dbt_project/models/quarantine).
+QUARANTINE = {"quarantine/behavioral_events", "quarantine/wearable_records"}
 INTERMEDIATE = {
     "intermediate/int_protocol_days",
     "intermediate/int_user_daily_activity",
@@ -84,6 +86,7 @@ def test_asset_keys_are_pinned() -> None:
         )
         | RESULTS
         | DRIFT
+        | QUARANTINE
     )
 
 
@@ -287,6 +290,8 @@ def test_asset_metadata_are_the_results_params_and_headline_in_snake_case() -> N
 
 OUR_CHECKS = {
     *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
+    ("raw/behavioral_events", "quarantine_within_share"),
+    ("raw/wearable_records", "quarantine_within_share"),
     *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
     ("drift/weekly_drift", "drift_share"),

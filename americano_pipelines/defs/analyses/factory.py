@@ -179,6 +179,17 @@ def image(path: Path, title: str) -> MetadataValue:
     return MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
 
 
+def _read_gate_metadata(data: Any) -> dict[str, Any]:
+    """What the quality gates of the marts read (`tables.gate_counts`) let through and left out,
+    summed over the frames read, prefixed `read_`."""
+    frames = data if isinstance(data, tuple) else (data,)
+    counts = [c for c in (tables.gate_counts(frame) for frame in frames) if c is not None]
+    if not counts:
+        return {}
+    total = sum(counts[1:], counts[0])
+    return {f"read_{key}": value for key, value in total.to_metadata().items()}
+
+
 def _plot_metadata(plots: Mapping[str, Path]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, path in plots.items():
@@ -238,6 +249,7 @@ def _materialize(
     )
     metadata = {
         **result_metadata(result),
+        **_read_gate_metadata(data),
         **metadata_without_none(**spec.metadata(result)),
         **_plot_metadata(plots),
         **{name: MetadataValue.path(str(path)) for name, path in stored.items()},

@@ -51,9 +51,25 @@ def raw_behavioral_events(
 
     with extract.extract_connection(postgres.get_url()) as conn:
         extracted = extract.extract_events(conn, days, raw_dir)
+    gate = _quality_gate(schema.EVENTS_TABLE, [f.path for f in extracted.files], settings)
     return MaterializeResult(
-        metadata=extracted.to_metadata(), data_version=DataVersion(extracted.content_hash)
+        metadata={**extracted.to_metadata(), **gate},
+        data_version=DataVersion(extracted.content_hash),
     )
+
+
+def _quality_gate(table: str, files: list, settings: SettingsResource) -> dict:
+    """The table's quality gate over the files just written (none for an ungated table): its
+    counts as metadata, prefixed `gate_`. The raw files keep every row; dbt leaves out the ones
+    in quarantine.<table>."""
+    if table not in schema.GATED_TABLES:
+        return {}
+    from americano_pipelines.quality import boundary  # pandera and pandas: when the asset runs
+
+    counts = boundary.gate_raw_files(
+        table, files, settings.get().quarantine_dir, now=dt.datetime.now(dt.UTC)
+    )
+    return {f"gate_{key}": value for key, value in counts.to_metadata().items()}
 
 
 def provenance_key(table: str) -> AssetKey:
@@ -83,8 +99,10 @@ def _snapshot_asset(table: str):
 
         with extract.extract_connection(postgres.get_url()) as conn:
             extracted = extract.extract_snapshot(conn, table, root)
+        gate = _quality_gate(table, [extracted.path], settings)
         return MaterializeResult(
-            metadata=extracted.to_metadata(), data_version=DataVersion(extracted.content_hash)
+            metadata={**extracted.to_metadata(), **gate},
+            data_version=DataVersion(extracted.content_hash),
         )
 
     return _snapshot

@@ -37,3 +37,33 @@ def _rows_conserved_check(table: str):
 
 
 row_conservation_checks = [_rows_conserved_check(t) for t in schema.EXTRACTED_TABLES]
+
+
+def _quarantine_share_check(table: str):
+    @asset_check(
+        asset=extracted_key(table),
+        name="quarantine_within_share",
+        description=(
+            f"The quality gate of {table} quarantines at most AMERICANO_QUARANTINE_MAX_SHARE of "
+            "its rows (americano_pipelines/quality/rules.py; the rows in quarantine."
+            f"{table} against the rows extracted)."
+        ),
+    )
+    def _check(settings: SettingsResource) -> AssetCheckResult:
+        current = settings.get()
+        from americano_pipelines.quality import boundary  # pyarrow: when the check runs
+
+        share = boundary.quarantine_share(
+            table,
+            raw_dir=current.raw_dir,
+            quarantine_dir=current.quarantine_dir,
+            limit=current.quarantine_share_limit,
+        )
+        return AssetCheckResult(
+            passed=share.passed, severity=AssetCheckSeverity.ERROR, metadata=share.to_metadata()
+        )
+
+    return _check
+
+
+quarantine_share_checks = [_quarantine_share_check(t) for t in schema.GATED_TABLES]

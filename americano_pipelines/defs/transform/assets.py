@@ -59,7 +59,11 @@ translator = AmericanoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     # dbt reads the warehouse path and the Parquet root from these (see profiles.yml).
-    os.environ.update(dbt_environment(get_settings()))
+    settings = get_settings()
+    os.environ.update(dbt_environment(settings))
+    from americano_pipelines.quality.boundary import ensure_quarantine_tables  # pyarrow
+
+    ensure_quarantine_tables(settings.quarantine_dir)  # quarantine.<table> before any gate ran
     yield from dbt.cli(["build"], context=context).stream()
 
 

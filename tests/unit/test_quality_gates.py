@@ -1,0 +1,197 @@
+"""The quality gates on a fixture of bad rows: each bad row ends in quarantine with the rule it
+broke, the good rows flow on, and rows in = rows out + quarantined."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pytest
+
+from americano_pipelines.errors import InputError
+from americano_pipelines.quality import rules
+from americano_pipelines.quality.gate import GateCounts, quarantine_records, split
+
+NOW = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
+
+
+def _events() -> pd.DataFrame:
+    """Three good events, then one bad row per rule (the id says which)."""
+    at = pd.Timestamp("2025-05-30 08:00", tz="UTC")
+    rows = [
+        ("good_1", at, 80, 4, 8),
+        ("good_2", at, None, None, None),
+        ("good_3", at, 0, 0, 23),
+        ("future", pd.Timestamp("2025-06-02", tz="UTC"), 50, 1, 9),
+        ("good_1", at, 70, 4, 8),  # the id again
+        ("score", at, 101, 4, 8),
+        ("clock", at, 50, 7, 24),
+    ]
+    columns = ["id", "timestamp", "session_performance_score", "day_of_week", "time_of_day"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_each_bad_event_is_quarantined_with_the_rule_it_broke() -> None:
+    gated = split(_events(), rules.behavioral_events(NOW), now=NOW)
+    assert gated.good["id"].tolist() == ["good_2", "good_3"]
+    reasons = list(zip(gated.quarantined["id"], gated.quarantined["quarantine_rules"], strict=True))
+    # Both rows of a repeated id: which one is the event is not known.
+    assert reasons == [
+        ("good_1", "event_id_unique"),
+        ("future", "event_not_in_future"),
+        ("good_1", "event_id_unique"),
+        ("score", "session_performance_score_0_to_100"),
+        ("clock", "day_of_week_0_to_6; time_of_day_0_to_23"),
+    ]
+    assert (gated.quarantined["quarantined_at"] == pd.Timestamp(NOW)).all()
+    assert gated.counts == GateCounts(
+        7,
+        2,
+        5,
+        {
+            "event_not_in_future": 1,
+            "event_id_unique": 2,
+            "session_performance_score_0_to_100": 1,
+            "day_of_week_0_to_6": 1,
+            "time_of_day_0_to_23": 1,
+        },
+    )
+
+
+def test_implausible_wearable_values_are_quarantined() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["rhr_ok", "rhr_low", "rhr_high", "hrv_ok", "hrv_zero", "sleep_ok", "sleep_25"],
+            "record_type": ["resting_heart_rate"] * 3 + ["hrv_rmssd"] * 2 + ["sleep_duration"] * 2,
+            "value": [55.0, 24.9, 221.0, 40.0, 0.0, 7.5, 25.0],
+        }
+    )
+    gated = split(frame, rules.wearable_records(), now=NOW)
+    assert gated.good["id"].tolist() == ["rhr_ok", "hrv_ok", "sleep_ok"]
+    assert dict(
+        zip(gated.quarantined["id"], gated.quarantined["quarantine_rules"], strict=True)
+    ) == {
+        "rhr_low": "resting_heart_rate_25_to_220_bpm",
+        "rhr_high": "resting_heart_rate_25_to_220_bpm",
+        "hrv_zero": "hrv_positive",
+        "sleep_25": "sleep_0_to_24_hours",
+    }
+    assert gated.counts.rows_in == gated.counts.rows_out + gated.counts.rows_quarantined == 7
+
+
+def test_an_observation_outside_its_protocols_dates_is_quarantined() -> None:
+    frame = pd.DataFrame(
+        {
+            "observation_date": [dt.date(2025, 1, 1), dt.date(2025, 1, 31), dt.date(2025, 2, 1)],
+            "value": [1.0, 2.0, 3.0],
+        }
+    )
+    schema = rules.phase_observations(dt.date(2025, 1, 1), dt.date(2025, 1, 31))
+    gated = split(frame, schema, now=NOW)
+    assert gated.good["value"].tolist() == [1.0, 2.0]
+    assert gated.quarantined["quarantine_rules"].tolist() == ["observation_within_protocol_dates"]
+    assert gated.counts.share == pytest.approx(1 / 3)
+
+
+def test_a_clean_frame_passes_whole_and_a_missing_column_names_itself() -> None:
+    good = _events().iloc[:3]
+    gated = split(good, rules.behavioral_events(NOW), now=NOW)
+    assert len(gated.good) == 3 and gated.quarantined.empty
+    assert gated.counts == GateCounts(3, 3, 0)
+    with pytest.raises(InputError) as error:
+        split(good.drop(columns="timestamp"), rules.behavioral_events(NOW), now=NOW)
+    assert error.value.field == "timestamp"
+    assert str(error.value) == "timestamp: behavioral_events has no timestamp column"
+
+
+def test_quarantine_records_keep_the_row_the_rule_and_when() -> None:
+    gated = split(_events(), rules.behavioral_events(NOW), now=NOW)
+    records = quarantine_records(gated.quarantined)
+    assert list(records.columns) == ["id", "rules", "quarantined_at", "row"]
+    score = records[records["id"] == "score"].iloc[0]
+    assert '"session_performance_score": 101' in score["row"]
+    assert score["rules"] == "session_performance_score_0_to_100"
+
+
+def test_counts_that_do_not_add_up_are_refused() -> None:
+    with pytest.raises(ValueError, match="not conserved"):
+        GateCounts(3, 2, 0)
+    assert (GateCounts(2, 1, 1, {"a": 1}) + GateCounts(3, 3, 0)).to_json() == {
+        "rowsIn": 5,
+        "rowsOut": 4,
+        "rowsQuarantined": 1,
+        "quarantinedByRule": {"a": 1},
+    }
+
+
+def test_the_demo_study_passes_every_raw_gate_whole() -> None:
+    from americano_pipelines.synth.demo_study import generate_demo_study
+
+    study = generate_demo_study()  # what `make demo` seeds
+    now = dt.datetime.now(dt.UTC)
+    for table, schema_of in rules.RAW_TABLE_RULES.items():
+        frame = study.tables[table].to_pandas()
+        if "id" not in frame:  # PostgreSQL gives the events theirs
+            frame["id"] = [f"event_{i}" for i in range(len(frame))]
+        gated = split(frame, schema_of(now), now=now)
+        assert gated.counts == GateCounts(len(frame), len(frame), 0), table
+
+
+def test_the_gated_tables_are_the_ones_extraction_names() -> None:
+    from americano_pipelines.db.schema import GATED_TABLES
+
+    assert set(GATED_TABLES) == set(rules.RAW_TABLE_RULES)
+
+
+def test_the_share_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from americano_pipelines.config import get_settings
+
+    monkeypatch.delenv("AMERICANO_QUARANTINE_MAX_SHARE", raising=False)
+    assert get_settings().quarantine_share_limit == 0.01
+    monkeypatch.setenv("AMERICANO_QUARANTINE_MAX_SHARE", "0.2")
+    assert get_settings().quarantine_share_limit == 0.2
+    for bad in ("lots", "1.5", "-0.1"):
+        monkeypatch.setenv("AMERICANO_QUARANTINE_MAX_SHARE", bad)
+        with pytest.raises(InputError) as error:
+            get_settings().quarantine_share_limit  # noqa: B018
+        assert error.value.field == "AMERICANO_QUARANTINE_MAX_SHARE"
+
+
+def _marts() -> duckdb.DuckDBPyConnection:
+    """A warehouse with one protocol scheduled over January 2025, one observation a day later,
+    one without a value, and a wearable day with an implausible heart rate."""
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA marts")
+    conn.execute(
+        "CREATE TABLE marts.protocols AS SELECT 'p1' AS protocol_id, "
+        "DATE '2025-01-01' AS schedule_start_date, DATE '2025-01-31' AS schedule_end_date"
+    )
+    conn.execute(
+        "CREATE TABLE marts.phase_observations AS SELECT * FROM (VALUES "
+        "('p1', 'all', DATE '2025-01-01', 1, 3.0), ('p1', 'all', DATE '2025-01-31', 2, 4.0), "
+        "('p1', 'all', DATE '2025-02-01', 3, 5.0), ('p1', 'all', DATE '2025-01-15', 4, NULL)) "
+        "AS t(protocol_id, case_name, observation_date, observation_index, value)"
+    )
+    conn.execute(
+        "CREATE TABLE marts.wearable_daily AS SELECT * FROM (VALUES "
+        "('u1', DATE '2025-01-01', 7.0, 40.0, 55.0), ('u1', DATE '2025-01-02', 7.5, 42.0, 240.0), "
+        "('u1', DATE '2025-01-03', NULL, NULL, NULL)) "
+        "AS t(user_id, wearable_date, sleep_hours, hrv_rmssd_ms, resting_heart_rate_bpm)"
+    )
+    return conn
+
+
+def test_marts_read_by_the_analyses_leave_out_and_count_the_rows_that_fail() -> None:
+    from americano_pipelines.warehouse import tables
+
+    with _marts() as conn:
+        observations = tables.phase_observations(conn, "p1")
+        days = tables.wearable_days(conn, "u1")
+    assert observations["value"].tolist() == [3.0, 4.0]
+    assert observations.index.tolist() == [0, 1]
+    assert tables.gate_counts(observations) == GateCounts(
+        4, 2, 2, {"observation_within_protocol_dates": 1, "observation_has_value": 1}
+    )
+    assert [d.isoformat() for d in days["wearable_date"].dt.date] == ["2025-01-01", "2025-01-03"]
+    assert tables.gate_counts(days) == GateCounts(3, 2, 1, {"resting_heart_rate_25_to_220_bpm": 1})

@@ -9,16 +9,19 @@ Small sampler settings throughout; one fit per fixture.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import pytest
 
 import americano_pipelines  # noqa: F401  (routes the PyTensor cache before pymc is imported)
 from americano_pipelines.errors import InputError
 from americano_pipelines.stats import sced
 from americano_pipelines.stats.series_of_n1 import series_of_n1
+from americano_pipelines.synth.demo_study import generate_demo_study
 
 SMALL = {"draws": 300, "tune": 300, "chains": 2}
 TINY = {"draws": 30, "tune": 30, "chains": 1}
@@ -164,8 +167,12 @@ def test_json_is_camel_case_and_plain(fit) -> None:
     }
     assert set(out["diagnostics"]) == {"rhat", "ess_bulk", "ess_tail", "divergences"}
     assert out["nPersons"] == 10
-    # these persons' data pin them down, so both hierarchies are sampled centred
-    assert out["model"]["parameterization"] == {"effects": "centred", "baselines": "centred"}
+    # persons differ by about 2 standard errors of their own estimates: not enough to be
+    # sure of no funnel, so both hierarchies are sampled non-centred
+    assert out["model"]["parameterization"] == {
+        "effects": "non_centred",
+        "baselines": "non_centred",
+    }
 
 
 def test_posterior_is_kept_in_outcome_units(fit, planted: Series) -> None:
@@ -176,17 +183,21 @@ def test_posterior_is_kept_in_outcome_units(fit, planted: Series) -> None:
     assert not any(str(name).endswith("__") for name in posterior.data_vars)
 
 
-def test_weak_data_choose_the_non_centred_form_and_the_same_posterior() -> None:
-    """Few, noisy observations per person and no true spread: the funnel, where the non-centred
-    form is the one that samples; forcing either form gives the same answer."""
-    data = abab_series(6, effect=1.0, tau=0.0, days=20, noise=8.0, seed=3)
+def test_well_identified_persons_are_sampled_centred_to_the_same_posterior() -> None:
+    """Persons 4 SD apart, each measured to within 0.3: the centred form, which `auto` picks
+    here, and the non-centred one give the same answer."""
+    data = abab_series(6, effect=5.0, tau=4.0, days=40, noise=1.0, seed=3)
     auto = series_of_n1(data.persons, data.conditions, data.values, seed=2, **SMALL)
-    assert auto.parameterization["effects"] == "non_centred"
-    centred = series_of_n1(
-        data.persons, data.conditions, data.values, seed=2, parameterization="centred", **SMALL
+    assert auto.parameterization == {"effects": "centred", "baselines": "centred"}
+    forced = series_of_n1(
+        data.persons, data.conditions, data.values, seed=2, parameterization="non_centred", **SMALL
     )
-    assert centred.population_effect.mean == pytest.approx(auto.population_effect.mean, abs=1.0)
-    assert inside(1.0, auto.population_effect.hdi95)
+    assert forced.parameterization["effects"] == "non_centred"
+    for mine, other in zip(auto.persons, forced.persons, strict=True):
+        assert mine.effect.mean == pytest.approx(other.effect.mean, abs=0.1)
+    covered = [inside(data.true_effects[p.person], p.effect.hdi95) for p in auto.persons]
+    assert sum(covered) >= 5, covered
+    assert inside(5.0, auto.population_effect.hdi95)
 
 
 def test_designs_follow_each_persons_sequence() -> None:
@@ -292,3 +303,44 @@ def test_bad_input_names_the_field(persons, conditions, values, options, field, 
         series_of_n1(persons, conditions, values, **{**TINY, **options})
     assert error.value.field == field
     assert message in str(error.value)
+
+
+# ----------------------------------------------------------------------------- the demo study
+
+
+def demo_phase_observations(study) -> tuple[list[str], list[str], list[float]]:
+    """Each protocol's daily primary outcome (the mean score of the sessions ended that day, as
+    marts.daily_metrics computes it) with its condition, in time order."""
+    events = study.tables["behavioral_events"].filter(
+        (pl.col("event_type") == "SESSION_ENDED") & pl.col("experiment_phase").is_not_null()
+    )
+    daily = (
+        events.group_by("user_id", pl.col("timestamp").dt.date().alias("day"), "experiment_phase")
+        .agg(pl.col("session_performance_score").mean().alias("value"))
+        .sort("user_id", "day")
+    )
+    condition = pl.when(pl.col("experiment_phase").str.starts_with("baseline")).then(pl.lit("A"))
+    daily = daily.with_columns(condition.otherwise(pl.lit("B")).alias("condition"))
+    return (
+        daily["user_id"].to_list(),
+        daily["condition"].to_list(),
+        daily["value"].to_list(),
+    )
+
+
+def test_recovers_the_demo_studys_planted_population_and_persons() -> None:
+    """Eight demo users whose own effects were drawn from Normal(8, 3): the population effect,
+    the between-person SD and each user's effect are recovered from their daily scores (weekly
+    rhythm, AR(1) noise and sleep effects included, which the model does not know of)."""
+    study = generate_demo_study(
+        users=8, days=77, seed=21, start_date=dt.date(2025, 1, 6), effect=8.0, effect_sd=3.0
+    )
+    truth = study.ground_truth
+    persons, conditions, values = demo_phase_observations(study)
+    result = series_of_n1(persons, conditions, values, seed=0, **SMALL)
+    assert inside(truth["effect"], result.population_effect.hdi95)
+    assert inside(truth["effectSd"], result.tau.hdi95)
+    planted = {p["userId"]: p["trueEffect"] for p in truth["protocols"]}
+    covered = [inside(planted[p.person], p.effect.hdi95) for p in result.persons]
+    assert sum(covered) >= 7, covered
+    assert all(p.design == "ABAB" and p.p_value is not None for p in result.persons)

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -448,9 +448,19 @@ def _person_test(
         return _Test(design, None, str(error))  # not admissible under the design
 
 
-def _check_test_options(statistic: Any, min_phase_length: Any, max_consecutive: Any) -> str:
-    """The statistic (one every design defines: B-A, A-B, |A-B|), the phase minimum and the
-    cap on consecutive sessions; the tests check the rest of their options."""
+def _per_person(value: Any, persons: Sequence[_Person], option: str) -> dict[str, Any]:
+    """A test option as each person's own: one value for all, or a mapping naming everyone."""
+    if not isinstance(value, Mapping):
+        return {person.name: value for person in persons}
+    missing = [person.name for person in persons if person.name not in value]
+    if missing:
+        raise InputError(f"{option}: no value for person {missing[0]!r}", field=option)
+    return {person.name: value[person.name] for person in persons}
+
+
+def _check_test_options(statistic: Any, minima: Mapping[str, Any], caps: Mapping[str, Any]) -> str:
+    """The statistic (one every design defines: B-A, A-B, |A-B|), the phase minima and the
+    caps on consecutive sessions; the tests check the rest of their options."""
     from americano_pipelines.stats import sced
 
     name = sced.statistic_named(str(statistic))
@@ -460,14 +470,15 @@ def _check_test_options(statistic: Any, min_phase_length: Any, max_consecutive: 
             "statistics every person's design defines",
             field="statistic",
         )
-    for option, value, allowed_none in (
-        ("min_phase_length", min_phase_length, False),
-        ("max_consecutive", max_consecutive, True),
+    for option, values, allowed_none in (
+        ("min_phase_length", minima, False),
+        ("max_consecutive", caps, True),
     ):
-        if value is None and allowed_none:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise InputError(f"{option}: must be a whole number of at least 1", field=option)
+        for value in values.values():
+            if value is None and allowed_none:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise InputError(f"{option}: must be a whole number of at least 1", field=option)
     return name
 
 
@@ -617,8 +628,8 @@ def series_of_n1(
     noise: Noise | str = "person",
     parameterization: str = "auto",
     statistic: str = "B-A",
-    min_phase_length: int = DEFAULT_MIN_PHASE_LENGTH,
-    max_consecutive: int | None = 2,
+    min_phase_length: int | Mapping[str, int] = DEFAULT_MIN_PHASE_LENGTH,
+    max_consecutive: int | None | Mapping[str, int | None] = 2,
     permutations: int = DEFAULT_PERMUTATIONS,
     max_exact: int = DEFAULT_MAX_EXACT,
     alpha: float = 0.05,
@@ -637,7 +648,8 @@ def series_of_n1(
     the persons' randomization tests are then randomized block tests. `noise`: a noise SD per
     person (`person`) or one for all (`pooled`). `statistic`, `min_phase_length`,
     `max_consecutive`, `permutations`, `max_exact`, `alpha`, `seed`: the persons'
-    randomization tests (`stats.sced`; `seed` seeds the sampler too). Raises `InputError` naming
+    randomization tests (`stats.sced`; `seed` seeds the sampler too); `min_phase_length` and
+    `max_consecutive` may map each person to their own (their protocol's design). Raises `InputError` naming
     the field for bad input, before any sampling.
     """
     if noise not in NOISE_MODELS:
@@ -653,13 +665,15 @@ def series_of_n1(
     check_sampler_settings(seed=seed, draws=draws, tune=tune, chains=chains, sampler=sampler)
     sampler_name = _resolve_sampler(sampler)
     checked = _persons(persons, conditions, values, blocks)
-    statistic_name = _check_test_options(statistic, min_phase_length, max_consecutive)
+    minima = _per_person(min_phase_length, checked, "min_phase_length")
+    caps = _per_person(max_consecutive, checked, "max_consecutive")
+    statistic_name = _check_test_options(statistic, minima, caps)
     tests = [
         _person_test(
             person,
             statistic=statistic_name,
-            min_phase_length=min_phase_length,
-            max_consecutive=max_consecutive,
+            min_phase_length=minima[person.name],
+            max_consecutive=caps[person.name],
             permutations=permutations,
             max_exact=max_exact,
             alpha=alpha,

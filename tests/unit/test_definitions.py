@@ -47,7 +47,12 @@ ANALYSES = {
     "analyses/sequential_monitoring",
 }
 ITS_ANALYSES = {"analyses/its_posterior"}
-CAUSAL_ANALYSES = {"analyses/synthetic_control", "analyses/wearable_links"}
+# Analyses that read other protocols' or users' data besides their own.
+CAUSAL_ANALYSES = {
+    "analyses/synthetic_control",
+    "analyses/wearable_links",
+    "analyses/series_of_n1",
+}
 # Views over the analyses' result files (dbt_project/models/results).
 RESULTS = {
     "results/sced_randomization_test",
@@ -56,6 +61,7 @@ RESULTS = {
     "results/its_effects",
     "results/synthetic_control",
     "results/wearable_links",
+    "results/series_of_n1",
 }
 
 
@@ -226,6 +232,7 @@ def test_the_causal_analyses_are_partitioned_by_protocol_and_read_what_they_use(
     reads = {spec.key.to_user_string(): spec.reads for spec in SPECS}
     assert reads["analyses/synthetic_control"] == ("donors",)
     assert reads["analyses/wearable_links"] == ("wearables",)
+    assert reads["analyses/series_of_n1"] == ("series",)
     assert all(reads[key] == () for key in ANALYSES | ITS_ANALYSES)
 
 
@@ -285,6 +292,7 @@ OUR_CHECKS = {
     *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
     *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
+    ("analyses/series_of_n1", "series_of_n1_converged"),
     *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
 }
 

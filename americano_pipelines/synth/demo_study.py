@@ -93,6 +93,7 @@ def generate_demo_study(
     cards_per_session: float = 25.0,
     protocol_users: int | None = None,
     effect_sd: float = 0.0,
+    analyses: AnalysisList = DEMO_ANALYSES,
 ) -> DemoStudy:
     """Generate `users` users over `days` days starting at `start_date` (default: `days` ago).
 
@@ -102,7 +103,8 @@ def generate_demo_study(
     `effect` is the true increase of the daily engagement score in intervention phases: the
     same for every user, or with `effect_sd` > 0 each user's own draw from Normal(effect,
     effect_sd) (its own random stream, so the rest of the study is the same for every
-    `effect_sd`); each protocol's `trueEffect` in the ground truth is its user's.
+    `effect_sd`); each protocol's `trueEffect` in the ground truth is its user's. `analyses`:
+    what every protocol registers (`DEMO_ANALYSES` by default).
     """
     if users < 1:
         raise ValueError("users must be at least 1")
@@ -182,7 +184,7 @@ def generate_demo_study(
                 "sample_size_target": protocol_days,
                 "analysis_plan": "Randomization test of B-A (SCRT), NAP and SMD effect sizes, "
                 "Bayesian ITS at the first phase change; alpha 0.05.",
-                "analyses": json.dumps(DEMO_ANALYSES.to_json()),
+                "analyses": json.dumps(analyses.to_json()),
                 "min_phase_length": MIN_PHASE_DAYS,
                 "planned_length": protocol_days,
                 "interim_looks": 2,

@@ -14,22 +14,19 @@ import datetime as dt
 import json
 
 import duckdb
-import polars as pl
 import psycopg
 import pytest
+from conftest import build_demo_study
 from dagster import AssetSelection, materialize
 
-from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
-from americano_pipelines.config import get_settings
-from americano_pipelines.db.load import load_tables
+from americano_pipelines.cli.materialize import prepare_dagster_home
 from americano_pipelines.defs.analyses.checks import analyses_checks
 from americano_pipelines.defs.analyses.partitions import register_protocol_partitions
 from americano_pipelines.defs.analyses.series_of_n1 import SERIES_OF_N1
 from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.registration.analyses import AnalysisList, SeriesOfN1
-from americano_pipelines.synth.demo_study import DEMO_ANALYSES, generate_demo_study
+from americano_pipelines.synth.demo_study import DEMO_ANALYSES
 
-BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 TINY = {"draws": 40, "tune": 40, "chains": 1}
 RUN_CONFIG = {
     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
@@ -39,27 +36,18 @@ RUN_CONFIG = {
 
 @pytest.fixture(scope="module")
 def analysed(migrated_database: str, tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("series")
     patch = pytest.MonkeyPatch()
-    patch.setenv("AMERICANO_DATABASE_URL", migrated_database)
-    patch.setenv("AMERICANO_HOME", str(root / "home"))
-    patch.setenv("AMERICANO_DATA_DIR", str(root / "project" / "data"))
-    patch.setenv("DAGSTER_HOME", str(root / "unused"))
-    patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
-    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    study = generate_demo_study(
-        users=3, days=63, seed=5, start_date=dt.date(2025, 9, 1), effect_sd=3.0
+    study, settings = build_demo_study(
+        patch,
+        tmp_path_factory.mktemp("series"),
+        migrated_database,
+        users=3,
+        days=63,
+        seed=5,
+        start_date=dt.date(2025, 9, 1),
+        effect_sd=3.0,
+        analyses=AnalysisList((*DEMO_ANALYSES.analyses, SeriesOfN1())),
     )
-    registered = AnalysisList((*DEMO_ANALYSES.analyses, SeriesOfN1()))
-    study.tables["experiment_protocols"] = study.tables["experiment_protocols"].with_columns(
-        analyses=pl.lit(json.dumps(registered.to_json()))
-    )
-    with psycopg.connect(migrated_database) as conn:
-        load_tables(conn, study.tables)
-    settings = get_settings()
-    base = materialize_all(settings, log=lambda _: None, groups=BASE_GROUPS)
-    assert base.failed_checks == []
-
     from americano_pipelines.definitions import defs
 
     instance = prepare_dagster_home(settings)

@@ -26,20 +26,18 @@ Neal's funnel; Betancourt & Girolami 2015); when each person's data pin them dow
 form (theta_i, mu_i themselves free) mixes far better. `parameterization="auto"` (default)
 chooses per hierarchy: centred only when the between-person SD that the persons' raw estimates
 (mean difference; A-phase mean) imply is at least 3 times their median standard error, else
-non-centred;
-`non_centred` and `centred` force one. Both are the same model and posterior. Weakly
-informative priors, in units of `s`:
-mu_pop, theta_pop ~ Normal(0, 2.5); sigma_mu ~ HalfNormal(2.5); tau ~ HalfNormal(1);
-sigma_i (or sigma) ~ HalfNormal(1). Everything is reported back in the outcome's units.
+non-centred; `non_centred` and `centred` force one. Both are the same model and posterior.
+Weakly informative priors, in units of `s`: mu_pop, theta_pop ~ Normal(0, 2.5);
+sigma_mu ~ HalfNormal(2.5); tau ~ HalfNormal(1); sigma_i (or sigma) ~ HalfNormal(1).
+Everything is reported back in the outcome's units.
 
 What is reported
 ----------------
 - `populationEffect`: theta_pop, the average effect of B over A in the population of persons
   (posterior mean, SD, 95% HDI, P(> 0));
 - `tau`: the between-person SD of the effect (how much persons differ);
-- `predictedEffect`: the effect in a new person of the same population, theta_new ~
-  Normal(theta_pop, tau) drawn once per posterior draw (Zucker et al. 2010's "predictive"
-  effect);
+- `predictedEffect`: the effect in a new person of the same population (its posterior
+  predictive distribution), theta_new ~ Normal(theta_pop, tau) drawn once per posterior draw;
 - per person: the shrunken effect theta_i (mean, SD, 95% HDI, P(> 0)) beside the raw mean
   difference mean(B) - mean(A) and the person's own single-case randomization test
   (`stats.sced`), which assumes nothing about the model: a person whose rows carry `block`

@@ -292,7 +292,6 @@ OUR_CHECKS = {
     *((key, "rows_match_postgres") for key in RAW - {"raw/data_version"}),
     *((key, "dbt_source_tests") for key in ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
     ("analyses/its_posterior", "its_converged"),
-    ("analyses/series_of_n1", "series_of_n1_converged"),
     *((key, "freshness_check") for key in MARTS | ANALYSES | ITS_ANALYSES | CAUSAL_ANALYSES),
 }
 

@@ -218,44 +218,37 @@ def _metadata(analysis: ProtocolITS) -> dict[str, Any]:
     }
 
 
-def posterior_check(check_name: str) -> Any:
-    """The evaluation of the asset check `check_name` of a Bayesian analysis whose result has
-    `convergence` (protocol_analyses.its.ConvergenceCheck or None), `result.diagnostics`,
-    `protocol_id`, `status` and `reason`: the ITS's, and the series of N-of-1 trials'."""
-
-    def evaluate(analysis: Any) -> AssetCheckResult:
-        check = analysis.convergence
-        if check is None:
-            return AssetCheckResult(
-                check_name=check_name,
-                passed=False,
-                severity=AssetCheckSeverity.WARN,
-                description=f"{analysis.protocol_id}: no posterior to check: {analysis.reason}",
-                metadata={
-                    "protocol_id": analysis.protocol_id,
-                    "status": analysis.status,
-                    "reason": analysis.reason or "",
-                },
-            )
+def _check(analysis: ProtocolITS) -> AssetCheckResult:
+    check = analysis.convergence
+    if check is None:
         return AssetCheckResult(
-            check_name=check_name,
-            passed=check.passed,
-            severity=AssetCheckSeverity.ERROR,
-            description=f"{analysis.protocol_id}: {'; '.join(check.reasons) or 'converged'}",
-            metadata=metadata_without_none(
-                protocol_id=analysis.protocol_id,
-                rhat=check.rhat,
-                ess_bulk=check.ess_bulk,
-                ess_tail=check.ess_tail,
-                rhat_max=check.rhat_max,
-                ess_min=check.ess_min,
-                divergences=None
-                if analysis.result is None
-                else analysis.result.diagnostics.divergences,
-            ),
+            check_name=ITS_CONVERGED,
+            passed=False,
+            severity=AssetCheckSeverity.WARN,
+            description=f"{analysis.protocol_id}: no posterior to check: {analysis.reason}",
+            metadata={
+                "protocol_id": analysis.protocol_id,
+                "status": analysis.status,
+                "reason": analysis.reason or "",
+            },
         )
-
-    return evaluate
+    return AssetCheckResult(
+        check_name=ITS_CONVERGED,
+        passed=check.passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=f"{analysis.protocol_id}: {'; '.join(check.reasons) or 'converged'}",
+        metadata=metadata_without_none(
+            protocol_id=analysis.protocol_id,
+            rhat=check.rhat,
+            ess_bulk=check.ess_bulk,
+            ess_tail=check.ess_tail,
+            rhat_max=check.rhat_max,
+            ess_min=check.ess_min,
+            divergences=None
+            if analysis.result is None
+            else analysis.result.diagnostics.divergences,
+        ),
+    )
 
 
 ITS = AnalysisSpec(
@@ -278,7 +271,7 @@ ITS = AnalysisSpec(
         ITS_CONVERGED,
         description=f"The ITS posterior converged: worst R-hat < {RHAT_WARNING} and smallest "
         f"bulk and tail ESS >= {ESS_WARNING}.",
-        evaluate=posterior_check(ITS_CONVERGED),
+        evaluate=_check,
     ),
     kinds=("python", "pymc", "duckdb"),
     analysis=analyses.ITS,

@@ -8,6 +8,7 @@ from americano_pipelines.defs.analyses.checks import analyses_checks
 from americano_pipelines.defs.analyses.its import its_assets
 from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
 from americano_pipelines.defs.analyses.sensors import protocol_phase_end_sensor
+from americano_pipelines.defs.analyses.series_of_n1 import series_assets
 from americano_pipelines.defs.drift.assets import drift_assets
 from americano_pipelines.defs.drift.schedules import weekly_drift_job, weekly_drift_schedule
 from americano_pipelines.defs.extract.assets import extract_assets
@@ -39,6 +40,7 @@ defs = Definitions(
         *its_assets,
         *causal_assets,
         *drift_assets,
+        *series_assets,
     ],
     asset_checks=[*row_conservation_checks, *quarantine_share_checks, *analyses_checks, *fresh],
     jobs=[refresh_warehouse_job, protocol_analyses_job, weekly_drift_job],

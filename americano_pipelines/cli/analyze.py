@@ -385,23 +385,28 @@ _phase_design_command(
 )
 
 
+def _check_time_order_within(table: Table, groups: list[str], what: str) -> None:
+    """An optional `date` column must run forward within each group (case, person)."""
+    if not table.has("date"):
+        return
+    last_day: dict[str, tuple[int, date]] = {}
+    for index, (member, day) in enumerate(zip(groups, table.dates("date"), strict=True)):
+        previous = last_day.get(member)
+        if previous is not None and day < previous[1]:
+            raise InputError(
+                f"date: {table.where(index)}has {day.isoformat()}, which comes before "
+                f"{previous[1].isoformat()} on {table.where(previous[0]).strip()} of {what} "
+                f"{member!r}; rows must be in time order within each {what}",
+                field="date",
+            )
+        last_day[member] = (index, day)
+
+
 def _cases(table: Table) -> dict[str, tuple[list[str], list[float]]]:
     """Rows grouped by case, cases in order of first appearance, rows kept in file order."""
     cases_column = table.labels("case")
     phases, values = table.labels("phase"), table.numbers("value")
-    if table.has("date"):
-        days = table.dates("date")
-        last_day: dict[str, tuple[int, date]] = {}
-        for index, (case, day) in enumerate(zip(cases_column, days, strict=True)):
-            previous = last_day.get(case)
-            if previous is not None and day < previous[1]:
-                raise InputError(
-                    f"date: {table.where(index)}has {day.isoformat()}, which comes before "
-                    f"{previous[1].isoformat()} on {table.where(previous[0]).strip()} of case "
-                    f"{case!r}; rows must be in time order within each case",
-                    field="date",
-                )
-            last_day[case] = (index, day)
+    _check_time_order_within(table, cases_column, "case")
     grouped: dict[str, tuple[list[str], list[float]]] = {}
     for case, phase, value in zip(cases_column, phases, values, strict=True):
         case_phases, case_values = grouped.setdefault(case, ([], []))
@@ -1106,6 +1111,100 @@ def synthetic_control(
         tune=tune,
         chains=chains,
         target_accept=target_accept,
+    )
+
+
+# ----------------------------------------------------------------------------- series of N-of-1
+
+
+class Noise(StrEnum):
+    person = "person"
+    pooled = "pooled"
+
+
+class Parameterization(StrEnum):
+    auto = "auto"
+    non_centred = "non_centred"
+    centred = "centred"
+
+
+def _either_column(table: Table, names: tuple[str, str]) -> str:
+    """The one of two alternative column names the input has (`person` or `user`, ...)."""
+    present = [name for name in names if table.has(name)]
+    if len(present) == 2:
+        raise InputError(
+            f"{names[0]}: the input has both {names[0]!r} and {names[1]!r}; keep one",
+            field=names[0],
+        )
+    return table.column_name(present[0] if present else names[0])
+
+
+@analyze_app.command("series-of-n1")
+@_analysis
+def series_of_n1(
+    input_path: InputPath,
+    noise: Annotated[
+        Noise,
+        typer.Option("--noise", help="person: a noise SD per person; pooled: one for all."),
+    ] = Noise.person,
+    parameterization: Annotated[
+        Parameterization,
+        typer.Option(
+            "--parameterization",
+            help="auto: centred where persons' data pin them down, else non-centred.",
+        ),
+    ] = Parameterization.auto,
+    statistic: Annotated[
+        ConditionStatistic,
+        typer.Option("--statistic", help="Each person's randomization test statistic."),
+    ] = ConditionStatistic.b_minus_a,
+    min_phase_length: MinPhaseLength = DEFAULT_MIN_PHASE_LENGTH,
+    max_consecutive: Annotated[
+        str,
+        typer.Option(
+            "--max-consecutive",
+            help="Alternating persons: most sessions of one condition in a row; none: any.",
+        ),
+    ] = "2",
+    permutations: Permutations = DEFAULT_PERMUTATIONS,
+    max_exact: MaxExact = DEFAULT_MAX_EXACT,
+    alpha: Alpha = 0.05,
+    seed: Seed = 0,
+    draws: Draws = DEFAULT_DRAWS,
+    tune: Tune = DEFAULT_TUNE,
+    chains: Chains = DEFAULT_CHAINS,
+    sampler: SamplerOption = Sampler.auto,
+) -> Any:
+    """A series of N-of-1 trials: Bayesian hierarchical model (PyMC) of many persons' A/B
+    trials of one intervention. CSV: person (or user), condition (or phase; A/B), value; rows
+    in time order within each person; optional block (a randomized pair of periods), date."""
+    cap = _max_consecutive(max_consecutive)
+    table = read_table(input_path, min_rows=2, what="the series of N-of-1 trials")
+    person_column = _either_column(table, ("person", "user"))
+    condition_column = _either_column(table, ("condition", "phase"))
+    persons = table.labels(person_column)
+    conditions, values = table.labels(condition_column), table.numbers("value")
+    _check_time_order_within(table, persons, "person")
+    from americano_pipelines.stats.series_of_n1 import series_of_n1 as fit_series
+
+    return fit_series(
+        persons,
+        conditions,
+        values,
+        blocks=table.labels("block") if table.has("block") else None,
+        noise=noise.value,
+        parameterization=parameterization.value,
+        statistic=statistic.value,
+        min_phase_length=min_phase_length,
+        max_consecutive=cap,
+        permutations=permutations,
+        max_exact=max_exact,
+        alpha=alpha,
+        seed=seed,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        sampler=sampler.value,
     )
 
 

@@ -49,6 +49,7 @@ STEP_PRELOAD = (
     "americano_pipelines.protocol_analyses.its",
     "americano_pipelines.protocol_analyses.randomization_test",
     "americano_pipelines.protocol_analyses.sequential_monitoring",
+    "americano_pipelines.protocol_analyses.series_of_n1",
     "americano_pipelines.protocol_analyses.synthetic_control",
     "americano_pipelines.protocol_analyses.wearable_links",
     "americano_pipelines.provenance.runs",
@@ -59,6 +60,7 @@ STEP_PRELOAD = (
     "americano_pipelines.stats.its",
     "americano_pipelines.stats.sced",
     "americano_pipelines.stats.sequential",
+    "americano_pipelines.stats.series_of_n1",
     "americano_pipelines.stats.synthetic_control",
     # what those import when they run
     "matplotlib",

@@ -55,6 +55,8 @@ __all__ = [
     "POST_WINDOWS",
     "RANDOMIZATION_TEST",
     "SEQUENTIAL_MONITORING",
+    "SERIES_MEMBERS",
+    "SERIES_OF_N1",
     "SYNTHETIC_CONTROL",
     "WEARABLE_LINKS",
     "AnalysisList",
@@ -63,6 +65,7 @@ __all__ = [
     "RandomizationTest",
     "RegisteredAnalysis",
     "SequentialMonitoring",
+    "SeriesOfN1",
     "SyntheticControl",
     "WearableLinks",
     "analyses_from_json",
@@ -77,6 +80,7 @@ CHANGE_POINTS = "change_points"
 SEQUENTIAL_MONITORING = "sequential_monitoring"
 SYNTHETIC_CONTROL = "synthetic_control"
 WEARABLE_LINKS = "wearable_links"
+SERIES_OF_N1 = "series_of_n1"
 DEFAULT_ANALYSES = (RANDOMIZATION_TEST, ITS, CHANGE_POINTS, SEQUENTIAL_MONITORING)
 """What a protocol registered without an `analyses:` list runs (what every protocol ran before
 the list existed)."""
@@ -87,6 +91,9 @@ DONOR_KINDS: tuple[str, ...] = ("metrics", "users")
 """Synthetic control donors: the user's other metrics, or the same metric of other users."""
 DEFAULT_SCALING = {"users": "treated_sd", "metrics": "zscore"}
 """The synthetic control's scaling by donor kind: users share a unit, metrics do not."""
+SERIES_MEMBERS: tuple[str, ...] = ("same_conditions", "same_outcome")
+"""Which protocols a series of N-of-1 trials pools: those with the protocol's primary outcome and
+the same intervention parameters of A and B (the default), or every one with its outcome."""
 DEFAULT_PREDICTORS: tuple[str, ...] = ("sleep_hours", "hrv_rmssd_ms", "resting_heart_rate_bpm")
 """The wearable measures linked to the outcome when a list names none."""
 
@@ -400,6 +407,20 @@ class WearableLinks(_Analysis):
     correction: str | None = _setting("correction", _choice(_stats_names("granger", "CORRECTIONS")))
 
 
+@dataclass(frozen=True)
+class SeriesOfN1(_Analysis):
+    """The protocol as one person of a series of N-of-1 trials of its intervention (a Bayesian
+    hierarchical model over every protocol of the series)."""
+
+    name: ClassVar[str] = SERIES_OF_N1
+    members: str | None = _setting("members", _choice(lambda: SERIES_MEMBERS))
+    noise: str | None = _setting("noise", _choice(_stats_names("series_of_n1", "NOISE_MODELS")))
+    statistic: str | None = _setting(
+        "statistic", _choice(_stats_names("sced", "CONDITION_STATISTICS"))
+    )
+    seed: int | None = _setting("seed", _whole(0))
+
+
 RegisteredAnalysis = (
     RandomizationTest
     | InterruptedTimeSeries
@@ -407,6 +428,7 @@ RegisteredAnalysis = (
     | SequentialMonitoring
     | SyntheticControl
     | WearableLinks
+    | SeriesOfN1
 )
 _KINDS: dict[str, type[_Analysis]] = {
     kind.name: kind
@@ -417,6 +439,7 @@ _KINDS: dict[str, type[_Analysis]] = {
         SequentialMonitoring,
         SyntheticControl,
         WearableLinks,
+        SeriesOfN1,
     )
 }
 ANALYSIS_NAMES: tuple[str, ...] = tuple(_KINDS)

@@ -8,7 +8,11 @@ and ends with a session performance score. The day's latent engagement follows
                     + sleep_effect * (sleep_hours[d-1] - 7)
 
 so it has weekly seasonality, autocorrelation, a known intervention effect inside the
-pre-registered ABAB protocol, and a known link from last night's sleep to today. Each protocol
+pre-registered ABAB protocol, and a known link from last night's sleep to today. The effect is
+`effect` for every user by default; with `effect_sd` > 0 each user's own effect is drawn from
+Normal(effect, effect_sd), so the users form a series of N-of-1 trials with a known population
+mean and between-person SD (`stats.series_of_n1` recovers both). Users' baselines `base` vary
+with SD `BASE_SD` around `BASE_MEAN`. Each protocol
 pre-registers its analyses (`DEMO_ANALYSES`): the randomization test, the ITS, change points,
 sequential monitoring and the wearable links that the sleep effect is for. Session scores
 scatter around the latent engagement, so the daily mean score (the protocol's primary outcome,
@@ -46,6 +50,8 @@ PHASE_TYPES = ("BASELINE", "INTERVENTION_A", "BASELINE", "INTERVENTION_A")
 WEEKDAY_EFFECT = np.array([2.0, 3.0, 2.5, 1.0, -2.0, -4.0, -2.5])  # Monday..Sunday
 AR1_COEFFICIENT = 0.6
 SLEEP_EFFECT_PER_HOUR = 2.5
+BASE_MEAN = 55.0
+BASE_SD = 3.0
 MISSING_DAY_PROBABILITY = 0.07
 LOCATIONS = np.array(["HOME", "LIBRARY", "CAFE", "CAMPUS", "OTHER"])
 CONTENT_TYPES = np.array(["flashcard", "clinical_case", "lecture_note"])
@@ -86,19 +92,27 @@ def generate_demo_study(
     sessions_per_day: float = 2.0,
     cards_per_session: float = 25.0,
     protocol_users: int | None = None,
+    effect_sd: float = 0.0,
+    analyses: AnalysisList = DEMO_ANALYSES,
 ) -> DemoStudy:
     """Generate `users` users over `days` days starting at `start_date` (default: `days` ago).
 
     Each of the first `protocol_users` users (default: all) has one pre-registered ABAB protocol
     starting after a run-in, with phase lengths drawn from the randomization test's admissible
     set; the others use the app without one (unexposed: donors for a synthetic control).
-    `effect` is the true increase of the daily engagement score in intervention phases.
+    `effect` is the true increase of the daily engagement score in intervention phases: the
+    same for every user, or with `effect_sd` > 0 each user's own draw from Normal(effect,
+    effect_sd) (its own random stream, so the rest of the study is the same for every
+    `effect_sd`); each protocol's `trueEffect` in the ground truth is its user's. `analyses`:
+    what every protocol registers (`DEMO_ANALYSES` by default).
     """
     if users < 1:
         raise ValueError("users must be at least 1")
     protocol_users = users if protocol_users is None else protocol_users
     if not 1 <= protocol_users <= users:
         raise ValueError("protocol_users must be from 1 to users")
+    if not effect_sd >= 0:
+        raise ValueError("effect_sd must be at least 0")
     if days < RUN_IN_DAYS + 4 * MIN_PHASE_DAYS:
         raise ValueError(f"days must be at least {RUN_IN_DAYS + 4 * MIN_PHASE_DAYS}")
     start_date = start_date or (dt.date.today() - dt.timedelta(days=days))
@@ -106,6 +120,9 @@ def generate_demo_study(
     day_index = np.arange(days)
     dates = np.array([start_date + dt.timedelta(days=int(d)) for d in day_index])
     weekday = np.array([d.weekday() for d in dates])
+    # Each user's effect, from a stream of its own: effect_sd = 0 leaves `rng` and the study as
+    # they were.
+    user_effects = effect + effect_sd * np.random.default_rng([seed, 1]).standard_normal(users)
 
     user_rows, protocol_rows, phase_rows, truth_protocols = [], [], [], []
     daily_frames, wearable_frames = [], []
@@ -167,7 +184,7 @@ def generate_demo_study(
                 "sample_size_target": protocol_days,
                 "analysis_plan": "Randomization test of B-A (SCRT), NAP and SMD effect sizes, "
                 "Bayesian ITS at the first phase change; alpha 0.05.",
-                "analyses": json.dumps(DEMO_ANALYSES.to_json()),
+                "analyses": json.dumps(analyses.to_json()),
                 "min_phase_length": MIN_PHASE_DAYS,
                 "planned_length": protocol_days,
                 "interim_looks": 2,
@@ -186,7 +203,7 @@ def generate_demo_study(
                 "protocolId": protocol_id,
                 "userId": user_id,
                 "primaryOutcome": PRIMARY_OUTCOME,
-                "trueEffect": effect,
+                "trueEffect": float(user_effects[user_index]),
                 "phaseChangeDates": change_dates,
                 "phaseBounds": [protocol_start + b for b in bounds],
                 "seed": protocol_seed,
@@ -206,12 +223,12 @@ def generate_demo_study(
         resting_hr = resting_hr.round()
         previous_sleep = np.concatenate([[7.0], sleep_hours[:-1]])
 
-        base = 55.0 + rng.normal(0, 3)
+        base = BASE_MEAN + rng.normal(0, BASE_SD)
         engagement = (
             base
             + WEEKDAY_EFFECT[weekday]
             + _ar1(rng, days, AR1_COEFFICIENT, 3.0)
-            + effect * in_b_phase
+            + user_effects[user_index] * in_b_phase
             + SLEEP_EFFECT_PER_HOUR * (previous_sleep - 7.0)
         )
         studied = rng.random(days) >= MISSING_DAY_PROBABILITY
@@ -261,6 +278,7 @@ def generate_demo_study(
         "days": days,
         "startDate": start_date.isoformat(),
         "effect": effect,
+        "effectSd": effect_sd,
         "sleepEffectPerHour": SLEEP_EFFECT_PER_HOUR,
         "ar1": AR1_COEFFICIENT,
         "weekdayEffect": WEEKDAY_EFFECT.tolist(),

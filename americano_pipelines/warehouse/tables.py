@@ -37,6 +37,7 @@ __all__ = [
     "RANDOMIZATION_TESTS",
     "SCHEMA",
     "SEQUENTIAL_LOOKS",
+    "SERIES_OF_N1",
     "SYNTHETIC_CONTROL",
     "Table",
     "WEARABLE_LINKS",
@@ -56,6 +57,7 @@ __all__ = [
     "protocol_row",
     "read_results",
     "result_path",
+    "series_observations",
     "wearable_days",
     "write_protocol_results",
     "write_week_results",
@@ -329,6 +331,52 @@ DRIFT_COLUMNS = Table(
     "user's reference window (one file per week, `<results>/drift_columns/<week>.parquet`).",
 )
 
+
+SERIES_OF_N1 = Table(
+    "series_of_n1",
+    (
+        ("protocol_id", "VARCHAR"),
+        ("user_id", "VARCHAR"),
+        ("metric", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("skip_reason", "VARCHAR"),
+        ("members", "VARCHAR"),
+        ("n_persons", "INTEGER"),
+        ("n_observations", "INTEGER"),
+        ("n_excluded", "INTEGER"),
+        ("population_effect_mean", "DOUBLE"),
+        ("population_effect_sd", "DOUBLE"),
+        ("population_effect_hdi95_low", "DOUBLE"),
+        ("population_effect_hdi95_high", "DOUBLE"),
+        ("population_probability_positive", "DOUBLE"),
+        ("tau_mean", "DOUBLE"),
+        ("tau_hdi95_low", "DOUBLE"),
+        ("tau_hdi95_high", "DOUBLE"),
+        ("effect_mean", "DOUBLE"),
+        ("effect_sd", "DOUBLE"),
+        ("effect_hdi95_low", "DOUBLE"),
+        ("effect_hdi95_high", "DOUBLE"),
+        ("probability_positive", "DOUBLE"),
+        ("raw_mean_difference", "DOUBLE"),
+        ("randomization_design", "VARCHAR"),
+        ("p_value", "DOUBLE"),
+        ("rhat", "DOUBLE"),
+        ("ess_bulk", "DOUBLE"),
+        ("ess_tail", "DOUBLE"),
+        ("divergences", "INTEGER"),
+        ("converged", "BOOLEAN"),
+        ("noise", "VARCHAR"),
+        ("draws", "INTEGER"),
+        ("tune", "INTEGER"),
+        ("chains", "INTEGER"),
+        ("seed", "BIGINT"),
+        ("interpretation", "VARCHAR"),
+        ("result_json", "JSON"),
+    ),
+    "One row per protocol: the series of N-of-1 trials it belongs to (population effect, "
+    "between-person SD) and its own shrunken effect.",
+)
+
 RESULT_TABLES = (
     RANDOMIZATION_TESTS,
     CHANGE_POINTS,
@@ -337,6 +385,7 @@ RESULT_TABLES = (
     SYNTHETIC_CONTROL,
     WEARABLE_LINKS,
     DRIFT_COLUMNS,
+    SERIES_OF_N1,
 )
 _COLUMNS_FILE = "_columns.parquet"
 
@@ -374,7 +423,7 @@ def phase_end_dates(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dt.
     ).fetchall()
 
 
-READS = ("wearables", "donors")
+READS = ("wearables", "donors", "series")
 """What an analysis may read beyond its protocol's own inputs (`protocol_input_fingerprints`)."""
 
 # The extra inputs' digests per protocol: a CTE `<read>` of (protocol_id, digest) each.
@@ -394,6 +443,16 @@ _READ_DIGESTS = {
             ON (d.metric = p.primary_outcome OR d.user_id = p.user_id)
             AND (coalesce(p.schedule_end_date, p.end_date) IS NULL
                  OR d.metric_date <= coalesce(p.schedule_end_date, p.end_date))
+        GROUP BY 1""",
+    # what a series of N-of-1 trials pools (`series_observations`): every protocol's
+    # observations of the primary outcome, with the parameters of their phases
+    "series": """
+        SELECT p.protocol_id, md5(string_agg(CAST(o AS VARCHAR) || coalesce(CAST(
+            a.intervention_params AS VARCHAR), ''), '|'
+            ORDER BY o.protocol_id, o.case_name, o.observation_index)) AS digest
+        FROM marts.protocols AS p JOIN marts.phase_observations AS o ON o.metric = p.primary_outcome
+        LEFT JOIN staging.stg_app__phase_assignments AS a
+            ON a.protocol_id = o.protocol_id AND a.phase_label = o.phase_label
         GROUP BY 1""",
 }
 
@@ -507,6 +566,21 @@ def donor_pool(conn: duckdb.DuckDBPyConnection, user_id: str, metric: str) -> pd
         "FROM marts.daily_metrics WHERE metric = ? OR user_id = ? ORDER BY user_id, metric, "
         "metric_date",
         [metric, user_id],
+    ).df()
+
+
+def series_observations(conn: duckdb.DuckDBPyConnection, metric: str) -> pd.DataFrame:
+    """What a series of N-of-1 trials of `metric` may pool: every protocol's rows of
+    `marts.phase_observations` of that metric, in observation order, with its design and the
+    intervention parameters of each row's phase (`intervention_params`, JSON text)."""
+    return conn.execute(
+        'SELECT o.*, o.case_name AS "case", p.design_type, '
+        "CAST(a.intervention_params AS VARCHAR) AS intervention_params "
+        "FROM marts.phase_observations AS o JOIN marts.protocols AS p USING (protocol_id) "
+        "LEFT JOIN staging.stg_app__phase_assignments AS a "
+        "ON a.protocol_id = o.protocol_id AND a.phase_label = o.phase_label "
+        "WHERE o.metric = ? ORDER BY o.protocol_id, o.case_name, o.observation_index",
+        [metric],
     ).df()
 
 

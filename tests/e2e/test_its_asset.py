@@ -41,8 +41,8 @@ ANALYSIS_TYPES = {
     "analyses/wearable_links": "wearable_links",
 }
 # Materialized as not run, without a run: the demo protocols do not register it
-# (tests/e2e/test_causal_assets.py runs it).
-NOT_REGISTERED = {"analyses/synthetic_control"}
+# (tests/e2e/test_causal_assets.py and test_series_asset.py run them).
+NOT_REGISTERED = {"analyses/synthetic_control", "analyses/series_of_n1"}
 
 
 def _run_config(its: dict | None = None) -> dict:

@@ -44,8 +44,9 @@ BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results"
 SPECS = (RANDOMIZATION_TEST, CHANGE_POINTS, SEQUENTIAL_MONITORING)
 ANALYSES = tuple(spec.name for spec in SPECS)
 TABLES = {spec.name: spec.table.qualified_name for spec in SPECS}
-# Materialized by their own e2e modules (test_its_asset.py, test_causal_assets.py).
-OTHERS = ("its_posterior", "synthetic_control", "wearable_links")
+# Materialized by their own e2e modules (test_its_asset.py, test_causal_assets.py,
+# test_series_asset.py).
+OTHERS = ("its_posterior", "synthetic_control", "wearable_links", "series_of_n1")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 

@@ -1136,3 +1136,84 @@ def test_synthetic_control_tiny_sampler_matches_library_and_contract(tmp_path: P
             seed=3,
         )
     )
+
+
+# ----------------------------------------------------------------------------- series of N-of-1
+
+
+def series_rows() -> list[tuple[Any, ...]]:
+    """(user, date, phase, value): three users' AB trials, effects +3, +5, +1 (noise SD 1)."""
+    rng = np.random.default_rng(6)
+    rows = []
+    for user, effect in (("ann", 3.0), ("bob", 5.0), ("cy", 1.0)):
+        for day, phase in zip(daily_series(16), ["A"] * 8 + ["B"] * 8, strict=True):
+            value = 20 + effect * (phase == "B") + rng.normal()
+            rows.append((user, day, phase, round(value, 3)))
+    return rows
+
+
+def test_series_of_n1_bad_input_is_caught_before_sampling(tmp_path: Path) -> None:
+    rows = series_rows()
+    path = write_csv(tmp_path, "s.csv", "user,date,phase,value", rows)
+
+    def series(options: str, csv_path: str = path):
+        return invoke("series-of-n1", "--input", csv_path, *shlex.split(options))
+
+    one = write_csv(tmp_path, "one.csv", "user,date,phase,value", rows[:16])
+    assert_input_error(series("", one), "person", "at least 2")
+    no_b = [row for row in rows if not (row[0] == "cy" and row[2] == "B")]
+    assert_input_error(
+        series("", write_csv(tmp_path, "nob.csv", "user,date,phase,value", no_b)),
+        "condition",
+        "'cy' has 0",
+    )
+    both = write_csv(
+        tmp_path, "both.csv", "user,person,phase,value", [(r[0], r[0], r[2], r[3]) for r in rows]
+    )
+    assert_input_error(series("", both), "person", "both")
+    backwards = [*rows[:3], (rows[3][0], "2025-08-01", *rows[3][2:]), *rows[4:]]
+    assert_input_error(
+        series("", write_csv(tmp_path, "back.csv", "user,date,phase,value", backwards)),
+        "date",
+        "row 4",
+        "within each person",
+    )
+    assert_input_error(series("--statistic PB-PA"), "--statistic")
+    assert_input_error(series("--noise shared"), "--noise")
+    assert_input_error(series("--draws 5"), "draws", "at least 10")
+    assert_input_error(series("--max-consecutive x"), "--max-consecutive")
+    missing = write_csv(tmp_path, "m.csv", "user,value", [(r[0], r[3]) for r in rows])
+    assert_input_error(series("", missing), "'condition'", "columns found")
+
+
+def test_series_of_n1_tiny_sampler_matches_library_and_contract(tmp_path: Path) -> None:
+    # Tiny sampler settings: this checks the wiring, not the posterior (test_series_of_n1.py).
+    rows = series_rows()
+    path = write_csv(tmp_path, "s.csv", "user,date,phase,value", rows)
+    sampler = ["--draws", "30", "--tune", "30", "--chains", "1", "--seed", "4"]
+    payload = run_json("series-of-n1", "--input", path, "--noise", "pooled", *sampler)
+    assert {"populationEffect", "tau", "predictedEffect", "persons", "diagnostics"} <= set(payload)
+    assert [p["person"] for p in payload["persons"]] == ["ann", "bob", "cy"]
+    assert payload["persons"][1]["randomizationTest"]["design"] == "AB"
+    assert payload["model"]["noise"] == "pooled"
+    assert payload["sampler"] | {"name": None} == {
+        "name": None,
+        "draws": 30,
+        "tune": 30,
+        "chains": 1,
+        "seed": 4,
+    }
+
+    from americano_pipelines.stats.series_of_n1 import series_of_n1
+
+    library = series_of_n1(
+        [r[0] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        noise="pooled",
+        draws=30,
+        tune=30,
+        chains=1,
+        seed=4,
+    )
+    assert payload == library_json(library)

@@ -49,7 +49,12 @@ ANALYSES = {
     "analyses/sequential_monitoring",
 }
 ITS_ANALYSES = {"analyses/its_posterior"}
-CAUSAL_ANALYSES = {"analyses/synthetic_control", "analyses/wearable_links"}
+# Analyses that read other protocols' or users' data besides their own.
+CAUSAL_ANALYSES = {
+    "analyses/synthetic_control",
+    "analyses/wearable_links",
+    "analyses/series_of_n1",
+}
 DRIFT = {"drift/weekly_drift"}
 # Views over the analyses' result files (dbt_project/models/results).
 RESULTS = {
@@ -60,6 +65,7 @@ RESULTS = {
     "results/synthetic_control",
     "results/wearable_links",
     "results/drift_columns",
+    "results/series_of_n1",
 }
 
 
@@ -233,6 +239,7 @@ def test_the_causal_analyses_are_partitioned_by_protocol_and_read_what_they_use(
     reads = {spec.key.to_user_string(): spec.reads for spec in SPECS}
     assert reads["analyses/synthetic_control"] == ("donors",)
     assert reads["analyses/wearable_links"] == ("wearables",)
+    assert reads["analyses/series_of_n1"] == ("series",)
     assert all(reads[key] == () for key in ANALYSES | ITS_ANALYSES)
 
 

@@ -123,3 +123,20 @@ def test_users_without_a_protocol_use_the_app_unexposed() -> None:
     )
     with pytest.raises(ValueError, match="protocol_users"):
         generate_demo_study(users=2, days=63, protocol_users=3)
+
+
+def test_planted_between_person_spread_changes_only_the_effects() -> None:
+    """`effect_sd` draws each user's own effect from a stream of its own: the schedules, the
+    physiology and the users stay as they are, the effects differ by user, and without it every
+    user's effect is `effect`."""
+    same = generate_demo_study(users=4, days=77, seed=3, start_date=START)
+    spread = generate_demo_study(users=4, days=77, seed=3, start_date=START, effect_sd=3.0)
+    for name in ("users", "experiment_protocols", "phase_assignments", "wearable_records"):
+        assert spread.tables[name].equals(same.tables[name]), name
+    assert not spread.tables["behavioral_events"].equals(same.tables["behavioral_events"])
+    assert [p["trueEffect"] for p in same.ground_truth["protocols"]] == [8.0] * 4
+    effects = [p["trueEffect"] for p in spread.ground_truth["protocols"]]
+    assert len(set(effects)) == 4 and all(abs(e - 8.0) < 4 * 3.0 for e in effects)
+    assert (spread.ground_truth["effect"], spread.ground_truth["effectSd"]) == (8.0, 3.0)
+    with pytest.raises(ValueError, match="effect_sd"):
+        generate_demo_study(users=2, days=77, effect_sd=-1.0)

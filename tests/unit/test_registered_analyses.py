@@ -63,6 +63,7 @@ from americano_pipelines.registration.analyses import (
     InterruptedTimeSeries,
     RandomizationTest,
     SequentialMonitoring,
+    SeriesOfN1,
     SyntheticControl,
     WearableLinks,
     analyses_from_json,
@@ -258,6 +259,13 @@ def test_every_analysis_with_every_setting() -> None:
                 "method": "kendall",
                 "correction": "holm",
             },
+            {
+                "analysis": "series_of_n1",
+                "members": "same_outcome",
+                "noise": "pooled",
+                "statistic": "|A-B|",
+                "seed": 4,
+            },
         ]
     )
     assert parsed.names == ANALYSIS_NAMES
@@ -280,12 +288,17 @@ def test_every_analysis_with_every_setting() -> None:
         donors="metrics", donor_metrics=("sessions",), scaling="none", seed=1
     )
     assert analyses_from_json(json.dumps(parsed.to_json())) == parsed
+    assert parsed.get("series_of_n1") == SeriesOfN1(
+        members="same_outcome", noise="pooled", statistic="|A-B|", seed=4
+    )
 
 
 @pytest.mark.parametrize(
     ("items", "field", "fragment"),
     [
         ([{"analysis": "itts"}], "analyses[1].analysis", "did you mean its?"),
+        ([{"analysis": "series_of_n1", "members": "all"}], "analyses[1].members", "same_outcome"),
+        ([{"analysis": "series_of_n1", "statistic": "PB-PA"}], "analyses[1].statistic", "B-A"),
         (["granger"], "analyses[1]", "the analyses are randomization_test, its"),
         ([{"statistic": "B-A"}], "analyses[1].analysis", "required"),
         ([7], "analyses[1]", "an analysis name or a mapping"),

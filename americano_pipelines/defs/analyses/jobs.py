@@ -16,6 +16,7 @@ from americano_pipelines.defs.analyses.causal import SYNTHETIC_CONTROL, WEARABLE
 from americano_pipelines.defs.analyses.factory import GROUP
 from americano_pipelines.defs.analyses.its import ITS
 from americano_pipelines.defs.analyses.partitions import protocols
+from americano_pipelines.defs.analyses.series_of_n1 import SERIES_OF_N1
 from americano_pipelines.defs.executors import protocol_analyses_executor
 
 # Every per-protocol analysis, in the order the UI lists them.
@@ -26,6 +27,7 @@ ANALYSES = (
     ITS,
     SYNTHETIC_CONTROL,
     WEARABLE_LINKS,
+    SERIES_OF_N1,
 )
 
 protocol_analyses_job = define_asset_job(

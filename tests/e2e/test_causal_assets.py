@@ -38,6 +38,10 @@ from americano_pipelines.registration.analyses import AnalysisList, SyntheticCon
 from americano_pipelines.synth.demo_study import DEMO_ANALYSES, generate_demo_study
 from americano_pipelines.warehouse import tables
 
+# Analyses over a demo study: they read the warehouse, and PostgreSQL only through the
+# extraction that tests/e2e/test_demo_graph.py runs against both servers, so CI runs them once.
+pytestmark = pytest.mark.once
+
 BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 SPECS = (SYNTHETIC_CONTROL, WEARABLE_LINKS)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

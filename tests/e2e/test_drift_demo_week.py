@@ -7,6 +7,7 @@ import datetime as dt
 
 import duckdb
 import psycopg
+import pytest
 from dagster import AssetCheckKey, AssetSelection, materialize
 
 from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
@@ -20,6 +21,10 @@ from americano_pipelines.synth.demo_study import generate_demo_study
 BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 START = dt.date(2025, 9, 1)  # a Monday
+
+# Analyses over a demo study: they read the warehouse, and PostgreSQL only through the
+# extraction that tests/e2e/test_demo_graph.py runs against both servers, so CI runs them once.
+pytestmark = pytest.mark.once
 
 
 def test_one_week_of_the_demo_study(migrated_database, tmp_path, monkeypatch) -> None:

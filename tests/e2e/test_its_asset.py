@@ -30,6 +30,10 @@ from americano_pipelines.provenance.data_version import code_version
 from americano_pipelines.provenance.runs import list_analysis_runs
 from americano_pipelines.synth.demo_study import generate_demo_study
 
+# Analyses over a demo study: they read the warehouse, and PostgreSQL only through the
+# extraction that tests/e2e/test_demo_graph.py runs against both servers, so CI runs them once.
+pytestmark = pytest.mark.once
+
 BASE_GROUPS = ("extract", "seeds", "staging", "intermediate", "marts", "results")
 ITS_KEY = AssetKey(["analyses", "its_posterior"])
 TINY = {"draws": 20, "tune": 20, "chains": 2}
@@ -365,7 +369,6 @@ def _reproduce(run_id: str, *extra: str):
     return CliRunner().invoke(runs_app, ["reproduce", run_id, *extra])
 
 
-@pytest.mark.once
 def test_every_run_reproduces_from_its_data_version(analysed, tmp_path: Path) -> None:
     """The first run of each analysis type, recomputed from its DVC data version (checked out
     into a temporary folder) with its recorded parameters and seed, gives its recorded
@@ -399,7 +402,6 @@ def test_reproduce_refuses_an_unknown_run(analysed) -> None:
     assert "RUN_ID: no analysis run 'no-such-run'" in result.output
 
 
-@pytest.mark.once
 def test_changed_data_do_not_reproduce_the_run(analysed, tmp_path: Path) -> None:
     """The same run against the data after the scores of the protocol's first five sessions
     changed (a new data version): the recomputed test differs, and the mismatches are named. Last in the module: it

@@ -27,6 +27,10 @@ from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.registration.analyses import AnalysisList, SeriesOfN1
 from americano_pipelines.synth.demo_study import DEMO_ANALYSES
 
+# Analyses over a demo study: they read the warehouse, and PostgreSQL only through the
+# extraction that tests/e2e/test_demo_graph.py runs against both servers, so CI runs them once.
+pytestmark = pytest.mark.once
+
 TINY = {"draws": 40, "tune": 40, "chains": 1}
 RUN_CONFIG = {
     "loggers": {"console": {"config": {"log_level": "WARNING"}}},

@@ -16,6 +16,10 @@ from americano_pipelines.db.load import load_tables
 from americano_pipelines.synth.demo_study import generate_demo_study
 from tests.conftest import BASE_GROUPS
 
+# The gates work on the extracted files, the same whichever PostgreSQL they came from
+# (tests/e2e/test_demo_graph.py extracts from both servers), so CI runs these once.
+pytestmark = pytest.mark.once
+
 # Each bad row, and the rule it breaks. PostgreSQL's own CHECKs refuse a repeated id or an
 # out-of-range score, so those are tested on frames (tests/unit/test_quality_gates.py).
 BAD_RECORDS = {

@@ -1531,7 +1531,11 @@ def _sequential_figure(inputs: CentInputs) -> CentFigure:
     from matplotlib.figure import Figure
 
     looks = sorted(looks, key=lambda row: int(row["look"]))
-    rates = [float(row["planned_information_rate"]) for row in looks]
+    # a reached look's boundary is at its realized information (monitor recomputes it there)
+    rates = [
+        float(row["information_rate"] if row.get("reached") else row["planned_information_rate"])
+        for row in looks
+    ]
     bounds = [float(row["critical_value"]) for row in looks]
     figure = Figure(figsize=(7, 3.5))
     ax = figure.subplots()

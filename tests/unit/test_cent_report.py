@@ -453,3 +453,34 @@ def test_report_command_refuses_an_unknown_protocol(warehouse, platform_env, mon
     result = CliRunner().invoke(app, ["report", "--protocol", "nope"])
     assert result.exit_code == 2
     assert "protocol: 'nope' is not in marts.protocols" in result.stderr
+
+
+def _fake_chromium(folder: Path, body: str) -> None:
+    """An executable named chromium (none is installed here): the renderer's command line is
+    what it sees."""
+    script = folder / "chromium"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+
+
+def test_pdf_goes_through_headless_chromium_when_it_is_on_path(tmp_path, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_chromium(
+        bin_dir,
+        'for a in "$@"; do case "$a" in --print-to-pdf=*) out="${a#--print-to-pdf=}";; '
+        'file://*) src="$a";; esac; done\n'
+        'case " $* " in *" --headless "*) ;; *) exit 3;; esac\n'
+        'printf "%%PDF-1.4 %s" "$src" > "$out"\n',
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    html = tmp_path / "r.html"
+    html.write_text("<p>x</p>")
+    assert cent.pdf_renderer() == ("chromium", str(bin_dir / "chromium"))
+    pdf, reason = cent.render_pdf(html, tmp_path / "out" / "r.pdf")
+    assert reason is None and pdf == tmp_path / "out" / "r.pdf"
+    assert pdf.read_text() == f"%PDF-1.4 {html.resolve().as_uri()}"
+
+    _fake_chromium(bin_dir, 'echo "cannot open display" >&2\nexit 1\n')
+    pdf, reason = cent.render_pdf(html, tmp_path / "other.pdf")
+    assert pdf is None and reason == "Chromium could not print the report: cannot open display"

@@ -260,7 +260,8 @@ class CentInputs:
     `results`: the rows of each `analyses.*` table of the protocol, by table name; `drift`: the
     user's rows of `analyses.drift_columns` for `outcome_<primaryOutcome>`; `runs`: the
     protocol's analysis runs as `americano runs list` prints them; `runs_note`: why there are
-    none when they could not be read."""
+    none when they could not be read; `ran`: the tables whose analysis has written a result
+    file for the protocol (a change-point run that found none writes a file without rows)."""
 
     protocol: Mapping[str, Any]
     phases: Sequence[Mapping[str, Any]] = ()
@@ -272,6 +273,7 @@ class CentInputs:
     drift: Sequence[Mapping[str, Any]] = ()
     runs: Sequence[Mapping[str, Any]] = ()
     runs_note: str | None = None
+    ran: frozenset[str] = frozenset()
 
     @property
     def protocol_id(self) -> str:
@@ -456,6 +458,11 @@ def read_cent_inputs(
         drift=sorted(drift, key=lambda row: str(row["week"])),
         runs=list(runs),
         runs_note=runs_note,
+        ran=frozenset(
+            table.name
+            for table in _PROTOCOL_TABLES
+            if tables.result_path(results_dir, table, protocol_id).exists()
+        ),
     )
 
 
@@ -898,7 +905,7 @@ def _method_items(inputs: CentInputs) -> list[CentItem]:
         tables.WEARABLE_LINKS,
         tables.SERIES_OF_N1,
     ):
-        if inputs.rows(table):
+        if table.name in inputs.ran:
             extra.append(table.name)
     if inputs.drift:
         extra.append("drift_columns (weekly Evidently drift)")
@@ -1107,9 +1114,11 @@ def _estimation_item(inputs: CentInputs) -> CentItem:
 def _ancillary_item(inputs: CentInputs) -> CentItem:
     parts = []
     points = inputs.rows(tables.CHANGE_POINTS)
-    if points or _first(inputs.rows(tables.RANDOMIZATION_TESTS)) is not None:
-        dates = ", ".join(_fmt(row.get("change_date")) for row in points) or "none"
+    if tables.CHANGE_POINTS.name in inputs.ran:
+        dates = ", ".join(_fmt(row.get("change_date")) for row in points) or "none found"
         parts.append(f"change points: {dates}")
+    else:
+        parts.append("change points: not run")
     for row in inputs.drift:
         if row.get("drifted"):
             parts.append(
@@ -1120,7 +1129,7 @@ def _ancillary_item(inputs: CentInputs) -> CentItem:
     parts.append(f"{len(exploratory)} exploratory run(s)")
     return _item(
         "18",
-        REPORTED if points or inputs.drift else PARTIAL,
+        REPORTED if tables.CHANGE_POINTS.name in inputs.ran or inputs.drift else PARTIAL,
         "; ".join(parts) + ".",
         "analyses.change_points; analyses.drift_columns; analysis_runs",
     )
@@ -1404,10 +1413,6 @@ def _series_figures(inputs: CentInputs) -> list[CentFigure]:
     series = plot_phase_series(
         *args, phase_labels=labels, ylabel=outcome, title=f"{outcome} by phase"
     )
-    has_points = (
-        bool(inputs.rows(tables.CHANGE_POINTS))
-        or _first(inputs.rows(tables.RANDOMIZATION_TESTS)) is not None
-    )
     figures = [
         CentFigure(
             "series",
@@ -1417,7 +1422,7 @@ def _series_figures(inputs: CentInputs) -> list[CentFigure]:
             png=series,
         )
     ]
-    if inputs.rows(tables.CHANGE_POINTS) or has_points:
+    if tables.CHANGE_POINTS.name in inputs.ran:
         marked = plot_phase_series(
             *args,
             phase_labels=labels,

@@ -333,6 +333,22 @@ def test_every_cent_item_has_a_status_and_an_answer(warehouse) -> None:
     assert set(report.missing) == {i.number for i in report.items if i.status != cent.REPORTED}
 
 
+def test_a_change_point_run_that_found_none_is_told_from_one_that_never_ran(warehouse) -> None:
+    path, results, runs = warehouse
+    tables.write_protocol_results(results, tables.CHANGE_POINTS, PROTOCOL, [], data_version="x")
+    found_none = cent.cent_report(_inputs(warehouse))
+    figure = next(f for f in found_none.figures if f.key == "change_points")
+    assert figure.png is not None and "none found" in figure.caption
+    assert (
+        "change points: none found" in next(i for i in found_none.items if i.number == "18").answer
+    )
+    tables.result_path(results, tables.CHANGE_POINTS, PROTOCOL).unlink()
+    never_ran = cent.cent_report(_inputs(warehouse))
+    figure = next(f for f in never_ran.figures if f.key == "change_points")
+    assert figure.png is None and "has not run" in figure.reason
+    assert "change points: not run" in next(i for i in never_ran.items if i.number == "18").answer
+
+
 def test_the_flow_conserves_the_observations(warehouse) -> None:
     report = cent.cent_report(_inputs(warehouse))
     flow = report.flow

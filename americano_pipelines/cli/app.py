@@ -24,6 +24,7 @@ from americano_pipelines.cli.output import (
     stderr_to_run_log,
 )
 from americano_pipelines.cli.protocol import protocol_app
+from americano_pipelines.cli.report import report_command
 from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.cli.users import users_app
 from americano_pipelines.cli.workers import workers_app
@@ -80,6 +81,7 @@ def seed_demo(
 
 
 app.command("drift")(drift_command)
+app.command("report")(report_command)
 
 
 @app.command("extract")

@@ -58,6 +58,7 @@ __all__ = [
     "read_results",
     "result_path",
     "series_observations",
+    "table_exists",
     "wearable_days",
     "write_protocol_results",
     "write_week_results",
@@ -401,6 +402,11 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bo
             [schema, name],
         ).fetchone()[0]
     )
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the warehouse has `schema.name` (a table or a view)."""
+    return _table_exists(conn, schema, name)
 
 
 def protocol_ids(conn: duckdb.DuckDBPyConnection) -> list[str]:

@@ -17,6 +17,7 @@ def _run_types() -> dict[str, str]:
     from americano_pipelines.protocol_analyses.sequential_monitoring import (
         ProtocolSequentialMonitoring,
     )
+    from americano_pipelines.protocol_analyses.series_of_n1 import ProtocolSeriesOfN1
     from americano_pipelines.protocol_analyses.synthetic_control import ProtocolSyntheticControl
     from americano_pipelines.protocol_analyses.wearable_links import ProtocolWearableLinks
 
@@ -28,6 +29,7 @@ def _run_types() -> dict[str, str]:
         (analyses.SEQUENTIAL_MONITORING, ProtocolSequentialMonitoring),
         (analyses.SYNTHETIC_CONTROL, ProtocolSyntheticControl),
         (analyses.WEARABLE_LINKS, ProtocolWearableLinks),
+        (analyses.SERIES_OF_N1, ProtocolSeriesOfN1),
     ):
         types[result.analysis_type] = name
     return types

@@ -122,3 +122,23 @@ def test_runs_are_recorded_and_the_tables_dbt_tests_pass(analysed) -> None:
             "ORDER BY protocol_id"
         ).fetchall()
     assert [row[0] for row in kinds] == analysed["protocol_ids"]
+
+
+def test_a_series_run_reproduces_from_its_data_version(analysed) -> None:
+    """`americano runs reproduce` refits the series (every protocol of the intervention, from
+    the run's DVC data version, with its recorded sampler and seed): the numbers as recorded."""
+    from typer.testing import CliRunner
+
+    from americano_pipelines.cli.runs import runs_app
+
+    protocol_id = analysed["protocol_ids"][0]
+    with psycopg.connect(analysed["settings"].database_url) as pg:
+        (run_id,) = pg.execute(
+            "SELECT id FROM analysis_runs WHERE analysis_type = 'series_of_n1' "
+            "AND protocol_id = %s",
+            (protocol_id,),
+        ).fetchone()
+    result = CliRunner().invoke(runs_app, ["reproduce", str(run_id)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["matched"] is True and report["analysisType"] == "series_of_n1"

@@ -50,6 +50,7 @@ def test_the_run_config_comes_back_from_the_recorded_parameters() -> None:
         ("sequential_monitoring", "sequential_monitoring"),
         ("synthetic_control", "synthetic_control"),
         ("wearable_links", "wearable_links"),
+        ("series_of_n1", "series_of_n1"),
     ],
 )
 def test_every_per_protocol_run_type_names_its_analysis(analysis_type: str, analysis: str) -> None:

@@ -255,9 +255,11 @@ class ProtocolSeriesOfN1:
         }
 
     def params(self) -> dict[str, Any]:
+        """The options as given (`members` is the rule that picked them), the protocols the
+        series pooled, and whether the run was registered."""
         return {
             **self.options.to_json(),
-            "members": list(self.members),
+            "memberProtocols": list(self.members),
             "exploratory": self.exploratory,
         }
 

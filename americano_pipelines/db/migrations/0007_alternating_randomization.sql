@@ -19,19 +19,55 @@ ALTER TABLE experiment_protocols
         CHECK ((randomization IS NULL OR design_type = 'ALTERNATING')
                AND (max_consecutive IS NULL OR randomization = 'restricted'));
 
--- Pre-registered like the fields of migration 0004's list: set once, with the protocol.
-CREATE FUNCTION protect_alternating_randomization() RETURNS trigger
+-- Pre-registered: frozen with the fields of migration 0006's list. The list becomes a function
+-- of its own, so that a migration adding a pre-registered column replaces only the list.
+CREATE OR REPLACE FUNCTION americano_frozen_protocol_fields() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY[
+        'user_id', 'protocol_name', 'hypothesis', 'start_date', 'end_date', 'design_type',
+        'primary_outcome', 'sample_size_target', 'analysis_plan', 'min_phase_length',
+        'planned_length', 'interim_looks', 'alpha', 'randomization_seed', 'registered_at',
+        'analyses',
+        'randomization', 'max_consecutive'
+    ]
+$$;
+
+CREATE OR REPLACE FUNCTION protect_preregistered_protocol() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    frozen text[] := americano_frozen_protocol_fields();
+    field text;
+    old_row jsonb := to_jsonb(OLD);
+    new_row jsonb := to_jsonb(NEW);
+    old_count integer := jsonb_array_length(OLD.deviations);
+    stamped jsonb;
 BEGIN
-    IF (OLD.randomization, OLD.max_consecutive)
-       IS DISTINCT FROM (NEW.randomization, NEW.max_consecutive) THEN
-        RAISE EXCEPTION 'pre-registered field "randomization" of protocol % cannot be edited; record a deviation instead', OLD.id
+    FOREACH field IN ARRAY frozen LOOP
+        IF old_row -> field IS DISTINCT FROM new_row -> field THEN
+            RAISE EXCEPTION 'pre-registered field "%" of protocol % cannot be edited; record a deviation instead', field, OLD.id
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+    END LOOP;
+    IF jsonb_typeof(NEW.deviations) IS DISTINCT FROM 'array'
+       OR jsonb_array_length(NEW.deviations) < old_count
+       OR (SELECT coalesce(jsonb_agg(elem ORDER BY ord), '[]'::jsonb)
+             FROM jsonb_array_elements(NEW.deviations) WITH ORDINALITY AS d(elem, ord)
+            WHERE ord <= old_count) IS DISTINCT FROM OLD.deviations THEN
+        RAISE EXCEPTION 'deviations of protocol % are append-only: earlier entries cannot be changed or removed', OLD.id
             USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF jsonb_array_length(NEW.deviations) > old_count THEN
+        SELECT coalesce(jsonb_agg(
+                   CASE WHEN ord > old_count AND jsonb_typeof(elem) = 'object'
+                        THEN elem || jsonb_build_object('recordedAt',
+                             to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                        ELSE elem END
+                   ORDER BY ord), '[]'::jsonb)
+          INTO stamped
+          FROM jsonb_array_elements(NEW.deviations) WITH ORDINALITY AS d(elem, ord);
+        NEW.deviations := stamped;
     END IF;
     RETURN NEW;
 END;
 $$;
 
-CREATE TRIGGER experiment_protocols_alternating_randomization_frozen
-    BEFORE UPDATE ON experiment_protocols
-    FOR EACH ROW EXECUTE FUNCTION protect_alternating_randomization();

@@ -9,18 +9,14 @@ ALTER TABLE experiment_protocols
     ADD CONSTRAINT experiment_protocols_min_b_phase_length_design
         CHECK (min_b_phase_length IS NULL OR design_type IN ('ABAB', 'MULTIPLE_BASELINE'));
 
--- Pre-registered like the fields of migration 0004's list: set once, with the protocol.
-CREATE FUNCTION protect_b_phase_minimum() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF OLD.min_b_phase_length IS DISTINCT FROM NEW.min_b_phase_length THEN
-        RAISE EXCEPTION 'pre-registered field "min_b_phase_length" of protocol % cannot be edited; record a deviation instead', OLD.id
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    RETURN NEW;
-END;
+-- Pre-registered: frozen with the others (migration 0007's list).
+CREATE OR REPLACE FUNCTION americano_frozen_protocol_fields() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY[
+        'user_id', 'protocol_name', 'hypothesis', 'start_date', 'end_date', 'design_type',
+        'primary_outcome', 'sample_size_target', 'analysis_plan', 'min_phase_length',
+        'planned_length', 'interim_looks', 'alpha', 'randomization_seed', 'registered_at',
+        'analyses',
+        'randomization', 'max_consecutive', 'min_b_phase_length'
+    ]
 $$;
-
-CREATE TRIGGER experiment_protocols_b_phase_minimum_frozen
-    BEFORE UPDATE ON experiment_protocols
-    FOR EACH ROW EXECUTE FUNCTION protect_b_phase_minimum();

@@ -9,18 +9,15 @@ ALTER TABLE experiment_protocols
         CHECK (sample_size_justification IS NULL
                OR jsonb_typeof(sample_size_justification) = 'object');
 
--- Pre-registered like the fields of migration 0004's list: set once, with the protocol.
-CREATE FUNCTION protect_sample_size_justification() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF OLD.sample_size_justification IS DISTINCT FROM NEW.sample_size_justification THEN
-        RAISE EXCEPTION 'pre-registered field "sample_size_justification" of protocol % cannot be edited; record a deviation instead', OLD.id
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    RETURN NEW;
-END;
+-- Pre-registered: frozen with the others (migration 0007's list).
+CREATE OR REPLACE FUNCTION americano_frozen_protocol_fields() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY[
+        'user_id', 'protocol_name', 'hypothesis', 'start_date', 'end_date', 'design_type',
+        'primary_outcome', 'sample_size_target', 'analysis_plan', 'min_phase_length',
+        'planned_length', 'interim_looks', 'alpha', 'randomization_seed', 'registered_at',
+        'analyses',
+        'randomization', 'max_consecutive', 'min_b_phase_length',
+        'sample_size_justification'
+    ]
 $$;
-
-CREATE TRIGGER experiment_protocols_sample_size_justification_frozen
-    BEFORE UPDATE ON experiment_protocols
-    FOR EACH ROW EXECUTE FUNCTION protect_sample_size_justification();

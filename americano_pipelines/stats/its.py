@@ -119,6 +119,9 @@ __all__ = [
     "ITSModelCache",
     "ITSResult",
     "bayesian_its",
+    "posterior_summary",
+    "quiet_pymc",
+    "resolve_sampler",
 ]
 
 Seasonality = Literal["none", "day_of_week", "month"]
@@ -644,7 +647,7 @@ def _nutpie_available() -> bool:
 
 
 @contextmanager
-def _quiet_pymc() -> Iterator[None]:
+def quiet_pymc() -> Iterator[None]:
     """PyMC logs sampler progress at INFO; a library call should not."""
     logger = logging.getLogger("pymc")
     level = logger.level
@@ -702,7 +705,7 @@ class ITSModelCache:
     ) -> None:
         """Build and compile the model of these settings now, not at its first fit (a process
         that forks workers compiles once for all of them)."""
-        self._entry((seasonality, bool(ar1), _resolve_sampler(sampler), fit))
+        self._entry((seasonality, bool(ar1), resolve_sampler(sampler), fit))
 
     def sample(
         self,
@@ -737,7 +740,7 @@ class ITSModelCache:
         import pymc as pm
 
         # set_data mutates the shared model: one fit at a time per structure.
-        with self._lock(key), _quiet_pymc(), entry:
+        with self._lock(key), quiet_pymc(), entry:
             pm.set_data(updates)
             return pm.sample(
                 draws=draws,
@@ -753,7 +756,7 @@ class ITSModelCache:
 _DEFAULT_CACHE = ITSModelCache()
 
 
-def _resolve_sampler(sampler: str) -> str:
+def resolve_sampler(sampler: str) -> str:
     check_sampler_settings(sampler=sampler)
     if sampler == "auto":
         return "nutpie" if _nutpie_available() else "pymc"
@@ -972,7 +975,7 @@ def bayesian_its(
     if not isinstance(trend, bool | np.bool_):
         raise InputError("trend: must be true or false", field="trend")
     check_sampler_settings(seed=seed, draws=draws, tune=tune, chains=chains, sampler=sampler)
-    sampler_name = _resolve_sampler(sampler)
+    sampler_name = resolve_sampler(sampler)
     series = _prepare_series(dates, values, intervention_date, pre_period_days, post_period_days)
     prior = _effect_prior(effect_prior_mean, effect_prior_sd, _standardize(series)[1])
     fit_name = _resolve_fit(fit, effect_prior_given=not prior[2])
@@ -1007,7 +1010,7 @@ def bayesian_its(
     )
 
 
-def _posterior_summary(draws: np.ndarray) -> CausalEffect:
+def posterior_summary(draws: np.ndarray) -> CausalEffect:
     import arviz as az
 
     hdi = np.asarray(az.hdi(draws.ravel(), hdi_prob=0.95), dtype=float)
@@ -1090,7 +1093,7 @@ def _summarize(
     )
     idata.posterior.attrs["intervention_date"] = str(series.intervention)
 
-    effect = _posterior_summary(effect_draws)
+    effect = posterior_summary(effect_draws)
     pointwise = observed_post[None, None, :] - cf[:, :, series.n_pre :]
     post_dates = tuple(str(d) for d in series.dates[series.n_pre :])
     band = np.asarray(az.hdi(cf, hdi_prob=0.95), dtype=float)  # (n, 2)
@@ -1106,7 +1109,7 @@ def _summarize(
     notes = _warnings(diagnostics, series, design, seasonality)
     return ITSResult(
         causal_effect=effect,
-        relative_effect=_posterior_summary(effect_draws / cf[:, :, series.n_pre :].mean(axis=2)),
+        relative_effect=posterior_summary(effect_draws / cf[:, :, series.n_pre :].mean(axis=2)),
         pointwise_effect=_effect_band(post_dates, pointwise),
         cumulative_effect=_effect_band(post_dates, pointwise.cumsum(axis=2)),
         counterfactual=counterfactual,

@@ -58,20 +58,20 @@ from americano_pipelines.stats.defaults import (
     DEFAULT_PERMUTATIONS,
 )
 from americano_pipelines.stats.sced import (
-    _DEFAULT_COMBINATION,
-    _INT64_MAX,
     DECREASING_STATISTICS,
+    INT64_MAX,
     RandomizationTestResult,
-    _changes_from_ranks,
-    _count_assignments,
-    _phase_minima,
     abab_randomization_test,
     alternating_treatments_test,
+    changes_from_ranks,
+    count_assignments,
+    default_combination,
     draw_abab_schedule,
     draw_alternating_sequence,
     draw_multiple_baseline_starts,
     draw_randomized_blocks,
     multiple_baseline_test,
+    phase_minima,
     randomized_block_test,
 )
 
@@ -452,16 +452,16 @@ def _tolerance(noise: np.ndarray) -> np.ndarray:
 
 def _abab_thresholds(design: PowerDesign, studies: _Studies) -> tuple[np.ndarray, int, bool]:
     n = design.n_observations
-    minima = _phase_minima(4, design.min_phase_length, design.min_b_phase_length)
-    n_admissible = _count_assignments(n, minima)
+    minima = phase_minima(4, design.min_phase_length, design.min_b_phase_length)
+    n_admissible = count_assignments(n, minima)
     exact = n_admissible <= design.max_exact
     if exact:
-        reference = _changes_from_ranks(np.arange(n_admissible, dtype=np.int64), n, minima)
+        reference = changes_from_ranks(np.arange(n_admissible, dtype=np.int64), n, minima)
         total, always = n_admissible, 0
     else:
         rng = np.random.default_rng(design.test_seed)
         ranks = rng.integers(0, n_admissible, size=design.permutations - 1, dtype=np.int64)
-        reference = _changes_from_ranks(ranks, n, minima)
+        reference = changes_from_ranks(ranks, n, minima)
         total, always = design.permutations, 1
     kind = "phase" if design.statistic in ("PB-PA", "PA-PB") else "plain"
     sign = _THRESHOLD_STATISTICS[design.statistic]
@@ -598,7 +598,7 @@ def _threshold_method(design: PowerDesign) -> Callable[..., tuple[np.ndarray, in
     if design.design == "ABAB":
         return _abab_thresholds
     if design.design == "MULTIPLE_BASELINE":
-        combine = design.combine or _DEFAULT_COMBINATION.get(design.statistic, "mean")
+        combine = design.combine or default_combination(design.statistic)
         if combine == "mean" and design.statistic in ("B-A", "A-B"):
             return _multiple_baseline_thresholds
         return None
@@ -651,7 +651,7 @@ def simulated_power(
     sd = _number(sd, "sd", low=0.0)
     autocorrelation = _number(autocorrelation, "autocorrelation", low=-1.0, high=1.0)
     simulations = _whole(simulations, "simulations", 2, MAX_SIMULATIONS)
-    seed = _whole(seed, "seed", 0, _INT64_MAX)
+    seed = _whole(seed, "seed", 0, INT64_MAX)
     if method not in ("auto", "per-simulation"):
         raise InputError(f"method: {method!r}; expected auto or per-simulation", field="method")
     studies = _simulate(design, simulations, sd, autocorrelation, seed)

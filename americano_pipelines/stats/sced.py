@@ -94,26 +94,31 @@ from americano_pipelines.stats.user_statistic import UserStatistic
 
 __all__ = [
     "CONDITION_STATISTICS",
+    "INT64_MAX",
     "MEDIAN_STATISTICS",
-    "STATISTICS",
     "PhaseSummary",
     "RandomizationTestResult",
+    "STATISTICS",
     "ab_randomization_test",
     "aba_randomization_test",
     "abab_randomization_test",
     "admissible_phase_changes",
     "alternating_treatments_test",
+    "changes_from_ranks",
+    "count_assignments",
     "count_phase_assignments",
     "custom_design_test",
+    "default_combination",
     "draw_abab_schedule",
     "draw_alternating_sequence",
     "draw_multiple_baseline_starts",
     "draw_phase_schedule",
     "draw_randomized_blocks",
     "multiple_baseline_start_windows",
-    "statistic_named",
     "multiple_baseline_test",
+    "phase_minima",
     "randomized_block_test",
+    "statistic_named",
 ]
 
 # The medians' and these names are scan's (`rand_test(statistic = "Median B-A")`).
@@ -171,6 +176,13 @@ _DEFAULT_COMBINATION = {
     **dict.fromkeys(MEDIAN_STATISTICS, "median"),
     **dict.fromkeys(("SMD hedges", "SMD glass"), "rms"),
 }
+
+
+def default_combination(statistic: str) -> str:
+    """How a multiple baseline combines its cases' `statistic` when not told (scan's rule)."""
+    return _DEFAULT_COMBINATION.get(statistic, "mean")
+
+
 # A user's statistic is evaluated once per assignment, in Python (about 20 us each).
 MAX_USER_EVALUATIONS = 200_000
 # Cells (schedules x observations) of the B-phase masks held at once (_b_masks).
@@ -181,7 +193,7 @@ JSON_DISTRIBUTION_CAP = 10_000
 _TIE_TOLERANCE = 1e-9
 # Ranks of admissible assignments are drawn as int64.
 _MAX_RANKABLE = 2**62
-_INT64_MAX = int(np.iinfo(np.int64).max)
+INT64_MAX = int(np.iinfo(np.int64).max)
 _MIN_SESSIONS_PER_CONDITION = 2
 _MIN_CASES = 2
 
@@ -489,7 +501,7 @@ def _checked_schedules(
     return changes, int(lengths.min())
 
 
-def _phase_minima(n_phases: int, min_a: int, min_b: int | None = None) -> np.ndarray:
+def phase_minima(n_phases: int, min_a: int, min_b: int | None = None) -> np.ndarray:
     """Each phase's minimum length, A phases first and alternating (scan's `limit = c(A, B)`)."""
     minima = np.full(n_phases, min_a, dtype=np.int64)
     if min_b is not None:
@@ -497,7 +509,7 @@ def _phase_minima(n_phases: int, min_a: int, min_b: int | None = None) -> np.nda
     return minima
 
 
-def _count_assignments(n_observations: int, minima: np.ndarray) -> int:
+def count_assignments(n_observations: int, minima: np.ndarray) -> int:
     """Splits of n observations into len(minima) consecutive phases, phase j at least
     minima[j] long: C(n - sum(minima) + P - 1, P - 1)."""
     n_changes = minima.size - 1
@@ -505,7 +517,7 @@ def _count_assignments(n_observations: int, minima: np.ndarray) -> int:
     return 0 if slots < n_changes else math.comb(slots, n_changes)
 
 
-def _changes_from_ranks(ranks: np.ndarray, n_observations: int, minima: np.ndarray) -> np.ndarray:
+def changes_from_ranks(ranks: np.ndarray, n_observations: int, minima: np.ndarray) -> np.ndarray:
     """Phase-change indices (first row of phases 2..P) of the assignments with these ranks."""
     n_changes = minima.size - 1
     slots = n_observations - int(minima.sum()) + n_changes
@@ -528,8 +540,8 @@ def count_phase_assignments(
     """Number of ways to split n observations into `n_phases` consecutive phases of at least
     `min_phase_length` each: C(n - P*k + P - 1, P - 1) (SCRT `quantity`); the B phases (2, 4,
     ...) at least `min_b_phase_length` when given."""
-    return _count_assignments(
-        n_observations, _phase_minima(n_phases, min_phase_length, min_b_phase_length)
+    return count_assignments(
+        n_observations, phase_minima(n_phases, min_phase_length, min_b_phase_length)
     )
 
 
@@ -546,7 +558,7 @@ def _unrank_combinations(ranks: np.ndarray, m: int, r: int) -> np.ndarray:
     if not 0 <= r <= m:
         raise ValueError(f"no {r}-subsets of {m} elements")
     total = math.comb(m, r)
-    dtype = np.int64 if total <= _INT64_MAX else object
+    dtype = np.int64 if total <= INT64_MAX else object
     table = np.full((m, r + 1), total, dtype=dtype)
     slack = m - r
     table[:slack, 0] = 1
@@ -569,7 +581,7 @@ def _phase_changes_from_ranks(
     ranks: np.ndarray, n_observations: int, n_phases: int, min_phase_length: int
 ) -> np.ndarray:
     """Phase-change indices (first row of phases 2..P) of the assignments with these ranks."""
-    return _changes_from_ranks(ranks, n_observations, _phase_minima(n_phases, min_phase_length))
+    return changes_from_ranks(ranks, n_observations, phase_minima(n_phases, min_phase_length))
 
 
 def admissible_phase_changes(
@@ -964,19 +976,19 @@ def _phase_design_test(
         n_admissible, exact = len(changes), True
     else:
         _check_phase_lengths(blocks, min_phase_length, min_b_phase_length=min_b_phase_length)
-        minima = _phase_minima(n_phases, min_phase_length, min_b_phase_length)
+        minima = phase_minima(n_phases, min_phase_length, min_b_phase_length)
         _check_statistic_fits(statistic, design, int(minima.min()))
-        n_admissible = _count_assignments(x.size, minima)
+        n_admissible = count_assignments(x.size, minima)
         if n_admissible > _MAX_RANKABLE:
             raise InputError("value: too many observations for this test", field="value")
         exact = n_admissible <= max_exact
         if exact:
-            changes = _changes_from_ranks(np.arange(n_admissible, dtype=np.int64), x.size, minima)
+            changes = changes_from_ranks(np.arange(n_admissible, dtype=np.int64), x.size, minima)
         else:
             # SCRT pvalue.random: the observed schedule plus N - 1 uniform draws with replacement.
             rng = np.random.default_rng(seed)
             ranks = rng.integers(0, n_admissible, size=permutations - 1, dtype=np.int64)
-            changes = np.concatenate((observed_changes, _changes_from_ranks(ranks, x.size, minima)))
+            changes = np.concatenate((observed_changes, changes_from_ranks(ranks, x.size, minima)))
     distribution = _phase_statistics(prefix, changes, statistic, x, user)
     observed = float(_phase_statistics(prefix, observed_changes, statistic, x, user)[0])
 
@@ -1205,7 +1217,7 @@ def multiple_baseline_test(
     if min_b_phase_length is not None:
         min_b = min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
     if combine is None:
-        combine = _DEFAULT_COMBINATION.get(statistic, "mean")
+        combine = default_combination(statistic)
     if start_points is None:
         _check_statistic_fits(statistic, "multiple_baseline", min(min_phase_length, min_b))
     if combine not in COMBINATIONS:
@@ -1761,8 +1773,8 @@ def draw_phase_schedule(
     if min_b_phase_length is not None:
         min_b_phase_length = _check_int(min_b_phase_length, "min_b_phase_length", 1)
     seed = _check_int(seed, "seed", 0)
-    minima = _phase_minima(n_phases, min_phase_length, min_b_phase_length)
-    total = _count_assignments(n_observations, minima)
+    minima = phase_minima(n_phases, min_phase_length, min_b_phase_length)
+    total = count_assignments(n_observations, minima)
     if total == 0:
         raise InputError(
             f"n_observations: {n_phases} phases of at least {_minima_text(minima)} need at "
@@ -1774,7 +1786,7 @@ def draw_phase_schedule(
         rank = rng.integers(0, total, size=1, dtype=np.int64)
     else:  # many phases over a long series: more schedules than int64 ranks
         rank = np.array([_uniform_below(rng, total)], dtype=object)
-    changes = _changes_from_ranks(rank, n_observations, minima)
+    changes = changes_from_ranks(rank, n_observations, minima)
     return tuple(int(c) for c in changes[0])
 
 

@@ -74,11 +74,11 @@ from americano_pipelines.stats.defaults import (
 from americano_pipelines.stats.its import (
     CausalEffect,
     ITSDiagnostics,
-    _posterior_summary,
-    _quiet_pymc,
-    _resolve_sampler,
     posterior_diagnostics,
+    posterior_summary,
     probability_in_words,
+    quiet_pymc,
+    resolve_sampler,
     sampler_warnings,
 )
 from americano_pipelines.stats.limits import check_not_all_tiny, first_too_large, too_large_message
@@ -572,7 +572,7 @@ def _sample(model: Any, sampler: str, draws: int, tune: int, chains: int, seed: 
         )
     import pymc as pm
 
-    with _quiet_pymc(), model:
+    with quiet_pymc(), model:
         return pm.sample(
             draws=draws,
             tune=tune,
@@ -586,7 +586,7 @@ def _sample(model: Any, sampler: str, draws: int, tune: int, chains: int, seed: 
 
 
 def _summary(draws: np.ndarray) -> PosteriorSummary:
-    effect = _posterior_summary(draws)
+    effect = posterior_summary(draws)
     return PosteriorSummary(mean=effect.mean, sd=effect.sd, hdi95=effect.hdi95)
 
 
@@ -661,7 +661,7 @@ def series_of_n1(
             field="parameterization",
         )
     check_sampler_settings(seed=seed, draws=draws, tune=tune, chains=chains, sampler=sampler)
-    sampler_name = _resolve_sampler(sampler)
+    sampler_name = resolve_sampler(sampler)
     checked = _persons(persons, conditions, values, blocks)
     minima = _per_person(min_phase_length, checked, "min_phase_length")
     caps = _per_person(max_consecutive, checked, "max_consecutive")
@@ -758,7 +758,7 @@ def _summarize(
                 n_b=int(is_b.sum()),
                 mean_a=float(person.values[~is_b].mean()),
                 mean_b=float(person.values[is_b].mean()),
-                effect=_posterior_summary(theta[:, :, i]),
+                effect=posterior_summary(theta[:, :, i]),
                 design=test.design,
                 p_value=None if result is None else float(result.p_value),
                 observed_statistic=None if result is None else float(result.observed_effect),
@@ -767,7 +767,7 @@ def _summarize(
                 test_skip_reason=test.skip_reason,
             )
         )
-    population = _posterior_summary(theta_pop)
+    population = posterior_summary(theta_pop)
     spread = _summary(tau)
     notes = sampler_warnings(diagnostics)
     if len(persons) < 5:
@@ -780,7 +780,7 @@ def _summarize(
     return SeriesOfN1Result(
         population_effect=population,
         tau=spread,
-        predicted_effect=_posterior_summary(predicted),
+        predicted_effect=posterior_summary(predicted),
         population_baseline=_summary(np.asarray(posterior["mu_pop"].values, float)),
         baseline_sd=_summary(np.asarray(posterior["sigma_mu"].values, float)),
         persons=tuple(effects),

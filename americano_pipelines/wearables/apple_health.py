@@ -66,10 +66,12 @@ IDENTITY = (
     "endDate",
 )
 _IDENTITY_SET = frozenset(IDENTITY)
+_NO_VALUES = ("",) * len(IDENTITY)
 # XML 1.0 forbids these bytes anywhere in a document (CR, LF and TAB are allowed).
 _FORBIDDEN_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\Z")
 _DOCTYPE_END = re.compile(rb"\]\s*>")
+_PROLOG_END = re.compile(rb"<!DOCTYPE|<[A-Za-z_:]")
 # The DOCTYPE must end within this many bytes of the file's start (Apple's is ~15 kB).
 _HEAD_LIMIT = 4 << 20
 # Types whose records Apple repeats inside Correlations; others are learnt as they are met.
@@ -145,9 +147,15 @@ class XmlCleaningStream(io.RawIOBase):
         """The start of the file, through the end of the DOCTYPE when it has an internal
         subset (`[...]>`)."""
         head = self._raw.read(size).translate(None, _FORBIDDEN_BYTES)
-        start = head.find(b"<!DOCTYPE")
-        if start < 0:
+        # Read on until the DOCTYPE or the root element shows (or the file ends).
+        while (found := _PROLOG_END.search(head)) is None:
+            more = self._raw.read(CHUNK_BYTES).translate(None, _FORBIDDEN_BYTES)
+            if not more:
+                return head
+            head += more
+        if found.group() != b"<!DOCTYPE":
             return head
+        start = found.start()
         while True:
             bracket, close = head.find(b"[", start), head.find(b">", start)
             if 0 <= close < bracket or (bracket < 0 <= close):
@@ -275,7 +283,7 @@ class ExportReader:
         if extra:
             details = {**(details or {}), "attributes": extra}
         value = attrs.get("value")
-        identity = "\x1f".join([element, *(attrs.get(k) or "" for k in IDENTITY)])
+        identity = "\x1f".join([element, *map(attrs.get, IDENTITY, _NO_VALUES)])
         return AppleRecord(
             hashlib.blake2b(identity.encode(), digest_size=16).hexdigest(),
             element,

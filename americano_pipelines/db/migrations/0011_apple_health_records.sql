@@ -24,7 +24,15 @@ CREATE TABLE apple_health_records (
     -- MetadataEntry children, the HRV beat-to-beat list, any other attribute
     details             jsonb,
     imported_at         timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (user_id, source_record_id)
+    PRIMARY KEY (user_id, source_record_id),
+    -- finite dates and values, as migration 0005 gave every earlier table
+    CONSTRAINT apple_health_records_day_finite CHECK (isfinite(day)),
+    CONSTRAINT apple_health_records_start_date_finite CHECK (isfinite(start_date)),
+    CONSTRAINT apple_health_records_end_date_finite CHECK (isfinite(end_date)),
+    CONSTRAINT apple_health_records_creation_date_finite CHECK (isfinite(creation_date)),
+    CONSTRAINT apple_health_records_numeric_value_finite
+        CHECK (numeric_value NOT IN ('NaN', 'Infinity', '-Infinity')),
+    CONSTRAINT apple_health_records_imported_at_finite CHECK (isfinite(imported_at))
 );
 CREATE INDEX apple_health_records_user_type_day_idx
     ON apple_health_records (user_id, record_type, day);

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from americano_pipelines.config import Settings
+
 __all__ = [
     "CENT_ITEMS",
     "CentFigure",
@@ -51,12 +53,15 @@ __all__ = [
     "ObservationFlow",
     "ResultTable",
     "STATUSES",
+    "WrittenReport",
     "cent_report",
     "pdf_renderer",
     "read_cent_inputs",
+    "read_protocol_runs",
     "render_html",
     "render_pdf",
     "report_paths",
+    "write_cent_report",
 ]
 
 REPORTED, PARTIAL, NOT_AVAILABLE, NOT_RECORDED = (
@@ -471,6 +476,65 @@ def report_paths(reports_dir: Path, protocol_id: str) -> tuple[Path, Path]:
     its analyses' plots."""
     folder = Path(reports_dir) / tables.protocol_folder(protocol_id)
     return folder / "cent_report.html", folder / "cent_report.pdf"
+
+
+def read_protocol_runs(owner_url: str, protocol_id: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The protocol's analysis runs (as `americano runs list` prints them), and why there are
+    none when PostgreSQL cannot be read (the provenance item then says so)."""
+    import psycopg
+
+    from americano_pipelines.provenance.runs import list_analysis_runs
+
+    try:
+        return [run.to_json() for run in list_analysis_runs(owner_url, protocol_id)], None
+    except psycopg.Error as error:
+        return [], f"analysis_runs could not be read: {' '.join(str(error).split())}"
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """A report written to disk: its HTML, its PDF (None, with the reason, when no renderer
+    printed it) and the report itself."""
+
+    report: CentReport
+    html: Path
+    pdf: Path | None
+    pdf_reason: str | None
+    runs_note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "protocolId": self.report.protocol_id,
+            "html": str(self.html),
+            "pdf": None if self.pdf is None else str(self.pdf),
+            "pdfReason": self.pdf_reason,
+            "items": len(self.report.items),
+            "missing": self.report.missing,
+        }
+
+
+def write_cent_report(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, protocol_id: str
+) -> WrittenReport:
+    """Read the protocol's inputs (the warehouse `conn`, the result files and the analysis runs
+    of `settings`), build its report and write it as `report_paths(settings.reports_dir,
+    protocol_id)`: the HTML always, the PDF when a renderer is installed (a PDF of an earlier
+    report is removed when none is). What `americano report` and the asset
+    `reports/cent_report` both call."""
+    from americano_pipelines.db.connection import database_url
+
+    runs, runs_note = read_protocol_runs(database_url(settings), protocol_id)
+    inputs = read_cent_inputs(
+        conn, settings.results_dir, protocol_id, runs=runs, runs_note=runs_note
+    )
+    report = cent_report(inputs)
+    html_path, pdf_path = report_paths(settings.reports_dir, protocol_id)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(render_html(report), encoding="utf-8")
+    written, reason = render_pdf(html_path, pdf_path)
+    if written is None:
+        pdf_path.unlink(missing_ok=True)  # never a PDF of other content beside the HTML
+    return WrittenReport(report, html_path, written, reason, runs_note)
 
 
 # ----------------------------------------------------------------------------- formatting

@@ -51,6 +51,8 @@ __all__ = ["CENT_REPORT", "CODE_VERSION", "cent_report", "report_assets", "repor
 
 CENT_REPORT = AssetKey([REPORTS_GROUP, "cent_report"])
 CODE_VERSION = "1"
+"""Raise it when what the report shows or how it looks changes (reports/cent.py, its template):
+every protocol's report is then written again, and nothing else."""
 UPSTREAM = tuple(spec.key for spec in ANALYSES)
 
 

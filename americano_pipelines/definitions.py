@@ -20,6 +20,7 @@ from americano_pipelines.defs.freshness import freshness_checks, freshness_senso
 from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
 from americano_pipelines.defs.refresh.schedules import nightly_refresh_schedule
 from americano_pipelines.defs.refresh.sensors import new_protocols_sensor
+from americano_pipelines.defs.reports.assets import report_assets
 from americano_pipelines.defs.resources import build_resources
 from americano_pipelines.defs.transform.assets import dbt_assets_defs, warehouse_models
 
@@ -41,6 +42,7 @@ defs = Definitions(
         *causal_assets,
         *drift_assets,
         *series_assets,
+        *report_assets,
     ],
     asset_checks=[*row_conservation_checks, *quarantine_share_checks, *analyses_checks, *fresh],
     jobs=[refresh_warehouse_job, protocol_analyses_job, weekly_drift_job],

@@ -118,12 +118,29 @@ def run_demo(settings: Settings, *, users: int, days: int, seed: int) -> None:
     if summary.failed_checks:
         console.print(f"[red]failed checks: {', '.join(summary.failed_checks)}[/red]")
     console.print(f"Reports:        {settings.reports_dir}")
+    for line in _cent_reports(settings):
+        console.print(line)
     console.print(f"Run logs:       {settings.run_log_path} (dbt, DVC)")
     console.print(f"Parquet tree:   {settings.raw_dir}")
     console.print(f"Warehouse:      {settings.duckdb_path}")
     console.print("Dagster UI:     make ui  →  http://127.0.0.1:3000")
     if summary.failed_checks:
         raise SystemExit(1)
+
+
+def _cent_reports(settings: Settings) -> list[str]:
+    """Where each protocol's CENT report is (the asset reports/cent_report writes them)."""
+    from americano_pipelines.reports.cent import report_paths
+
+    with duckdb.connect(settings.duckdb_path, read_only=True) as warehouse:
+        protocol_ids = tables.protocol_ids(warehouse)
+    lines = []
+    for protocol_id in protocol_ids:
+        html, pdf = report_paths(settings.reports_dir, protocol_id)
+        if html.exists():
+            pdf_note = str(pdf) if pdf.exists() else "no PDF (no Chromium or WeasyPrint here)"
+            lines.append(f"  CENT report {protocol_id}: {html} · {pdf_note}")
+    return lines
 
 
 def _fmt(value: float | None, spec: str) -> str:

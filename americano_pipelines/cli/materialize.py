@@ -300,11 +300,8 @@ def _analyse(
     from americano_pipelines.definitions import defs
     from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
     from americano_pipelines.defs.analyses.partitions import protocols
-    from americano_pipelines.defs.analyses.plan import (
-        InputFingerprints,
-        stale_protocols,
-        with_downstream,
-    )
+    from americano_pipelines.defs.analyses.plan import InputFingerprints
+    from americano_pipelines.defs.reports.plan import protocol_plans, protocol_run_requests
     from americano_pipelines.defs.resources import WarehouseResource
 
     instance = DagsterInstance.get()
@@ -314,14 +311,12 @@ def _analyse(
     new = [protocol_id for protocol_id in fingerprints.protocol_ids if protocol_id not in known]
     if new:
         instance.add_dynamic_partitions(protocols.name, new)
-    plans = stale_protocols(instance, ANALYSES, fingerprints)
+    plans = protocol_plans(instance, fingerprints)
     if not plans:
-        log(f"analyses: all {len(fingerprints.protocol_ids)} protocol(s) current")
+        log(f"analyses and reports: all {len(fingerprints.protocol_ids)} protocol(s) current")
         return []
-    log(f"analysing {len(plans)} protocol(s) whose inputs changed")
-    graph = defs.resolve_asset_graph()
-    keys = [spec.key for spec in ANALYSES]
-    requests = [plan.run_request(with_downstream(plan.stale, keys, graph)) for plan in plans]
+    log(f"analysing {len(plans)} protocol(s) whose inputs changed (then their CENT reports)")
+    requests = protocol_run_requests(plans, defs.resolve_asset_graph())
     with _output_to_run_log(settings):
         runs = launch_all(protocol_analyses_job.name, requests)
     for run in runs:

@@ -36,10 +36,7 @@ def report_command(
     """Write the protocol's CENT 2015 report (HTML; a PDF when a renderer is installed) and
     print where, with the checklist items the data does not fully answer."""
     import duckdb
-    import psycopg
 
-    from americano_pipelines.db.connection import database_url
-    from americano_pipelines.provenance.runs import list_analysis_runs
     from americano_pipelines.reports import cent
     from americano_pipelines.warehouse import tables
 
@@ -49,32 +46,10 @@ def report_command(
             f"AMERICANO_DUCKDB_PATH: no warehouse at {settings.duckdb_path}; run americano demo",
             field="AMERICANO_DUCKDB_PATH",
         )
-    runs: list[dict] = []
-    note = None
-    try:
-        runs = [run.to_json() for run in list_analysis_runs(database_url(), protocol)]
-    except psycopg.Error as error:
-        note = f"analysis_runs could not be read: {' '.join(str(error).split())}"
     with duckdb.connect(settings.duckdb_path, read_only=True) as conn:
         if protocol not in tables.protocol_ids(conn):
             raise InputError(f"protocol: {protocol!r} is not in marts.protocols", field="protocol")
-        inputs = cent.read_cent_inputs(
-            conn, settings.results_dir, protocol, runs=runs, runs_note=note
-        )
-    report = cent.cent_report(inputs)
-    html_path, pdf_path = cent.report_paths(settings.reports_dir, protocol)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(cent.render_html(report), encoding="utf-8")
-    written, reason = cent.render_pdf(html_path, pdf_path)
-    if pdf and written is None:
-        fail(f"--pdf: {reason}; the HTML report is at {html_path}")
-    print_json(
-        {
-            "protocolId": protocol,
-            "html": str(html_path),
-            "pdf": None if written is None else str(written),
-            "pdfReason": reason,
-            "items": len(report.items),
-            "missing": report.missing,
-        }
-    )
+        written = cent.write_cent_report(conn, settings, protocol)
+    if pdf and written.pdf is None:
+        fail(f"--pdf: {written.pdf_reason}; the HTML report is at {written.html}")
+    print_json(written.to_json())

@@ -41,6 +41,9 @@ from americano_pipelines.warehouse import tables
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    from markupsafe import Markup
+
+    from americano_pipelines.config import Settings
 
 __all__ = [
     "CENT_ITEMS",
@@ -51,12 +54,15 @@ __all__ = [
     "ObservationFlow",
     "ResultTable",
     "STATUSES",
+    "WrittenReport",
     "cent_report",
     "pdf_renderer",
     "read_cent_inputs",
+    "read_protocol_runs",
     "render_html",
     "render_pdf",
     "report_paths",
+    "write_cent_report",
 ]
 
 REPORTED, PARTIAL, NOT_AVAILABLE, NOT_RECORDED = (
@@ -471,6 +477,65 @@ def report_paths(reports_dir: Path, protocol_id: str) -> tuple[Path, Path]:
     its analyses' plots."""
     folder = Path(reports_dir) / tables.protocol_folder(protocol_id)
     return folder / "cent_report.html", folder / "cent_report.pdf"
+
+
+def read_protocol_runs(owner_url: str, protocol_id: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The protocol's analysis runs (as `americano runs list` prints them), and why there are
+    none when PostgreSQL cannot be read (the provenance item then says so)."""
+    import psycopg
+
+    from americano_pipelines.provenance.runs import list_analysis_runs
+
+    try:
+        return [run.to_json() for run in list_analysis_runs(owner_url, protocol_id)], None
+    except psycopg.Error as error:
+        return [], f"analysis_runs could not be read: {' '.join(str(error).split())}"
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """A report written to disk: its HTML, its PDF (None, with the reason, when no renderer
+    printed it) and the report itself."""
+
+    report: CentReport
+    html: Path
+    pdf: Path | None
+    pdf_reason: str | None
+    runs_note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "protocolId": self.report.protocol_id,
+            "html": str(self.html),
+            "pdf": None if self.pdf is None else str(self.pdf),
+            "pdfReason": self.pdf_reason,
+            "items": len(self.report.items),
+            "missing": self.report.missing,
+        }
+
+
+def write_cent_report(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, protocol_id: str
+) -> WrittenReport:
+    """Read the protocol's inputs (the warehouse `conn`, the result files and the analysis runs
+    of `settings`), build its report and write it as `report_paths(settings.reports_dir,
+    protocol_id)`: the HTML always, the PDF when a renderer is installed (a PDF of an earlier
+    report is removed when none is). What `americano report` and the asset
+    `reports/cent_report` both call."""
+    from americano_pipelines.db.connection import database_url
+
+    runs, runs_note = read_protocol_runs(database_url(settings), protocol_id)
+    inputs = read_cent_inputs(
+        conn, settings.results_dir, protocol_id, runs=runs, runs_note=runs_note
+    )
+    report = cent_report(inputs)
+    html_path, pdf_path = report_paths(settings.reports_dir, protocol_id)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(render_html(report), encoding="utf-8")
+    written, reason = render_pdf(html_path, pdf_path)
+    if written is None:
+        pdf_path.unlink(missing_ok=True)  # never a PDF of other content beside the HTML
+    return WrittenReport(report, html_path, written, reason, runs_note)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -1372,9 +1437,15 @@ def _result_tables(inputs: CentInputs) -> list[ResultTable]:
 # ----------------------------------------------------------------------------- figures
 
 
+# One size for every figure (the series' own plot, reports.sced_plots, is 9 x 4 in): at the
+# page's one figure width their lettering is the same size; 120 dpi prints sharp at 160 mm.
+FIGURE_SIZE = (9, 4)
+FIGURE_DPI = 120
+
+
 def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -1411,7 +1482,7 @@ def _series_figures(inputs: CentInputs) -> list[CentFigure]:
     )
     labels = [str(r["phase_label"]) for r in rows]
     series = plot_phase_series(
-        *args, phase_labels=labels, ylabel=outcome, title=f"{outcome} by phase"
+        *args, phase_labels=labels, ylabel=outcome, title=f"{outcome} by phase", dpi=FIGURE_DPI
     )
     figures = [
         CentFigure(
@@ -1429,6 +1500,7 @@ def _series_figures(inputs: CentInputs) -> list[CentFigure]:
             change_point_dates=points,
             ylabel=outcome,
             title=f"{len(points)} change point(s)",
+            dpi=FIGURE_DPI,
         )
         figures.append(
             CentFigure(
@@ -1465,7 +1537,7 @@ def _its_figure(inputs: CentInputs) -> CentFigure:
     from matplotlib.figure import Figure
 
     dates = np.asarray(cf["dates"], dtype="datetime64[D]")
-    figure = Figure(figsize=(9, 4))
+    figure = Figure(figsize=FIGURE_SIZE)
     ax = figure.subplots()
     ax.fill_between(
         dates, cf["lower95"], cf["upper95"], color="tab:orange", alpha=0.25, label="95% HDI"
@@ -1502,7 +1574,7 @@ def _permutation_figure(inputs: CentInputs) -> CentFigure:
         return CentFigure("permutation", caption, "analyses.sced_randomization_test", reason=reason)
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7, 3.5))
+    figure = Figure(figsize=FIGURE_SIZE)
     ax = figure.subplots()
     ax.hist(
         distribution,
@@ -1542,7 +1614,7 @@ def _sequential_figure(inputs: CentInputs) -> CentFigure:
         for row in looks
     ]
     bounds = [float(row["critical_value"]) for row in looks]
-    figure = Figure(figsize=(7, 3.5))
+    figure = Figure(figsize=FIGURE_SIZE)
     ax = figure.subplots()
     ax.plot(rates, bounds, "s-", color="black", label="critical value")
     if int(looks[0].get("sides") or 1) == 2:
@@ -1583,7 +1655,7 @@ def _drift_figure(inputs: CentInputs) -> CentFigure:
     from matplotlib.figure import Figure
 
     weeks = [str(row["week"]) for row in rows]
-    figure = Figure(figsize=(7, 3.2))
+    figure = Figure(figsize=FIGURE_SIZE)
     ax = figure.subplots()
     ax.bar(
         weeks,
@@ -1657,7 +1729,39 @@ def render_html(report: CentReport) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["css_string"] = _css_string
+    environment.tests["number"] = _looks_numeric
+    environment.filters["breakable"] = _breakable
     return environment.get_template("cent.html.j2").render(report=report, flow=report.flow)
+
+
+def _breakable(value: Any) -> Markup:
+    """A dotted name (`marts.protocols.sample_size_justification`), escaped, with a line-break
+    opportunity after each `.`, `_` and `/`: a narrow column wraps it between its parts."""
+    from markupsafe import Markup, escape
+
+    text = str(escape(value))
+    for mark in "._/":
+        text = text.replace(mark, mark + "<wbr>")
+    return Markup(text)
+
+
+def _looks_numeric(cell: Any) -> bool:
+    """A table cell that is a number (right-aligned, in tabular figures)."""
+    try:
+        float(str(cell).replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def _css_string(value: Any) -> Markup:
+    """`value` as the body of a double-quoted CSS string inside <style>: quotes, backslashes,
+    line breaks and `<` escaped (so it never ends the string, nor the style element)."""
+    from markupsafe import Markup
+
+    text = "".join(c if c.isalnum() or c in " -_.:/()," else f"\\{ord(c):x} " for c in str(value))
+    return Markup(text)
 
 
 # ----------------------------------------------------------------------------- PDF

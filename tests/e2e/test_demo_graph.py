@@ -79,6 +79,60 @@ def test_first_run_materializes_the_whole_graph(built) -> None:
         assert f"analyses/{key}:dbt_source_tests" in summary.evaluated_checks
 
 
+def test_each_protocol_has_its_cent_report_as_html_and_a_real_pdf(built) -> None:
+    """The asset reports/cent_report ran after the analyses: each protocol's HTML, and its PDF
+    printed by the Chromium installed here (CI installs it), both linked from the
+    materialization; the PDF has pages, the checklist's text, page numbers and the figures."""
+    import pypdf
+    from dagster import AssetKey, AssetRecordsFilter
+
+    from americano_pipelines.cli.materialize import prepare_dagster_home
+    from americano_pipelines.reports import cent
+
+    settings, study, summary = built
+    assert "reports/cent_report" in summary.asset_keys
+    renderer, reason = cent.pdf_renderer()
+    instance = prepare_dagster_home(settings)
+    protocol_ids = sorted(p["protocolId"] for p in study.ground_truth["protocols"])
+    for protocol_id in protocol_ids:
+        html, pdf = cent.report_paths(settings.reports_dir, protocol_id)
+        (record,) = instance.fetch_materializations(
+            AssetRecordsFilter(
+                asset_key=AssetKey(["reports", "cent_report"]), asset_partitions=[protocol_id]
+            ),
+            limit=1,
+        ).records
+        metadata = record.asset_materialization.metadata
+        assert metadata["html"].value == str(html) and html.exists()
+        assert metadata["items"].value == len(cent.CENT_ITEMS)
+        if renderer is None:
+            assert metadata["pdf"].value == "not written"
+            assert metadata["pdf_reason"].value == reason and not pdf.exists()
+        else:
+            assert metadata["pdf"].value == str(pdf)
+            assert metadata["pdf_url"].value == pdf.resolve().as_uri()
+    if renderer != "chromium":
+        pytest.skip(f"the real PDF needs Chromium (CI installs it): {reason}")
+    html, pdf = cent.report_paths(settings.reports_dir, protocol_ids[0])
+    reader = pypdf.PdfReader(pdf)
+    assert len(reader.pages) > 1
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    for topic in (
+        "CENT 2015 checklist",
+        "Trial design",
+        "Sequence generation",
+        "Participant flow",
+        "Outcomes and estimation",
+        "Provenance",
+        "americano runs reproduce",
+    ):
+        assert topic in text, topic
+    assert f"Page 1 of {len(reader.pages)}" in text  # the page margins' numbers
+    drawn = html.read_text().count('src="data:image/png;base64,')
+    assert drawn >= 3
+    assert sum(len(page.images) for page in reader.pages) == drawn
+
+
 def test_row_counts_are_conserved_postgres_parquet_staging(built) -> None:
     settings, _, _ = built
     with psycopg.connect(settings.database_url) as pg:
@@ -230,5 +284,7 @@ def test_after_one_new_day_only_what_depends_on_it_runs(built) -> None:
     own = {p["protocolId"] for p in study.ground_truth["protocols"] if p["userId"] == "user_001"}
     assert set(run.protocols_analysed) <= own
 
+    if run.protocols_analysed:  # the report follows the analyses it shows
+        assert "reports/cent_report" in keys
     nothing = materialize_all(settings, log=lambda _: None)
     assert nothing.runs == [] and nothing.asset_keys == []

@@ -56,6 +56,8 @@ CAUSAL_ANALYSES = {
     "analyses/series_of_n1",
 }
 DRIFT = {"drift/weekly_drift"}
+# Each protocol's CENT report, after its analyses (defs/reports/).
+REPORTS = {"reports/cent_report"}
 # Views over the analyses' result files (dbt_project/models/results).
 RESULTS = {
     "results/sced_randomization_test",
@@ -93,6 +95,7 @@ def test_asset_keys_are_pinned() -> None:
         | RESULTS
         | DRIFT
         | QUARANTINE
+        | REPORTS
     )
 
 
@@ -195,6 +198,27 @@ def test_protocol_analyses_are_pinned_partitioned_by_protocol_and_read_the_marts
     )
     assert defs.resolve_sensor_def("new_protocols").name == "new_protocols"
     assert defs.resolve_job_def("protocol_analyses").partitions_def.name == "protocols"
+
+
+def test_the_cent_report_follows_every_analysis_and_the_drift_in_the_protocols_job() -> None:
+    from dagster import AllPartitionMapping
+
+    from americano_pipelines.defs.analyses.jobs import ANALYSES as SPECS
+
+    graph = _graph()
+    node = graph.get(AssetKey(["reports", "cent_report"]))
+    assert node.group_name == "reports"
+    assert isinstance(node.partitions_def, DynamicPartitionsDefinition)
+    assert node.partitions_def.name == "protocols"
+    analyses = {spec.key for spec in SPECS}
+    assert node.parent_keys == analyses | {AssetKey(["drift", "weekly_drift"])}
+    mapping = graph.get_partition_mapping(node.key, AssetKey(["drift", "weekly_drift"]))
+    assert isinstance(mapping, AllPartitionMapping)
+    # it runs with the analyses (sensors, demo), never with the warehouse's refresh
+    job = defs.resolve_job_def("protocol_analyses")
+    assert {node.key, *analyses} <= job.asset_layer.selected_asset_keys
+    refresh = defs.resolve_job_def("refresh_warehouse")
+    assert node.key not in refresh.asset_layer.selected_asset_keys
 
 
 def test_the_its_posterior_is_pinned_partitioned_by_protocol_with_its_convergence_check() -> None:

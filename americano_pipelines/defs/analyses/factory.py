@@ -54,6 +54,8 @@ from americano_pipelines.defs.resources import SettingsResource, WarehouseResour
 from americano_pipelines.warehouse import tables
 
 GROUP = "analyses"
+REPORTS_GROUP = "reports"
+"""The per-protocol reports that follow the analyses (defs/reports/), in the same job."""
 
 PROTOCOLS = AssetKey(["marts", "protocols"])
 PHASE_OBSERVATIONS = AssetKey(["marts", "phase_observations"])

@@ -13,7 +13,7 @@ from americano_pipelines.defs.analyses.assets import (
     SEQUENTIAL_MONITORING,
 )
 from americano_pipelines.defs.analyses.causal import SYNTHETIC_CONTROL, WEARABLE_LINKS
-from americano_pipelines.defs.analyses.factory import GROUP
+from americano_pipelines.defs.analyses.factory import GROUP, REPORTS_GROUP
 from americano_pipelines.defs.analyses.its import ITS
 from americano_pipelines.defs.analyses.partitions import protocols
 from americano_pipelines.defs.analyses.series_of_n1 import SERIES_OF_N1
@@ -32,9 +32,10 @@ ANALYSES = (
 
 protocol_analyses_job = define_asset_job(
     "protocol_analyses",
-    selection=AssetSelection.groups(GROUP),
+    # the analyses, then each protocol's report (defs/reports/)
+    selection=AssetSelection.groups(GROUP, REPORTS_GROUP),
     partitions_def=protocols,
     executor_def=protocol_analyses_executor,
-    description="Every pre-registered analysis of one protocol (a `protocols` partition), on the "
-    "executor AMERICANO_EXECUTOR names (in_process, multiprocess or celery).",
+    description="Every pre-registered analysis of one protocol (a `protocols` partition), then "
+    "its CENT report, on the executor AMERICANO_EXECUTOR names (in_process, multiprocess or celery).",
 )

@@ -16,12 +16,9 @@ from dagster import (
 
 from americano_pipelines.defs.analyses.jobs import ANALYSES, protocol_analyses_job
 from americano_pipelines.defs.analyses.partitions import new_protocol_ids, protocols
-from americano_pipelines.defs.analyses.plan import (
-    InputFingerprints,
-    stale_protocols,
-    with_downstream,
-)
+from americano_pipelines.defs.analyses.plan import InputFingerprints
 from americano_pipelines.defs.refresh.jobs import refresh_warehouse_job
+from americano_pipelines.defs.reports.plan import protocol_plans, protocol_run_requests
 from americano_pipelines.defs.resources import WarehouseResource
 
 _IN_PROGRESS = [
@@ -45,7 +42,8 @@ def _refresh_in_progress(instance) -> bool:
     description="Adds a `protocols` partition for every protocol in marts.protocols not yet "
     "known, and runs the analyses of every protocol whose inputs changed (a new protocol's "
     "included): those whose last materialization has another data version than the "
-    "protocol's inputs give now (defs/analyses/plan.py). Waits while a refresh_warehouse run "
+    "protocol's inputs give now (defs/analyses/plan.py), then its CENT report (also alone, "
+    "when only the report is out of date: defs/reports/plan.py). Waits while a refresh_warehouse run "
     "is in progress.",
 )
 def new_protocols_sensor(
@@ -59,13 +57,11 @@ def new_protocols_sensor(
     except duckdb.IOException as error:  # a run holds the warehouse: look again next tick
         return SkipReason(f"warehouse busy: {error}")
     new = new_protocol_ids(context.instance, fingerprints.protocol_ids)
-    plans = stale_protocols(context.instance, ANALYSES, fingerprints)
+    plans = protocol_plans(context.instance, fingerprints)
     if not plans and not new:
         count = len(fingerprints.protocol_ids)
-        return SkipReason(f"the analyses of all {count} protocol(s) are current")
-    graph = context.repository_def.asset_graph
-    keys = [spec.key for spec in ANALYSES]
+        return SkipReason(f"the analyses and reports of all {count} protocol(s) are current")
     return SensorResult(
-        run_requests=[plan.run_request(with_downstream(plan.stale, keys, graph)) for plan in plans],
+        run_requests=protocol_run_requests(plans, context.repository_def.asset_graph),
         dynamic_partitions_requests=[protocols.build_add_request(new)] if new else [],
     )

@@ -87,8 +87,13 @@ def get_protocol(protocol_id: str, who: Caller = Depends(caller)) -> ResultJSON:
 
 @router.get(
     "/api/research/protocols/{protocol_id}/report",
-    response_class=HTMLResponse,
-    responses={**ERRORS, 200: {"content": {"text/html": {}}, "description": "The report"}},
+    responses={
+        **ERRORS,
+        200: {
+            "content": {"text/html": {"schema": {"type": "string"}}},
+            "description": "The report, one self-contained HTML page",
+        },
+    },
 )
 def protocol_report(request: Request, protocol_id: str, who: Caller = Depends(caller)) -> Any:
     """The protocol's CENT 2015 report as one self-contained HTML page (`americano report`)."""

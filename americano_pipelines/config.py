@@ -68,6 +68,15 @@ class Settings:
     quarantine_max_share: str = "0.01"
     """AMERICANO_QUARANTINE_MAX_SHARE as given: the share of a table's rows its quality gate may
     quarantine before the asset check `quarantine_within_share` fails (`quarantine_share_limit`)."""
+    api_max_body_bytes: str = "1048576"
+    """AMERICANO_API_MAX_BODY_BYTES as given: the largest request body the HTTP API reads
+    (`checked_api_max_body_bytes`); a larger one is answered 413."""
+    api_its_timeout: str = "300"
+    """AMERICANO_API_ITS_TIMEOUT as given: seconds an ITS request may sample before it is
+    answered 504 and its worker restarted (`checked_api_its_timeout`)."""
+    api_its_workers: str = "1"
+    """AMERICANO_API_ITS_WORKERS as given: worker processes that fit the HTTP API's ITS
+    requests, each keeping its compiled model warm (`checked_api_its_workers`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -119,6 +128,18 @@ class Settings:
     def quarantine_share_limit(self) -> float:
         """`quarantine_max_share` as a number in [0, 1]; anything else is an InputError."""
         return _share("AMERICANO_QUARANTINE_MAX_SHARE", self.quarantine_max_share, one_allowed=True)
+
+    @property
+    def checked_api_max_body_bytes(self) -> int:
+        return int(_positive("AMERICANO_API_MAX_BODY_BYTES", self.api_max_body_bytes, integer=True))
+
+    @property
+    def checked_api_its_timeout(self) -> float:
+        return _positive("AMERICANO_API_ITS_TIMEOUT", self.api_its_timeout, integer=False)
+
+    @property
+    def checked_api_its_workers(self) -> int:
+        return int(_positive("AMERICANO_API_ITS_WORKERS", self.api_its_workers, integer=True))
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -198,6 +219,19 @@ def _share(variable: str, text: str, *, one_allowed: bool) -> float:
     return share
 
 
+def _positive(variable: str, text: str, *, integer: bool) -> float:
+    """`text` as a positive number (a whole one when `integer`); an InputError naming `variable`
+    otherwise."""
+    try:
+        value = float(int(text)) if integer else float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        kind = "a positive whole number" if integer else "a positive number"
+        raise InputError(f"{variable}: {text!r} is not {kind}", field=variable)
+    return value
+
+
 def get_settings() -> Settings:
     """Read the settings now (cheap; tests change the environment between calls)."""
     home = Path(_env("AMERICANO_HOME") or ".americano").resolve()
@@ -228,6 +262,9 @@ def get_settings() -> Settings:
         dagster_storage=_env("AMERICANO_DAGSTER_STORAGE") or "sqlite",
         drift_warn_share=_env("AMERICANO_DRIFT_WARN_SHARE") or "0.5",
         quarantine_max_share=_env("AMERICANO_QUARANTINE_MAX_SHARE") or "0.01",
+        api_max_body_bytes=_env("AMERICANO_API_MAX_BODY_BYTES") or "1048576",
+        api_its_timeout=_env("AMERICANO_API_ITS_TIMEOUT") or "300",
+        api_its_workers=_env("AMERICANO_API_ITS_WORKERS") or "1",
     )
 
 

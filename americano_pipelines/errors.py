@@ -13,3 +13,8 @@ class InputError(ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class NotFoundError(InputError):
+    """A thing the user named does not exist for them (another user's protocol included, so
+    nothing tells it apart from one that does not exist): the CLI exits 2, the API answers 404."""

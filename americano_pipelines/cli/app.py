@@ -135,6 +135,26 @@ def ui(
     os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)])
 
 
+@app.command("serve")
+@answered
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,
+) -> None:
+    """The HTTP API (CONTRACTS.md §5): every request carries `Authorization: Bearer <token>`
+    (`americano users token create`); OpenAPI at /openapi.json, docs at /docs."""
+    import uvicorn
+
+    from americano_pipelines.api import create_app
+    from americano_pipelines.db.connection import connect
+    from americano_pipelines.db.migrate import migrate
+
+    settings = get_settings()
+    with connect() as conn:
+        migrate(conn)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     try:
         app()

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from americano_pipelines.db.connection import session_user_id
-from americano_pipelines.errors import InputError
+from americano_pipelines.errors import InputError, NotFoundError
 from americano_pipelines.registration.analyses import AnalysisList, analyses_from_json
 from americano_pipelines.registration.protocol_file import (
     PhaseSchedule,
@@ -27,7 +27,13 @@ from americano_pipelines.registration.protocol_file import (
     draw_schedule,
 )
 
-__all__ = ["StoredProtocol", "read_protocol", "record_deviation", "register_protocol"]
+__all__ = [
+    "StoredProtocol",
+    "list_protocols",
+    "read_protocol",
+    "record_deviation",
+    "register_protocol",
+]
 
 
 @dataclass(frozen=True)
@@ -205,10 +211,25 @@ def read_protocol(session: psycopg.Connection, protocol_id: str) -> StoredProtoc
     if not session.autocommit:
         session.commit()
     if stored is None:
-        raise InputError(
+        raise NotFoundError(
             f"protocolId: no protocol {protocol_id!r} for this session's user", field="protocolId"
         )
     return stored
+
+
+def list_protocols(session: psycopg.Connection) -> list[StoredProtocol]:
+    """Every protocol the session's user sees (row-level security: their own), oldest
+    registration first."""
+    ids = [
+        row[0]
+        for row in session.execute(
+            "SELECT id FROM experiment_protocols ORDER BY registered_at, id"
+        ).fetchall()
+    ]
+    protocols = [stored for stored in (_read(session, i) for i in ids) if stored is not None]
+    if not session.autocommit:
+        session.commit()
+    return protocols
 
 
 def record_deviation(

@@ -51,6 +51,7 @@ __all__ = [
     "UNKNOWN_DATA_VERSION",
     "AnalysisResult",
     "AnalysisRunRecord",
+    "list_session_runs",
     "RunDescription",
     "describe",
     "experiment_name",
@@ -458,6 +459,27 @@ def _insert(owner_url: str, user_id: str, values: Mapping[str, Any]) -> Analysis
     return AnalysisRunRecord.from_canonical_row(row)
 
 
+def _runs_query(protocol_id: str | None) -> tuple[str, tuple[str, ...]]:
+    where = "" if protocol_id is None else "WHERE protocol_id = %s"
+    query = (
+        f"SELECT {_CANONICAL_COLUMNS} FROM analysis_runs {where} "
+        "ORDER BY started_at DESC, completed_at DESC NULLS LAST, id"
+    )
+    return query, () if protocol_id is None else (protocol_id,)
+
+
+def list_session_runs(
+    session: psycopg.Connection, protocol_id: str | None = None
+) -> list[AnalysisRunRecord]:
+    """As `list_analysis_runs`, on a user's session (`db.connection.token_session`): row-level
+    security shows that user's protocols' runs only."""
+    query, params = _runs_query(protocol_id)
+    rows = session.execute(query, params).fetchall()
+    if not session.autocommit:
+        session.commit()
+    return verify_chains([AnalysisRunRecord.from_canonical_row(row) for row in rows])
+
+
 def list_analysis_runs(
     owner_url: str,
     protocol_id: str | None = None,
@@ -470,12 +492,7 @@ def list_analysis_runs(
     else with the read-everything extraction role."""
     from americano_pipelines.db.connection import extract_session, user_session
 
-    where = "" if protocol_id is None else "WHERE protocol_id = %s"
-    query = (
-        f"SELECT {_CANONICAL_COLUMNS} FROM analysis_runs {where} "
-        "ORDER BY started_at DESC, completed_at DESC NULLS LAST, id"
-    )
-    params = () if protocol_id is None else (protocol_id,)
+    query, params = _runs_query(protocol_id)
     if user_id is not None:
         with user_session(user_id, owner_url=owner_url) as session:
             rows = session.execute(query, params).fetchall()

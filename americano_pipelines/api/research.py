@@ -53,17 +53,10 @@ def register_protocol(
 ) -> ResultJSON:
     """Validate and pre-register a protocol and its randomized schedule, as `americano protocol
     register FILE.yaml` does with the same fields."""
-    from americano_pipelines.db.protocols import register_protocol as register
-    from americano_pipelines.registration.protocol_file import draw_schedule, validate_protocol
+    from americano_pipelines.db.protocols import preregister
+    from americano_pipelines.registration.protocol_file import validate_protocol
 
-    registration = validate_protocol(body)
-    schedule = draw_schedule(registration)
-    justification = None
-    if registration.power is not None:
-        from americano_pipelines.protocol_analyses.power import protocol_power
-
-        justification = protocol_power(registration)
-    stored = register(who.session, registration, schedule, sample_size_justification=justification)
+    stored = preregister(who.session, validate_protocol(body))
     return ResultJSON(stored.to_json(), status_code=201)
 
 

@@ -1,10 +1,11 @@
 """The HTTP API's application: `create_app(settings)` (`americano serve` runs it on uvicorn).
 
 One router per area (`analytics`, `research`, and `screens`: the dashboards' pages, whose
-static assets are mounted at `/static`); `create_app` includes every router of `ROUTERS`. Errors, whatever raised them, answer by one
-convention (`api/responses.py`): a request-validation error or an `InputError` is 422 naming the
-field (`NotFoundError` is 404), a missing or bad token 401, a body larger than the limit 413, the
-warehouse or database unreachable 503, an ITS past its timeout 504. Bad input is never a 500.
+static assets are mounted at `/static`); `create_app` includes every router of `ROUTERS`.
+Errors, whatever raised them, answer by one convention (`api/responses.py`): a
+request-validation error or an `InputError` is 422 naming the field (`NotFoundError` is 404), a
+missing or bad token 401, a body larger than the limit 413, the warehouse or database
+unreachable 503, an ITS past its timeout 504. Bad input is never a 500.
 """
 
 from __future__ import annotations

@@ -221,6 +221,9 @@ def test_another_users_protocol_is_404_as_one_that_does_not_exist(api_study: dic
         assert abab.status_code == 404, abab.text
         assert other.get(f"/api/research/protocols/{protocol}").status_code == 404
         assert other.get(f"/api/research/protocols/{protocol}/report").status_code == 404
+        for stored in ("its", "randomization-test"):  # the dashboards' data
+            answer = other.get(f"/api/research/protocols/{protocol}/{stored}")
+            assert answer.status_code == 404 and "of this user" in answer.text, answer.text
     assert [p["protocolId"] for p in other.get("/api/research/protocols").json()] == [
         PROTOCOLS["user_002"]
     ]
@@ -229,6 +232,9 @@ def test_another_users_protocol_is_404_as_one_that_does_not_exist(api_study: dic
     # Their own protocol, report included, is theirs to see.
     own = other.get(f"/api/research/protocols/{PROTOCOLS['user_002']}")
     assert own.status_code == 200 and own.json()["userId"] == "user_002"
+    # Before its analyses have run, its stored results are not there yet, and say so.
+    not_yet = other.get(f"/api/research/protocols/{PROTOCOLS['user_002']}/its")
+    assert not_yet.status_code == 404 and "no its_effects result yet" in not_yet.text
     report = other.get(f"/api/research/protocols/{PROTOCOLS['user_002']}/report")
     assert report.status_code == 200, report.text
     assert report.headers["content-type"].startswith("text/html")

@@ -27,10 +27,12 @@ ui: install
 	$(BIN)/americano ui
 
 # docs/img/: the Dagster UI over the demo's state, photographed with Debian's chromium, and the
-# pages of one protocol's CENT report (docs/cent_screenshots.py; needs poppler-utils' pdftoppm).
+# pages of one protocol's CENT report (docs/cent_screenshots.py; needs poppler-utils' pdftoppm),
+# and the screens of `americano serve` (docs/api_screenshots.py).
 screenshots: demo
 	$(BIN)/python docs/screenshots.py
 	$(BIN)/python docs/cent_screenshots.py
+	$(BIN)/python docs/api_screenshots.py
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

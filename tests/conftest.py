@@ -44,12 +44,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Markers from where a test lives and what it touches: `integration` and `e2e` by folder,
+    """Markers from where a test lives and what it touches: `integration`, `e2e` and `browser` by
+    folder,
     `database` for every test that reaches PostgreSQL (CI's pass against the server runs only
     those: `-m database`)."""
     for item in items:
         folder = Path(str(item.path)).parent.name
-        if folder in ("integration", "e2e"):
+        if folder in ("integration", "e2e", "browser"):
             item.add_marker(folder)
         if "server_url" in getattr(item, "fixturenames", ()):
             item.add_marker("database")
@@ -181,6 +182,31 @@ def module_platform(
     patch.setenv("DAGSTER_HOME", str(root / "unused"))
     patch.delenv("AMERICANO_DUCKDB_PATH", raising=False)
     yield root
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def api_study(migrated_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One per module: a two-user demo study built up to the marts, an API token per user, and
+    `create_app` on a real uvicorn (tests/integration/api_server.py): what the API's tests and
+    the screens' browser tests share. Yields `settings`, `tokens` (user -> token), `url`,
+    `root` and `database` (the owner's URL)."""
+    from tests.integration.api_server import DAYS, START, issue_tokens, running_api
+
+    patch = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("api")
+    _, settings = build_demo_study(
+        patch, root, migrated_database, users=2, days=DAYS, seed=7, start_date=START
+    )
+    tokens = issue_tokens(migrated_database)
+    with running_api(settings) as url:
+        yield {
+            "settings": settings,
+            "tokens": tokens,
+            "url": url,
+            "root": root,
+            "database": migrated_database,
+        }
     patch.undo()
 
 

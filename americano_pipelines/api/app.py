@@ -1,10 +1,11 @@
 """The HTTP API's application: `create_app(settings)` (`americano serve` runs it on uvicorn).
 
-One router per area (`analytics`, `research`); the dashboards add theirs the same way
-(`create_app` includes every router of `ROUTERS`). Errors, whatever raised them, answer by one
-convention (`api/responses.py`): a request-validation error or an `InputError` is 422 naming the
-field (`NotFoundError` is 404), a missing or bad token 401, a body larger than the limit 413, the
-warehouse or database unreachable 503, an ITS past its timeout 504. Bad input is never a 500.
+One router per area (`analytics`, `research`, and `screens`: the dashboards' pages, whose
+static assets are mounted at `/static`); `create_app` includes every router of `ROUTERS`.
+Errors, whatever raised them, answer by one convention (`api/responses.py`): a
+request-validation error or an `InputError` is 422 naming the field (`NotFoundError` is 404), a
+missing or bad token 401, a body larger than the limit 413, the warehouse or database
+unreachable 503, an ITS past its timeout 504. Bad input is never a 500.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from americano_pipelines.api import analytics, research
+from americano_pipelines.api import analytics, research, screens
 from americano_pipelines.api.its_pool import ITSPool, ITSRestarted, ITSTimeout
 from americano_pipelines.api.responses import field_error
 from americano_pipelines.config import Settings
@@ -27,7 +28,7 @@ from americano_pipelines.warehouse.scoped import WarehouseUnavailable
 
 __all__ = ["ROUTERS", "create_app"]
 
-ROUTERS = (analytics.router, research.router)
+ROUTERS = (analytics.router, research.router, screens.router)
 
 
 class BodyLimit:
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.its_pool = pool
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static", screens.static_files(), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -222,6 +222,45 @@ class ProtocolResponse(Response):
     designType: str
 
 
+class ProtocolITSResponse(Response):
+    """A protocol's Bayesian ITS as its registered analysis computed it (`analyses.its_effects`,
+    the ITS dashboard's data): `result` is the guide's `BayesianITSResponse` (null when the
+    analysis was skipped, `reason` says why)."""
+
+    protocolId: str
+    status: str
+    reason: str | None
+    metric: str | None
+    interventionDate: str | None
+    result: BayesianITSResponse | None
+    interpretation: str | None
+    dataVersion: str | None
+    computedAt: str | None
+
+
+class Observation(Response):
+    date: str
+    phase: str
+    condition: str
+    value: float
+
+
+class ProtocolRandomizationTestResponse(Response):
+    """A protocol's randomization test as its registered analysis computed it
+    (`analyses.sced_randomization_test`, the ABAB view's data): `test` is the guide's
+    `ABABRandomizationTestResponse` (null when skipped), with the effect sizes, the WWC rating
+    (`sced_standards`) and the observations it was computed on."""
+
+    protocolId: str
+    design: str
+    status: str
+    reason: str | None
+    test: ABABRandomizationTestResponse | None
+    observations: list[Observation]
+    dataVersion: str | None
+    computedAt: str | None
+
+
 class AnalysisRun(Response):
     id: str
     protocolId: str

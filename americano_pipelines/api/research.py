@@ -17,11 +17,14 @@ from americano_pipelines.api.models import (
     AnalysisRun,
     ContextMetadataRequest,
     ContextMetadataResponse,
+    ProtocolITSResponse,
+    ProtocolRandomizationTestResponse,
     ProtocolResponse,
 )
 from americano_pipelines.api.responses import ERRORS, ResultJSON
-from americano_pipelines.errors import InputError
-from americano_pipelines.warehouse.scoped import open_user_warehouse
+from americano_pipelines.errors import InputError, NotFoundError
+from americano_pipelines.warehouse import tables
+from americano_pipelines.warehouse.scoped import UserWarehouse, open_user_warehouse
 
 __all__ = ["router"]
 
@@ -53,17 +56,10 @@ def register_protocol(
 ) -> ResultJSON:
     """Validate and pre-register a protocol and its randomized schedule, as `americano protocol
     register FILE.yaml` does with the same fields."""
-    from americano_pipelines.db.protocols import register_protocol as register
-    from americano_pipelines.registration.protocol_file import draw_schedule, validate_protocol
+    from americano_pipelines.db.protocols import preregister
+    from americano_pipelines.registration.protocol_file import validate_protocol
 
-    registration = validate_protocol(body)
-    schedule = draw_schedule(registration)
-    justification = None
-    if registration.power is not None:
-        from americano_pipelines.protocol_analyses.power import protocol_power
-
-        justification = protocol_power(registration)
-    stored = register(who.session, registration, schedule, sample_size_justification=justification)
+    stored = preregister(who.session, validate_protocol(body))
     return ResultJSON(stored.to_json(), status_code=201)
 
 
@@ -109,6 +105,64 @@ def protocol_report(request: Request, protocol_id: str, who: Caller = Depends(ca
             warehouse.protocol_connection(protocol_id), settings.results_dir, protocol_id, runs=runs
         )
     return HTMLResponse(cent.render_html(cent.cent_report(inputs)))
+
+
+def _stored_result(warehouse: UserWarehouse, protocol_id: str, table: tables.Table) -> dict:
+    result = warehouse.protocol_result(protocol_id, table)
+    if result is None:
+        raise NotFoundError(
+            f"protocolId: protocol {protocol_id!r} has no {table.name} result yet (it runs "
+            "with the protocol's analyses: nightly, at a phase end, or americano demo)",
+            field="protocolId",
+        )
+    return result
+
+
+@router.get(
+    "/api/research/protocols/{protocol_id}/its",
+    response_model=ProtocolITSResponse,
+    responses=ERRORS,
+)
+def protocol_its(request: Request, protocol_id: str, who: Caller = Depends(caller)) -> ResultJSON:
+    """The protocol's Bayesian ITS as its registered analysis computed it (the ITS dashboard):
+    the causal effect, the counterfactual, the diagnostics and the interpretation."""
+    with open_user_warehouse(request.app.state.settings.duckdb_path, who.user_id) as warehouse:
+        return ResultJSON(_stored_result(warehouse, protocol_id, tables.ITS_EFFECTS))
+
+
+@router.get(
+    "/api/research/protocols/{protocol_id}/randomization-test",
+    response_model=ProtocolRandomizationTestResponse,
+    responses=ERRORS,
+)
+def protocol_randomization_test(
+    request: Request, protocol_id: str, who: Caller = Depends(caller)
+) -> ResultJSON:
+    """The protocol's randomization test as its registered analysis computed it (the ABAB
+    view): p, the permutation distribution, effect sizes, the WWC rating, and the observations
+    in time order."""
+    import pandas as pd
+
+    with open_user_warehouse(request.app.state.settings.duckdb_path, who.user_id) as warehouse:
+        result = _stored_result(warehouse, protocol_id, tables.RANDOMIZATION_TESTS)
+        frame = warehouse.phase_observations(protocol_id)
+    frame = frame.sort_values(["observation_date", "observation_index"])
+    result["observations"] = [
+        {
+            "date": pd.Timestamp(day).date().isoformat(),
+            "phase": str(phase),
+            "condition": str(condition),
+            "value": float(value),
+        }
+        for day, phase, condition, value in zip(
+            frame["observation_date"],
+            frame["phase_label"],
+            frame["condition"],
+            frame["value"],
+            strict=True,
+        )
+    ]
+    return ResultJSON(result)
 
 
 @router.post(

@@ -45,23 +45,15 @@ def register(
     from americano_pipelines.config import get_settings
     from americano_pipelines.db.connection import connect, token_session
     from americano_pipelines.db.migrate import migrate
-    from americano_pipelines.db.protocols import register_protocol
-    from americano_pipelines.registration.protocol_file import draw_schedule, load_protocol_file
+    from americano_pipelines.db.protocols import preregister
+    from americano_pipelines.registration.protocol_file import load_protocol_file
 
     registration = load_protocol_file(file)
-    schedule = draw_schedule(registration)
     token = _user_token(get_settings().user_token)
-    justification = None
-    if registration.power is not None:
-        from americano_pipelines.protocol_analyses.power import protocol_power
-
-        justification = protocol_power(registration)
     with connect() as conn:
         migrate(conn)
     with token_session(token) as session:
-        stored = register_protocol(
-            session, registration, schedule, sample_size_justification=justification
-        )
+        stored = preregister(session, registration)
     print_json(stored.to_json())
 
 

@@ -30,6 +30,7 @@ from americano_pipelines.registration.protocol_file import (
 __all__ = [
     "StoredProtocol",
     "list_protocols",
+    "preregister",
     "read_protocol",
     "record_deviation",
     "register_protocol",
@@ -181,6 +182,22 @@ def register_protocol(
     if stored is None:  # the policies hid the row just written: a broken RLS setup
         raise RuntimeError(f"protocol {protocol_id} was written but is not visible to its user")
     return stored
+
+
+def preregister(session: psycopg.Connection, registration: ProtocolRegistration) -> StoredProtocol:
+    """The one pre-registration sequence, shared by `americano protocol register` and
+    `POST /api/research/protocols`: draw the randomized schedule the design calls for, simulate
+    the power of the registered test when the protocol has a `power:` mapping (stored as its
+    sample size justification), and register both on the user's session (`register_protocol`)."""
+    schedule = draw_schedule(registration)
+    justification = None
+    if registration.power is not None:
+        from americano_pipelines.protocol_analyses.power import protocol_power
+
+        justification = protocol_power(registration)
+    return register_protocol(
+        session, registration, schedule, sample_size_justification=justification
+    )
 
 
 def _check_session_user(session: psycopg.Connection, registration: ProtocolRegistration) -> str:

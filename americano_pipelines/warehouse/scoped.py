@@ -70,6 +70,25 @@ class UserWarehouse:
         self.protocol(protocol_id)
         return tables.phase_observations(self._conn, protocol_id)
 
+    def protocol_result(self, protocol_id: str, table: tables.Table) -> dict[str, Any] | None:
+        """The user's protocol's row of the result table `table` (`analyses.<name>`, one row
+        per protocol: its `result_json` parsed, with `dataVersion` and `computedAt`); None
+        before the analysis has run."""
+        import json
+
+        self.protocol(protocol_id)
+        if not tables.table_exists(self._conn, tables.SCHEMA, table.name):
+            return None
+        row = self._conn.execute(
+            f"SELECT result_json, data_version, computed_at FROM {table.qualified_name} "
+            "WHERE protocol_id = ? AND user_id = ?",
+            [protocol_id, self.user_id],
+        ).fetchone()
+        if row is None:
+            return None
+        computed_at = None if row[2] is None else row[2].isoformat()
+        return {**json.loads(row[0]), "dataVersion": row[1], "computedAt": computed_at}
+
     def protocol_connection(self, protocol_id: str) -> duckdb.DuckDBPyConnection:
         """The connection, for a reader of one protocol's marts and results (the CENT report),
         once the protocol is known to be the user's."""

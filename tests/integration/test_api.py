@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -18,29 +17,15 @@ import typer
 from typer.testing import CliRunner
 
 from americano_pipelines.cli.analyze import analyze_app
-from tests.conftest import build_demo_study
-from tests.integration.api_server import DAYS, PROTOCOLS, START, issue_tokens, running_api
+from tests.integration.api_server import PROTOCOLS, START
 
 TINY = {"draws": 30, "tune": 30, "chains": 1}
 ANALYTICS = "/api/analytics/research"
 
 
-@pytest.fixture(scope="module")
-def study(migrated_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    patch = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("api")
-    _, settings = build_demo_study(
-        patch, root, migrated_database, users=2, days=DAYS, seed=7, start_date=START
-    )
-    tokens = issue_tokens(migrated_database)
-    with running_api(settings) as url:
-        yield {"settings": settings, "tokens": tokens, "url": url, "root": root}
-    patch.undo()
-
-
-def client(study: dict, user: str | None = "user_001") -> httpx.Client:
-    headers = {} if user is None else {"Authorization": f"Bearer {study['tokens'][user]}"}
-    return httpx.Client(base_url=study["url"], headers=headers, timeout=300)
+def client(api_study: dict, user: str | None = "user_001") -> httpx.Client:
+    headers = {} if user is None else {"Authorization": f"Bearer {api_study['tokens'][user]}"}
+    return httpx.Client(base_url=api_study["url"], headers=headers, timeout=300)
 
 
 def cli(*args: str) -> str:
@@ -51,8 +36,8 @@ def cli(*args: str) -> str:
     return result.stdout.strip()
 
 
-def warehouse_rows(study: dict, query: str, params: list) -> list[tuple]:
-    with duckdb.connect(study["settings"].duckdb_path, read_only=True) as conn:
+def warehouse_rows(api_study: dict, query: str, params: list) -> list[tuple]:
+    with duckdb.connect(api_study["settings"].duckdb_path, read_only=True) as conn:
         return conn.execute(query, params).fetchall()
 
 
@@ -65,9 +50,9 @@ def write_csv(path: Path, header: tuple[str, ...], rows: list[tuple]) -> str:
     return str(path)
 
 
-def daily_csv(study: dict, user: str, tmp_path: Path, start=None, end=None) -> str:
+def daily_csv(api_study: dict, user: str, tmp_path: Path, start=None, end=None) -> str:
     rows = warehouse_rows(
-        study,
+        api_study,
         "SELECT metric_date, value FROM marts.daily_metrics WHERE user_id = ? AND metric = "
         "'engagement_score' AND value IS NOT NULL AND metric_date BETWEEN ? AND ? "
         "ORDER BY metric_date",
@@ -81,8 +66,8 @@ def daily_csv(study: dict, user: str, tmp_path: Path, start=None, end=None) -> s
 # ----------------------------------------------------------------------------- auth
 
 
-def test_health_needs_no_token_and_the_rest_does(study: dict) -> None:
-    anonymous = client(study, None)
+def test_health_needs_no_token_and_the_rest_does(api_study: dict) -> None:
+    anonymous = client(api_study, None)
     assert anonymous.get("/healthz").json() == {"status": "ok"}
     assert anonymous.get("/openapi.json").status_code == 200
     for method, path in (
@@ -101,14 +86,14 @@ def test_health_needs_no_token_and_the_rest_does(study: dict) -> None:
 # ----------------------------------------------------------------------------- CLI parity
 
 
-def test_sequential_boundaries_are_the_clis_json(study: dict) -> None:
+def test_sequential_boundaries_are_the_clis_json(api_study: dict) -> None:
     body = {
         "alphaLevel": 0.05,
         "spendingFunction": "obrien_fleming",
         "maxN": 100,
         "nInterimAnalyses": 4,
     }
-    response = client(study).post(f"{ANALYTICS}/sequential-boundaries", json=body)
+    response = client(api_study).post(f"{ANALYTICS}/sequential-boundaries", json=body)
     assert response.status_code == 200, response.text
     expected = cli(
         "sequential", "--alpha", "0.05", "--spending", "obrien_fleming", "--max-n", "100",
@@ -119,7 +104,7 @@ def test_sequential_boundaries_are_the_clis_json(study: dict) -> None:
 
 
 def test_change_points_are_the_clis_json_on_the_users_own_series(
-    study: dict, tmp_path: Path
+    api_study: dict, tmp_path: Path
 ) -> None:
     for user in ("user_001", "user_002"):
         body = {
@@ -129,22 +114,24 @@ def test_change_points_are_the_clis_json_on_the_users_own_series(
             "endDate": "2025-10-31",
             "minSegmentLength": 7,
         }
-        response = client(study, user).post(f"{ANALYTICS}/change-points", json=body)
+        response = client(api_study, user).post(f"{ANALYTICS}/change-points", json=body)
         assert response.status_code == 200, response.text
-        path = daily_csv(study, user, tmp_path, end="2025-10-31")
+        path = daily_csv(api_study, user, tmp_path, end="2025-10-31")
         assert response.text == cli("changepoints", "--input", path, "--min-segment-length", "7")
 
 
-def test_abab_is_the_clis_json_on_the_protocols_observations(study: dict, tmp_path: Path) -> None:
+def test_abab_is_the_clis_json_on_the_protocols_observations(
+    api_study: dict, tmp_path: Path
+) -> None:
     protocol = PROTOCOLS["user_001"]
     rows = warehouse_rows(
-        study,
+        api_study,
         "SELECT condition, value FROM marts.phase_observations WHERE protocol_id = ? "
         "ORDER BY observation_date, observation_index",
         [protocol],
     )
     (min_phase,) = warehouse_rows(
-        study, "SELECT min_phase_length FROM marts.protocols WHERE protocol_id = ?", [protocol]
+        api_study, "SELECT min_phase_length FROM marts.protocols WHERE protocol_id = ?", [protocol]
     )[0]
     body = {
         "userId": "user_001",
@@ -152,7 +139,7 @@ def test_abab_is_the_clis_json_on_the_protocols_observations(study: dict, tmp_pa
         "metric": "engagement_score",
         "nPermutations": 2000,
     }
-    response = client(study).post(f"{ANALYTICS}/abab-randomization-test", json=body)
+    response = client(api_study).post(f"{ANALYTICS}/abab-randomization-test", json=body)
     assert response.status_code == 200, response.text
     path = write_csv(tmp_path / "abab.csv", ("phase", "value"), rows)
     expected = cli(
@@ -165,7 +152,7 @@ def test_abab_is_the_clis_json_on_the_protocols_observations(study: dict, tmp_pa
         assert key in answer
 
 
-def test_its_is_the_clis_json_and_its_worker_stays_warm(study: dict, tmp_path: Path) -> None:
+def test_its_is_the_clis_json_and_its_worker_stays_warm(api_study: dict, tmp_path: Path) -> None:
     body = {
         "userId": "user_001",
         "metric": "engagement_score",
@@ -174,14 +161,14 @@ def test_its_is_the_clis_json_and_its_worker_stays_warm(study: dict, tmp_path: P
         "postPeriodDays": 14,
         **TINY,
     }
-    with client(study) as api:
+    with client(api_study) as api:
         first = api.post(f"{ANALYTICS}/bayesian-its", json=body)
         assert first.status_code == 200, first.text
         second = api.post(f"{ANALYTICS}/bayesian-its", json=body)  # the warm worker
         # While the worker samples, the event loop still answers.
         assert api.get("/healthz").status_code == 200
     assert second.text == first.text
-    path = daily_csv(study, "user_001", tmp_path)
+    path = daily_csv(api_study, "user_001", tmp_path)
     expected = cli(
         "its", "--input", path, "--intervention-date", "2025-10-06", "--pre-period-days", "30",
         "--post-period-days", "14", "--draws", "30", "--tune", "30", "--chains", "1",
@@ -195,8 +182,10 @@ def test_its_is_the_clis_json_and_its_worker_stays_warm(study: dict, tmp_path: P
 # ----------------------------------------------------------------------------- two users
 
 
-def test_a_body_naming_another_user_is_403_on_every_endpoint_that_takes_one(study: dict) -> None:
-    other = client(study, "user_002")
+def test_a_body_naming_another_user_is_403_on_every_endpoint_that_takes_one(
+    api_study: dict,
+) -> None:
+    other = client(api_study, "user_002")
     bodies = {
         "bayesian-its": {
             "userId": "user_001", "metric": "engagement_score", "interventionDate": "2025-10-06",
@@ -220,8 +209,8 @@ def test_a_body_naming_another_user_is_403_on_every_endpoint_that_takes_one(stud
     assert context.status_code == 403
 
 
-def test_another_users_protocol_is_404_as_one_that_does_not_exist(study: dict) -> None:
-    other = client(study, "user_002")
+def test_another_users_protocol_is_404_as_one_that_does_not_exist(api_study: dict) -> None:
+    other = client(api_study, "user_002")
     theirs, missing = PROTOCOLS["user_001"], "protocol_999"
     for protocol in (theirs, missing):
         abab = other.post(
@@ -232,6 +221,9 @@ def test_another_users_protocol_is_404_as_one_that_does_not_exist(study: dict) -
         assert abab.status_code == 404, abab.text
         assert other.get(f"/api/research/protocols/{protocol}").status_code == 404
         assert other.get(f"/api/research/protocols/{protocol}/report").status_code == 404
+        for stored in ("its", "randomization-test"):  # the dashboards' data
+            answer = other.get(f"/api/research/protocols/{protocol}/{stored}")
+            assert answer.status_code == 404 and "of this user" in answer.text, answer.text
     assert [p["protocolId"] for p in other.get("/api/research/protocols").json()] == [
         PROTOCOLS["user_002"]
     ]
@@ -240,13 +232,16 @@ def test_another_users_protocol_is_404_as_one_that_does_not_exist(study: dict) -
     # Their own protocol, report included, is theirs to see.
     own = other.get(f"/api/research/protocols/{PROTOCOLS['user_002']}")
     assert own.status_code == 200 and own.json()["userId"] == "user_002"
+    # Before its analyses have run, its stored results are not there yet, and say so.
+    not_yet = other.get(f"/api/research/protocols/{PROTOCOLS['user_002']}/its")
+    assert not_yet.status_code == 404 and "no its_effects result yet" in not_yet.text
     report = other.get(f"/api/research/protocols/{PROTOCOLS['user_002']}/report")
     assert report.status_code == 200, report.text
     assert report.headers["content-type"].startswith("text/html")
     assert PROTOCOLS["user_002"] in report.text and PROTOCOLS["user_001"] not in report.text
 
 
-def test_a_users_series_comes_from_their_own_rows_only(study: dict) -> None:
+def test_a_users_series_comes_from_their_own_rows_only(api_study: dict) -> None:
     """The ITS and change points read the caller's days: user_002 asking with their own id gets
     their series, never user_001's (the warehouse has no RLS; the scoped reader is the guard)."""
     bodies = {
@@ -257,7 +252,7 @@ def test_a_users_series_comes_from_their_own_rows_only(study: dict) -> None:
         for user in ("user_001", "user_002")
     }  # fmt: skip
     answers = {
-        user: client(study, user).post(f"{ANALYTICS}/change-points", json=body).json()
+        user: client(api_study, user).post(f"{ANALYTICS}/change-points", json=body).json()
         for user, body in bodies.items()
     }
     assert answers["user_001"] != answers["user_002"]
@@ -285,20 +280,22 @@ def protocol_body(**changes: object) -> dict:
 
 
 def test_a_protocol_registers_as_the_cli_registers_it(
-    study: dict, protocol_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    api_study: dict, protocol_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import yaml
 
-    mine = client(study, "user_002")
+    mine = client(api_study, "user_002")
     created = mine.post("/api/research/protocols", json=protocol_body())
     assert created.status_code == 201, created.text
     stored = created.json()
     assert stored["userId"] == "user_002" and stored["seed"] == 11
     listed = [p["protocolId"] for p in mine.get("/api/research/protocols").json()]
     assert stored["protocolId"] in listed
-    assert client(study).get(f"/api/research/protocols/{stored['protocolId']}").status_code == 404
+    assert (
+        client(api_study).get(f"/api/research/protocols/{stored['protocolId']}").status_code == 404
+    )
     # The CLI draws the same schedule from the same fields and seed.
-    monkeypatch.setenv("AMERICANO_USER_TOKEN", study["tokens"]["user_002"])
+    monkeypatch.setenv("AMERICANO_USER_TOKEN", api_study["tokens"]["user_002"])
     path = tmp_path / "protocol.yaml"
     path.write_text(yaml.safe_dump(protocol_body()))
     code, out, err = protocol_cli("register", str(path))
@@ -316,8 +313,8 @@ def test_a_protocol_registers_as_the_cli_registers_it(
     assert other_user.status_code == 422 and other_user.json()["detail"][0]["loc"][-1] == "userId"
 
 
-def test_context_entries_are_saved_for_the_caller(study: dict) -> None:
-    mine = client(study, "user_002")
+def test_context_entries_are_saved_for_the_caller(api_study: dict) -> None:
+    mine = client(api_study, "user_002")
     saved = mine.post(
         "/api/context-metadata",
         json={"mood": "HIGH", "energy": 7, "location": "LIBRARY", "notes": "after lunch"},
@@ -335,8 +332,8 @@ def test_context_entries_are_saved_for_the_caller(study: dict) -> None:
 # ----------------------------------------------------------------------------- bad input
 
 
-def test_bad_input_is_422_naming_the_field_never_500(study: dict) -> None:
-    api = client(study)
+def test_bad_input_is_422_naming_the_field_never_500(api_study: dict) -> None:
+    api = client(api_study)
     cases = {
         "abab-randomization-test": (
             {"userId": "user_001", "protocolId": PROTOCOLS["user_001"],
@@ -403,7 +400,7 @@ SCHEMA_EXAMPLES = 25
 """Generated requests per operation (positive and negative): bounded, so the test stays short."""
 
 
-def test_schemathesis_finds_no_500_and_no_schema_violation(study: dict) -> None:
+def test_schemathesis_finds_no_500_and_no_schema_violation(api_study: dict) -> None:
     """Every operation of /openapi.json, fuzzed by schemathesis as the token's user: no 500, and
     every answer is one the schema declares, in the declared shape."""
     import schemathesis
@@ -414,8 +411,8 @@ def test_schemathesis_finds_no_500_and_no_schema_violation(study: dict) -> None:
         status_code_conformance,
     )
 
-    schema = schemathesis.openapi.from_url(f"{study['url']}/openapi.json")
-    headers = {"Authorization": f"Bearer {study['tokens']['user_001']}"}
+    schema = schemathesis.openapi.from_url(f"{api_study['url']}/openapi.json")
+    headers = {"Authorization": f"Bearer {api_study['tokens']['user_001']}"}
     checks = [
         not_a_server_error,
         status_code_conformance,

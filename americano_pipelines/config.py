@@ -68,6 +68,9 @@ class Settings:
     quarantine_max_share: str = "0.01"
     """AMERICANO_QUARANTINE_MAX_SHARE as given: the share of a table's rows its quality gate may
     quarantine before the asset check `quarantine_within_share` fails (`quarantine_share_limit`)."""
+    demo_drift_weeks: str = "all"
+    """AMERICANO_DEMO_DRIFT_WEEKS as given: how many of the latest ISO weeks `make demo`
+    computes the weekly drift of (`demo_drift_week_count`); `all` or a whole number."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -119,6 +122,19 @@ class Settings:
     def quarantine_share_limit(self) -> float:
         """`quarantine_max_share` as a number in [0, 1]; anything else is an InputError."""
         return _share("AMERICANO_QUARANTINE_MAX_SHARE", self.quarantine_max_share, one_allowed=True)
+
+    @property
+    def demo_drift_week_count(self) -> int | None:
+        """`demo_drift_weeks` as a count (None: all weeks); another value is an InputError."""
+        text = self.demo_drift_weeks.strip()
+        if text == "all":
+            return None
+        if not text.isdigit():
+            raise InputError(
+                f"AMERICANO_DEMO_DRIFT_WEEKS: {text!r} is neither 'all' nor a whole number",
+                field="AMERICANO_DEMO_DRIFT_WEEKS",
+            )
+        return int(text)
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -228,6 +244,7 @@ def get_settings() -> Settings:
         dagster_storage=_env("AMERICANO_DAGSTER_STORAGE") or "sqlite",
         drift_warn_share=_env("AMERICANO_DRIFT_WARN_SHARE") or "0.5",
         quarantine_max_share=_env("AMERICANO_QUARANTINE_MAX_SHARE") or "0.01",
+        demo_drift_weeks=_env("AMERICANO_DEMO_DRIFT_WEEKS") or "all",
     )
 
 

@@ -68,7 +68,7 @@ class Settings:
     quarantine_max_share: str = "0.01"
     """AMERICANO_QUARANTINE_MAX_SHARE as given: the share of a table's rows its quality gate may
     quarantine before the asset check `quarantine_within_share` fails (`quarantine_share_limit`)."""
-    demo_drift_weeks: str = "all"
+    demo_drift_weeks: str = "4"
     """AMERICANO_DEMO_DRIFT_WEEKS as given: how many of the latest ISO weeks `make demo`
     computes the weekly drift of (`demo_drift_week_count`); `all` or a whole number."""
 
@@ -244,7 +244,7 @@ def get_settings() -> Settings:
         dagster_storage=_env("AMERICANO_DAGSTER_STORAGE") or "sqlite",
         drift_warn_share=_env("AMERICANO_DRIFT_WARN_SHARE") or "0.5",
         quarantine_max_share=_env("AMERICANO_QUARANTINE_MAX_SHARE") or "0.01",
-        demo_drift_weeks=_env("AMERICANO_DEMO_DRIFT_WEEKS") or "all",
+        demo_drift_weeks=_env("AMERICANO_DEMO_DRIFT_WEEKS") or "4",
     )
 
 

@@ -60,9 +60,9 @@ def test_only_weeks_not_computed_from_this_data_by_this_code_are_stale() -> None
 
 def test_the_week_count_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AMERICANO_DEMO_DRIFT_WEEKS", raising=False)
-    assert get_settings().demo_drift_week_count is None
-    monkeypatch.setenv("AMERICANO_DEMO_DRIFT_WEEKS", "4")
     assert get_settings().demo_drift_week_count == 4
+    monkeypatch.setenv("AMERICANO_DEMO_DRIFT_WEEKS", "all")
+    assert get_settings().demo_drift_week_count is None
     monkeypatch.setenv("AMERICANO_DEMO_DRIFT_WEEKS", "-1")
     with pytest.raises(InputError) as error:
         get_settings().demo_drift_week_count  # noqa: B018

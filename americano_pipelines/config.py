@@ -77,6 +77,9 @@ class Settings:
     api_its_workers: str = "1"
     """AMERICANO_API_ITS_WORKERS as given: worker processes that fit the HTTP API's ITS
     requests, each keeping its compiled model warm (`checked_api_its_workers`)."""
+    demo_drift_weeks: str = "4"
+    """AMERICANO_DEMO_DRIFT_WEEKS as given: how many of the latest ISO weeks `make demo`
+    computes the weekly drift of (`demo_drift_week_count`); `all` or a whole number."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -140,6 +143,18 @@ class Settings:
     @property
     def checked_api_its_workers(self) -> int:
         return int(_positive("AMERICANO_API_ITS_WORKERS", self.api_its_workers, integer=True))
+
+    def demo_drift_week_count(self) -> int | None:
+        """`demo_drift_weeks` as a count (None: all weeks); another value is an InputError."""
+        text = self.demo_drift_weeks.strip()
+        if text == "all":
+            return None
+        if not text.isdigit():
+            raise InputError(
+                f"AMERICANO_DEMO_DRIFT_WEEKS: {text!r} is neither 'all' nor a whole number",
+                field="AMERICANO_DEMO_DRIFT_WEEKS",
+            )
+        return int(text)
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -265,6 +280,7 @@ def get_settings() -> Settings:
         api_max_body_bytes=_env("AMERICANO_API_MAX_BODY_BYTES") or "1048576",
         api_its_timeout=_env("AMERICANO_API_ITS_TIMEOUT") or "300",
         api_its_workers=_env("AMERICANO_API_ITS_WORKERS") or "1",
+        demo_drift_weeks=_env("AMERICANO_DEMO_DRIFT_WEEKS") or "4",
     )
 
 

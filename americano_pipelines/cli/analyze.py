@@ -28,8 +28,15 @@ from typing import Annotated, Any
 import typer
 
 from americano_pipelines.cli.output import answered, fail, group, print_json
-from americano_pipelines.cli.table import Table, parse_date, parse_number_list, read_table
+from americano_pipelines.cli.table import (
+    Table,
+    parse_date,
+    parse_number_list,
+    read_input,
+    read_table,
+)
 from americano_pipelines.errors import InputError
+from americano_pipelines.quality import inputs
 from americano_pipelines.registration.analyses import ANALYSIS_NAMES
 from americano_pipelines.stats import limits
 from americano_pipelines.stats.defaults import (
@@ -296,8 +303,8 @@ def _phase_design(
 ) -> Any:
     from americano_pipelines.stats import sced
 
-    table = read_table(input_path, required=("phase", "value"), what=f"the {design} test")
-    phases, values = table.labels("phase"), table.numbers("value")
+    table, read = read_input(input_path, inputs.PHASE_SERIES, what=f"the {design} test")
+    phases, values = read["phase"], read["value"]
     _check_time_order(table, strictly=False)
     min_b = min_phase_length if min_b_phase_length is None else min_b_phase_length
     needed = (n_phases + 1) // 2 * min_phase_length + n_phases // 2 * min_b
@@ -521,13 +528,10 @@ def alternating(
     from americano_pipelines.stats import sced
 
     cap = _max_consecutive(max_consecutive)
-    table = read_table(
-        input_path,
-        required=("condition", "value"),
-        min_rows=2,
-        what="the alternating treatments test",
+    table, read = read_input(
+        input_path, inputs.CONDITION_SERIES, what="the alternating treatments test"
     )
-    conditions, values = table.labels("condition"), table.numbers("value")
+    conditions, values = read["condition"], read["value"]
     _check_time_order(table, strictly=False)
     return sced.alternating_treatments_test(
         conditions,
@@ -618,13 +622,8 @@ def randomized_block(
     time order, in blocks of two sessions, one A and one B each; optional date."""
     from americano_pipelines.stats import sced
 
-    table = read_table(
-        input_path,
-        required=("condition", "value"),
-        min_rows=2,
-        what="the randomized block test",
-    )
-    conditions, values = table.labels("condition"), table.numbers("value")
+    table, read = read_input(input_path, inputs.CONDITION_SERIES, what="the randomized block test")
+    conditions, values = read["condition"], read["value"]
     _check_time_order(table, strictly=False)
     return sced.randomized_block_test(
         conditions,
@@ -704,10 +703,10 @@ def effect_sizes(
         tau_bc_pretest=tau_bc_pretest,
         tau_bc_kendall=tau_bc_kendall,
     )
-    table = read_table(
-        input_path, required=("phase", "value"), min_rows=4, what="effect sizes (2 per phase)"
+    table, read = read_input(
+        input_path, inputs.EFFECT_SIZE_SERIES, what="effect sizes (2 per phase)"
     )
-    phases, values = table.labels("phase"), table.numbers("value")
+    phases, values = read["phase"], read["value"]
     _check_time_order(table, strictly=False)
     return compute(phases, values, improvement.value, options=options)
 
@@ -911,10 +910,8 @@ def changepoints(
     or binary segmentation). CSV: date, value."""
     from americano_pipelines.stats.changepoints import detect_change_points
 
-    table = read_table(
-        input_path, required=("date", "value"), min_rows=2, what="change-point detection"
-    )
-    days, values = table.dates("date"), table.numbers("value")
+    _, read = read_input(input_path, inputs.DATED_SERIES, what="change-point detection")
+    days, values = read["date"], read["value"]
     return detect_change_points(
         values,
         days,
@@ -967,8 +964,8 @@ def its(
 ) -> Any:
     """Bayesian interrupted time series (PyMC). CSV: date, value."""
     intervention = parse_date(intervention_date, field="--intervention-date")
-    table = read_table(input_path, required=("date", "value"), min_rows=2, what="the ITS")
-    days, values = table.dates("date"), table.numbers("value")
+    _, read = read_input(input_path, inputs.DATED_SERIES, what="the ITS")
+    days, values = read["date"], read["value"]
     from americano_pipelines.stats.its import bayesian_its
 
     return bayesian_its(

@@ -7,6 +7,9 @@
    whose inputs changed, several at once, each on its job's executor.
 3. The refresh plan again: the analyses recorded their runs in PostgreSQL, and their snapshot
    (provenance/analysis_runs) catches up, as the next night's refresh would do.
+4. For `make demo` only (`materialize_drift`): the `weekly_drift` runs of the demo's ISO weeks
+   not yet computed from this raw data (`defs.drift.plan`), as the Monday schedule launches
+   them one week at a time.
 
 Nothing runs when nothing changed. The runs go to the Dagster instance under AMERICANO_HOME,
 which `make ui` shows, with the same job names and tags as the daemon's.
@@ -88,6 +91,10 @@ class MaterializationSummary:
     protocols_analysed: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     evaluated_checks: list[str] = field(default_factory=list)
+    drift_weeks: list[str] = field(default_factory=list)
+    """The weekly_drift partitions materialized."""
+    drift_warnings: list[str] = field(default_factory=list)
+    """Weeks whose `drift_share` check (a warning) fired: reported, never a failure."""
 
     def add(self, run: LaunchedRun) -> None:
         self.runs.append(run.run_id)
@@ -242,9 +249,12 @@ def materialize_all(
     *,
     log: Callable[[str], None] = print,
     groups: Sequence[str] | None = None,
+    drift: bool = False,
 ) -> MaterializationSummary:
     """Refresh what changed, then analyse the protocols whose inputs changed (only the asset
-    `groups` named, when given)."""
+    `groups` named, when given). With `drift`, the weekly drift reports that are not current
+    (`materialize_drift`) come between the two: each protocol's CENT report shows its outcome's
+    drift, so the reports are written once, after it."""
     from americano_pipelines.defs.transform.project import prepare_manifest
 
     prepare_manifest()  # the definitions read the dbt manifest when they are imported
@@ -253,6 +263,8 @@ def materialize_all(
     prepare_dagster_home(settings)
     summary = MaterializationSummary()
     _refresh(settings, summary, log=log, groups=groups)
+    if drift:
+        materialize_drift(settings, summary, log=log)
     if (groups is None or ANALYSES_GROUP in groups) and _analyse(settings, summary, log=log):
         # The analyses recorded their runs: their snapshot catches up with PostgreSQL.
         _refresh(settings, summary, log=lambda _: None, groups=groups)
@@ -323,3 +335,41 @@ def _analyse(
         summary.add(run)
     summary.protocols_analysed = [plan.protocol_id for plan in plans]
     return summary.protocols_analysed
+
+
+def materialize_drift(
+    settings: Settings, summary: MaterializationSummary, *, log: Callable[[str], None] = print
+) -> list[str]:
+    """The `weekly_drift` runs of the warehouse's ISO weeks (the latest
+    AMERICANO_DEMO_DRIFT_WEEKS) that are not current; return the weeks run."""
+    from americano_pipelines.defs.drift.assets import CHECK, KEY
+    from americano_pipelines.defs.drift.plan import plan_drift
+    from americano_pipelines.defs.drift.schedules import weekly_drift_job
+    from americano_pipelines.defs.resources import WarehouseResource
+    from americano_pipelines.warehouse import tables
+
+    latest = settings.demo_drift_week_count
+    with WarehouseResource(database=settings.duckdb_path).get_connection(read_only=True) as conn:
+        day_ranges = tables.drift_day_range(conn)
+    plan = plan_drift(DagsterInstance.get(), day_ranges, latest=latest)
+    if not plan.stale:
+        log(f"weekly_drift: all {len(plan.weeks)} week(s) current")
+        return []
+    log(f"weekly_drift: {len(plan.stale)} of {len(plan.weeks)} week(s) to compute")
+    with _output_to_run_log(settings):
+        runs = launch_all(weekly_drift_job.name, plan.run_requests())
+    warning = f"{KEY.to_user_string()}:{CHECK}"
+    for week, run in zip(plan.stale, runs, strict=True):
+        # the drift check is a warning: a week over it is news, not a failed demo
+        summary.add(
+            LaunchedRun(
+                run.run_id,
+                run.asset_keys,
+                run.evaluated_checks,
+                tuple(c for c in run.failed_checks if c != warning),
+            )
+        )
+        if warning in run.failed_checks:
+            summary.drift_warnings.append(week)
+    summary.drift_weeks = list(plan.stale)
+    return summary.drift_weeks

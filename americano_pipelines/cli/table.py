@@ -19,9 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from americano_pipelines.errors import InputError
+
+if TYPE_CHECKING:
+    from americano_pipelines.quality.inputs import InputTable
 
 __all__ = [
     "STDIN",
@@ -29,6 +32,7 @@ __all__ = [
     "parse_date",
     "parse_number",
     "parse_number_list",
+    "read_input",
     "read_table",
 ]
 
@@ -285,3 +289,14 @@ def read_table(
     table.require(*required)
     table.require_rows(min_rows, what=what)
     return table
+
+
+def read_input(
+    source: str | Path | TextIO, spec: InputTable, *, what: str
+) -> tuple[Table, dict[str, list]]:
+    """`read_table` against an input's definition (`quality.inputs`): its columns present, at
+    least its rows, and each column read as its kind (labels, numbers, dates), in order; the
+    table and each column's values by name."""
+    table = read_table(source, required=spec.required, min_rows=spec.min_rows, what=what)
+    readers = {"label": table.labels, "number": table.numbers, "date": table.dates}
+    return table, {column.name: readers[column.kind](column.name) for column in spec.columns}

@@ -5,6 +5,9 @@ __all__ = [
     "EVENTS_TABLE",
     "EXTRACTED_TABLES",
     "GATED_TABLES",
+    "GATE_REFERENCES",
+    "LOCATION_TYPES",
+    "MOOD_LEVELS",
     "PROVENANCE_TABLES",
     "RAW_TABLES",
     "SNAPSHOT_TABLES",
@@ -25,5 +28,12 @@ RAW_TABLES = (EVENTS_TABLE, *SNAPSHOT_TABLES)
 # a run must not change the data version the next run reads.
 PROVENANCE_TABLES = ("analysis_runs",)
 EXTRACTED_TABLES = (*RAW_TABLES, *PROVENANCE_TABLES)
-# Raw tables with a quality gate between extraction and dbt (americano_pipelines/quality/rules.py).
-GATED_TABLES = (EVENTS_TABLE, "wearable_records")
+# Raw tables with a quality gate between extraction and dbt (americano_pipelines/quality/rules.py):
+# every one of them.
+GATED_TABLES = RAW_TABLES
+# The raw tables whose gate reads another's good rows: a phase is checked against its protocol.
+GATE_REFERENCES = {"phase_assignments": ("experiment_protocols",)}
+# The enums of context_metadata, as migration 0001 declares them (no dbt seed states them;
+# tests/unit/test_vocabulary.py checks that they mirror the migration).
+MOOD_LEVELS = ("LOW", "MEDIUM", "HIGH")
+LOCATION_TYPES = ("HOME", "LIBRARY", "CAFE", "CAMPUS", "OTHER")

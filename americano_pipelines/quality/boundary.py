@@ -11,9 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from americano_pipelines.db.extract import snapshot_path
 from americano_pipelines.db.schema import EVENTS_TABLE, GATED_TABLES
 from americano_pipelines.quality.gate import NO_ROWS, GateCounts, quarantine_records, split
 from americano_pipelines.quality.rules import RAW_TABLE_RULES
@@ -37,11 +39,23 @@ def quarantine_path(quarantine_dir: Path, table: str, raw_file: Path) -> Path:
 
 
 def gate_raw_files(
-    table: str, raw_files: Iterable[Path], quarantine_dir: Path, *, now: dt.datetime
+    table: str,
+    raw_files: Iterable[Path],
+    quarantine_dir: Path,
+    *,
+    now: dt.datetime,
+    raw_dir: Path | None = None,
 ) -> GateCounts:
     """Run `table`'s rules over each of its extracted files and write what each refuses (a file
-    without rows when it refuses none, replacing what an earlier run refused)."""
-    schema = RAW_TABLE_RULES[table](now)
+    without rows when it refuses none, replacing what an earlier run refused). Rules that
+    reference other raw tables (a phase, its protocol) read their good rows under `raw_dir`."""
+    rules = RAW_TABLE_RULES[table]
+    references = {}
+    for name in rules.references:
+        if raw_dir is None:
+            raise ValueError(f"the rules of {table} read {name}: give raw_dir")
+        references[name] = good_rows(raw_dir, quarantine_dir, name)
+    schema = rules.schema(now, references)
     counts = NO_ROWS
     for raw_file in raw_files:
         gated = split(pq.read_table(raw_file).to_pandas(), schema, now=now)
@@ -60,6 +74,17 @@ def ensure_quarantine_tables(quarantine_dir: Path) -> None:
         path = quarantine_dir / table / EMPTY_FILE
         if not path.exists():
             _write(QUARANTINE_SCHEMA.empty_table(), path)
+
+
+def good_rows(raw_dir: Path, quarantine_dir: Path, table: str) -> pd.DataFrame:
+    """A snapshot table's rows that its gate did not refuse: what its dbt source reads."""
+    rows = pq.read_table(snapshot_path(raw_dir, table)).to_pandas()
+    refused = {
+        identifier
+        for path in (quarantine_dir / table).glob("*.parquet")
+        for identifier in pq.read_table(path, columns=["id"]).column("id").to_pylist()
+    }
+    return rows[~rows["id"].isin(refused)].reset_index(drop=True)
 
 
 def quarantined_rows(quarantine_dir: Path, table: str) -> int:

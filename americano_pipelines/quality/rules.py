@@ -8,11 +8,20 @@ same rows and arguments always give the same verdict.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 import pandera.pandas as pa
 
-from americano_pipelines.db.schema import EVENTS_TABLE
+from americano_pipelines.db.schema import (
+    EVENTS_TABLE,
+    GATE_REFERENCES,
+    LOCATION_TYPES,
+    MOOD_LEVELS,
+)
+from americano_pipelines.registration.vocabulary import DESIGN_TYPES, PHASE_TYPES
 
 # Physiologically plausible wearable values, by record_type (wearable_records) and by column of
 # marts.wearable_daily.
@@ -22,6 +31,11 @@ SLEEP_HOURS = (0.0, 24.0)
 SESSION_PERFORMANCE_SCORE = (0, 100)
 DAY_OF_WEEK = (0, 6)
 TIME_OF_DAY = (0, 23)
+# context_metadata's self-reports, as the study app asks for them (0001_core_schema).
+ENERGY_LEVEL = (1, 10)
+SLEEP_QUALITY = (1, 10)
+# WHOOP's day strain scale.
+ACTIVITY_STRAIN = (0.0, 21.0)
 
 
 def _within(low: float, high: float, name: str) -> pa.Check:
@@ -32,6 +46,29 @@ def _unique(name: str) -> pa.Check:
     # Every row of a repeated id is quarantined: which one is the event is not known, and the
     # staging models leave out quarantined rows by id.
     return pa.Check(lambda values: ~values.duplicated(keep=False), name=name)
+
+
+def _not_after(moment: pd.Timestamp, name: str) -> pa.Check:
+    return pa.Check(lambda values: values <= moment, name=name)
+
+
+def _one_of(values: tuple[str, ...], name: str) -> pa.Check:
+    return pa.Check(lambda column: column.isin(values), name=name)
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """Dates (Parquet's date32 arrives as objects) as timestamps; missing stays missing."""
+    return pd.to_datetime(values)
+
+
+def _dates_ordered(name: str) -> pa.Check:
+    """start_date <= end_date; an open end (missing) is in order."""
+
+    def ordered(frame: pd.DataFrame) -> pd.Series:
+        end = _days(frame["end_date"])
+        return end.isna() | (_days(frame["start_date"]) <= end)
+
+    return pa.Check(ordered, name=name)
 
 
 def _record_rule(record_type: str, passes, name: str) -> pa.Check:
@@ -47,9 +84,7 @@ def behavioral_events(now: dt.datetime) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "id": pa.Column(checks=[_unique("event_id_unique")]),
-            "timestamp": pa.Column(
-                checks=[pa.Check(lambda values: values <= moment, name="event_not_in_future")]
-            ),
+            "timestamp": pa.Column(checks=[_not_after(moment, "event_not_in_future")]),
             "session_performance_score": pa.Column(
                 nullable=True,
                 checks=[_within(*SESSION_PERFORMANCE_SCORE, "session_performance_score_0_to_100")],
@@ -140,9 +175,168 @@ def wearable_daily() -> pa.DataFrameSchema:
     )
 
 
-def _wearable_records(now: dt.datetime) -> pa.DataFrameSchema:
-    return wearable_records()
+def users() -> pa.DataFrameSchema:
+    """Raw users as read from Parquet."""
+    return pa.DataFrameSchema(
+        {
+            "id": pa.Column(checks=[_unique("user_id_unique")]),
+            "email": pa.Column(
+                checks=[
+                    _unique("user_email_unique"),
+                    # as PostgreSQL's CHECK: something before the @
+                    pa.Check(lambda values: values.str.find("@") > 0, name="user_email_has_at"),
+                ]
+            ),
+        },
+        name="users",
+    )
 
 
-RAW_TABLE_RULES = {EVENTS_TABLE: behavioral_events, "wearable_records": _wearable_records}
-"""The raw tables with a gate between extraction and dbt, each its schema given the moment."""
+def context_metadata(now: dt.datetime) -> pa.DataFrameSchema:
+    """Raw context_metadata (the self-reports and that morning's physiology) as read from
+    Parquet; `now` is when the gate runs (UTC aware)."""
+    return pa.DataFrameSchema(
+        {
+            "id": pa.Column(checks=[_unique("context_metadata_id_unique")]),
+            "timestamp": pa.Column(checks=[_not_after(pd.Timestamp(now), "context_not_in_future")]),
+            "mood": pa.Column(checks=[_one_of(MOOD_LEVELS, "mood_valid")]),
+            "location": pa.Column(checks=[_one_of(LOCATION_TYPES, "location_valid")]),
+            "energy_level": pa.Column(checks=[_within(*ENERGY_LEVEL, "energy_level_1_to_10")]),
+            "sleep_hours": pa.Column(
+                nullable=True, checks=[_within(*SLEEP_HOURS, "sleep_0_to_24_hours")]
+            ),
+            "sleep_quality": pa.Column(
+                nullable=True, checks=[_within(*SLEEP_QUALITY, "sleep_quality_1_to_10")]
+            ),
+            "hrv_score": pa.Column(
+                nullable=True, checks=[pa.Check(lambda v: v > 0, name="hrv_positive")]
+            ),
+            "resting_heart_rate": pa.Column(
+                nullable=True,
+                checks=[_within(*RESTING_HEART_RATE_BPM, "resting_heart_rate_25_to_220_bpm")],
+            ),
+            "activity_strain": pa.Column(
+                nullable=True, checks=[_within(*ACTIVITY_STRAIN, "activity_strain_0_to_21")]
+            ),
+        },
+        name="context_metadata",
+    )
+
+
+def experiment_protocols() -> pa.DataFrameSchema:
+    """Raw experiment_protocols (the pre-registrations) as read from Parquet."""
+    return pa.DataFrameSchema(
+        {
+            "id": pa.Column(checks=[_unique("protocol_id_unique")]),
+            "design_type": pa.Column(checks=[_one_of(DESIGN_TYPES, "design_type_valid")]),
+            "start_date": pa.Column(),
+            "end_date": pa.Column(nullable=True),
+            "alpha": pa.Column(
+                checks=[pa.Check(lambda v: (v > 0) & (v < 1), name="alpha_between_0_and_1")]
+            ),
+        },
+        checks=[_dates_ordered("protocol_dates_ordered")],
+        name="experiment_protocols",
+    )
+
+
+def _phase_case(params: object) -> str:
+    """The case a phase belongs to (intervention_params.case of a multiple-baseline design,
+    whose cases run side by side); every other design's phases are one series."""
+    try:
+        case = json.loads(params).get("case") if isinstance(params, str) else None
+    except (ValueError, AttributeError):
+        case = None
+    return "all" if case is None else str(case)
+
+
+def _apart(frame: pd.DataFrame) -> pd.Series:
+    """False for a phase whose dates meet another phase's of the same protocol and case (both
+    fail: which one is wrong is not known). An open end runs on for ever."""
+    start = _days(frame["start_date"])
+    end = _days(frame["end_date"]).fillna(pd.Timestamp.max)
+    phases = pd.DataFrame(
+        {
+            "series": frame["protocol_id"].astype(str)
+            + "\x1f"
+            + frame["intervention_params"].map(_phase_case),
+            "start": start,
+            "end": end,
+        },
+        index=frame.index,
+    ).sort_values(["series", "start", "end"])
+    by_series = phases.groupby("series", sort=False)
+    # In start order, a phase meets an earlier one when it starts by the latest end before it,
+    # and a later one when it ends on or after the next start.
+    latest_end_before = by_series["end"].transform(lambda e: e.cummax().shift())
+    next_start = by_series["start"].shift(-1)
+    meets = (phases["start"] <= latest_end_before) | (phases["end"] >= next_start)
+    return ~meets.reindex(frame.index).fillna(False).astype(bool)
+
+
+def phase_assignments(protocols: pd.DataFrame) -> pa.DataFrameSchema:
+    """Raw phase_assignments (the registered schedules) as read from Parquet, against the good
+    rows of raw experiment_protocols: a phase of a protocol the gate refused (or that is not
+    there) is refused too, and a phase lies inside its protocol's dates."""
+    start_of = pd.Series(_days(protocols["start_date"]).to_numpy(), index=protocols["id"])
+    end_of = pd.Series(_days(protocols["end_date"]).to_numpy(), index=protocols["id"])
+
+    def known(values: pd.Series) -> pd.Series:
+        return values.isin(start_of.index)
+
+    def inside(frame: pd.DataFrame) -> pd.Series:
+        first = frame["protocol_id"].map(start_of)
+        last = frame["protocol_id"].map(end_of).fillna(pd.Timestamp.max)
+        start = _days(frame["start_date"])
+        end = _days(frame["end_date"]).fillna(start)
+        # a phase of an unknown protocol breaks phase_protocol_known, not this rule
+        return first.isna() | ((start >= first) & (end <= last))
+
+    return pa.DataFrameSchema(
+        {
+            "id": pa.Column(checks=[_unique("phase_assignment_id_unique")]),
+            "protocol_id": pa.Column(checks=[pa.Check(known, name="phase_protocol_known")]),
+            "phase_type": pa.Column(checks=[_one_of(PHASE_TYPES, "phase_type_valid")]),
+            "start_date": pa.Column(),
+            "end_date": pa.Column(nullable=True),
+            "intervention_params": pa.Column(nullable=True),
+        },
+        checks=[
+            _dates_ordered("phase_dates_ordered"),
+            pa.Check(inside, name="phase_within_protocol_dates"),
+            pa.Check(_apart, name="phases_not_overlapping"),
+        ],
+        name="phase_assignments",
+    )
+
+
+@dataclass(frozen=True)
+class RawTableRules:
+    """How to build a raw table's schema: from the moment the gate runs and the good rows
+    (not quarantined) of the raw tables it `references`, by name."""
+
+    build: Callable[[dt.datetime, Mapping[str, pd.DataFrame]], pa.DataFrameSchema]
+    references: tuple[str, ...] = ()
+
+    def schema(
+        self, now: dt.datetime, references: Mapping[str, pd.DataFrame] | None = None
+    ) -> pa.DataFrameSchema:
+        given = dict(references or {})
+        missing = [name for name in self.references if name not in given]
+        if missing:
+            raise ValueError(f"the rules need the rows of {', '.join(missing)}")
+        return self.build(now, given)
+
+
+RAW_TABLE_RULES: dict[str, RawTableRules] = {
+    EVENTS_TABLE: RawTableRules(lambda now, _: behavioral_events(now)),
+    "users": RawTableRules(lambda now, _: users()),
+    "context_metadata": RawTableRules(lambda now, _: context_metadata(now)),
+    "experiment_protocols": RawTableRules(lambda now, _: experiment_protocols()),
+    "phase_assignments": RawTableRules(
+        lambda now, tables: phase_assignments(tables["experiment_protocols"]),
+        references=GATE_REFERENCES["phase_assignments"],
+    ),
+    "wearable_records": RawTableRules(lambda now, _: wearable_records()),
+}
+"""The raw tables with a gate between extraction and dbt (every raw table)."""

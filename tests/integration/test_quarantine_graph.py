@@ -47,9 +47,83 @@ def gated(migrated_database: str, module_platform):
                 "%s, day, %s, unit FROM wearable_records WHERE record_type = %s LIMIT 1",
                 [record_id, record_id, value, record_type],
             )
+        _plant_bad_rows(conn)
     settings = get_settings()
     summary = materialize_all(settings, log=lambda _: None, groups=BASE_GROUPS)
     return settings, summary
+
+
+# The bad rows of the other gated tables (ids), and the rules they break. PostgreSQL refuses a
+# user's email without an @ and a protocol that ends before it starts: the test drops those two
+# CHECKs, as for rows older than them, and plants one of each.
+PLANTED = {
+    "users": {"user_no_at": "user_email_has_at"},
+    "context_metadata": {
+        "ctx_future": "context_not_in_future",
+        "ctx_rhr_21": "resting_heart_rate_25_to_220_bpm",  # PostgreSQL allows 20-250
+    },
+    "experiment_protocols": {"protocol_backwards": "protocol_dates_ordered"},
+    "phase_assignments": {
+        "phase_late": "phase_within_protocol_dates",
+        "phase_overlap_1": "phases_not_overlapping",
+        "phase_overlap_2": "phases_not_overlapping",
+        "phase_orphan": "phase_protocol_known",  # of the refused protocol
+    },
+}
+
+
+def _copy(conn, table: str, changes: str) -> None:
+    """A row of `table` like its first demo row, with `changes` (a jsonb object, SQL)."""
+    conn.execute(
+        f"INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, "
+        f"to_jsonb(t) || {changes})).* FROM (SELECT * FROM {table} "
+        "WHERE id NOT IN ('ctx_future', 'protocol_planted') ORDER BY id LIMIT 1) AS t"
+    )
+
+
+def _drop_check(conn, table: str, mentions: str) -> None:
+    (name,) = conn.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'c' "
+        "AND pg_get_constraintdef(oid) ILIKE %s",
+        [table, f"%{mentions}%"],
+    ).fetchone()
+    conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+
+
+def _plant_bad_rows(conn) -> None:
+    _drop_check(conn, "users", "position")
+    _drop_check(conn, "experiment_protocols", "end_date >= start_date")
+    conn.execute("INSERT INTO users (id, email) VALUES ('user_no_at', 'nobody')")
+    _copy(
+        conn,
+        "context_metadata",
+        "jsonb_build_object('id', 'ctx_future', 'timestamp', now() + interval '1 day')",
+    )
+    _copy(conn, "context_metadata", """'{"id": "ctx_rhr_21", "resting_heart_rate": 21}'""")
+    # A good protocol of 40 days whose schedule has bad phases, and a protocol that ends first.
+    for protocol, end in (
+        ("protocol_planted", "start_date + 40"),
+        ("protocol_backwards", "start_date - 1"),
+    ):
+        _copy(
+            conn,
+            "experiment_protocols",
+            f"jsonb_build_object('id', '{protocol}', 'protocol_name', '{protocol}', "
+            f"'end_date', {end})",
+        )
+    for phase, protocol, first, last in (
+        ("phase_good", "protocol_planted", 0, 4),
+        ("phase_overlap_1", "protocol_planted", 10, 14),
+        ("phase_overlap_2", "protocol_planted", 12, 16),
+        ("phase_late", "protocol_planted", 38, 45),
+        ("phase_orphan", "protocol_backwards", 0, 4),
+    ):
+        conn.execute(
+            "INSERT INTO phase_assignments (id, protocol_id, phase_label, phase_type, start_date, "
+            "end_date, planned_duration, randomization_seed) SELECT %s, id, %s, 'BASELINE', "
+            "start_date + %s, start_date + %s, %s, 1 FROM experiment_protocols WHERE id = %s",
+            [phase, phase, first, last, last - first + 1, protocol],
+        )
 
 
 def _warehouse(settings):
@@ -127,3 +201,48 @@ def test_the_share_check_fails_past_its_limit(gated) -> None:
     )
     assert share.quarantined == len(BAD_RECORDS) and share.passed
     assert not QuarantineShare(share.rows, share.quarantined, share.share / 2).passed
+
+
+STAGED_IDS = {
+    "users": ("stg_app__users", "user_id"),
+    "context_metadata": ("stg_app__context_metadata", "context_metadata_id"),
+    "experiment_protocols": ("stg_app__experiment_protocols", "protocol_id"),
+    "phase_assignments": ("stg_app__phase_assignments", "phase_assignment_id"),
+}
+
+
+@pytest.mark.parametrize("table", sorted(PLANTED))
+def test_each_gated_table_quarantines_its_bad_rows_and_stages_the_good(gated, table) -> None:
+    settings, _ = gated
+    model, id_column = STAGED_IDS[table]
+    raw = ds.dataset(settings.raw_dir / table, format="parquet").count_rows()
+    with _warehouse(settings) as conn:
+        refused = dict(conn.execute(f"SELECT id, rules FROM quarantine.{table}").fetchall())
+        staged = {
+            row[0] for row in conn.execute(f"SELECT {id_column} FROM staging.{model}").fetchall()
+        }
+    assert refused == PLANTED[table]
+    assert len(staged) == raw - len(refused) and not staged & set(refused)
+    counts = _gate_metadata(["raw", table])
+    assert counts["gate_rows_in"] == counts["rows"] == raw
+    assert counts["gate_rows_in"] == counts["gate_rows_out"] + counts["gate_rows_quarantined"]
+    assert counts["gate_rows_quarantined"] == len(PLANTED[table])
+
+
+def test_the_good_rows_of_a_planted_schedule_reach_the_marts(gated) -> None:
+    settings, summary = gated
+    with _warehouse(settings) as conn:
+        protocols = {
+            r[0] for r in conn.execute("SELECT protocol_id FROM marts.protocols").fetchall()
+        }
+        days = conn.execute(
+            "SELECT count(*) FROM intermediate.int_protocol_days WHERE protocol_id = 'protocol_planted'"
+        ).fetchone()[0]
+    assert "protocol_planted" in protocols and "protocol_backwards" not in protocols
+    assert days == 5  # phase_good's days only
+    # dbt's tests pass on the good rows: only the share checks of the small tables fail.
+    assert {c.split(":")[1] for c in summary.failed_checks} == {"quarantine_within_share"}
+    assert {c.split(":")[0] for c in summary.failed_checks} == {
+        "raw/wearable_records",
+        *(f"raw/{table}" for table in PLANTED),
+    }

@@ -137,11 +137,13 @@ def test_the_demo_study_passes_every_raw_gate_whole() -> None:
 
     study = generate_demo_study()  # what `make demo` seeds
     now = dt.datetime.now(dt.UTC)
-    for table, schema_of in rules.RAW_TABLE_RULES.items():
-        frame = study.tables[table].to_pandas()
+    frames = {table: study.tables[table].to_pandas() for table in rules.RAW_TABLE_RULES}
+    for table, table_rules in rules.RAW_TABLE_RULES.items():
+        frame = frames[table]
         if "id" not in frame:  # PostgreSQL gives the events theirs
             frame["id"] = [f"event_{i}" for i in range(len(frame))]
-        gated = split(frame, schema_of(now), now=now)
+        references = {name: frames[name] for name in table_rules.references}
+        gated = split(frame, table_rules.schema(now, references), now=now)
         assert gated.counts == GateCounts(len(frame), len(frame), 0), table
 
 
@@ -202,3 +204,151 @@ def test_marts_read_by_the_analyses_leave_out_and_count_the_rows_that_fail() -> 
     )
     assert [d.isoformat() for d in days["wearable_date"].dt.date] == ["2025-01-01", "2025-01-03"]
     assert tables.gate_counts(days) == GateCounts(3, 2, 1, {"resting_heart_rate_25_to_220_bpm": 1})
+
+
+def _reasons(gated) -> dict[str, str]:
+    return dict(zip(gated.quarantined["id"], gated.quarantined["quarantine_rules"], strict=True))
+
+
+def test_bad_users_are_quarantined() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["u1", "u2", "u2", "u3", "u4", "u5"],
+            "email": ["a@x.org", "b@x.org", "c@x.org", "nobody", "@x.org", "a@x.org"],
+        }
+    )
+    gated = split(frame, rules.users(), now=NOW)
+    assert gated.good["id"].tolist() == []
+    assert gated.quarantined["quarantine_rules"].tolist() == [
+        "user_email_unique",
+        "user_id_unique",
+        "user_id_unique",
+        "user_email_has_at",
+        "user_email_has_at",
+        "user_email_unique",
+    ]
+    good = frame.iloc[[1]].assign(id="u9")
+    assert split(pd.concat([good, frame.iloc[[3]]]), rules.users(), now=NOW).counts == GateCounts(
+        2, 1, 1, {"user_email_has_at": 1}
+    )
+
+
+def _context() -> pd.DataFrame:
+    """One good self-report, then one bad row per rule (the id says which)."""
+    at = pd.Timestamp("2025-05-31 07:00", tz="UTC")
+    good = {
+        "timestamp": at,
+        "mood": "HIGH",
+        "location": "HOME",
+        "energy_level": 5,
+        "sleep_hours": 7.5,
+        "sleep_quality": 6,
+        "hrv_score": 45,
+        "resting_heart_rate": 58,
+        "activity_strain": None,
+    }
+    bad = {
+        "future": {"timestamp": pd.Timestamp("2025-06-01 13:00", tz="UTC")},
+        "mood": {"mood": "ECSTATIC"},
+        "location": {"location": "MOON"},
+        "energy": {"energy_level": 11},
+        "sleep": {"sleep_hours": 25.0},
+        "quality": {"sleep_quality": 0},
+        "hrv": {"hrv_score": 0},
+        "rhr": {"resting_heart_rate": 21},
+        "strain": {"activity_strain": 22.0},
+        "empty": {"sleep_hours": None, "sleep_quality": None, "hrv_score": None},
+    }
+    rows = [{"id": "good", **good}] + [{"id": k, **good, **v} for k, v in bad.items()]
+    return pd.DataFrame(rows)
+
+
+def test_implausible_context_is_quarantined() -> None:
+    gated = split(_context(), rules.context_metadata(NOW), now=NOW)
+    assert gated.good["id"].tolist() == ["good", "empty"]  # an empty field breaks no rule
+    assert _reasons(gated) == {
+        "future": "context_not_in_future",
+        "mood": "mood_valid",
+        "location": "location_valid",
+        "energy": "energy_level_1_to_10",
+        "sleep": "sleep_0_to_24_hours",
+        "quality": "sleep_quality_1_to_10",
+        "hrv": "hrv_positive",
+        "rhr": "resting_heart_rate_25_to_220_bpm",
+        "strain": "activity_strain_0_to_21",
+    }
+    assert gated.counts.rows_in == gated.counts.rows_out + gated.counts.rows_quarantined == 11
+
+
+def _protocols() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ["p1", "p2", "backwards", "odd", "dup", "dup"],
+            "design_type": ["ABAB", "MULTIPLE_BASELINE", "ABAB", "CROSSOVER", "ABAB", "ABAB"],
+            "start_date": [dt.date(2025, 1, 1)] * 6,
+            "end_date": [
+                dt.date(2025, 1, 31),
+                None,
+                dt.date(2024, 12, 31),
+                dt.date(2025, 1, 31),
+                dt.date(2025, 1, 31),
+                dt.date(2025, 1, 31),
+            ],
+            "alpha": [0.05, 0.05, 0.05, 0.05, 0.05, 1.0],
+        }
+    )
+
+
+def test_bad_protocols_are_quarantined() -> None:
+    gated = split(_protocols(), rules.experiment_protocols(), now=NOW)
+    assert gated.good["id"].tolist() == ["p1", "p2"]  # an open end is in order
+    assert list(
+        zip(gated.quarantined["id"], gated.quarantined["quarantine_rules"], strict=True)
+    ) == [
+        ("backwards", "protocol_dates_ordered"),
+        ("odd", "design_type_valid"),
+        ("dup", "protocol_id_unique"),
+        ("dup", "protocol_id_unique; alpha_between_0_and_1"),
+    ]
+
+
+def test_phases_outside_their_protocol_overlapping_or_orphaned_are_quarantined() -> None:
+    day = dt.date(2025, 1, 1)
+    protocols = split(_protocols(), rules.experiment_protocols(), now=NOW).good
+
+    def phase(identifier, protocol, start, end, kind="BASELINE", case=None):
+        params = "{}" if case is None else f'{{"case": "{case}"}}'
+        first = day + dt.timedelta(days=start)
+        last = None if end is None else day + dt.timedelta(days=end)
+        return (identifier, protocol, kind, first, last, params)
+
+    rows = [
+        phase("a1", "p1", 0, 9),
+        phase("b1", "p1", 10, 19, "INTERVENTION_A"),
+        phase("backwards", "p1", 22, 21),
+        phase("kind", "p1", 23, 24, "PLACEBO"),
+        phase("late", "p1", 26, 31),  # past the protocol's end (day 30)
+        phase("orphan", "backwards", 0, 5),  # its protocol is refused
+        # multiple baseline: the cases run side by side, each in its own series
+        phase("x_a", "p2", 0, 9, case="x"),
+        phase("y_a", "p2", 0, 14, case="y"),
+        phase("y_b", "p2", 14, None, "INTERVENTION_A", case="y"),  # meets y_a on day 14
+        phase("x_b", "p2", 10, None, "INTERVENTION_A", case="x"),
+    ]
+    columns = ["id", "protocol_id", "phase_type", "start_date", "end_date", "intervention_params"]
+    gated = split(pd.DataFrame(rows, columns=columns), rules.phase_assignments(protocols), now=NOW)
+    assert gated.good["id"].tolist() == ["a1", "b1", "x_a", "x_b"]
+    assert _reasons(gated) == {
+        "late": "phase_within_protocol_dates",
+        "backwards": "phase_dates_ordered",
+        "kind": "phase_type_valid",
+        "orphan": "phase_protocol_known",
+        "y_a": "phases_not_overlapping",
+        "y_b": "phases_not_overlapping",
+    }
+    assert gated.counts.rows_in == gated.counts.rows_out + gated.counts.rows_quarantined
+
+
+def test_the_phase_rules_need_the_protocols() -> None:
+    with pytest.raises(ValueError, match="experiment_protocols"):
+        rules.RAW_TABLE_RULES["phase_assignments"].schema(NOW)

@@ -44,3 +44,10 @@ def test_alternating_randomizations_are_the_check() -> None:
         vocabulary.ALTERNATING_RANDOMIZATIONS
     )
     assert (vocabulary.RESTRICTED, vocabulary.BLOCKS) == ("restricted", "blocks")
+
+
+def test_context_enums_are_the_migrations() -> None:
+    from americano_pipelines.db import schema
+
+    assert set(schema.MOOD_LEVELS) == _enum("mood_level")
+    assert set(schema.LOCATION_TYPES) == _enum("location_type")

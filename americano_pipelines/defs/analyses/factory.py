@@ -40,6 +40,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     Config,
+    DagsterInstance,
     DataVersion,
     MaterializeResult,
     MetadataValue,
@@ -140,7 +141,12 @@ def analysis_data_version(
 
 def raw_data_version(context: AssetExecutionContext) -> str | None:
     """The DVC hash of the raw data the marts were built from (latest `raw/data_version`)."""
-    event = context.instance.get_latest_materialization_event(RAW_DATA_VERSION)
+    return current_raw_data_version(context.instance)
+
+
+def current_raw_data_version(instance: DagsterInstance) -> str | None:
+    """`raw_data_version` from the instance, for the planners that run before any asset."""
+    event = instance.get_latest_materialization_event(RAW_DATA_VERSION)
     materialization = None if event is None else event.asset_materialization
     value = None if materialization is None else materialization.metadata.get("dvc_hash")
     return None if value is None else str(value.value)

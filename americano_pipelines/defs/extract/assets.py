@@ -20,6 +20,9 @@ from americano_pipelines.provenance.data_version import commit_data_version
 GROUP = "extract"
 # Raise when a change to the extraction changes what the files hold.
 CODE_VERSION = "1"
+# Of a snapshot: raised when its quality gate's rules change what it quarantines (2: every
+# raw table gated, quality/rules.py).
+SNAPSHOT_CODE_VERSION = "2"
 
 
 def raw_key(table: str) -> AssetKey:
@@ -66,8 +69,13 @@ def _quality_gate(table: str, files: list, settings: SettingsResource) -> dict:
         return {}
     from americano_pipelines.quality import boundary  # pandera and pandas: when the asset runs
 
+    current = settings.get()
     counts = boundary.gate_raw_files(
-        table, files, settings.get().quarantine_dir, now=dt.datetime.now(dt.UTC)
+        table,
+        files,
+        current.quarantine_dir,
+        now=dt.datetime.now(dt.UTC),
+        raw_dir=current.raw_dir,
     )
     return {f"gate_{key}": value for key, value in counts.to_metadata().items()}
 
@@ -84,12 +92,19 @@ def _snapshot_asset(table: str):
     @asset(
         key=extracted_key(table),
         group_name=GROUP,
+        # A table whose rules read another's good rows (a phase, its protocol) is gated after it.
+        deps=[raw_key(name) for name in schema.GATE_REFERENCES.get(table, ())],
         kinds={"postgres", "parquet"},
-        code_version=CODE_VERSION,
+        code_version=CODE_VERSION if table in schema.PROVENANCE_TABLES else SNAPSHOT_CODE_VERSION,
         owners=[OWNER],
         description=(
             f"{table}, snapshotted whole to Parquet on every run; rows with a non-finite "
             "timestamp, date or float are quarantined (counted, never written)."
+            + (
+                f" Gated: rows that break its rules (quality/rules.py) go to quarantine.{table}."
+                if table in schema.GATED_TABLES
+                else ""
+            )
         ),
     )
     def _snapshot(postgres: PostgresResource, settings: SettingsResource) -> MaterializeResult:

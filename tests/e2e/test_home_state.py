@@ -44,6 +44,9 @@ def env_for(home: Path, *, own_compile_cache: bool = False, **extra: str) -> dic
         dropped += ("PYTENSOR_FLAGS",)
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(AMERICANO_HOME=str(home), AMERICANO_DATA_DIR=str(home.parent / "data"))
+    # One drift week per demo (default 4): this module is about the home, not the drift, which
+    # tests/e2e/test_commands.py's demo and test_drift_demo_week.py cover.
+    env.setdefault("AMERICANO_DEMO_DRIFT_WEEKS", "1")
     env.update(extra)
     return env
 

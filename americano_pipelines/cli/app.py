@@ -27,6 +27,7 @@ from americano_pipelines.cli.protocol import protocol_app
 from americano_pipelines.cli.report import report_command
 from americano_pipelines.cli.runs import runs_app
 from americano_pipelines.cli.users import users_app
+from americano_pipelines.cli.wearables import wearables_app
 from americano_pipelines.cli.workers import workers_app
 from americano_pipelines.config import get_settings
 from americano_pipelines.errors import InputError
@@ -40,6 +41,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(users_app, name="users")
 app.add_typer(home_app, name="home")
 app.add_typer(workers_app, name="workers")
+app.add_typer(wearables_app, name="wearables")
 
 
 @db_app.command("migrate")

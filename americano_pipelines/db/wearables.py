@@ -36,6 +36,7 @@ __all__ = [
     "provider_client",
     "save_connection",
     "sync_user",
+    "synced_through",
 ]
 
 # A token this close to its expiry is refreshed before it is used.
@@ -378,3 +379,13 @@ def sync_user(
         return sync_connection(
             client, PostgresSyncStore(conn, user_id, provider), start, end, log=log
         )
+
+
+def synced_through(conn: psycopg.Connection, user_id: str, provider: str) -> dt.date | None:
+    """The last day every resource of the connection has a completed sync through."""
+    row = conn.execute(
+        "SELECT min(synced_through) FROM wearable_sync_cursors "
+        "WHERE user_id = %s AND provider = %s",
+        (user_id, provider_enum(provider)),
+    ).fetchone()
+    return row[0]

@@ -87,6 +87,12 @@ def wearable_records() -> pa.DataFrameSchema:
                 lambda v: v.between(sleep_low, sleep_high) | v.isna(),
                 "sleep_0_to_24_hours",
             ),
+            # An Oura sleep period or a WHOOP sleep: its value is hours asleep.
+            _record_rule(
+                "sleep",
+                lambda v: v.between(sleep_low, sleep_high) | v.isna(),
+                "sleep_period_0_to_24_hours",
+            ),
         ],
         name="wearable_records",
     )

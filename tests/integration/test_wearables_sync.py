@@ -132,7 +132,7 @@ def test_a_multi_month_history_arrives_once_through_every_fault(server, conn, pr
     if provider == "oura":
         got = {(t, s) for _, t, s, *_ in _stored(conn, f"clean_{provider}")}
         assert got == _expected_oura(server, START, END)
-        for path, query in server.requests:
+        for _path, query in server.requests:
             if "start_date" in query:
                 span = dt.date.fromisoformat(query["end_date"]) - dt.date.fromisoformat(
                     query["start_date"]

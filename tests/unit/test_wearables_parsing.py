@@ -25,7 +25,9 @@ from americano_pipelines.wearables.whoop import whoop_record
 def test_windows_cover_the_range_once_and_span_at_most_30_days_padded() -> None:
     start, end = dt.date(2024, 1, 1), dt.date(2024, 6, 30)
     windows = list(date_windows(start, end))
-    days = [w.first + dt.timedelta(days=i) for w in windows for i in range((w.last - w.first).days + 1)]
+    days = [
+        w.first + dt.timedelta(days=i) for w in windows for i in range((w.last - w.first).days + 1)
+    ]
     assert days == [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     for window in windows:
         assert window.query_first == window.first - dt.timedelta(days=1)
@@ -43,7 +45,10 @@ def test_local_dates_follow_the_providers_offset() -> None:
 
 def test_retry_after_in_seconds_an_http_date_or_the_rate_limit_reset() -> None:
     assert retry_after_seconds({"retry-after": "3"}) == 3.0
-    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480) == 10.0
+    assert (
+        retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480)
+        == 10.0
+    )
     assert retry_after_seconds({"x-ratelimit-reset": "42"}) == 42.0
     assert retry_after_seconds({}) is None
 

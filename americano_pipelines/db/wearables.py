@@ -27,12 +27,10 @@ from americano_pipelines.wearables.token_cipher import TokenCipher, token_cipher
 from americano_pipelines.wearables.whoop import WhoopClient
 
 __all__ = [
-    "LOCAL_USER_EMAIL",
     "PostgresSyncStore",
     "StoredTokens",
     "connected_users",
     "connection_status",
-    "local_user_id",
     "provider_client",
     "save_connection",
     "sync_user",
@@ -41,29 +39,10 @@ __all__ = [
 
 # A token this close to its expiry is refreshed before it is used.
 EXPIRY_MARGIN = dt.timedelta(seconds=60)
-LOCAL_USER_EMAIL = "local@americano.local"
 
 
 def provider_enum(provider: str) -> str:
     return provider.upper()
-
-
-def local_user_id(owner: psycopg.Connection, *, create: bool) -> str:
-    """The single user of a local install, created (as LOCAL_USER_EMAIL) when there is none;
-    an InputError when there are several (then pass --user-id)."""
-    rows = owner.execute("SELECT id FROM users ORDER BY id LIMIT 2").fetchall()
-    if len(rows) == 1:
-        return rows[0][0]
-    if len(rows) > 1:
-        raise InputError("user-id: the database has several users; pass --user-id", field="user-id")
-    if not create:
-        raise InputError("user-id: the database has no users yet", field="user-id")
-    user_id = owner.execute(
-        "INSERT INTO users (email, display_name) VALUES (%s, 'Local user') RETURNING id",
-        (LOCAL_USER_EMAIL,),
-    ).fetchone()[0]
-    owner.commit()
-    return user_id
 
 
 def save_connection(

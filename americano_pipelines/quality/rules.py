@@ -82,6 +82,7 @@ def wearable_records() -> pa.DataFrameSchema:
                 "resting_heart_rate_25_to_220_bpm",
             ),
             _record_rule("hrv_rmssd", lambda v: (v > 0) | v.isna(), "hrv_positive"),
+            _record_rule("hrv_sdnn", lambda v: (v > 0) | v.isna(), "hrv_sdnn_positive"),
             _record_rule(
                 "sleep_duration",
                 lambda v: v.between(sleep_low, sleep_high) | v.isna(),

@@ -59,6 +59,12 @@ def _seed_user(conn: psycopg.Connection, user: str) -> None:
         "VALUES (%s, 'OURA', '\\x00')",
         (user,),
     )
+    conn.execute(
+        "INSERT INTO apple_health_records (user_id, source_record_id, element, record_type, "
+        "day, start_date, utc_offset) VALUES (%s, 'a1', 'Record', "
+        "'HKQuantityTypeIdentifierStepCount', '2025-01-01', '2025-01-01 08:00:00 -0800', '-0800')",
+        (user,),
+    )
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,14 @@ CASES = [
         "scopes = '{{daily}}'",
         "INSERT INTO wearable_connections (user_id, provider, access_token_enc) "
         "VALUES ('{user}', 'WHOOP', '\\x01')",
+    ),
+    TableCase(
+        "apple_health_records",
+        "user_id = '{user}'",
+        "unit = 'count'",
+        "INSERT INTO apple_health_records (user_id, source_record_id, element, record_type, "
+        "day, start_date, utc_offset) VALUES ('{user}', 'a2', 'Record', "
+        "'HKQuantityTypeIdentifierStepCount', '2025-01-02', '2025-01-02 08:00:00 -0800', '-0800')",
     ),
 ]
 

@@ -62,13 +62,19 @@ def test_each_bad_event_is_quarantined_with_the_rule_it_broke() -> None:
 def test_implausible_wearable_values_are_quarantined() -> None:
     frame = pd.DataFrame(
         {
-            "id": ["rhr_ok", "rhr_low", "rhr_high", "hrv_ok", "hrv_zero", "sleep_ok", "sleep_25"],
-            "record_type": ["resting_heart_rate"] * 3 + ["hrv_rmssd"] * 2 + ["sleep_duration"] * 2,
-            "value": [55.0, 24.9, 221.0, 40.0, 0.0, 7.5, 25.0],
+            "id": [
+                *("rhr_ok", "rhr_low", "rhr_high", "hrv_ok", "hrv_zero", "sleep_ok", "sleep_25"),
+                *("sdnn_ok", "sdnn_negative"),
+            ],
+            "record_type": ["resting_heart_rate"] * 3
+            + ["hrv_rmssd"] * 2
+            + ["sleep_duration"] * 2
+            + ["hrv_sdnn"] * 2,
+            "value": [55.0, 24.9, 221.0, 40.0, 0.0, 7.5, 25.0, 48.0, -1.0],
         }
     )
     gated = split(frame, rules.wearable_records(), now=NOW)
-    assert gated.good["id"].tolist() == ["rhr_ok", "hrv_ok", "sleep_ok"]
+    assert gated.good["id"].tolist() == ["rhr_ok", "hrv_ok", "sleep_ok", "sdnn_ok"]
     assert dict(
         zip(gated.quarantined["id"], gated.quarantined["quarantine_rules"], strict=True)
     ) == {
@@ -76,8 +82,9 @@ def test_implausible_wearable_values_are_quarantined() -> None:
         "rhr_high": "resting_heart_rate_25_to_220_bpm",
         "hrv_zero": "hrv_positive",
         "sleep_25": "sleep_0_to_24_hours",
+        "sdnn_negative": "hrv_sdnn_positive",
     }
-    assert gated.counts.rows_in == gated.counts.rows_out + gated.counts.rows_quarantined == 7
+    assert gated.counts.rows_in == gated.counts.rows_out + gated.counts.rows_quarantined == 9
 
 
 def test_an_observation_outside_its_protocols_dates_is_quarantined() -> None:

@@ -53,20 +53,24 @@ def _sync_asset(provider: str):
     ) -> MaterializeResult:
         import psycopg  # when the asset runs
 
+        from americano_pipelines.db.connection import user_session
         from americano_pipelines.db.wearables import connected_users, sync_user
 
         window = context.partition_time_window
         first = window.start.date()
         last = window.end.date() - dt.timedelta(days=1)
         totals = {"fetched": 0, "inserted": 0, "updated": 0}
-        with psycopg.connect(postgres.get_url(), autocommit=True) as conn:
+        owner_url = postgres.get_url()
+        with psycopg.connect(owner_url, autocommit=True) as conn:
             users = connected_users(conn, provider)
-            for user_id in users:
+        for user_id in users:
+            # Each user's sync writes through that user's session: row-level security.
+            with user_session(user_id, owner_url=owner_url) as session:
                 result = sync_user(
-                    conn, settings.get(), provider, user_id, first, last, log=context.log.info
+                    session, settings.get(), provider, user_id, first, last, log=context.log.info
                 )
-                for key, value in result.to_json().items():
-                    totals[key] += value
+            for key, value in result.to_json().items():
+                totals[key] += value
         return MaterializeResult(metadata={"users": len(users), **totals})
 
     return _sync

@@ -5,16 +5,20 @@
 --                          wave + REM)
 --   sleep_quality          the provider's 0-100 sleep score (Oura daily_sleep.score, WHOOP
 --                          sleep_performance_percentage of the day's longest sleep)
---   hrv_ms, hrv_method     RMSSD in ms for Oura (average_hrv of the longest sleep) and WHOOP
---                          (recovery hrv_rmssd_milli); Apple Health's SDNN stays SDNN
+--   hrv_rmssd_ms           RMSSD in ms: Oura (average_hrv of the longest sleep), WHOOP
+--                          (recovery hrv_rmssd_milli)
+--   hrv_sdnn_ms            SDNN in ms: Apple Health; not comparable with RMSSD, so its own column
 --   resting_heart_rate_bpm Oura: lowest_heart_rate of the longest sleep; WHOOP: the recovery's
 --   strain                 WHOOP's 0-21 day strain
 --   recovery_score         WHOOP's 0-100 % recovery; readiness_score Oura's 0-100 readiness
---   activity_score, steps  Oura's daily_activity
+--   activity_score, steps  Oura's daily_activity; steps also Apple Health's
+--   active_energy_kcal     Apple Health's active energy
 -- WHOOP dates a cycle by the local day it starts: when two cycles start on one date, the day's
 -- strain and recovery are those of the longer cycle, never their sum or mean.
--- Rows already normalized (record_type sleep_duration, hrv_rmssd, hrv_sdnn, resting_heart_rate,
--- strain, recovery_score, sleep_quality, activity_score: an Apple Health import) are averaged.
+-- Rows already normalized, one per measure and day (record_type sleep_duration, sleep_quality,
+-- hrv_rmssd, hrv_sdnn, resting_heart_rate, strain, recovery_score, activity_score, steps,
+-- active_energy: what the Apple Health import writes, db/apple_health.py) are averaged; a
+-- provider's documents and normalized rows of one day make one row.
 with records as (
     select * from {{ ref('stg_app__wearable_records') }}
 ),
@@ -53,14 +57,15 @@ oura as (
         'OURA' as provider,
         s.sleep_hours,
         d.sleep_quality,
-        s.hrv_ms,
-        case when s.hrv_ms is not null then 'RMSSD' end as hrv_method,
+        s.hrv_ms as hrv_rmssd_ms,
+        cast(null as double) as hrv_sdnn_ms,
         s.resting_heart_rate_bpm,
         cast(null as double) as strain,
         cast(null as double) as recovery_score,
         d.readiness_score,
         d.activity_score,
-        d.steps
+        d.steps,
+        cast(null as double) as active_energy_kcal
     from oura_sleep as s
     full outer join oura_daily as d using (user_id, record_date)
 ),
@@ -125,14 +130,15 @@ whoop as (
         'WHOOP' as provider,
         s.sleep_hours,
         s.sleep_quality,
-        d.hrv_ms,
-        case when d.hrv_ms is not null then 'RMSSD' end as hrv_method,
+        d.hrv_ms as hrv_rmssd_ms,
+        cast(null as double) as hrv_sdnn_ms,
         d.resting_heart_rate_bpm,
         d.strain,
         d.recovery_score,
         cast(null as double) as readiness_score,
         cast(null as double) as activity_score,
-        cast(null as double) as steps
+        cast(null as double) as steps,
+        cast(null as double) as active_energy_kcal
     from whoop_days as d
     full outer join whoop_sleep as s using (user_id, record_date)
 ),
@@ -141,27 +147,22 @@ normalized as (
     select
         user_id,
         record_date,
-        provider,
+        cast(provider as varchar) as provider,
         avg(value) filter (where record_type = 'sleep_duration') as sleep_hours,
         avg(value) filter (where record_type = 'sleep_quality') as sleep_quality,
-        coalesce(
-            avg(value) filter (where record_type = 'hrv_rmssd'),
-            avg(value) filter (where record_type = 'hrv_sdnn')
-        ) as hrv_ms,
-        case
-            when count(*) filter (where record_type = 'hrv_rmssd') > 0 then 'RMSSD'
-            when count(*) filter (where record_type = 'hrv_sdnn') > 0 then 'SDNN'
-        end as hrv_method,
+        avg(value) filter (where record_type = 'hrv_rmssd') as hrv_rmssd_ms,
+        avg(value) filter (where record_type = 'hrv_sdnn') as hrv_sdnn_ms,
         avg(value) filter (where record_type = 'resting_heart_rate') as resting_heart_rate_bpm,
         avg(value) filter (where record_type = 'strain') as strain,
         avg(value) filter (where record_type = 'recovery_score') as recovery_score,
         cast(null as double) as readiness_score,
         avg(value) filter (where record_type = 'activity_score') as activity_score,
-        cast(null as double) as steps
+        avg(value) filter (where record_type = 'steps') as steps,
+        avg(value) filter (where record_type = 'active_energy') as active_energy_kcal
     from records
     where record_type in (
         'sleep_duration', 'sleep_quality', 'hrv_rmssd', 'hrv_sdnn', 'resting_heart_rate',
-        'strain', 'recovery_score', 'activity_score'
+        'strain', 'recovery_score', 'activity_score', 'steps', 'active_energy'
     )
     group by user_id, record_date, provider
 ),
@@ -184,16 +185,18 @@ select
     m.user_id,
     m.record_date as wearable_date,
     m.provider,
-    m.sleep_hours,
-    m.sleep_quality,
-    m.hrv_ms,
-    m.hrv_method,
-    m.resting_heart_rate_bpm,
-    m.strain,
-    m.recovery_score,
-    m.readiness_score,
-    m.activity_score,
-    m.steps,
-    c.n_records
+    avg(m.sleep_hours) as sleep_hours,
+    avg(m.sleep_quality) as sleep_quality,
+    avg(m.hrv_rmssd_ms) as hrv_rmssd_ms,
+    avg(m.hrv_sdnn_ms) as hrv_sdnn_ms,
+    avg(m.resting_heart_rate_bpm) as resting_heart_rate_bpm,
+    avg(m.strain) as strain,
+    avg(m.recovery_score) as recovery_score,
+    avg(m.readiness_score) as readiness_score,
+    avg(m.activity_score) as activity_score,
+    avg(m.steps) as steps,
+    avg(m.active_energy_kcal) as active_energy_kcal,
+    any_value(c.n_records) as n_records
 from measures as m
 inner join counts as c using (user_id, record_date, provider)
+group by m.user_id, m.record_date, m.provider

@@ -4,8 +4,10 @@ speaks their documented JSON (Oura v2 `{"data", "next_token"}`, WHOOP v2 `{"reco
 
 Faults are queued per path and consumed one per request: an int is answered as that HTTP
 status (429 with `Retry-After: 0.01`), "drop" closes the connection without an answer, and
-"slow" answers after `slow_seconds` (past a client's timeout), and "ok" lets one request
-through (to place a fault on a later page).
+"slow" answers after `slow_seconds` (past a client's timeout), "ok" lets one request
+through (to place a fault on a later page), and "hold" sets `held` and keeps the request
+unanswered until `release` is set (a test kills the syncing process meanwhile), then closes the
+connection.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class ProviderServer:
         self.codes: dict[str, str] = {}  # code -> redirect_uri
         self.token_grants: list[str] = []
         self.slow_seconds = 0.5
+        self.held = threading.Event()
+        self.release = threading.Event()
         self.lock = threading.Lock()
         server = self
 
@@ -73,6 +77,7 @@ class ProviderServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self._http.shutdown()
         self._http.server_close()
 
@@ -117,6 +122,11 @@ class ProviderServer:
         if fault == "drop":
             handler.close_connection = True
             handler.connection.shutdown(2)
+            return True
+        if fault == "hold":
+            self.held.set()
+            self.release.wait(120)
+            handler.close_connection = True
             return True
         if fault == "slow":
             time.sleep(self.slow_seconds)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -268,6 +269,73 @@ def test_a_sync_killed_midway_resumes_to_what_an_uninterrupted_one_stores(
     )
     assert resumed.fetched < whole.fetched  # what was stored before the kill is not fetched again
     assert _content(conn, f"killed_{provider}") == _content(conn, f"whole_{provider}")
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "americano_pipelines.cli", *args]
+
+
+def _cli_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+@pytest.mark.parametrize("provider", ["oura", "whoop"])
+def test_a_sync_process_killed_with_sigkill_resumes_to_what_an_uninterrupted_one_stores(
+    server, conn, provider
+) -> None:
+    settings = get_settings()
+    _connect_user(conn, server, f"whole_{provider}", provider)
+    whole = sync_user(
+        conn, settings, provider, f"whole_{provider}", START, END, policy=_policy(Waits())
+    )
+    user = f"killed_{provider}"
+    _connect_user(conn, server, user, provider)
+    # The 7th page of the sleep resource stays unanswered: the process is killed waiting for
+    # it, with the earlier resources and six pages of this one stored.
+    path = "/v2/usercollection/sleep" if provider == "oura" else "/v2/activity/sleep"
+    server.faults[path].extend(["ok"] * 6 + ["hold"])
+    window = ("--start", START.isoformat(), "--end", END.isoformat(), "--user-id", user)
+    process = subprocess.Popen(
+        _cli("wearables", "sync", provider, *window),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_cli_env(),
+    )
+    try:
+        assert server.held.wait(120), process.stderr.read() if process.poll() else "no request"
+        cursor = conn.execute(
+            "SELECT next_token, completed_at FROM wearable_sync_cursors "
+            "WHERE user_id = %s AND resource = 'sleep'",
+            (user,),
+        ).fetchone()
+        assert cursor is not None and cursor[0] is not None and cursor[1] is None
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.release.set()
+    partial = _content(conn, user)
+    assert 0 < len(partial) < len(_content(conn, f"whole_{provider}"))
+
+    resumed = subprocess.run(
+        _cli("wearables", "sync", provider, *window),
+        capture_output=True,
+        text=True,
+        env=_cli_env(),
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    counts = json.loads(resumed.stdout)
+    # Only what the killed process had not stored is fetched again, and it is all there.
+    assert 0 < counts["fetched"] < whole.fetched
+    assert counts["inserted"] == len(_content(conn, user)) - len(partial)
+    assert _content(conn, user) == _content(conn, f"whole_{provider}")
+    completed = conn.execute(
+        "SELECT count(*) FILTER (WHERE completed_at IS NOT NULL), count(*) "
+        "FROM wearable_sync_cursors WHERE user_id = %s",
+        (user,),
+    ).fetchone()
+    assert completed[0] == completed[1] > 0
 
 
 def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(

@@ -83,7 +83,7 @@ class ProviderServer:
 
     # Tokens -------------------------------------------------------------------------------
 
-    def issue(self) -> dict[str, Any]:
+    def issue(self, scope: str = "read:cycles read:recovery read:sleep offline") -> dict[str, Any]:
         access, refresh = "at_" + secrets.token_hex(8), "rt_" + secrets.token_hex(8)
         with self.lock:
             self.access_tokens.add(access)
@@ -93,7 +93,7 @@ class ProviderServer:
             "refresh_token": refresh,
             "expires_in": 3600,
             "token_type": "bearer",
-            "scope": "read:cycles read:recovery read:sleep offline",
+            "scope": scope,
         }
 
     def expire_access_tokens(self) -> None:
@@ -221,7 +221,9 @@ class ProviderServer:
             if self.codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
                 self._answer(handler, 400, {"error": "invalid_grant"})
                 return
-            self._answer(handler, 200, self.issue())
+            # Oura's token endpoint is /oauth/token, WHOOP's /token; each grants its own scopes.
+            scope = "daily personal" if url.path == "/oauth/token" else None
+            self._answer(handler, 200, self.issue(scope) if scope else self.issue())
             return
         if grant == "refresh_token":
             refresh = form.get("refresh_token", "")

@@ -288,7 +288,7 @@ def test_a_sync_process_killed_with_sigkill_resumes_to_what_an_uninterrupted_one
     whole = sync_user(
         conn, settings, provider, f"whole_{provider}", START, END, policy=_policy(Waits())
     )
-    user = f"killed_{provider}"
+    user = f"sigkilled_{provider}"
     _connect_user(conn, server, user, provider)
     # The 7th page of the sleep resource stays unanswered: the process is killed waiting for
     # it, with the earlier resources and six pages of this one stored.
@@ -338,11 +338,13 @@ def test_a_sync_process_killed_with_sigkill_resumes_to_what_an_uninterrupted_one
     assert completed[0] == completed[1] > 0
 
 
+@pytest.mark.parametrize(("provider", "scope"), [("oura", "daily"), ("whoop", "offline")])
 def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(
-    server, conn, platform_env
+    server, conn, platform_env, provider, scope
 ) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    conn.execute("INSERT INTO users (id, email) VALUES ('solo', 'solo@x.dev')")
+    env = _cli_env()
+    solo = f"solo_{provider}"
+    conn.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (solo, f"{solo}@x.dev"))
     process = subprocess.Popen(
         [
             sys.executable,
@@ -350,13 +352,13 @@ def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(
             "americano_pipelines.cli",
             "wearables",
             "connect",
-            "whoop",
+            provider,
             "--port",
             "0",
             "--timeout",
             "60",
             "--user-id",
-            "solo",
+            solo,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -370,7 +372,7 @@ def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(
             lines.append(line)
             if line.startswith("http"):
                 url = line.strip()
-                assert "state=" in url and "offline" in url
+                assert "state=" in url and scope in url
                 # A redirect with another state is refused and does not end the wait.
                 redirect = httpx.URL(url).params["redirect_uri"]
                 assert (
@@ -380,13 +382,12 @@ def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(
 
     reader = threading.Thread(target=browser)
     reader.start()
-    stdout, _ = process.communicate(timeout=120)
+    process.wait(timeout=120)
     reader.join()
-    assert process.returncode == 0, "".join(lines)
+    stdout = process.stdout.read()
+    assert process.returncode == 0, "".join(lines) + stdout
     answer = json.loads(stdout)
-    assert (
-        answer["userId"] == "solo" and answer["hasRefreshToken"] and "offline" in answer["scopes"]
-    )
+    assert answer["userId"] == solo and answer["hasRefreshToken"] and scope in answer["scopes"]
     output = stdout + "".join(lines)
     assert not any(token in output for token in server.access_tokens | server.refresh_tokens)
     assert server.token_grants == ["authorization_code"]
@@ -399,7 +400,7 @@ def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(
         check=True,
     )
     rows = json.loads(status.stdout)
-    assert [r["provider"] for r in rows if r["userId"] == "solo"] == ["whoop"]
+    assert [r["provider"] for r in rows if r["userId"] == solo] == [provider]
     assert not any(token in status.stdout for token in server.access_tokens | server.refresh_tokens)
 
     sync = subprocess.run(
@@ -409,13 +410,13 @@ def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(
             "americano_pipelines.cli",
             "wearables",
             "sync",
-            "whoop",
+            provider,
             "--start",
             "2024-02-01",
             "--end",
             "2024-02-20",
             "--user-id",
-            "solo",
+            solo,
         ],
         capture_output=True,
         text=True,
@@ -424,3 +425,71 @@ def test_connect_runs_the_oauth_loopback_flow_and_never_prints_a_token(
     assert sync.returncode == 0, sync.stderr
     counts = json.loads(sync.stdout)
     assert set(counts) == {"fetched", "inserted", "updated"} and counts["inserted"] > 0
+    # Written through the user's session (row-level security), as that user.
+    stored = conn.execute(
+        "SELECT count(*) FROM wearable_records WHERE user_id = %s AND provider = %s",
+        (solo, provider.upper()),
+    ).fetchone()[0]
+    assert stored == counts["inserted"]
+
+
+@pytest.mark.once  # builds the graph up to the marts
+def test_the_oura_sync_asset_of_one_day_lands_in_raw_records_and_the_daily_mart(
+    server, conn, platform_env
+) -> None:
+    import duckdb
+    from dagster import AssetKey, AssetSelection, materialize
+
+    from americano_pipelines.cli.materialize import materialize_all, prepare_dagster_home
+    from americano_pipelines.db.load import load_tables
+    from americano_pipelines.defs.transform.project import prepare_manifest
+    from americano_pipelines.defs.wearables.assets import sync_key
+    from americano_pipelines.synth.demo_study import generate_demo_study
+    from tests.conftest import BASE_GROUPS
+
+    load_tables(conn, generate_demo_study(users=1, days=49, seed=3).tables)
+    # The module's database keeps other tests' connections, their tokens under other keys.
+    conn.execute("DELETE FROM wearable_connections")
+    _connect_user(conn, server, "ring", "oura")
+    prepare_manifest()
+    from americano_pipelines.definitions import defs
+
+    settings = get_settings()
+    day = dt.date(2024, 2, 10)
+    key = sync_key("oura")
+    result = materialize(
+        list(defs.assets or []),
+        selection=AssetSelection.assets(key),
+        partition_key=day.isoformat(),
+        instance=prepare_dagster_home(settings),
+        resources=dict(defs.resources or {}),
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("wearables__oura_records")
+    metadata = {name: value.value for name, value in materialization.metadata.items()}
+    assert metadata["users"] == 1 and metadata["inserted"] > 0
+    # The day, padded a day each side, of each Oura resource: nothing else.
+    assert {(t, s) for _, t, s, *_ in _stored(conn, "ring")} == _expected_oura(server, day, day)
+
+    graph = defs.resolve_asset_graph()
+    raw = AssetKey(["raw", "wearable_records"])
+    mart = AssetKey(["marts", "wearable_daily"])
+    assert key in graph.get(raw).parent_keys
+    assert mart in AssetSelection.assets(raw).downstream().resolve(graph)
+
+    assert materialize_all(settings, log=lambda _: None, groups=BASE_GROUPS).failed_checks == []
+    sleep = next(
+        d for d in server.oura["sleep"] if d["day"] == day.isoformat() and d["type"] == "long_sleep"
+    )
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        row = warehouse.execute(
+            "SELECT sleep_hours, hrv_rmssd_ms, resting_heart_rate_bpm, providers "
+            "FROM marts.wearable_daily WHERE user_id = 'ring' AND wearable_date = ?",
+            [day],
+        ).fetchone()
+    assert row == (
+        pytest.approx(sleep["total_sleep_duration"] / 3600),
+        sleep["average_hrv"],
+        sleep["lowest_heart_rate"],
+        "OURA",
+    )

@@ -238,15 +238,21 @@ def test_an_expired_access_token_is_refreshed_once_and_the_old_refresh_token_is_
     )
 
 
+def _uninterrupted(conn, server, provider: str):
+    """The sync of [START, END] for user whole_<provider>, with no fault: what a resumed sync
+    must equal."""
+    _connect_user(conn, server, f"whole_{provider}", provider)
+    return sync_user(
+        conn, get_settings(), provider, f"whole_{provider}", START, END, policy=_policy(Waits())
+    )
+
+
 @pytest.mark.parametrize("provider", ["oura", "whoop"])
 def test_a_sync_killed_midway_resumes_to_what_an_uninterrupted_one_stores(
     server, conn, provider
 ) -> None:
     settings = get_settings()
-    _connect_user(conn, server, f"whole_{provider}", provider)
-    whole = sync_user(
-        conn, settings, provider, f"whole_{provider}", START, END, policy=_policy(Waits())
-    )
+    whole = _uninterrupted(conn, server, provider)
 
     _connect_user(conn, server, f"killed_{provider}", provider)
     path = "/v2/usercollection/sleep" if provider == "oura" else "/v2/activity/sleep"
@@ -283,11 +289,7 @@ def _cli_env() -> dict[str, str]:
 def test_a_sync_process_killed_with_sigkill_resumes_to_what_an_uninterrupted_one_stores(
     server, conn, provider
 ) -> None:
-    settings = get_settings()
-    _connect_user(conn, server, f"whole_{provider}", provider)
-    whole = sync_user(
-        conn, settings, provider, f"whole_{provider}", START, END, policy=_policy(Waits())
-    )
+    whole = _uninterrupted(conn, server, provider)
     user = f"sigkilled_{provider}"
     _connect_user(conn, server, user, provider)
     # The 7th page of the sleep resource stays unanswered: the process is killed waiting for

@@ -48,6 +48,10 @@ class Settings:
     whoop_client_secret: str | None
     token_key: str | None
     """Key that encrypts OAuth tokens at rest; generated into `home` when unset."""
+    """Oura's API (`/v2/usercollection/...`) and its token endpoint (`/oauth/token`)."""
+    """Where Oura users authorize an app (`/oauth/authorize`)."""
+    """WHOOP's developer API (`/v2/cycle`, `/v2/recovery`, `/v2/activity/sleep`)."""
+    """WHOOP's OAuth endpoints (`/auth`, `/token`)."""
     timezone: str
     """The platform's IANA timezone: what "today" is, e.g. for a protocol's registration day,
     and the zone of the nightly schedule."""
@@ -80,6 +84,14 @@ class Settings:
     demo_drift_weeks: str = "4"
     """AMERICANO_DEMO_DRIFT_WEEKS as given: how many of the latest ISO weeks `make demo`
     computes the weekly drift of (`demo_drift_week_count`); `all` or a whole number."""
+    oura_api_base_url: str = ""
+    """Oura's API (`/v2/usercollection/...`) and its token endpoint (`/oauth/token`)."""
+    oura_auth_base_url: str = ""
+    """Where Oura users authorize an app (`/oauth/authorize`)."""
+    whoop_api_base_url: str = ""
+    """WHOOP's developer API (`/v2/cycle`, `/v2/recovery`, `/v2/activity/sleep`)."""
+    whoop_auth_base_url: str = ""
+    """WHOOP's OAuth endpoints (`/auth`, `/token`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -182,6 +194,11 @@ class Settings:
         return self.data_dir / "quarantine"
 
     @property
+    def token_key_path(self) -> Path:
+        """Where the generated token key is kept when AMERICANO_TOKEN_KEY is unset (mode 0600)."""
+        return self.home / "token.key"
+
+    @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
@@ -203,6 +220,14 @@ EXECUTORS = ("in_process", "multiprocess", "celery")
 DAGSTER_STORAGES = ("sqlite", "postgres")
 CELERY_BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
 DEFAULT_CELERY_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+# The wearable providers' real endpoints, each overridden by its upper-cased name
+# (OURA_API_BASE_URL, ...) so that a local server can stand in for the cloud.
+PROVIDER_BASE_URLS = {
+    "oura_api_base_url": "https://api.ouraring.com",
+    "oura_auth_base_url": "https://cloud.ouraring.com",
+    "whoop_api_base_url": "https://api.prod.whoop.com/developer",
+    "whoop_auth_base_url": "https://api.prod.whoop.com/oauth/oauth2",
+}
 
 
 def _one_of(variable: str, value: str, choices: tuple[str, ...]) -> str:
@@ -281,6 +306,10 @@ def get_settings() -> Settings:
         api_its_timeout=_env("AMERICANO_API_ITS_TIMEOUT") or "300",
         api_its_workers=_env("AMERICANO_API_ITS_WORKERS") or "1",
         demo_drift_weeks=_env("AMERICANO_DEMO_DRIFT_WEEKS") or "4",
+        **{
+            field: (_env(field.upper()) or default).rstrip("/")
+            for field, default in PROVIDER_BASE_URLS.items()
+        },
     )
 
 

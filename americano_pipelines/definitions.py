@@ -23,6 +23,11 @@ from americano_pipelines.defs.refresh.sensors import new_protocols_sensor
 from americano_pipelines.defs.reports.assets import report_assets
 from americano_pipelines.defs.resources import build_resources
 from americano_pipelines.defs.transform.assets import dbt_assets_defs, warehouse_models
+from americano_pipelines.defs.wearables.assets import wearable_sync_assets
+from americano_pipelines.defs.wearables.schedules import (
+    wearables_daily_sync_schedule,
+    wearables_sync_job,
+)
 
 # The marts and the analyses: what users read, and what must be no older than the nightly allows.
 fresh = freshness_checks(
@@ -43,10 +48,15 @@ defs = Definitions(
         *drift_assets,
         *series_assets,
         *report_assets,
+        *wearable_sync_assets,
     ],
     asset_checks=[*row_conservation_checks, *quarantine_share_checks, *analyses_checks, *fresh],
-    jobs=[refresh_warehouse_job, protocol_analyses_job, weekly_drift_job],
-    schedules=[nightly_refresh_schedule(), weekly_drift_schedule()],
+    jobs=[refresh_warehouse_job, protocol_analyses_job, weekly_drift_job, wearables_sync_job],
+    schedules=[
+        nightly_refresh_schedule(),
+        weekly_drift_schedule(),
+        wearables_daily_sync_schedule(),
+    ],
     sensors=[new_protocols_sensor, protocol_phase_end_sensor, freshness_sensor(fresh)],
     resources=build_resources(),
 )

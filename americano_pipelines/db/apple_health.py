@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from americano_pipelines.errors import InputError
+from americano_pipelines.db.users import LOCAL_USER_EMAIL, resolve_user
 from americano_pipelines.wearables.apple_health import (
     AppleRecord,
     DailyNormalizer,
@@ -33,7 +33,6 @@ from americano_pipelines.wearables.apple_health import (
 __all__ = ["AppleHealthImport", "LOCAL_USER_EMAIL", "import_apple_health", "resolve_user"]
 
 BATCH_ROWS = 20_000
-LOCAL_USER_EMAIL = "local@americano.localhost"
 PROVIDER = "APPLE_HEALTH"
 _COLUMNS = (
     "user_id",
@@ -85,30 +84,6 @@ class AppleHealthImport:
             "skipReasons": list(self.skip_reasons),
             "otherElements": self.other_elements,
         }
-
-
-def resolve_user(conn: psycopg.Connection, user_id: str | None) -> str:
-    """The user to import for: `user_id` (which must exist), else the single local user,
-    created when there is none; several users and no `user_id` is an InputError."""
-    if user_id is not None:
-        found = conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone()
-        if found is None:
-            raise InputError(f"--user-id: no user {user_id!r}", field="user_id")
-        return user_id
-    ids = [row[0] for row in conn.execute("SELECT id FROM users ORDER BY id LIMIT 2")]
-    if len(ids) > 1:
-        raise InputError(
-            "--user-id: the database has several users; say which one the export belongs to",
-            field="user_id",
-        )
-    if ids:
-        return ids[0]
-    created = conn.execute(
-        "INSERT INTO users (email, display_name) VALUES (%s, 'Local user') RETURNING id",
-        (LOCAL_USER_EMAIL,),
-    ).fetchone()[0]
-    conn.commit()
-    return created
 
 
 def _row(user_id: str, record: AppleRecord) -> tuple:
@@ -191,7 +166,7 @@ def import_apple_health(
     batch_rows: int = BATCH_ROWS,
 ) -> AppleHealthImport:
     """Import the export at `path` (export.zip or export.xml) for `user_id` (see
-    `resolve_user`); bad input (not an export, XML past repair) is an InputError."""
+    `db.users.resolve_user`); bad input (not an export, XML past repair) is an InputError."""
     user = resolve_user(conn, user_id)
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS apple_health_staging "

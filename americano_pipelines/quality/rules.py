@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -78,6 +79,70 @@ def _record_rule(record_type: str, passes, name: str) -> pa.Check:
     )
 
 
+# Where a measure sits in a row of wearable_records: in `value` for a row written normalized (an
+# Apple Health import: record_type names the measure), in the provider's document (`payload`)
+# for a synced one, at the path marts.wearable_provider_daily reads (docs/wearables.md).
+# (provider, record_type, payload path); provider None: any provider, the measure in `value`.
+MeasureSource = tuple[str | None, str, tuple[str, ...] | None]
+HRV_RMSSD_SOURCES: tuple[MeasureSource, ...] = (
+    (None, "hrv_rmssd", None),
+    ("OURA", "sleep", ("average_hrv",)),
+    ("WHOOP", "recovery", ("score", "hrv_rmssd_milli")),
+)
+RESTING_HEART_RATE_SOURCES: tuple[MeasureSource, ...] = (
+    (None, "resting_heart_rate", None),
+    ("OURA", "sleep", ("lowest_heart_rate",)),
+    ("WHOOP", "recovery", ("score", "resting_heart_rate")),
+)
+
+
+def _number_at(payload: object, path: tuple[str, ...]) -> float:
+    """The number at `path` of a JSON document (text as extracted, or parsed); NaN when the
+    document, the path or a number is missing (a missing measure is not a broken rule)."""
+    node = json.loads(payload) if isinstance(payload, str | bytes) else payload
+    for key in path:
+        if not isinstance(node, dict):
+            return np.nan
+        node = node.get(key)
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        return np.nan
+    return float(node)
+
+
+def _measure(
+    frame: pd.DataFrame, sources: tuple[MeasureSource, ...]
+) -> tuple[pd.Series, pd.Series]:
+    """Which rows carry the measure, and its value there (NaN elsewhere)."""
+    carries = pd.Series(False, index=frame.index)
+    values = pd.Series(np.nan, index=frame.index, dtype="float64")
+    for provider, record_type, path in sources:
+        rows = frame["record_type"] == record_type
+        if provider is not None:
+            if "provider" not in frame or "payload" not in frame:
+                continue
+            rows &= frame["provider"] == provider
+        if not rows.any():
+            continue
+        carries |= rows
+        if path is None:
+            values[rows] = pd.to_numeric(frame.loc[rows, "value"], errors="coerce")
+        else:
+            values[rows] = [_number_at(doc, path) for doc in frame.loc[rows, "payload"]]
+    return carries, values
+
+
+def _measure_rule(
+    sources: tuple[MeasureSource, ...], passes: Callable[[pd.Series], pd.Series], name: str
+) -> pa.Check:
+    """A rule on one measure wherever a row of wearable_records carries it."""
+
+    def check(frame: pd.DataFrame) -> pd.Series:
+        carries, values = _measure(frame, sources)
+        return ~carries | passes(values) | values.isna()
+
+    return pa.Check(check, name=name)
+
+
 def behavioral_events(now: dt.datetime) -> pa.DataFrameSchema:
     """Raw behavioral_events as read from Parquet; `now` is when the gate runs (UTC aware)."""
     moment = pd.Timestamp(now)
@@ -101,7 +166,8 @@ def behavioral_events(now: dt.datetime) -> pa.DataFrameSchema:
 
 
 def wearable_records() -> pa.DataFrameSchema:
-    """Raw wearable_records as read from Parquet: one row per measure per day."""
+    """Raw wearable_records as read from Parquet: a normalized measure per day (Apple Health), or
+    a provider's document (Oura, WHOOP), whose HRV and resting heart rate the same rules see."""
     low, high = RESTING_HEART_RATE_BPM
     sleep_low, sleep_high = SLEEP_HOURS
     return pa.DataFrameSchema(
@@ -111,17 +177,23 @@ def wearable_records() -> pa.DataFrameSchema:
             "value": pa.Column(nullable=True),
         },
         checks=[
-            _record_rule(
-                "resting_heart_rate",
-                lambda v: v.between(low, high) | v.isna(),
+            _measure_rule(
+                RESTING_HEART_RATE_SOURCES,
+                lambda v: v.between(low, high),
                 "resting_heart_rate_25_to_220_bpm",
             ),
-            _record_rule("hrv_rmssd", lambda v: (v > 0) | v.isna(), "hrv_positive"),
+            _measure_rule(HRV_RMSSD_SOURCES, lambda v: v > 0, "hrv_positive"),
             _record_rule("hrv_sdnn", lambda v: (v > 0) | v.isna(), "hrv_sdnn_positive"),
             _record_rule(
                 "sleep_duration",
                 lambda v: v.between(sleep_low, sleep_high) | v.isna(),
                 "sleep_0_to_24_hours",
+            ),
+            # An Oura sleep period or a WHOOP sleep: its value is hours asleep.
+            _record_rule(
+                "sleep",
+                lambda v: v.between(sleep_low, sleep_high) | v.isna(),
+                "sleep_period_0_to_24_hours",
             ),
         ],
         name="wearable_records",

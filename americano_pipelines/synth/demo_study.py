@@ -41,6 +41,11 @@ from americano_pipelines.registration.analyses import (
     WearableLinks,
 )
 from americano_pipelines.stats.sced import draw_abab_schedule
+from americano_pipelines.synth.wearable_documents import (
+    oura_documents,
+    wearable_records_frame,
+    whoop_documents,
+)
 
 PRIMARY_OUTCOME = "engagement_score"
 RUN_IN_DAYS = 21  # ordinary use before the experiment starts
@@ -253,7 +258,7 @@ def generate_demo_study(
             )
         )
         wearable_frames.append(
-            _wearable_records(user_id, dates, sleep_hours, hrv, resting_hr, start_date)
+            _wearable_records(user_id, dates, sleep_hours, hrv, resting_hr, start_date, user_index)
         )
 
     protocol_ids = {f"protocol_{i + 1:03d}" for i in range(protocol_users)}
@@ -481,6 +486,10 @@ def _segment_cumsum(
     return total - before_segment[segment_of]
 
 
+# Which provider each demo user wears, in turn: Oura, WHOOP, both.
+DEMO_PROVIDERS = (("OURA",), ("WHOOP",), ("OURA", "WHOOP"))
+
+
 def _wearable_records(
     user_id: str,
     dates: np.ndarray,
@@ -488,31 +497,21 @@ def _wearable_records(
     hrv: np.ndarray,
     resting_hr: np.ndarray,
     start_date: dt.date,
+    user_index: int = 0,
 ) -> pl.DataFrame:
-    """Oura-like daily records: sleep duration, HRV (RMSSD) and resting heart rate per day."""
+    """The user's wearable history as its provider's API documents (Oura v2, WHOOP v2), parsed
+    by the sync's own parsers, so the demo reaches marts.wearable_daily by the path of real
+    data. WHOOP's strain follows the night before (no random draw: the study's stream stays
+    what it was); its first week has one day split into two cycles."""
+    days = [dt.date.fromisoformat(str(d)) for d in dates]
     frames = []
-    for record_type, values, unit in (
-        ("sleep_duration", sleep_hours, "h"),
-        ("hrv_rmssd", hrv, "ms"),
-        ("resting_heart_rate", resting_hr, "bpm"),
-    ):
-        day_str = [d.isoformat() for d in dates]
-        frames.append(
-            pl.DataFrame(
-                {
-                    "id": [f"wr_{user_id}_{record_type}_{d}" for d in day_str],
-                    "user_id": user_id,
-                    "provider": "OURA",
-                    "record_type": record_type,
-                    "source_record_id": [f"{record_type}-{d}" for d in day_str],
-                    "day": pl.Series(dates.tolist(), dtype=pl.Date),
-                    "value": values.astype(float),
-                    "unit": unit,
-                    "payload": [
-                        json.dumps({"day": d, "type": record_type, "value": float(v)})
-                        for d, v in zip(day_str, values, strict=True)
-                    ],
-                }
+    for provider in DEMO_PROVIDERS[user_index % len(DEMO_PROVIDERS)]:
+        if provider == "OURA":
+            documents = oura_documents(user_id, days, sleep_hours, hrv, resting_hr)
+        else:
+            strain = np.clip(11.0 + 1.2 * (sleep_hours - 7.0), 0.0, 21.0).round(1)
+            documents = whoop_documents(
+                user_id, days, sleep_hours, hrv, resting_hr, strain, split_cycle_days=(3,)
             )
-        )
+        frames.append(wearable_records_frame(user_id, provider, documents))
     return pl.concat(frames)

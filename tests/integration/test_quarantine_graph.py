@@ -4,6 +4,8 @@ materialization metadata add up, and the share check fails past its limit."""
 
 from __future__ import annotations
 
+import collections
+
 import duckdb
 import psycopg
 import pyarrow.dataset as ds
@@ -27,6 +29,15 @@ BAD_RECORDS = {
     "hrv_zero": ("hrv_rmssd", 0.0, "hrv_positive"),
     "sleep_30": ("sleep_duration", 30.0, "sleep_0_to_24_hours"),
 }
+# Synced Oura sleep periods whose document carries an implausible value: the same rules.
+BAD_DOCUMENTS = {
+    "oura_hrv_zero": ("average_hrv", 0, "hrv_positive"),
+    "oura_rhr_300": ("lowest_heart_rate", 300, "resting_heart_rate_25_to_220_bpm"),
+}
+BAD_RULES = {
+    **{record_id: rule for record_id, (_, _, rule) in BAD_RECORDS.items()},
+    **{record_id: rule for record_id, (_, _, rule) in BAD_DOCUMENTS.items()},
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +51,23 @@ def gated(migrated_database: str, module_platform):
             "SELECT 'future_event', user_id, event_type, now() + interval '30 minutes' "
             "FROM behavioral_events LIMIT 1"
         )
+        # The demo stores provider documents; normalized rows are what an Apple Health import
+        # (or a hand entry) writes.
         for record_id, (record_type, value, _) in BAD_RECORDS.items():
             conn.execute(
                 "INSERT INTO wearable_records (id, user_id, provider, record_type, "
-                "source_record_id, day, value, unit) SELECT %s, user_id, provider, record_type, "
-                "%s, day, %s, unit FROM wearable_records WHERE record_type = %s LIMIT 1",
-                [record_id, record_id, value, record_type],
+                "source_record_id, day, value) SELECT %s, user_id, 'APPLE_HEALTH', %s, %s, day, %s "
+                "FROM wearable_records LIMIT 1",
+                [record_id, record_type, record_id, value],
+            )
+        for record_id, (field, value, _) in BAD_DOCUMENTS.items():
+            conn.execute(
+                "INSERT INTO wearable_records (id, user_id, provider, record_type, "
+                "source_record_id, day, started_at, ended_at, value, unit, payload) "
+                "SELECT %s, user_id, provider, record_type, %s, day, started_at, ended_at, value, "
+                "unit, jsonb_set(payload, ARRAY[%s], to_jsonb(%s::int)) FROM wearable_records "
+                "WHERE provider = 'OURA' AND record_type = 'sleep' LIMIT 1",
+                [record_id, record_id, field, value],
             )
         _plant_bad_rows(conn)
     settings = get_settings()
@@ -139,7 +161,7 @@ def test_bad_rows_end_in_quarantine_with_the_rules_they_broke(gated) -> None:
             "SELECT \"row\"->>'value' FROM quarantine.wearable_records WHERE id = 'rhr_300'"
         ).fetchone()
     assert events == [("future_event", "event_not_in_future")]
-    assert records == {record_id: rule for record_id, (_, _, rule) in BAD_RECORDS.items()}
+    assert records == BAD_RULES
     assert float(row[0]) == 300.0  # the row itself is kept
 
 
@@ -154,7 +176,8 @@ def test_good_rows_reach_staging_and_the_marts_and_the_bad_ones_do_not(gated) ->
         ).fetchone()
         staged_records = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE wearable_record_id IN "
-            "('rhr_300', 'hrv_zero', 'sleep_30')) FROM staging.stg_app__wearable_records"
+            "(SELECT unnest(?))) FROM staging.stg_app__wearable_records",
+            [list(BAD_RULES)],
         ).fetchone()
         extremes = conn.execute(
             "SELECT max(resting_heart_rate_bpm), min(hrv_rmssd_ms), max(sleep_hours), "
@@ -162,9 +185,9 @@ def test_good_rows_reach_staging_and_the_marts_and_the_bad_ones_do_not(gated) ->
         ).fetchone()
     # The raw files keep every row PostgreSQL holds; dbt sees the good ones.
     assert staged_events == (raw_events - 1, 0)
-    assert staged_records == (raw_records - len(BAD_RECORDS), 0)
+    assert staged_records == (raw_records - len(BAD_RULES), 0)
     assert extremes[0] <= 220 and extremes[1] > 0 and extremes[2] <= 24
-    assert extremes[3] == raw_records - len(BAD_RECORDS)
+    assert extremes[3] == raw_records - len(BAD_RULES)
 
 
 def _gate_metadata(key: list[str]) -> dict:
@@ -176,9 +199,9 @@ def test_counts_add_up_in_the_materialization_metadata(gated) -> None:
     settings, _ = gated
     records = _gate_metadata(["raw", "wearable_records"])
     assert records["gate_rows_in"] == records["rows"]
-    assert records["gate_rows_quarantined"] == len(BAD_RECORDS)
+    assert records["gate_rows_quarantined"] == len(BAD_RULES)
     assert records["gate_rows_in"] == records["gate_rows_out"] + records["gate_rows_quarantined"]
-    assert records["gate_quarantined_by_rule"] == {rule: 1 for _, _, rule in BAD_RECORDS.values()}
+    assert records["gate_quarantined_by_rule"] == dict(collections.Counter(BAD_RULES.values()))
     events = _gate_metadata(["raw", "behavioral_events"])
     assert events["gate_rows_in"] == events["rows"]
     assert (events["gate_rows_out"], events["gate_rows_quarantined"]) == (events["rows"] - 1, 1)
@@ -187,7 +210,7 @@ def test_counts_add_up_in_the_materialization_metadata(gated) -> None:
 
 def test_the_share_check_fails_past_its_limit(gated) -> None:
     settings, summary = gated
-    # 3 of about 150 wearable records (2%) is past the default 1%; 1 event of thousands is not.
+    # 5 of several hundred wearable records (>1%) is past the default 1%; 1 event of thousands is not.
     assert "raw/wearable_records:quarantine_within_share" in summary.failed_checks
     assert "raw/behavioral_events:quarantine_within_share" in summary.evaluated_checks
     assert "raw/behavioral_events:quarantine_within_share" not in summary.failed_checks
@@ -199,7 +222,7 @@ def test_the_share_check_fails_past_its_limit(gated) -> None:
         quarantine_dir=settings.quarantine_dir,
         limit=0.05,
     )
-    assert share.quarantined == len(BAD_RECORDS) and share.passed
+    assert share.quarantined == len(BAD_RULES) and share.passed
     assert not QuarantineShare(share.rows, share.quarantined, share.share / 2).passed
 
 

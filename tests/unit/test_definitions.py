@@ -49,7 +49,10 @@ MARTS = {
     "marts/phase_observations",
     "marts/protocols",
     "marts/wearable_daily",
+    "marts/wearable_provider_daily",
 }
+# Daily-partitioned provider syncs into wearable_records (defs/wearables).
+WEARABLES = {"wearables/oura_records", "wearables/whoop_records"}
 ANALYSES = {
     "analyses/sced_randomization_test",
     "analyses/change_points",
@@ -103,6 +106,7 @@ def test_asset_keys_are_pinned() -> None:
         | DRIFT
         | QUARANTINE
         | REPORTS
+        | WEARABLES
     )
 
 
@@ -388,13 +392,14 @@ def test_jobs_sensors_and_schedules_are_pinned() -> None:
         "protocol_analyses",
         "refresh_warehouse",
         "weekly_drift",
+        "wearables_daily_sync",
     }
     sensors = {sensor.name: sensor for sensor in defs.sensors or []}
     assert set(sensors) == {"new_protocols", "protocol_phase_end", "freshness_checks"}
     for sensor in sensors.values():
         assert sensor.default_status == DefaultSensorStatus.RUNNING
     schedules = {schedule.name: schedule for schedule in defs.schedules or []}
-    assert set(schedules) == {"nightly_refresh", "weekly_drift"}
+    assert set(schedules) == {"nightly_refresh", "weekly_drift", "wearables_daily_sync"}
     nightly = schedules["nightly_refresh"]
     assert nightly.default_status == DefaultScheduleStatus.RUNNING
     assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 2 * * *", "UTC")
@@ -402,6 +407,25 @@ def test_jobs_sensors_and_schedules_are_pinned() -> None:
     weekly = schedules["weekly_drift"]
     assert weekly.default_status == DefaultScheduleStatus.RUNNING
     assert (weekly.cron_schedule, weekly.job_name) == ("0 3 * * 1", "weekly_drift")
+    wearables = schedules["wearables_daily_sync"]
+    assert wearables.default_status == DefaultScheduleStatus.RUNNING
+    assert wearables.job_name == "wearables_daily_sync"
+
+
+def test_wearable_syncs_are_daily_partitioned_and_feed_the_wearable_marts() -> None:
+    from dagster import DailyPartitionsDefinition
+
+    graph = _graph()
+    raw = AssetKey(["raw", "wearable_records"])
+    for key in WEARABLES:
+        node = graph.get(AssetKey.from_user_string(key))
+        assert isinstance(node.partitions_def, DailyPartitionsDefinition)
+        assert raw in node.child_keys
+    staged = AssetKey(["staging", "stg_app__wearable_records"])
+    assert raw in graph.get(staged).parent_keys
+    provider_daily = AssetKey(["marts", "wearable_provider_daily"])
+    assert staged in graph.get(provider_daily).parent_keys
+    assert provider_daily in graph.get(AssetKey(["marts", "wearable_daily"])).parent_keys
 
 
 def test_the_nightly_cron_and_timezone_come_from_the_environment(monkeypatch) -> None:

@@ -90,8 +90,14 @@ def test_events_are_valid_for_the_schema(study) -> None:
 
 def test_sleep_relates_to_next_day_engagement(study) -> None:
     context = study.tables["context_metadata"].sort("user_id", "timestamp")
-    wearables = study.tables["wearable_records"].filter(pl.col("record_type") == "sleep_duration")
-    assert wearables.height == 3 * 120
+    # Oura sleep periods and WHOOP sleeps (the third user wears both, and they agree).
+    wearables = (
+        study.tables["wearable_records"]
+        .filter(pl.col("record_type") == "sleep")
+        .group_by("user_id", "day")
+        .agg(pl.col("value").mean(), pl.col("value").n_unique().alias("values"))
+    )
+    assert wearables.height == 3 * 120 and (wearables["values"] == 1).all()
     sleep = wearables.sort("user_id", "day").with_columns(
         pl.col("value").shift(1).over("user_id").alias("previous_sleep")
     )

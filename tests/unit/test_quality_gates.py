@@ -4,6 +4,7 @@ broke, the good rows flow on, and rows in = rows out + quarantined."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import duckdb
 import pandas as pd
@@ -85,6 +86,73 @@ def test_implausible_wearable_values_are_quarantined() -> None:
         "sdnn_negative": "hrv_sdnn_positive",
     }
     assert gated.counts.rows_in == gated.counts.rows_out + gated.counts.rows_quarantined == 9
+
+
+def test_synced_oura_and_whoop_documents_meet_the_same_hrv_and_heart_rate_rules() -> None:
+    # Oura sleep periods carry RMSSD and the lowest heart rate in the document, WHOOP
+    # recoveries under score; the value column holds hours asleep or the recovery %.
+    oura = [
+        (
+            "oura_ok",
+            "sleep",
+            7.5,
+            {"type": "long_sleep", "average_hrv": 55, "lowest_heart_rate": 50},
+        ),
+        ("oura_hrv_zero", "sleep", 7.0, {"average_hrv": 0, "lowest_heart_rate": 50}),
+        ("oura_rhr_high", "sleep", 7.0, {"average_hrv": 40, "lowest_heart_rate": 230}),
+        ("oura_nap_no_hrv", "sleep", 0.5, {"type": "late_nap", "average_hrv": None}),
+        ("oura_daily", "daily_readiness", 80.0, {"score": 80, "lowest_heart_rate": 5}),
+    ]
+    whoop = [
+        (
+            "whoop_ok",
+            "recovery",
+            60.0,
+            {"score": {"hrv_rmssd_milli": 45.2, "resting_heart_rate": 52}},
+        ),
+        (
+            "whoop_hrv_negative",
+            "recovery",
+            60.0,
+            {"score": {"hrv_rmssd_milli": -3, "resting_heart_rate": 52}},
+        ),
+        (
+            "whoop_rhr_low",
+            "recovery",
+            60.0,
+            {"score": {"hrv_rmssd_milli": 45, "resting_heart_rate": 20}},
+        ),
+        ("whoop_pending", "recovery", None, {"score_state": "PENDING_SCORE"}),
+    ]
+    rows = [("OURA", *row) for row in oura] + [("WHOOP", *row) for row in whoop]
+    rows.append(("APPLE_HEALTH", "apple_rhr_low", "resting_heart_rate", 10.0, None))
+    frame = pd.DataFrame(
+        {
+            "id": [row[1] for row in rows],
+            "provider": [row[0] for row in rows],
+            "record_type": [row[2] for row in rows],
+            "value": [row[3] for row in rows],
+            "payload": [None if row[4] is None else json.dumps(row[4]) for row in rows],
+        }
+    )
+    gated = split(frame, rules.wearable_records(), now=NOW)
+    assert gated.good["id"].tolist() == [
+        "oura_ok",
+        "oura_nap_no_hrv",
+        "oura_daily",
+        "whoop_ok",
+        "whoop_pending",
+    ]
+    assert dict(
+        zip(gated.quarantined["id"], gated.quarantined["quarantine_rules"], strict=True)
+    ) == {
+        "oura_hrv_zero": "hrv_positive",
+        "oura_rhr_high": "resting_heart_rate_25_to_220_bpm",
+        "whoop_hrv_negative": "hrv_positive",
+        "whoop_rhr_low": "resting_heart_rate_25_to_220_bpm",
+        "apple_rhr_low": "resting_heart_rate_25_to_220_bpm",
+    }
+    assert gated.counts.rows_in == gated.counts.rows_out + gated.counts.rows_quarantined == 10
 
 
 def test_an_observation_outside_its_protocols_dates_is_quarantined() -> None:

@@ -15,6 +15,7 @@ from americano_pipelines.db import schema
 from americano_pipelines.defs.extract.partitions import event_days
 from americano_pipelines.defs.ownership import OWNER
 from americano_pipelines.defs.resources import PostgresResource, SettingsResource
+from americano_pipelines.defs.wearables.assets import SYNC_KEYS
 from americano_pipelines.provenance.data_version import commit_data_version
 
 GROUP = "extract"
@@ -88,12 +89,20 @@ def extracted_key(table: str) -> AssetKey:
     return provenance_key(table) if table in schema.PROVENANCE_TABLES else raw_key(table)
 
 
+# What writes a table besides the study app: its lineage starts there.
+WRITERS = {"wearable_records": SYNC_KEYS}
+
+
 def _snapshot_asset(table: str):
     @asset(
         key=extracted_key(table),
         group_name=GROUP,
-        # A table whose rules read another's good rows (a phase, its protocol) is gated after it.
-        deps=[raw_key(name) for name in schema.GATE_REFERENCES.get(table, ())],
+        # What writes the table besides the study app, and, for a table whose rules read
+        # another's good rows (a phase, its protocol), that table: it is gated after it.
+        deps=[
+            *WRITERS.get(table, []),
+            *(raw_key(name) for name in schema.GATE_REFERENCES.get(table, ())),
+        ],
         kinds={"postgres", "parquet"},
         code_version=CODE_VERSION if table in schema.PROVENANCE_TABLES else SNAPSHOT_CODE_VERSION,
         owners=[OWNER],

@@ -1,18 +1,21 @@
--- Grain: user × day. Physiology from all connected wearables; where two providers report the
--- same measure on one day, their mean.
+-- Grain: user × day. Physiology from all connected wearables (marts.wearable_provider_daily);
+-- where two providers report the same measure on one day, their mean. HRV is kept by method:
+-- RMSSD (Oura, WHOOP) and SDNN (Apple Health) are not the same quantity.
 select
     user_id,
-    record_date as wearable_date,
-    avg(value) filter (where record_type = 'sleep_duration') as sleep_hours,
-    avg(value) filter (where record_type = 'hrv_rmssd') as hrv_rmssd_ms,
-    -- Apple Health measures SDNN, which is not comparable with RMSSD: a column of its own
-    avg(value) filter (where record_type = 'hrv_sdnn') as hrv_sdnn_ms,
-    avg(value) filter (where record_type = 'resting_heart_rate') as resting_heart_rate_bpm,
-    avg(value) filter (where record_type = 'strain') as strain,
-    avg(value) filter (where record_type = 'recovery_score') as recovery_score,
-    avg(value) filter (where record_type = 'steps') as steps,
-    avg(value) filter (where record_type = 'active_energy') as active_energy_kcal,
+    wearable_date,
+    avg(sleep_hours) as sleep_hours,
+    avg(hrv_rmssd_ms) as hrv_rmssd_ms,
+    avg(hrv_sdnn_ms) as hrv_sdnn_ms,
+    avg(resting_heart_rate_bpm) as resting_heart_rate_bpm,
+    avg(strain) as strain,
+    avg(recovery_score) as recovery_score,
+    avg(sleep_quality) as sleep_quality,
+    avg(readiness_score) as readiness_score,
+    avg(activity_score) as activity_score,
+    avg(steps) as steps,
+    avg(active_energy_kcal) as active_energy_kcal,
     string_agg(distinct provider, ',' order by provider) as providers,
-    count(*) as n_records
-from {{ ref('stg_app__wearable_records') }}
-group by user_id, record_date
+    sum(n_records) as n_records
+from {{ ref('wearable_provider_daily') }}
+group by user_id, wearable_date

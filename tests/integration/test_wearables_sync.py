@@ -495,3 +495,43 @@ def test_the_oura_sync_asset_of_one_day_lands_in_raw_records_and_the_daily_mart(
         sleep["lowest_heart_rate"],
         "OURA",
     )
+
+
+def test_one_users_refused_grant_fails_the_sync_asset_after_the_others_are_synced(
+    server, conn, platform_env
+) -> None:
+    from dagster import AssetSelection, materialize
+
+    from americano_pipelines.cli.materialize import prepare_dagster_home
+    from americano_pipelines.defs.transform.project import prepare_manifest
+    from americano_pipelines.defs.wearables.assets import sync_key
+
+    conn.execute("DELETE FROM wearable_connections")
+    _connect_user(conn, server, "ring", "oura")
+    # A grant the provider no longer honours: its access and refresh tokens are both refused.
+    conn.execute(
+        "INSERT INTO users (id, email) VALUES ('revoked', 'revoked@x.dev') ON CONFLICT DO NOTHING"
+    )
+    stale = TokenSet(
+        "never-issued", "never-issued", dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), ()
+    )
+    save_connection(conn, token_cipher(get_settings()), "revoked", "oura", stale)
+    prepare_manifest()
+    from americano_pipelines.definitions import defs
+
+    day = dt.date(2024, 2, 10)
+    result = materialize(
+        list(defs.assets or []),
+        selection=AssetSelection.assets(sync_key("oura")),
+        partition_key=day.isoformat(),
+        instance=prepare_dagster_home(get_settings()),
+        resources=dict(defs.resources or {}),
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    message = failure.step_failure_data.error.message
+    assert "1 of 2 user(s): revoked" in message and "never-issued" not in message
+    # The other user's day arrived all the same.
+    assert {(t, s) for _, t, s, *_ in _stored(conn, "ring")} == _expected_oura(server, day, day)
+    assert _stored(conn, "revoked") == set()

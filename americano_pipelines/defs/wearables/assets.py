@@ -13,7 +13,9 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
+    Failure,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
@@ -63,15 +65,39 @@ def _sync_asset(provider: str):
         owner_url = postgres.get_url()
         with psycopg.connect(owner_url, autocommit=True) as conn:
             users = connected_users(conn, provider)
+        failed: dict[str, str] = {}
         for user_id in users:
-            # Each user's sync writes through that user's session: row-level security.
-            with user_session(user_id, owner_url=owner_url) as session:
-                result = sync_user(
-                    session, settings.get(), provider, user_id, first, last, log=context.log.info
-                )
+            # One user's failure (a revoked grant, a provider down for them) must not keep the
+            # others' days from arriving: each user is synced, and the step fails at the end.
+            try:
+                # Each user's sync writes through that user's session: row-level security.
+                with user_session(user_id, owner_url=owner_url) as session:
+                    result = sync_user(
+                        session,
+                        settings.get(),
+                        provider,
+                        user_id,
+                        first,
+                        last,
+                        log=context.log.info,
+                    )
+            except Exception as error:  # noqa: BLE001 - reported below, the step then fails
+                failed[user_id] = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+                context.log.error(f"{provider} sync of {user_id} failed: {failed[user_id]}")
+                continue
             for key, value in result.to_json().items():
                 totals[key] += value
-        return MaterializeResult(metadata={"users": len(users), **totals})
+        metadata = {"users": len(users), "users_failed": len(failed), **totals}
+        if failed:
+            raise Failure(
+                description=(
+                    f"{provider} sync failed for {len(failed)} of {len(users)} user(s): "
+                    + ", ".join(sorted(failed))
+                    + " (the others' records are stored; a rerun resumes from the cursors)"
+                ),
+                metadata={**metadata, "failures": MetadataValue.json(failed)},
+            )
+        return MaterializeResult(metadata=metadata)
 
     return _sync
 

@@ -77,6 +77,10 @@ class Settings:
     api_its_workers: str = "1"
     """AMERICANO_API_ITS_WORKERS as given: worker processes that fit the HTTP API's ITS
     requests, each keeping its compiled model warm (`checked_api_its_workers`)."""
+    api_db_pool_size: str = "8"
+    """AMERICANO_API_DB_POOL_SIZE: most PostgreSQL connections the API keeps open (application
+    role), each checked out by one request for its token's user and reset when returned
+    (`checked_api_db_pool_size`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -140,6 +144,10 @@ class Settings:
     @property
     def checked_api_its_workers(self) -> int:
         return int(_positive("AMERICANO_API_ITS_WORKERS", self.api_its_workers, integer=True))
+
+    @property
+    def checked_api_db_pool_size(self) -> int:
+        return int(_positive("AMERICANO_API_DB_POOL_SIZE", self.api_db_pool_size, integer=True))
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -265,6 +273,7 @@ def get_settings() -> Settings:
         api_max_body_bytes=_env("AMERICANO_API_MAX_BODY_BYTES") or "1048576",
         api_its_timeout=_env("AMERICANO_API_ITS_TIMEOUT") or "300",
         api_its_workers=_env("AMERICANO_API_ITS_WORKERS") or "1",
+        api_db_pool_size=_env("AMERICANO_API_DB_POOL_SIZE") or "8",
     )
 
 

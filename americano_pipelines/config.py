@@ -92,6 +92,10 @@ class Settings:
     """WHOOP's developer API (`/v2/cycle`, `/v2/recovery`, `/v2/activity/sleep`)."""
     whoop_auth_base_url: str = ""
     """WHOOP's OAuth endpoints (`/auth`, `/token`)."""
+    api_db_pool_size: str = "8"
+    """AMERICANO_API_DB_POOL_SIZE: most PostgreSQL connections the API keeps open (application
+    role), each checked out by one request for its token's user and reset when returned
+    (`checked_api_db_pool_size`)."""
 
     @property
     def tzinfo(self) -> dt.tzinfo:
@@ -167,6 +171,10 @@ class Settings:
                 field="AMERICANO_DEMO_DRIFT_WEEKS",
             )
         return int(text)
+
+    @property
+    def checked_api_db_pool_size(self) -> int:
+        return int(_positive("AMERICANO_API_DB_POOL_SIZE", self.api_db_pool_size, integer=True))
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -310,6 +318,7 @@ def get_settings() -> Settings:
             field: (_env(field.upper()) or default).rstrip("/")
             for field, default in PROVIDER_BASE_URLS.items()
         },
+        api_db_pool_size=_env("AMERICANO_API_DB_POOL_SIZE") or "8",
     )
 
 

@@ -23,6 +23,7 @@ from americano_pipelines.api import analytics, research, screens
 from americano_pipelines.api.its_pool import ITSPool, ITSRestarted, ITSTimeout
 from americano_pipelines.api.responses import field_error
 from americano_pipelines.config import Settings
+from americano_pipelines.db.connection import TokenSessionPool
 from americano_pipelines.errors import InputError, NotFoundError
 from americano_pipelines.warehouse.scoped import WarehouseUnavailable
 
@@ -74,12 +75,15 @@ def _detail(status: int, message: str, **headers: str) -> JSONResponse:
 def create_app(settings: Settings) -> FastAPI:
     """The API over `settings`' database and warehouse."""
     pool = ITSPool(settings.checked_api_its_workers, settings.checked_api_its_timeout)
+    sessions = TokenSessionPool(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sessions.open()
         try:
             yield
         finally:
+            sessions.close()
             pool.close()
 
     app = FastAPI(
@@ -90,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.its_pool = pool
+    app.state.sessions = sessions
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", screens.static_files(), name="static")

@@ -1,7 +1,8 @@
 """Who a request acts for: `Authorization: Bearer <token>` (`americano users token create`).
 
-Each request opens a session as the application role bound to its token
-(`db.connection.token_session`): PostgreSQL derives the user from the token and row-level
+Each request checks out a pooled session as the application role and binds it to its token
+(`db.connection.TokenSessionPool`, reset when returned, so it never carries an earlier
+request's user): PostgreSQL derives the user from the token and row-level
 security limits every statement to that user's rows, and the warehouse is read through a
 `warehouse.scoped.UserWarehouse` of the same user. A missing, unknown, expired or revoked token
 is 401; a body naming another user is 403.
@@ -17,8 +18,7 @@ import psycopg
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from americano_pipelines.config import Settings
-from americano_pipelines.db.connection import session_user_id, token_session
+from americano_pipelines.db.connection import TokenSessionPool, session_user_id
 from americano_pipelines.errors import InputError
 
 __all__ = ["Caller", "caller", "check_user"]
@@ -46,10 +46,10 @@ def caller(
     """The request's `Caller`; its session closes when the response is sent."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "Authorization: a Bearer token is required", UNAUTHORIZED)
-    settings: Settings = request.app.state.settings
+    sessions: TokenSessionPool = request.app.state.sessions
     with ExitStack() as stack:
         try:
-            session = stack.enter_context(token_session(credentials.credentials, settings=settings))
+            session = stack.enter_context(sessions.session(credentials.credentials))
         except InputError:
             raise HTTPException(
                 401, "Authorization: the token is unknown, expired or revoked", UNAUTHORIZED

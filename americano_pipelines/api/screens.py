@@ -5,7 +5,8 @@ step).
 
 - `/`: sign in with an API token (`americano users token create`), kept in the browser's
   session storage and sent as `Authorization: Bearer`, and the signed-in user's protocols;
-- `/protocols/new`: the experiment protocol form, posted to `POST /api/research/protocols`
+- `/protocols/new`: the experiment protocol form (its registered analyses and power simulation
+  included), posted to `POST /api/research/protocols`
   (the same checks as `americano protocol register`; a 422 is shown at the field it names),
   then the drawn schedule;
 - `/protocols/{id}/its`: the Bayesian ITS dashboard of the protocol's stored ITS
@@ -20,6 +21,8 @@ scoped warehouse reader). The pages are left out of the OpenAPI schema.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -28,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from americano_pipelines.db.context import LOCATIONS, MOODS
-from americano_pipelines.registration import protocol_file, vocabulary
+from americano_pipelines.registration import analyses, power_settings, protocol_file, vocabulary
 
 __all__ = ["CHART_JS_VERSION", "router", "static_files"]
 
@@ -58,6 +61,110 @@ templates.env.globals.update(
 router = APIRouter(include_in_schema=False)
 
 
+@dataclass(frozen=True)
+class FormOption:
+    """One setting of a registered analysis as the form offers it: its key in the `analyses:`
+    item, its label, how the script reads it (`integer`, `number`, `choice`, `list`: comma-
+    separated names, `penalty`: a name or a number) and, for a choice, the accepted values."""
+
+    key: str
+    label: str
+    kind: str
+    choices: tuple[str, ...] = ()
+    hint: str | None = None
+
+
+@cache
+def analysis_options() -> dict[str, tuple[FormOption, ...]]:
+    """Each analysis the form lists (`analyses.ANALYSIS_NAMES`, in that order) with its main
+    settings; the others stay the analysis's defaults (a protocol file can give them all). The
+    choices are the statistics modules' own, read on the form's first view (importing them
+    costs seconds, which the registration of such a list pays anyway)."""
+    from americano_pipelines.stats import changepoint_costs, its, sced, sequential
+
+    options = {
+        analyses.RANDOMIZATION_TEST: (
+            FormOption("statistic", "Test statistic", "choice", sced.STATISTICS),
+            FormOption(
+                "permutations",
+                "Random permutations",
+                "integer",
+                hint="Empty: every admissible schedule when they are few enough",
+            ),
+        ),
+        analyses.ITS: (
+            FormOption("postWindow", "Post period", "choice", analyses.POST_WINDOWS),
+            FormOption("seasonality", "Seasonality", "choice", its.SEASONALITIES),
+            FormOption("prePeriodDays", "Pre-period (days)", "integer"),
+        ),
+        analyses.CHANGE_POINTS: (
+            FormOption("cost", "Change in", "choice", changepoint_costs.COSTS),
+            FormOption("minSegmentLength", "Shortest segment (days)", "integer"),
+            FormOption(
+                "penalty",
+                "Penalty",
+                "penalty",
+                hint=f"{' or '.join(changepoint_costs.PENALTIES)}, or a number",
+            ),
+        ),
+        analyses.SEQUENTIAL_MONITORING: (
+            FormOption("spending", "Alpha spending", "choice", sequential.SPENDING_FUNCTIONS),
+            FormOption("testType", "Test type (gsDesign 1-6)", "integer"),
+        ),
+        analyses.SYNTHETIC_CONTROL: (
+            FormOption("donors", "Donors", "choice", analyses.DONOR_KINDS),
+            FormOption(
+                "donorMetrics",
+                "Donor metrics",
+                "list",
+                hint="With donors = metrics: comma-separated metric names",
+            ),
+        ),
+        analyses.WEARABLE_LINKS: (
+            FormOption(
+                "predictors",
+                "Wearable measures",
+                "list",
+                hint=f"Comma-separated; empty: {', '.join(analyses.DEFAULT_PREDICTORS)}",
+            ),
+            FormOption("maxLag", "Longest lag (days)", "integer"),
+        ),
+        analyses.SERIES_OF_N1: (
+            FormOption("members", "Series members", "choice", analyses.SERIES_MEMBERS),
+        ),
+    }
+    assert tuple(options) == analyses.ANALYSIS_NAMES, "the form must list every analysis"
+    return options
+
+
+ANALYSIS_LABELS = {
+    analyses.RANDOMIZATION_TEST: "Randomization test, effect sizes and WWC rating",
+    analyses.ITS: "Bayesian interrupted time series",
+    analyses.CHANGE_POINTS: "Change points",
+    analyses.SEQUENTIAL_MONITORING: "Sequential monitoring (group-sequential boundaries)",
+    analyses.SYNTHETIC_CONTROL: "Bayesian synthetic control",
+    analyses.WEARABLE_LINKS: "Wearable links (lagged correlations, Granger tests)",
+    analyses.SERIES_OF_N1: "Series of N-of-1 trials",
+}
+"""The form's name of each analysis (the protocol file's name is shown next to it)."""
+
+POWER_OPTIONS = (
+    FormOption(
+        "effect", "Effect on B days", "number", hint="In the outcome's units; empty: one SD"
+    ),
+    FormOption("sd", "Noise SD", "number", hint="Empty: 1"),
+    FormOption("autocorrelation", "Lag-one autocorrelation", "number", hint="Empty: 0"),
+    FormOption(
+        "simulations",
+        "Simulated studies",
+        "integer",
+        hint=f"2 to {power_settings.MAX_REGISTRATION_SIMULATIONS:,}; empty: 1,000",
+    ),
+    FormOption("seed", "Simulation seed", "integer", hint="Empty: 0"),
+)
+"""The `power:` mapping's settings (`registration.power_settings`), as the form offers them."""
+
+
 def static_files() -> StaticFiles:
     """The screens' stylesheet, script and vendored chart library, mounted at `/static`."""
     return StaticFiles(directory=HERE / "static")
@@ -80,6 +187,13 @@ def protocol_form(request: Request) -> HTMLResponse:
         page="protocol-form",
         title="New protocol",
         today=protocol_file.registration_day().isoformat(),
+        analysis_options=analysis_options(),
+        analysis_labels=ANALYSIS_LABELS,
+        default_analyses=analyses.DEFAULT_ANALYSES,
+        power_options=POWER_OPTIONS,
+        power_designs=" ".join(
+            d for d in vocabulary.DESIGN_TYPES if d != vocabulary.CHANGING_CRITERION
+        ),
     )
 
 

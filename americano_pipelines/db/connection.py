@@ -83,15 +83,79 @@ def token_session(
     token is an InputError."""
     conn = psycopg.connect(app_database_url(owner_url, settings))
     try:
-        # Session-wide (not transaction-local), and committed, so a rollback keeps it.
-        conn.execute("SELECT set_config('americano.session_token', %s, false)", (token,))
-        user_id = conn.execute("SELECT americano_current_user_id()").fetchone()[0]
-        conn.commit()
-        if user_id is None:
-            raise InputError("token: unknown, expired or revoked", field="token")
+        _bind_token(conn, token)
         yield conn
     finally:
         conn.close()
+
+
+def _bind_token(conn: psycopg.Connection, token: str) -> None:
+    """Make `conn` act for `token`'s user. Session-wide (not transaction-local), and committed,
+    so a rollback keeps it. InputError when the token is unknown, expired or revoked."""
+    conn.execute("SELECT set_config('americano.session_token', %s, false)", (token,))
+    user_id = conn.execute("SELECT americano_current_user_id()").fetchone()[0]
+    conn.commit()
+    if user_id is None:
+        raise InputError("token: unknown, expired or revoked", field="token")
+
+
+def _forget_token(conn: psycopg.Connection) -> None:
+    """A returned connection's reset (the pool has rolled back any open transaction): every
+    session setting back to its default, the token's first, then a check that it acts for
+    nobody; raising here makes the pool close the connection instead of reusing it."""
+    conn.execute("RESET ALL")
+    conn.execute("RESET ROLE")  # RESET ALL leaves the role alone
+    acting_for = conn.execute(
+        "SELECT americano_current_user_id(), current_setting('americano.session_token', true)"
+    ).fetchone()
+    conn.commit()
+    if acting_for[0] is not None or acting_for[1]:
+        raise RuntimeError("a returned connection still acts for a user; it is discarded")
+
+
+class TokenSessionPool:
+    """Application-role connections kept open (psycopg_pool), each checked out by one request
+    and bound to its token there, as `token_session` binds a new one: the token is set on every
+    checkout and reset (`_forget_token`) on every return, so a connection never carries the
+    previous request's user. Open with `open()`, close with `close()`."""
+
+    def __init__(
+        self, settings: Settings, *, max_size: int | None = None, owner_url: str | None = None
+    ) -> None:
+        from psycopg_pool import ConnectionPool
+
+        size = max_size or settings.checked_api_db_pool_size
+        self._pool = ConnectionPool(
+            app_database_url(owner_url, settings),
+            min_size=1,
+            max_size=size,
+            open=False,
+            reset=_forget_token,
+            check=ConnectionPool.check_connection,
+            name="americano-api",
+            timeout=10.0,  # waiting longer for a free connection: 503, not a hung request
+        )
+
+    def open(self) -> None:
+        self._pool.open()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def session(self, token: str) -> Iterator[psycopg.Connection]:
+        """A pooled connection acting for `token`'s user (InputError for a bad token), returned
+        to the pool, reset, when the block ends."""
+        with self._pool.connection() as conn:
+            _bind_token(conn, token)
+            yield conn
+
+    @contextmanager
+    def unbound(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection as the pool hands it out, before any token (for tests and checks:
+        it must act for nobody)."""
+        with self._pool.connection() as conn:
+            yield conn
 
 
 @contextmanager

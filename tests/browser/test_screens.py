@@ -207,6 +207,113 @@ def test_protocol_form_shows_the_registration_checks_then_the_drawn_schedule(
     assert api(study, "user_002", f"/api/research/protocols/{protocol_id}").status_code == 404
 
 
+PLAN_YAML = """\
+protocolName: Browser-registered reward protocol
+hypothesis: A 20% reward probability raises engagement.
+designType: ABAB
+primaryOutcome: engagement_score
+sampleSizeTarget: 40
+analysisPlan: Randomization test of B-A at alpha 0.05.
+startDate: {start}
+plannedLength: 40
+minPhaseLength: 5
+interimLooks: 2
+seed: 20251103
+conditions:
+  A: {{reward_probability: 0.15}}
+  B: {{reward_probability: 0.3}}
+analyses:
+  - analysis: randomization_test
+    statistic: PB-PA
+  - analysis: its
+    postWindow: protocol_end
+  - analysis: change_points
+    cost: variance
+    minSegmentLength: 6
+  - sequential_monitoring
+power: {{effect: 1.0, sd: 1.5, autocorrelation: 0.2, simulations: 200, seed: 7}}
+"""
+"""What the form below registers, as a protocol file."""
+
+
+def test_protocol_form_registers_an_analysis_plan_and_a_power_simulation_as_the_yaml_would(
+    page, study: dict, tmp_path: Path
+) -> None:
+    from americano_pipelines.protocol_analyses.power import protocol_power
+    from americano_pipelines.registration.protocol_file import load_protocol_file
+
+    sign_in(page, study, "user_001")
+    open_screen(page, "/protocols/new")
+    fill_protocol(page, planned_length="40")
+    page.get_by_label("A (baseline) parameters").fill("reward_probability = 0.15")
+    page.get_by_label("Interim looks").fill("2")
+    assert page.is_hidden("#analysis-its-postWindow")  # settings show once checked
+    page.get_by_label("Randomization test, effect sizes and WWC rating").check()
+    page.get_by_label("Test statistic").select_option("PB-PA")
+    page.get_by_label("Bayesian interrupted time series").check()
+    page.get_by_label("Post period").select_option("protocol_end")
+    page.get_by_label("Change points").check()
+    page.get_by_label("Change in").select_option("variance")
+    page.get_by_label("Shortest segment (days)").fill("25")  # two segments need 50 > 40 days
+    page.get_by_label("Sequential monitoring (group-sequential boundaries)").check()
+    page.get_by_label("Simulate the power of this design").check()
+    page.get_by_label("Effect on B days").fill("1.0")
+    page.get_by_label("Noise SD").fill("1.5")
+    page.get_by_label("Lag-one autocorrelation").fill("0.2")
+    page.get_by_label("Simulated studies").fill("200")
+    page.get_by_label("Simulation seed").fill("7")
+    page.get_by_role("button", name="Register protocol").click()
+    page.wait_for_selector("#error-summary:not([hidden])")
+    setting = "[data-field=analysis-change_points-minSegmentLength]"
+    assert page.inner_text(f"{setting} .error").startswith("analyses[3].minSegmentLength: two")
+    assert page.get_attribute("#analysis-change_points-minSegmentLength", "aria-invalid") == "true"
+    assert page.inner_text("#error-summary li").startswith("analyses[3].minSegmentLength:")
+
+    page.get_by_label("Shortest segment (days)").fill("6")
+    page.get_by_label("Noise SD").fill("0")  # the power settings' own check
+    page.get_by_role("button", name="Register protocol").click()
+    page.wait_for_selector("[data-field=power-sd] .error:not(:empty)")
+    assert page.inner_text("[data-field=power-sd] .error") == "power.sd: must be above 0"
+    assert page.inner_text(f"{setting} .error") == ""
+
+    page.get_by_label("Noise SD").fill("1.5")
+    page.get_by_role("button", name="Register protocol").click()
+    page.wait_for_selector("#schedule:not([hidden])")
+    protocol_id = page.get_attribute("#schedule", "data-protocol-id")
+    with psycopg.connect(study["database"]) as owner:
+        analyses, justification, start = owner.execute(
+            "SELECT analyses, sample_size_justification, start_date FROM experiment_protocols "
+            "WHERE id = %s",
+            (protocol_id,),
+        ).fetchone()
+    # What `americano protocol register` stores from the same protocol as a file
+    # (db.protocols.preregister: the validated list, and protocol_power of the registration).
+    file = tmp_path / "protocol.yaml"
+    file.write_text(PLAN_YAML.format(start=start.isoformat()))
+    registration = load_protocol_file(file)
+    assert analyses == registration.analyses.to_json()
+    assert [a["analysis"] for a in analyses] == [
+        "randomization_test",
+        "its",
+        "change_points",
+        "sequential_monitoring",
+    ]
+    assert justification == protocol_power(registration)
+    assert justification["simulations"] == 200 and justification["statistic"] == "PB-PA"
+
+
+def test_protocol_form_without_analyses_or_power_sends_neither(page, study: dict) -> None:
+    # Nothing checked: the file's defaults (no `analyses:`, no `power:`), as before the form had them.
+    sign_in(page, study, "user_001")
+    open_screen(page, "/protocols/new")
+    fill_protocol(page, planned_length="40")
+    page.get_by_label("Simulate the power of this design").check()
+    page.get_by_label("Design type").select_option("CHANGING_CRITERION")  # no power for it
+    assert page.is_hidden("#power")
+    body = page.evaluate("protocolBody(document.getElementById('protocol-form'))")
+    assert "analyses" not in body and "power" not in body
+
+
 # ----------------------------------------------------------------------------- context widget
 
 

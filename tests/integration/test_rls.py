@@ -331,3 +331,49 @@ def test_an_event_cannot_point_at_another_users_context(two_users: str) -> None:
         )
         conn.rollback()
     assert messages[0] == messages[1]
+
+
+def _acting_for(conn: psycopg.Connection) -> tuple:
+    """(pid, the user the session acts for, its token setting, its role)."""
+    return conn.execute(
+        "SELECT pg_backend_pid(), americano_current_user_id(), "
+        "current_setting('americano.session_token', true), current_user"
+    ).fetchone()
+
+
+def test_a_pooled_connection_never_carries_the_previous_requests_user(two_users: str) -> None:
+    """The API's pool (one connection, so every checkout reuses it): the token is bound at each
+    checkout and reset at each return, whatever the request left behind (an open transaction, a
+    failed one, a session setting of its own); a bad token leaves nobody bound either."""
+    from americano_pipelines.config import get_settings
+    from americano_pipelines.db.connection import APP_ROLE, TokenSessionPool
+
+    with psycopg.connect(two_users) as owner:
+        tokens = {user: issue_token(owner, user, kind="api").token for user in ("alice", "bob")}
+    pool = TokenSessionPool(get_settings(), max_size=1, owner_url=two_users)
+    pool.open()
+    try:
+        with pool.session(tokens["alice"]) as conn:
+            pid, user, _, role = _acting_for(conn)
+            assert (user, role) == ("alice", APP_ROLE) and _events_seen(conn) == {"alice"}
+            conn.execute("SET statement_timeout = '1s'")  # a session setting of the request's
+            conn.commit()
+            conn.execute("SELECT 1")  # returned inside a transaction
+        with pool.unbound() as conn:
+            assert _acting_for(conn) == (pid, None, "", APP_ROLE)
+            assert _events_seen(conn) == set()
+            assert conn.execute("SHOW statement_timeout").fetchone()[0] == "0"
+        with pool.session(tokens["bob"]) as conn:
+            assert _acting_for(conn)[:2] == (pid, "bob") and _events_seen(conn) == {"bob"}
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                conn.execute("SELECT * FROM no_such_table")  # returned in a failed transaction
+        with pytest.raises(InputError, match="^token: unknown, expired or revoked"):
+            with pool.session("amr_not_a_token"):
+                pass
+        for user in ("alice", "bob", "alice"):
+            with pool.unbound() as conn:
+                assert _acting_for(conn) == (pid, None, "", APP_ROLE)
+            with pool.session(tokens[user]) as conn:
+                assert _acting_for(conn)[:2] == (pid, user) and _events_seen(conn) == {user}
+    finally:
+        pool.close()

@@ -133,7 +133,8 @@ function showFieldErrors(form, error, summary) {
     }
     if (list) {
       // Messages of the registration checks already start with their field.
-      const text = !name || item.msg.startsWith(`${name}:`) ? item.msg : `${name}: ${item.msg}`;
+      const named = item.given || name;
+      const text = !name || item.msg.startsWith(`${named}:`) ? item.msg : `${named}: ${item.msg}`;
       const entry = el("li");
       if (box) entry.append(el("a", text, { href: `#${name}` }));
       else entry.textContent = text;
@@ -250,7 +251,66 @@ function protocolBody(form) {
     A: parameters(form.conditionA.value, "conditionA"),
     B: parameters(form.conditionB.value, "conditionB"),
   };
+  const analyses = analysesOf(form);
+  if (analyses.length) body.analyses = analyses;  // none checked: the default analyses
+  const power = form.querySelector("#power");
+  if (!power.hidden && form.querySelector("#power-simulate").checked) {
+    body.power = settingsOf(form.querySelector("#power-settings"));
+  }
   return body;
+}
+
+function settingValue(input) {
+  // An empty setting is left out (the analysis's default); numbers stay numbers.
+  const raw = input.value.trim();
+  if (raw === "") return undefined;
+  const kind = input.dataset.kind;
+  if (kind === "integer" || kind === "number") return Number(raw);
+  if (kind === "list") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (kind === "penalty") return Number.isNaN(Number(raw)) ? raw : Number(raw);
+  return raw;
+}
+
+function settingsOf(box) {
+  const settings = {};
+  for (const input of box.querySelectorAll("[data-key]")) {
+    const value = settingValue(input);
+    if (value !== undefined) settings[input.dataset.key] = value;
+  }
+  return settings;
+}
+
+function analysesOf(form) {
+  // The `analyses:` list of a protocol file: a bare name, or the name with its settings.
+  const list = [];
+  for (const box of form.querySelectorAll("input[data-analysis]:checked")) {
+    const settings = settingsOf(form.querySelector(`[data-settings-of="${CSS.escape(box.value)}"]`));
+    list.push(Object.keys(settings).length ? { analysis: box.value, ...settings } : box.value);
+  }
+  return list;
+}
+
+function protocolFieldOf(form, field, sent) {
+  // The registration names `conditions.A`, `analyses[2].statistic`, `power.sd`: the form's
+  // field for each (the item's own box when the form has no input for the setting).
+  const [head, setting] = field.split(".");
+  if (head === "conditions" && (setting === "A" || setting === "B")) return `condition${setting}`;
+  const has = (name) => form.querySelector(`[data-field="${CSS.escape(name)}"]`) !== null;
+  const item = /^analyses\[(\d+)\]$/.exec(head);
+  if (item) {
+    const given = (sent.analyses || [])[Number(item[1]) - 1];
+    const name = typeof given === "string" ? given : given && given.analysis;
+    if (!name) return "analyses";
+    return setting && has(`analysis-${name}-${setting}`) ? `analysis-${name}-${setting}` : `analysis-${name}`;
+  }
+  if (head === "power" && setting) return has(`power-${setting}`) ? `power-${setting}` : "power";
+  return null;
+}
+
+function toggleSettings(checkbox, box) {
+  const sync = () => { box.hidden = !checkbox.checked; };
+  checkbox.addEventListener("change", sync);
+  sync();
 }
 
 function showDesignFields(form) {
@@ -267,25 +327,29 @@ function protocolFormPage() {
   const status = document.getElementById("protocol-status");
   form.designType.addEventListener("change", () => showDesignFields(form));
   showDesignFields(form);
+  for (const box of form.querySelectorAll("input[data-analysis]")) {
+    toggleSettings(box, form.querySelector(`[data-settings-of="${CSS.escape(box.value)}"]`));
+  }
+  toggleSettings(form.querySelector("#power-simulate"), form.querySelector("#power-settings"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     summary.hidden = true;
     status.textContent = "Registering…";
     let stored;
+    let body = {};
     try {
-      const body = protocolBody(form);
+      body = protocolBody(form);
       stored = await api("/api/research/protocols", { json: body });
     } catch (error) {
       status.textContent = "";
-      // The API names `conditions`; the form has one box per condition.
       const detail = error.body && Array.isArray(error.body.detail) ? error.body.detail : null;
-      if (detail) {
-        for (const item of detail) {
-          const parts = Array.isArray(item.loc) && item.loc[1] ? String(item.loc[1]).split(".") : [];
-          if (parts[0] === "conditions" && (parts[1] === "A" || parts[1] === "B")) {
-            item.loc = ["body", `condition${parts[1]}`];
-          }
+      for (const item of detail || []) {
+        const given = Array.isArray(item.loc) && item.loc[1] ? String(item.loc[1]) : null;
+        const field = given && protocolFieldOf(form, given, body);
+        if (field) {
+          item.loc = ["body", field];
+          item.given = given;
         }
       }
       showFieldErrors(form, error, summary);

@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 PYTEST_ARGS ?=
+# `make test` spreads the test modules over the cores (pytest-xdist; `PYTEST_WORKERS=0` runs one process)
+PYTEST_WORKERS ?= auto
 
 .PHONY: demo test ui bench lint format install clean screenshots
 
@@ -21,7 +23,7 @@ demo: install
 	$(BIN)/americano demo
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ui: install
 	$(BIN)/americano ui

@@ -23,10 +23,14 @@ import pytest
 from tests.integration.api_server import PROTOCOLS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"no chromium at {CHROMIUM}: apt-get install chromium (CI installs it)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"no chromium at {CHROMIUM}: apt-get install chromium (CI installs it)",
+    ),
+    # The screens read what the API reads; the API's tests against each PostgreSQL cover that.
+    pytest.mark.once,
+]
 TINY = {"draws": 20, "tune": 20, "chains": 2}  # two chains: an R-hat
 TIMEOUT_MS = 30_000
 

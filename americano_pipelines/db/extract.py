@@ -58,6 +58,8 @@ from americano_pipelines.db.connection import EXTRACT_ROLE
 from americano_pipelines.db.schema import (
     EVENTS_TABLE,
     PROVENANCE_TABLES,
+    ROW_ID_SEPARATOR,
+    row_key,
 )
 
 if TYPE_CHECKING:
@@ -319,8 +321,9 @@ def _query_to_parquet(
     table: str,
     plain_columns: Collection[str] = (),
     sorted_by: Collection[str] = (),
+    key: tuple[str, ...] = ("id",),
 ) -> ExtractedFile:
-    """Stream `query` (an `_extraction_query`) into `path` atomically."""
+    """Stream `query` (an `_extraction_query`) into `path` atomically; `key` names its rows."""
     temporary = _temporary_path(path)
     try:
         with conn.cursor() as cur:
@@ -328,7 +331,7 @@ def _query_to_parquet(
             reader = cur.fetch_record_batch()
             schema = _file_schema(_portable_schema(reader.schema))
             options = _writer_options(schema, plain_columns, sorted_by)
-            with _RowGroupWriter(temporary, schema, options) as out:
+            with _RowGroupWriter(temporary, schema, options, key) as out:
                 with closing(_read_ahead(reader)) as batches:
                     for batch in batches:
                         out.write(batch)
@@ -432,8 +435,8 @@ class _Digest:
     the first ids listed), folds the others' hashes into their fingerprint, and hands those back
     with the file's columns only."""
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
+    def __init__(self, names: list[str], key: tuple[str, ...] = ("id",)) -> None:
+        self.names, self.key = names, key
         self.rows, self.digest = 0, 0
         self.quarantined_rows, self.quarantined_ids = 0, []
 
@@ -443,7 +446,7 @@ class _Digest:
             refused = data.filter(flags)
             self.quarantined_rows += refused.num_rows
             room = max(0, _QUARANTINED_IDS_LISTED - len(self.quarantined_ids))
-            self.quarantined_ids += refused.column("id").slice(0, room).to_pylist()
+            self.quarantined_ids += _row_ids(refused.slice(0, room), self.key).to_pylist()
             data = data.filter(pc.invert(flags))
         hashes = data.column(_ROW_HASH)
         for chunk in hashes.chunks if isinstance(hashes, pa.ChunkedArray) else [hashes]:
@@ -460,6 +463,14 @@ class _Digest:
         return Quarantine(self.quarantined_rows, tuple(self.quarantined_ids))
 
 
+def _row_ids(data: pa.RecordBatch | pa.Table, key: tuple[str, ...]) -> pa.Array:
+    """Each row's id: its key's values joined by ROW_ID_SEPARATOR (schema.row_key)."""
+    if len(key) == 1:
+        return data.column(key[0])
+    parts = [pc.cast(data.column(name), pa.string()) for name in key]
+    return pc.binary_join_element_wise(*parts, ROW_ID_SEPARATOR)
+
+
 class _RowGroupWriter:
     """A ParquetWriter that cuts row groups of exactly `_ROWS_PER_ROW_GROUP` rows (the last one
     shorter; a table with no rows gets one empty group), each written from one contiguous chunk,
@@ -468,10 +479,12 @@ class _RowGroupWriter:
     It is handed rows as the extraction query returns them (`_Digest`) and records their
     fingerprint in the file's key-value metadata."""
 
-    def __init__(self, path: Path, schema: pa.Schema, options: dict) -> None:
+    def __init__(
+        self, path: Path, schema: pa.Schema, options: dict, key: tuple[str, ...] = ("id",)
+    ) -> None:
         self.path, self.schema, self.options = path, schema, options
         self.rows = 0
-        self._digest = _Digest(schema.names)
+        self._digest = _Digest(schema.names, key)
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
 
@@ -576,16 +589,21 @@ def snapshot_path(root_dir: Path, table: str) -> Path:
 
 
 def extract_snapshot(conn: adbc.Connection, table: str, root_dir: Path) -> ExtractedFile:
-    """The whole table, ordered by primary key, to `root_dir/<table>/<table>.parquet`."""
+    """The whole table, ordered by primary key, to `root_dir/<table>/<table>.parquet`. The
+    primary key's index gives the order, so a table of millions of rows is streamed, not
+    sorted; the file holds at most one row group (`_ROWS_PER_ROW_GROUP`) beyond a batch."""
     columns = _columns(conn, table)
     remove_stale_temporaries(root_dir / table)
-    query = _extraction_query(table, columns, order_by="id")
+    key = row_key(table)
+    query = _extraction_query(table, columns, order_by=", ".join(f'"{c}"' for c in key))
     return _query_to_parquet(
         conn,
         query,
         snapshot_path(root_dir, table),
         table=table,
-        plain_columns=_json_columns(columns),
+        # the key's last column is unique (user ids repeat, so they stay dictionary-encoded)
+        plain_columns=_json_columns(columns) | {key[-1]},
+        key=key,
     )
 
 

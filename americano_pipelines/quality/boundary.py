@@ -16,8 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from americano_pipelines.db.extract import snapshot_path
-from americano_pipelines.db.schema import EVENTS_TABLE, GATED_TABLES
-from americano_pipelines.quality.gate import NO_ROWS, GateCounts, quarantine_records, split
+from americano_pipelines.db.schema import EVENTS_TABLE, GATED_TABLES, row_key
+from americano_pipelines.quality.gate import (
+    NO_ROWS,
+    GateCounts,
+    quarantine_records,
+    row_ids,
+    split,
+)
 from americano_pipelines.quality.rules import RAW_TABLE_RULES
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -59,7 +65,7 @@ def gate_raw_files(
     counts = NO_ROWS
     for raw_file in raw_files:
         gated = split(pq.read_table(raw_file).to_pandas(), schema, now=now)
-        records = quarantine_records(gated.quarantined)
+        records = quarantine_records(gated.quarantined, key=row_key(table))
         _write(
             pa.Table.from_pandas(records, schema=QUARANTINE_SCHEMA, preserve_index=False),
             quarantine_path(quarantine_dir, table, raw_file),
@@ -84,7 +90,7 @@ def good_rows(raw_dir: Path, quarantine_dir: Path, table: str) -> pd.DataFrame:
         for path in (quarantine_dir / table).glob("*.parquet")
         for identifier in pq.read_table(path, columns=["id"]).column("id").to_pylist()
     }
-    return rows[~rows["id"].isin(refused)].reset_index(drop=True)
+    return rows[~row_ids(rows, row_key(table)).isin(refused)].reset_index(drop=True)
 
 
 def quarantined_rows(quarantine_dir: Path, table: str) -> int:

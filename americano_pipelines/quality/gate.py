@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pandera.pandas as pa
 
+from americano_pipelines.db.schema import ROW_ID_SEPARATOR
 from americano_pipelines.errors import InputError
 
 RULES_COLUMN = "quarantine_rules"
@@ -128,12 +129,23 @@ def _rule_names(schema: pa.DataFrameSchema) -> list[str]:
     return [*names, *(check.name for check in schema.checks)]
 
 
-def quarantine_records(quarantined: pd.DataFrame, *, id_column: str = "id") -> pd.DataFrame:
-    """Quarantined rows in the one quarantine table shape (`QUARANTINE_COLUMNS`)."""
+def row_ids(rows: pd.DataFrame, key: tuple[str, ...] = ("id",)) -> pd.Series:
+    """Each row's id: its key's values joined by ROW_ID_SEPARATOR (db/schema.row_key)."""
+    ids = rows[key[0]].astype(str)
+    for column in key[1:]:
+        ids = ids + ROW_ID_SEPARATOR + rows[column].astype(str)
+    return ids
+
+
+def quarantine_records(
+    quarantined: pd.DataFrame, *, key: tuple[str, ...] = ("id",)
+) -> pd.DataFrame:
+    """Quarantined rows in the one quarantine table shape (`QUARANTINE_COLUMNS`); `key` names
+    a row (its columns' values joined make the quarantine's `id`)."""
     own = [c for c in quarantined.columns if c not in (RULES_COLUMN, AT_COLUMN)]
     return pd.DataFrame(
         {
-            "id": quarantined[id_column].astype(str).to_numpy(),
+            "id": row_ids(quarantined, key).to_numpy(),
             "rules": quarantined[RULES_COLUMN].astype(str).to_numpy(),
             "quarantined_at": pd.to_datetime(quarantined[AT_COLUMN], utc=True).to_numpy(),
             "row": [

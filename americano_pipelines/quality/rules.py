@@ -37,6 +37,10 @@ ENERGY_LEVEL = (1, 10)
 SLEEP_QUALITY = (1, 10)
 # WHOOP's day strain scale.
 ACTIVITY_STRAIN = (0.0, 21.0)
+# The first day an Apple Health record can plausibly be of: HealthKit came with iOS 8 (2014), but
+# apps write older history into it (a scale's or a clinic's), so a generous floor; the last is
+# the gate's own day plus one (a local date runs up to 14 hours ahead of UTC).
+APPLE_HEALTH_FIRST_DAY = dt.date(1990, 1, 1)
 
 
 def _within(low: float, high: float, name: str) -> pa.Check:
@@ -197,6 +201,68 @@ def wearable_records() -> pa.DataFrameSchema:
             ),
         ],
         name="wearable_records",
+    )
+
+
+def _timestamps_ordered(start: str, end: str, name: str) -> pa.Check:
+    """`start` <= `end` (timestamps); an open end (missing) is in order."""
+
+    def ordered(frame: pd.DataFrame) -> pd.Series:
+        return frame[end].isna() | (frame[start] <= frame[end])
+
+    return pa.Check(ordered, name=name)
+
+
+def _offset_minutes(offsets: pd.Series) -> pd.Series:
+    """'-0800' → -480; anything else (missing, malformed) → NaN."""
+    parts = offsets.astype("string").str.extract(r"^([+-])(\d{2})(\d{2})$")
+    minutes = pd.to_numeric(parts[1]) * 60 + pd.to_numeric(parts[2])
+    return minutes.where(parts[0] != "-", -minutes)
+
+
+def _local_day_of_start(frame: pd.DataFrame) -> pd.Series:
+    """`day` is start_date's local date in the offset the export wrote (migration 0011)."""
+    minutes = _offset_minutes(frame["utc_offset"])
+    start = pd.to_datetime(frame["start_date"], utc=True).dt.tz_localize(None)
+    local = (start + pd.to_timedelta(minutes, unit="min")).dt.normalize()
+    return minutes.notna() & (local == _days(frame["day"]))
+
+
+def apple_health_records(now: dt.datetime) -> pa.DataFrameSchema:
+    """Raw apple_health_records (every Record of an export, db/apple_health.py) as read from
+    Parquet; `now` is when the gate runs (UTC aware)."""
+    first = pd.Timestamp(APPLE_HEALTH_FIRST_DAY)
+    last = pd.Timestamp(now.astimezone(dt.UTC).date() + dt.timedelta(days=1))
+    return pa.DataFrameSchema(
+        {
+            "user_id": pa.Column(),
+            # unique per user (the primary key): every row of a repeated key is refused
+            "source_record_id": pa.Column(),
+            "day": pa.Column(
+                checks=[
+                    pa.Check(
+                        lambda v: _days(v).between(first, last),
+                        name="apple_health_day_plausible",
+                    )
+                ]
+            ),
+            "start_date": pa.Column(),
+            "end_date": pa.Column(nullable=True),
+            "utc_offset": pa.Column(),
+            "numeric_value": pa.Column(
+                nullable=True,
+                checks=[pa.Check(np.isfinite, name="apple_health_numeric_value_finite")],
+            ),
+        },
+        checks=[
+            pa.Check(
+                lambda frame: ~frame.duplicated(["user_id", "source_record_id"], keep=False),
+                name="apple_health_record_key_unique",
+            ),
+            _timestamps_ordered("start_date", "end_date", "apple_health_dates_ordered"),
+            pa.Check(_local_day_of_start, name="apple_health_day_is_local_start_date"),
+        ],
+        name="apple_health_records",
     )
 
 
@@ -410,5 +476,6 @@ RAW_TABLE_RULES: dict[str, RawTableRules] = {
         references=GATE_REFERENCES["phase_assignments"],
     ),
     "wearable_records": RawTableRules(lambda now, _: wearable_records()),
+    "apple_health_records": RawTableRules(lambda now, _: apple_health_records(now)),
 }
 """The raw tables with a gate between extraction and dbt (every raw table)."""

@@ -36,10 +36,19 @@ def warehouse(migrated_database: str, module_platform: Path):
             "value, unit) VALUES (%s, 'OURA', 'hrv_rmssd', 'oura-1', '2024-01-02', 70, 'ms')",
             (user,),
         )
+        # A raw record its gate refuses: it ends before it starts.
+        conn.execute(
+            "INSERT INTO apple_health_records (user_id, source_record_id, element, record_type, "
+            "day, start_date, utc_offset, end_date, numeric_value) VALUES (%s, 'reversed', "
+            "'Record', 'HKQuantityTypeIdentifierHeartRate', '2024-01-02', "
+            "'2024-01-02 08:00+00', '+0000', '2024-01-02 07:00+00', 60)",
+            (user,),
+        )
         conn.commit()
     settings = get_settings()
     summary = materialize_all(settings, log=lambda _: None, groups=BASE_GROUPS)
-    assert summary.failed_checks == []
+    # The one refused record is more of this small table than the share allowed (1 %).
+    assert summary.failed_checks == ["raw/apple_health_records:quarantine_within_share"]
     return settings, user, result
 
 
@@ -59,3 +68,31 @@ def test_normalized_days_reach_wearable_daily(warehouse) -> None:
         ("2024-01-03", None, None, None, 61.0, None, None, "APPLE_HEALTH"),
         ("2024-07-02", 7.0, None, None, None, None, None, "APPLE_HEALTH"),
     ]
+
+
+def test_raw_records_reach_parquet_and_staging_with_counts_conserved(
+    warehouse, migrated_database: str
+) -> None:
+    import pyarrow.parquet as pq
+
+    from americano_pipelines.db.extract import snapshot_path
+
+    settings, user, result = warehouse
+    with psycopg.connect(migrated_database) as conn:
+        held = conn.execute("SELECT count(*) FROM apple_health_records").fetchone()[0]
+    assert held == result.inserted + 1 > 1  # the import's records and the reversed one
+    parquet = pq.read_table(snapshot_path(settings.raw_dir, "apple_health_records"))
+    assert parquet.num_rows == held
+    assert set(parquet.column("user_id").to_pylist()) == {user}
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
+        staged = conn.execute(
+            "SELECT count(*), count(DISTINCT source_record_id) "
+            "FROM staging.stg_app__apple_health_records"
+        ).fetchone()
+        quarantined = conn.execute(
+            "SELECT count(*) FROM quarantine.apple_health_records"
+        ).fetchone()[0]
+        refused = conn.execute("SELECT id, rules FROM quarantine.apple_health_records").fetchall()
+    assert refused == [(f"{user}/reversed", "apple_health_dates_ordered")]
+    assert staged[0] == staged[1]
+    assert held == staged[0] + quarantined

@@ -19,6 +19,7 @@ RAW = {
     "raw/phase_assignments",
     "provenance/analysis_runs",
     "raw/wearable_records",
+    "raw/apple_health_records",
     "raw/data_version",
 }
 SEEDS = {"seeds/phase_conditions", "seeds/design_types", "seeds/alternating_randomizations"}
@@ -29,6 +30,7 @@ STAGING = {
     "staging/stg_app__experiment_protocols",
     "staging/stg_app__phase_assignments",
     "staging/stg_app__wearable_records",
+    "staging/stg_app__apple_health_records",
 }
 # Views over the rows the quality gates refused (dbt_project/models/quarantine).
 QUARANTINE = {
@@ -38,6 +40,7 @@ QUARANTINE = {
     "quarantine/experiment_protocols",
     "quarantine/phase_assignments",
     "quarantine/wearable_records",
+    "quarantine/apple_health_records",
 }
 INTERMEDIATE = {
     "intermediate/int_protocol_days",
@@ -187,7 +190,7 @@ def test_events_are_partitioned_by_day_and_groups_name_layers() -> None:
 
 def test_every_raw_table_has_a_row_conservation_check() -> None:
     check_keys = {(key.asset_key.to_user_string(), key.name) for key in _graph().asset_check_keys}
-    for table in ("behavioral_events", "users", "wearable_records"):
+    for table in ("behavioral_events", "users", "wearable_records", "apple_health_records"):
         assert (f"raw/{table}", "rows_match_postgres") in check_keys
 
 
@@ -426,6 +429,14 @@ def test_wearable_syncs_are_daily_partitioned_and_feed_the_wearable_marts() -> N
     provider_daily = AssetKey(["marts", "wearable_provider_daily"])
     assert staged in graph.get(provider_daily).parent_keys
     assert provider_daily in graph.get(AssetKey(["marts", "wearable_daily"])).parent_keys
+
+
+def test_apple_health_records_are_extracted_gated_staged_and_versioned() -> None:
+    graph = _graph()
+    raw = AssetKey(["raw", "apple_health_records"])
+    assert raw in graph.get(AssetKey(["staging", "stg_app__apple_health_records"])).parent_keys
+    assert raw in graph.get(AssetKey(["quarantine", "apple_health_records"])).parent_keys
+    assert raw in graph.get(AssetKey(["raw", "data_version"])).parent_keys
 
 
 def test_the_nightly_cron_and_timezone_come_from_the_environment(monkeypatch) -> None:

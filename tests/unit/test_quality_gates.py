@@ -189,6 +189,48 @@ def test_quarantine_records_keep_the_row_the_rule_and_when() -> None:
     assert score["rules"] == "session_performance_score_0_to_100"
 
 
+def _apple_health_records() -> pd.DataFrame:
+    """Three good records (one open-ended, one another user's id), then one bad row per rule
+    (source_record_id says which)."""
+    start = pd.Timestamp("2025-05-30 07:30", tz="UTC")  # 23:30 the day before at -0800
+    end = start + pd.Timedelta(minutes=5)
+    old, late = pd.Timestamp("1989-12-31", tz="UTC"), pd.Timestamp("2025-06-03", tz="UTC")
+    may_29, may_30 = dt.date(2025, 5, 29), dt.date(2025, 5, 30)
+    rows = [
+        ("u1", "good_1", may_29, start, "-0800", end, 61.0),
+        ("u1", "good_2", may_30, start, "+0000", pd.NaT, None),
+        ("u2", "good_1", may_30, start, "+0000", end, 1.5),
+        ("u1", "reversed", may_30, start, "+0000", start - pd.Timedelta("1s"), 1.0),
+        ("u1", "infinite", may_30, start, "+0000", end, float("inf")),
+        ("u1", "ancient", old.date(), old, "+0000", pd.NaT, 1.0),
+        ("u1", "future", late.date(), late, "+0000", pd.NaT, 1.0),
+        ("u1", "wrong_day", may_30, start, "-0800", end, 1.0),
+        ("u1", "twice", may_30, start, "+0000", end, 1.0),
+        ("u1", "twice", may_30, start, "+0000", end, 2.0),
+    ]
+    columns = ["user_id", "source_record_id", "day", "start_date", "utc_offset", "end_date"]
+    return pd.DataFrame(rows, columns=[*columns, "numeric_value"])
+
+
+def test_each_bad_apple_health_record_is_quarantined_under_its_key() -> None:
+    gated = split(_apple_health_records(), rules.apple_health_records(NOW), now=NOW)
+    assert list(zip(gated.good["user_id"], gated.good["source_record_id"], strict=True)) == [
+        ("u1", "good_1"),
+        ("u1", "good_2"),
+        ("u2", "good_1"),
+    ]
+    records = quarantine_records(gated.quarantined, key=("user_id", "source_record_id"))
+    assert dict(zip(records["id"], records["rules"], strict=False)) == {
+        "u1/reversed": "apple_health_dates_ordered",
+        "u1/infinite": "apple_health_numeric_value_finite",
+        "u1/ancient": "apple_health_day_plausible",
+        "u1/future": "apple_health_day_plausible",
+        "u1/wrong_day": "apple_health_day_is_local_start_date",
+        "u1/twice": "apple_health_record_key_unique",
+    }
+    assert gated.counts.rows_in == 10 and gated.counts.rows_quarantined == 7
+
+
 def test_counts_that_do_not_add_up_are_refused() -> None:
     with pytest.raises(ValueError, match="not conserved"):
         GateCounts(3, 2, 0)
@@ -205,8 +247,13 @@ def test_the_demo_study_passes_every_raw_gate_whole() -> None:
 
     study = generate_demo_study()  # what `make demo` seeds
     now = dt.datetime.now(dt.UTC)
-    frames = {table: study.tables[table].to_pandas() for table in rules.RAW_TABLE_RULES}
-    for table, table_rules in rules.RAW_TABLE_RULES.items():
+    # Apple Health records come from an imported export, never from the seeded study.
+    seeded = {
+        table: r for table, r in rules.RAW_TABLE_RULES.items() if table != "apple_health_records"
+    }
+    assert set(seeded) <= set(study.tables)
+    frames = {table: study.tables[table].to_pandas() for table in seeded}
+    for table, table_rules in seeded.items():
         frame = frames[table]
         if "id" not in frame:  # PostgreSQL gives the events theirs
             frame["id"] = [f"event_{i}" for i in range(len(frame))]

@@ -39,6 +39,11 @@ FULL, PARTIAL = "protocol_001", "protocol_002"
 SPECS = (CHANGE_POINTS, SEQUENTIAL_MONITORING)
 
 
+# CI runs this module once: registered analyses over a demo study: PostgreSQL's side of pre-registration (its triggers,
+# its frozen fields) is tests/integration/test_preregistration.py's, run against both servers.
+pytestmark = pytest.mark.once
+
+
 @pytest.fixture(scope="module")
 def study(migrated_database: str, module_platform: Path):
     demo = generate_demo_study(users=2, days=63, seed=11, start_date=dt.date(2025, 9, 1))

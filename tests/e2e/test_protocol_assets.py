@@ -35,6 +35,7 @@ from americano_pipelines.defs.analyses.assets import (
 )
 from americano_pipelines.defs.analyses.partitions import protocols, register_protocol_partitions
 from americano_pipelines.defs.refresh.sensors import new_protocols_sensor
+from americano_pipelines.defs.reports.assets import CENT_REPORT
 from americano_pipelines.defs.resources import WarehouseResource
 from americano_pipelines.stats.sced import abab_randomization_test
 from americano_pipelines.synth.demo_study import generate_demo_study
@@ -48,6 +49,11 @@ TABLES = {spec.name: spec.table.qualified_name for spec in SPECS}
 # test_series_asset.py).
 OTHERS = ("its_posterior", "synthetic_control", "wearable_links", "series_of_n1")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+# CI runs this module once: the protocols' partitions and sensor over a demo study: they read the warehouse, and
+# PostgreSQL only through the extraction that tests/e2e/test_demo_graph.py runs against both servers.
+pytestmark = pytest.mark.once
 
 
 def _materialize_protocols(protocol_ids, instance, resources):
@@ -155,13 +161,15 @@ def test_the_sensor_adds_new_protocols_and_then_runs_only_what_is_out_of_date(an
     (request,) = before.dynamic_partitions_requests
     assert sorted(request.partition_keys) == truth
     assert sorted(r.partition_key for r in before.run_requests) == truth
-    every = {AssetKey(["analyses", name]) for name in (*ANALYSES, *OTHERS)}
+    # every analysis, and the CENT report that follows them
+    every = {AssetKey(["analyses", name]) for name in (*ANALYSES, *OTHERS)} | {CENT_REPORT}
     assert all(set(r.asset_selection) == every for r in before.run_requests)
-    # the three analyses are current now: only those this module does not run are due
+    # the three analyses are current now: only those this module does not run are due, and the
+    # report, never written
     assert isinstance(after, SensorResult)
     assert after.dynamic_partitions_requests == []
     assert sorted(r.partition_key for r in after.run_requests) == truth
-    others = {AssetKey(["analyses", name]) for name in OTHERS}
+    others = {AssetKey(["analyses", name]) for name in OTHERS} | {CENT_REPORT}
     assert all(set(r.asset_selection) == others for r in after.run_requests)
 
 

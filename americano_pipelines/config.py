@@ -160,6 +160,7 @@ class Settings:
     def checked_api_its_workers(self) -> int:
         return int(_positive("AMERICANO_API_ITS_WORKERS", self.api_its_workers, integer=True))
 
+    @property
     def demo_drift_week_count(self) -> int | None:
         """`demo_drift_weeks` as a count (None: all weeks); another value is an InputError."""
         text = self.demo_drift_weeks.strip()

@@ -60,6 +60,11 @@ def _seed_user(conn: psycopg.Connection, user: str) -> None:
         (user,),
     )
     conn.execute(
+        "INSERT INTO wearable_sync_cursors (user_id, provider, resource, range_start, range_end) "
+        "VALUES (%s, 'OURA', 'sleep', '2025-01-01', '2025-01-31')",
+        (user,),
+    )
+    conn.execute(
         "INSERT INTO apple_health_records (user_id, source_record_id, element, record_type, "
         "day, start_date, utc_offset) VALUES (%s, 'a1', 'Record', "
         "'HKQuantityTypeIdentifierStepCount', '2025-01-01', '2025-01-01 08:00:00 -0800', '-0800')",
@@ -133,6 +138,13 @@ CASES = [
         "scopes = '{{daily}}'",
         "INSERT INTO wearable_connections (user_id, provider, access_token_enc) "
         "VALUES ('{user}', 'WHOOP', '\\x01')",
+    ),
+    TableCase(
+        "wearable_sync_cursors",
+        "user_id = '{user}'",
+        "next_token = 'x'",
+        "INSERT INTO wearable_sync_cursors (user_id, provider, resource, range_start, range_end) "
+        "VALUES ('{user}', 'OURA', 'daily_readiness', '2025-01-01', '2025-01-31')",
     ),
     TableCase(
         "apple_health_records",

@@ -5,7 +5,11 @@
 
 ALTER TABLE wearable_connections
     ADD COLUMN last_synced_at timestamptz,
-    ADD COLUMN tokens_rotated_at timestamptz;
+    ADD COLUMN tokens_rotated_at timestamptz,
+    -- finite timestamps, as migration 0005 gave every earlier column
+    ADD CONSTRAINT wearable_connections_last_synced_at_finite CHECK (isfinite(last_synced_at)),
+    ADD CONSTRAINT wearable_connections_tokens_rotated_at_finite
+        CHECK (isfinite(tokens_rotated_at));
 
 -- A sync of [range_start, range_end] walks windows of at most 30 days in order. Each page of a
 -- window is stored in the same transaction as the cursor that moves past it: `window_start`
@@ -24,6 +28,13 @@ CREATE TABLE wearable_sync_cursors (
     completed_at    timestamptz,
     synced_through  date,
     updated_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT wearable_sync_cursors_range_start_finite CHECK (isfinite(range_start)),
+    CONSTRAINT wearable_sync_cursors_range_end_finite CHECK (isfinite(range_end)),
+    CONSTRAINT wearable_sync_cursors_window_start_finite CHECK (isfinite(window_start)),
+    CONSTRAINT wearable_sync_cursors_done_through_finite CHECK (isfinite(done_through)),
+    CONSTRAINT wearable_sync_cursors_completed_at_finite CHECK (isfinite(completed_at)),
+    CONSTRAINT wearable_sync_cursors_synced_through_finite CHECK (isfinite(synced_through)),
+    CONSTRAINT wearable_sync_cursors_updated_at_finite CHECK (isfinite(updated_at)),
     PRIMARY KEY (user_id, provider, resource),
     FOREIGN KEY (user_id, provider) REFERENCES wearable_connections (user_id, provider)
         ON DELETE CASCADE

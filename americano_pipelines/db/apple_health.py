@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from americano_pipelines.db.users import LOCAL_USER_EMAIL, resolve_user
+from americano_pipelines.db.users import resolve_user
 from americano_pipelines.wearables.apple_health import (
     AppleRecord,
     DailyNormalizer,
@@ -30,7 +30,7 @@ from americano_pipelines.wearables.apple_health import (
     read_export,
 )
 
-__all__ = ["AppleHealthImport", "LOCAL_USER_EMAIL", "import_apple_health", "resolve_user"]
+__all__ = ["AppleHealthImport", "import_apple_health"]
 
 BATCH_ROWS = 20_000
 PROVIDER = "APPLE_HEALTH"

@@ -11,7 +11,7 @@ import psycopg
 from typer.testing import CliRunner
 
 from americano_pipelines.cli.app import app
-from americano_pipelines.db.apple_health import LOCAL_USER_EMAIL
+from americano_pipelines.db.users import LOCAL_USER_EMAIL
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "apple_health" / "export.xml"
 # tests/unit/test_apple_health.py: 28 elements, 24 kept, 3 Correlation repeats, 1 refused;
